@@ -1,0 +1,197 @@
+/* config.h — the edge443 configuration as plain structs.
+ *
+ * config.c is the only code that knows libconfuse: it parses the file,
+ * validates every value (with file and line), resolves relative paths against
+ * the config file's folder and hands back a `struct config` that owns all of
+ * its strings and arrays.  Nothing here does certificate work; the plan rules
+ * (plan.c) and the runtime (tls.c, listener.c, ...) read these structs only.
+ *
+ * Every section and option records the line it was written on (0 when the
+ * option was not written and its default applies), so that findings can say
+ * `file:line`.
+ */
+#ifndef EDGE443_CONFIG_H
+#define EDGE443_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/edge443/edge443.conf"
+
+enum config_role {
+	CONFIG_ROLE_ACCESS_EDGE,   /* "access-edge" */
+	CONFIG_ROLE_WEBCONF_EDGE,  /* "webconf-edge" */
+	CONFIG_ROLE_AV_EDGE,       /* "av-edge" */
+	CONFIG_ROLE_EDGE_INTERNAL, /* "edge-internal" */
+	CONFIG_ROLE_CWA,           /* "cwa" */
+	CONFIG_ROLE_WEB,           /* "web" */
+	CONFIG_ROLE_GENERIC,       /* "generic" (the default) */
+};
+
+enum config_mode {
+	CONFIG_MODE_TERMINATE,   /* "terminate" */
+	CONFIG_MODE_REENCRYPT,   /* "reencrypt" */
+	CONFIG_MODE_PASSTHROUGH, /* "passthrough" */
+};
+
+enum config_proxy_protocol {
+	CONFIG_PROXY_OFF, /* "off" */
+	CONFIG_PROXY_V1,  /* "v1" */
+	CONFIG_PROXY_V2,  /* "v2" */
+};
+
+enum config_host_header {
+	CONFIG_HOST_ORIGINAL, /* "original" */
+	CONFIG_HOST_BACKEND,  /* "backend" */
+};
+
+enum config_platform {
+	CONFIG_PLATFORM_OCS2007R2, /* "ocs2007r2" (the default) */
+	CONFIG_PLATFORM_LYNC,      /* "lync" */
+};
+
+enum config_log_level {
+	CONFIG_LOG_ERROR,
+	CONFIG_LOG_WARN,
+	CONFIG_LOG_INFO,
+	CONFIG_LOG_DEBUG,
+};
+
+/* TLS protocol versions as OpenSSL numbers (TLS1_2_VERSION, ...), 0 = unset. */
+
+/* An "IP:port" or "[IPv6]:port" string, parsed. */
+struct config_addr {
+	char *text; /* as written, e.g. "192.0.2.10:443" */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int port;
+};
+
+struct config_cert {
+	char *name;  /* section title */
+	char *cert;  /* absolute or relative-to-cwd path after resolution; NULL if absent */
+	char *chain; /* NULL if absent */
+	char *key;   /* NULL if absent */
+	int line;    /* line of "certificate NAME {" */
+	int cert_line, chain_line, key_line;
+};
+
+struct config_backend {
+	char *name;
+	struct config_addr *servers;
+	size_t nservers;
+	bool tls;
+	char *trust_file;  /* NULL if absent (resolved path) */
+	char *verify_name; /* NULL if absent */
+	bool verify;       /* default true; false must be explicit */
+	bool verify_set;   /* "verify" was written in the file */
+	enum config_proxy_protocol proxy_protocol;
+	int line;
+	int servers_line, tls_line, trust_file_line, verify_name_line, verify_line,
+		proxy_protocol_line;
+};
+
+struct config_http {
+	bool present; /* an http { } block was written */
+	char **paths; /* allowed path prefixes; default {"/"} */
+	size_t npaths;
+	enum config_host_header host_header;
+	struct config_addr redirect_http; /* .text == NULL when absent */
+	int line;
+	int paths_line, host_header_line, redirect_http_line;
+};
+
+struct config_service {
+	char *name;
+	enum config_role role;
+	char *fqdn;
+	struct config_addr *listen; /* at least one */
+	size_t nlisten;
+	char *certificate; /* certificate section name; NULL if absent */
+	enum config_mode mode;
+	char *backend; /* backend section name; NULL if absent */
+	char **sip_domains;
+	size_t nsip_domains;
+	bool federation;
+	bool sni_strict;
+	int tls_min, tls_max; /* 0 = use the global setting */
+	struct config_http http;
+	int line;
+	int role_line, fqdn_line, listen_line, certificate_line, mode_line,
+		backend_line, sip_domains_line, federation_line, sni_strict_line,
+		tls_min_line, tls_max_line;
+};
+
+struct config {
+	char *file; /* the path as given */
+	char *dir;  /* folder of the file, for relative paths */
+
+	char *user; /* NULL: do not drop privileges */
+	int workers;
+	char *trust_file; /* default /etc/ssl/certs/ca-certificates.crt */
+	int warn_days;
+	int handshake_timeout, idle_timeout, connect_timeout, shutdown_timeout;
+	int max_connections;
+	int tls_min, tls_max; /* default TLS 1.2 / 1.3 */
+	char *ticket_key_file; /* NULL if absent */
+	enum config_log_level log_level;
+	struct config_addr admin; /* .text == NULL when absent */
+	enum config_platform platform;
+	int trust_file_line, tls_min_line, tls_max_line, warn_days_line;
+
+	struct config_cert *certs;
+	size_t ncerts;
+	struct config_backend *backends;
+	size_t nbackends;
+	struct config_service *services;
+	size_t nservices;
+};
+
+/* Result of config_load: which exit status the caller should use. */
+enum config_status {
+	CONFIG_OK = 0,
+	CONFIG_ERR_SYNTAX = 2,  /* syntax or value error: exit 2 */
+	CONFIG_ERR_READ = 3,    /* file missing / unreadable / not a file: exit 3 */
+};
+
+/* Parse and validate PATH.  On success returns a new config (free with
+ * config_free) and sets *status to CONFIG_OK.  On failure returns NULL, sets
+ * *status, and writes every error message, one per line, each starting with
+ * "FILE:LINE: " (or "FILE: " when no line applies), into err (truncated to
+ * errlen).  Never prints. */
+struct config *config_load(const char *path, enum config_status *status,
+			   char *err, size_t errlen);
+
+/* Same as config_load, but parses TEXT; NAME is used as the file name in
+ * messages and relative paths resolve against DIR (may be NULL = "."). */
+struct config *config_load_string(const char *text, const char *name,
+				  const char *dir, enum config_status *status,
+				  char *err, size_t errlen);
+
+void config_free(struct config *cfg);
+
+/* Lookups by section name; NULL when absent. */
+const struct config_cert *config_find_cert(const struct config *cfg,
+					   const char *name);
+const struct config_backend *config_find_backend(const struct config *cfg,
+						 const char *name);
+
+/* Names as written in the file ("access-edge", "reencrypt", ...). */
+const char *config_role_name(enum config_role role);
+const char *config_mode_name(enum config_mode mode);
+/* "1.2" for TLS1_2_VERSION etc.; "?" for anything else. */
+const char *config_tls_name(int version);
+
+/* The effective min/max TLS version of a service (service overrides global). */
+int config_service_tls_min(const struct config *cfg,
+			   const struct config_service *svc);
+int config_service_tls_max(const struct config *cfg,
+			   const struct config_service *svc);
+
+/* Parse "IP:port" / "[IPv6]:port" into ADDR (text is duplicated).  Returns 0,
+ * or -1 with a reason ("port 70000 is out of range 1-65535", ...) in err. */
+int config_addr_parse(const char *text, struct config_addr *addr, char *err,
+		      size_t errlen);
+
+#endif

@@ -1,0 +1,241 @@
+/* main.c — the edge443 command line: argv, the start-up order, exit codes.
+ *
+ * Each sub-command parses its own options, calls the modules that do the work
+ * (config.c, plan.c, report.c, ...) and maps the outcome to SPEC's exit codes:
+ * 0 success (warnings allowed), 1 the plan or probe found an error, 2 usage or
+ * config syntax error, 3 runtime failure (cannot bind, cannot read a file).
+ * Nothing here knows a rule; it only sequences and reports.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
+#include "edge443/config.h"
+#include "edge443/plan.h"
+#include "edge443/report.h"
+
+#define MAIN_EXIT_OK 0
+#define MAIN_EXIT_FINDINGS 1
+#define MAIN_EXIT_USAGE 2
+#define MAIN_EXIT_RUNTIME 3
+
+#define MAIN_ERRLEN 65536
+
+static void main_usage(FILE *out)
+{
+	fputs("usage:\n"
+	      "  edge443 check [-c FILE] [--format text|json] [--at ISO-DATE]\n"
+	      "  edge443 run   [-c FILE] [--daemon] [--pidfile FILE]\n"
+	      "  edge443 plan  [-c FILE] [--out DIR] [--key "
+	      "rsa:2048|rsa:3072|ec:p256] [--lab DIR] [--format text|json]\n"
+	      "  edge443 csr   FILE [--out FILE]\n"
+	      "  edge443 probe [-c FILE] [--service NAME] [--target HOST:PORT] "
+	      "[--format text|json]\n"
+	      "  edge443 version\n"
+	      "-c defaults to " CONFIG_DEFAULT_PATH ".\n"
+	      "exit status: 0 ok (warnings allowed), 1 the plan or probe found "
+	      "an error, 2 usage or config syntax error, 3 runtime failure.\n",
+	      out);
+}
+
+/* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z]" as UTC.  0 / -1. */
+static int main_parse_date(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (!end || (*end != '\0' && strcmp(end, "Z") != 0))
+		return -1;
+	*out = timegm(&tm);
+	return *out == (time_t)-1 ? -1 : 0;
+}
+
+/* Print config_load's messages, one finding-shaped line each. */
+static void main_print_config_errors(const char *err)
+{
+	const char *p = err;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		if (len > 0)
+			fprintf(stderr, "error config %.*s\n", len, p);
+		p += len + (nl ? 1 : 0);
+	}
+}
+
+/* Load the configuration or say why not; *exit_code is set on failure. */
+static struct config *main_load_config(const char *path, int *exit_code)
+{
+	enum config_status st = CONFIG_OK;
+	char *err = calloc(1, MAIN_ERRLEN);
+	struct config *cfg;
+
+	if (!err) {
+		*exit_code = MAIN_EXIT_RUNTIME;
+		return NULL;
+	}
+	cfg = config_load(path, &st, err, MAIN_ERRLEN);
+	if (!cfg) {
+		main_print_config_errors(err[0] ? err : "cannot load the "
+							 "configuration\n");
+		*exit_code = st == CONFIG_ERR_READ ? MAIN_EXIT_RUNTIME
+						   : MAIN_EXIT_USAGE;
+	}
+	free(err);
+	return cfg;
+}
+
+enum main_format { MAIN_FORMAT_TEXT, MAIN_FORMAT_JSON };
+
+static int main_parse_format(const char *s, enum main_format *fmt)
+{
+	if (strcmp(s, "text") == 0)
+		*fmt = MAIN_FORMAT_TEXT;
+	else if (strcmp(s, "json") == 0)
+		*fmt = MAIN_FORMAT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+/* edge443 check: load, validate, report.  Returns the exit code. */
+static int main_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"format", required_argument, NULL, 'f'},
+		{"at", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *path = CONFIG_DEFAULT_PATH;
+	enum main_format fmt = MAIN_FORMAT_TEXT;
+	time_t now = time(NULL);
+	struct config *cfg = NULL;
+	struct plan_certs *pc = NULL;
+	struct plan_findings findings = {0};
+	int c, code = MAIN_EXIT_RUNTIME;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			if (main_parse_format(optarg, &fmt) < 0) {
+				fprintf(stderr,
+					"edge443 check: --format %s: expected "
+					"text or json\n",
+					optarg);
+				return MAIN_EXIT_USAGE;
+			}
+			break;
+		case 'a':
+			if (main_parse_date(optarg, &now) < 0) {
+				fprintf(stderr,
+					"edge443 check: --at %s: expected an "
+					"ISO date such as 2027-01-31 or "
+					"2027-01-31T12:00:00Z\n",
+					optarg);
+				return MAIN_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			main_usage(stdout);
+			return MAIN_EXIT_OK;
+		default:
+			main_usage(stderr);
+			return MAIN_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edge443 check: unexpected argument \"%s\"\n",
+			argv[optind]);
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	}
+
+	cfg = main_load_config(path, &code);
+	if (!cfg)
+		return code;
+	pc = plan_load_certs(cfg);
+	if (!pc || plan_check(cfg, pc, now, &findings) < 0) {
+		fprintf(stderr, "edge443 check: out of memory\n");
+		code = MAIN_EXIT_RUNTIME;
+		goto done;
+	}
+	if (fmt == MAIN_FORMAT_JSON) {
+		if (report_check_json(stdout, cfg, pc, &findings) < 0) {
+			fprintf(stderr, "edge443 check: cannot write JSON\n");
+			code = MAIN_EXIT_RUNTIME;
+			goto done;
+		}
+	} else {
+		report_check_text(stdout, cfg, pc, &findings);
+	}
+	code = findings.errors ? MAIN_EXIT_FINDINGS : MAIN_EXIT_OK;
+done:
+	plan_findings_free(&findings);
+	plan_certs_free(pc);
+	config_free(cfg);
+	return code;
+}
+
+static int main_version(int argc, char **argv)
+{
+	printf("edge443 %s (%s)\n", EDGE443_VERSION,
+	       OpenSSL_version(OPENSSL_VERSION));
+	return MAIN_EXIT_OK;
+}
+
+struct main_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct main_command main_commands[] = {
+	{"check", main_check},
+	{"version", main_version},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_usage(stdout);
+		return MAIN_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return main_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(main_commands) / sizeof(main_commands[0]);
+	     i++)
+		if (strcmp(argv[1], main_commands[i].name) == 0)
+			return main_commands[i].fn(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "plan") == 0 ||
+	    strcmp(argv[1], "csr") == 0 || strcmp(argv[1], "probe") == 0) {
+		fprintf(stderr,
+			"edge443: \"%s\" is not part of this build yet; "
+			"\"edge443 check\" validates a plan\n",
+			argv[1]);
+		return MAIN_EXIT_USAGE;
+	}
+	fprintf(stderr, "edge443: unknown command \"%s\"\n", argv[1]);
+	main_usage(stderr);
+	return MAIN_EXIT_USAGE;
+}

@@ -1,0 +1,289 @@
+/* report.c — what `check` prints: the service map and the findings.
+ *
+ * Text output is for people: the service map of SPEC "Command line", then one
+ * line per finding ("SEVERITY RULE FILE:LINE: MESSAGE") and a summary.  JSON
+ * output is one document with the same content for automation, built with
+ * jansson so that every string is escaped correctly.  This module decides
+ * nothing: it formats what config.c, cert.c and plan.c produced.
+ */
+#include "edge443/report.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REPORT_COLUMNS 8
+
+/* The cert_info of a service's certificate, or NULL. */
+static const struct cert_info *report_service_cert(const struct config *cfg,
+						   const struct plan_certs *pc,
+						   const struct config_service *svc)
+{
+	if (!svc->certificate || !pc)
+		return NULL;
+	for (size_t i = 0; i < cfg->ncerts && i < pc->n; i++)
+		if (strcmp(cfg->certs[i].name, svc->certificate) == 0)
+			return pc->certs[i];
+	return NULL;
+}
+
+/* "a,b" from the listen addresses; caller frees. */
+static char *report_listen_text(const struct config_service *svc)
+{
+	size_t len = 1;
+	for (size_t i = 0; i < svc->nlisten; i++)
+		len += strlen(svc->listen[i].text) + 1;
+	char *s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < svc->nlisten; i++) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, svc->listen[i].text);
+	}
+	return s;
+}
+
+void report_service_map(FILE *out, const struct config *cfg,
+			const struct plan_certs *pc)
+{
+	static const char *const head[REPORT_COLUMNS] = {
+		"SERVICE", "ROLE", "LISTEN", "FQDN",
+		"CERT",    "CN",   "MODE",   "BACKEND"};
+	size_t rows = cfg->nservices;
+	char **listen = calloc(rows ? rows : 1, sizeof(*listen));
+	size_t width[REPORT_COLUMNS];
+
+	if (!listen)
+		return;
+	for (size_t c = 0; c < REPORT_COLUMNS; c++)
+		width[c] = strlen(head[c]);
+	/* Two passes: measure, then print, so columns line up. */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			for (size_t c = 0; c < REPORT_COLUMNS; c++)
+				fprintf(out, c + 1 < REPORT_COLUMNS ? "%-*s  "
+								    : "%s\n",
+					(int)width[c], head[c]);
+		}
+		for (size_t r = 0; r < rows; r++) {
+			const struct config_service *svc = &cfg->services[r];
+			const struct cert_info *ci =
+				report_service_cert(cfg, pc, svc);
+			if (pass == 0)
+				listen[r] = report_listen_text(svc);
+			const char *cell[REPORT_COLUMNS] = {
+				svc->name,
+				config_role_name(svc->role),
+				listen[r] ? listen[r] : "?",
+				svc->fqdn ? svc->fqdn : "-",
+				svc->certificate ? svc->certificate : "-",
+				ci && ci->cn ? ci->cn : "-",
+				config_mode_name(svc->mode),
+				svc->backend ? svc->backend : "-"};
+			for (size_t c = 0; c < REPORT_COLUMNS; c++) {
+				if (pass == 0) {
+					size_t l = strlen(cell[c]);
+					if (l > width[c])
+						width[c] = l;
+				} else {
+					fprintf(out,
+						c + 1 < REPORT_COLUMNS ? "%-*s  "
+								       : "%s\n",
+						(int)width[c], cell[c]);
+				}
+			}
+		}
+	}
+	for (size_t r = 0; r < rows; r++)
+		free(listen[r]);
+	free(listen);
+}
+
+void report_finding(FILE *out, const struct plan_finding *f)
+{
+	if (f->line > 0)
+		fprintf(out, "%s %s %s:%d: %s\n",
+			plan_severity_name(f->severity), f->rule, f->file,
+			f->line, f->message);
+	else
+		fprintf(out, "%s %s %s: %s\n", plan_severity_name(f->severity),
+			f->rule, f->file, f->message);
+}
+
+void report_check_text(FILE *out, const struct config *cfg,
+		       const struct plan_certs *pc,
+		       const struct plan_findings *findings)
+{
+	report_service_map(out, cfg, pc);
+	fputc('\n', out);
+	for (size_t i = 0; i < findings->n; i++)
+		report_finding(out, &findings->items[i]);
+	if (findings->n)
+		fputc('\n', out);
+	fprintf(out, "%s: %zu error%s, %zu warning%s — %s\n", cfg->file,
+		findings->errors, findings->errors == 1 ? "" : "s",
+		findings->warnings, findings->warnings == 1 ? "" : "s",
+		findings->errors ? "the certificate plan is NOT valid; nothing "
+				   "may be served until the errors are fixed"
+				 : "the certificate plan is valid");
+}
+
+/* ISO 8601 UTC, or JSON null for 0. */
+static json_t *report_time(time_t t)
+{
+	struct tm tm;
+	char buf[32];
+
+	if (t == 0 || !gmtime_r(&t, &tm))
+		return json_null();
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static json_t *report_string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *report_json_services(const struct config *cfg,
+				    const struct plan_certs *pc)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < cfg->nservices; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		const struct cert_info *ci = report_service_cert(cfg, pc, svc);
+		json_t *listen = json_array();
+		json_t *domains = json_array();
+
+		for (size_t j = 0; listen && j < svc->nlisten; j++)
+			json_array_append_new(listen,
+					      json_string(svc->listen[j].text));
+		for (size_t j = 0; domains && j < svc->nsip_domains; j++)
+			json_array_append_new(domains,
+					      json_string(svc->sip_domains[j]));
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, "
+				  "s:o, s:b, s:b, s:i, s:b}",
+				  "name", svc->name, "role",
+				  config_role_name(svc->role), "listen",
+				  listen ? listen : json_null(), "fqdn",
+				  report_string_or_null(svc->fqdn),
+				  "certificate",
+				  report_string_or_null(svc->certificate),
+				  "cn",
+				  report_string_or_null(ci ? ci->cn : NULL),
+				  "mode", config_mode_name(svc->mode),
+				  "backend",
+				  report_string_or_null(svc->backend),
+				  "sip_domains",
+				  domains ? domains : json_null(),
+				  "federation", svc->federation, "sni_strict",
+				  svc->sni_strict, "line", svc->line, "http",
+				  svc->http.present));
+	}
+	return arr;
+}
+
+static json_t *report_json_cert(const struct config_cert *cc,
+				const struct cert_info *ci)
+{
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:i}", "name", cc->name,
+			      "cert", report_string_or_null(cc->cert), "chain",
+			      report_string_or_null(cc->chain), "key",
+			      report_string_or_null(cc->key), "line", cc->line);
+	char kbuf[64];
+
+	if (!o || !ci || !ci->leaf)
+		return o;
+	json_t *sans = json_array();
+	for (size_t j = 0; sans && j < ci->nsans; j++)
+		json_array_append_new(sans, json_string(ci->sans[j]));
+	json_t *eku = json_array();
+	if (eku && ci->has_eku) {
+		if (ci->eku & CERT_EKU_SERVER)
+			json_array_append_new(eku, json_string("serverAuth"));
+		if (ci->eku & CERT_EKU_CLIENT)
+			json_array_append_new(eku, json_string("clientAuth"));
+		if (ci->eku & CERT_EKU_ANY)
+			json_array_append_new(eku,
+					      json_string("anyExtendedKeyUsage"));
+	}
+	json_object_set_new(o, "cn", report_string_or_null(ci->cn));
+	json_object_set_new(o, "sans", sans ? sans : json_null());
+	json_object_set_new(o, "eku", ci->has_eku && eku ? eku : json_null());
+	if (!ci->has_eku)
+		json_decref(eku);
+	json_object_set_new(o, "subject", json_string(ci->subject));
+	json_object_set_new(o, "issuer", json_string(ci->issuer));
+	json_object_set_new(o, "key",
+			    json_string(cert_key_desc(ci, kbuf, sizeof(kbuf))));
+	json_object_set_new(o, "signature", json_string(ci->sig_alg));
+	json_object_set_new(o, "not_before", report_time(ci->not_before));
+	json_object_set_new(o, "not_after", report_time(ci->not_after));
+	json_object_set_new(o, "fingerprint_sha256",
+			    json_string(ci->fingerprint));
+	json_object_set_new(o, "chain",
+			    json_string(ci->chain_status == CERT_CHAIN_OK
+						? "ok"
+					: ci->chain_status ==
+							CERT_CHAIN_INCOMPLETE
+						? "incomplete"
+						: "unchecked"));
+	return o;
+}
+
+static json_t *report_json_findings(const struct plan_findings *findings)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < findings->n; i++) {
+		const struct plan_finding *f = &findings->items[i];
+		json_t *o = json_pack(
+			"{s:s, s:s, s:s, s:o, s:o, s:s}", "severity",
+			plan_severity_name(f->severity), "rule", f->rule,
+			"file", f->file, "line",
+			f->line > 0 ? json_integer(f->line) : json_null(),
+			"subject", report_string_or_null(f->subject),
+			"message", f->message);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+int report_check_json(FILE *out, const struct config *cfg,
+		      const struct plan_certs *pc,
+		      const struct plan_findings *findings)
+{
+	json_t *certs = json_array();
+	json_t *doc = NULL;
+	int rc = -1;
+
+	for (size_t i = 0; certs && i < cfg->ncerts; i++)
+		json_array_append_new(
+			certs, report_json_cert(&cfg->certs[i],
+						pc && i < pc->n ? pc->certs[i]
+								: NULL));
+	doc = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:b}", "config",
+			cfg->file, "platform",
+			cfg->platform == CONFIG_PLATFORM_LYNC ? "lync"
+							      : "ocs2007r2",
+			"services", report_json_services(cfg, pc),
+			"certificates", certs ? certs : json_array(),
+			"findings", report_json_findings(findings), "errors",
+			(json_int_t)findings->errors, "warnings",
+			(json_int_t)findings->warnings, "valid",
+			findings->errors == 0);
+	if (!doc)
+		goto done;
+	if (json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0) {
+		fputc('\n', out);
+		rc = 0;
+	}
+done:
+	json_decref(doc);
+	return rc;
+}
