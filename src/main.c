@@ -7,6 +7,7 @@
  * Nothing here knows a rule; it only sequences and reports.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,11 @@
 #include <openssl/opensslv.h>
 
 #include "edge443/config.h"
+#include "edge443/csr.h"
+#include "edge443/order.h"
 #include "edge443/plan.h"
 #include "edge443/report.h"
+#include "edge443/server.h"
 
 #define MAIN_EXIT_OK 0
 #define MAIN_EXIT_FINDINGS 1
@@ -32,7 +36,8 @@ static void main_usage(FILE *out)
 	      "  edge443 check [-c FILE] [--format text|json] [--at ISO-DATE]\n"
 	      "  edge443 run   [-c FILE] [--daemon] [--pidfile FILE]\n"
 	      "  edge443 plan  [-c FILE] [--out DIR] [--key "
-	      "rsa:2048|rsa:3072|ec:p256] [--lab DIR] [--format text|json]\n"
+	      "rsa:2048|rsa:3072|ec:p256] [--lab DIR] [--force] "
+	      "[--format text|json]\n"
 	      "  edge443 csr   FILE [--out FILE]\n"
 	      "  edge443 probe [-c FILE] [--service NAME] [--target HOST:PORT] "
 	      "[--format text|json]\n"
@@ -193,6 +198,236 @@ done:
 	return code;
 }
 
+/* edge443 plan: compute the smallest certificate set; with --out write a key
+ * and a request per certificate, with --lab issue them from a throw-away CA.
+ * Returns the exit code. */
+static int main_plan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"format", required_argument, NULL, 'f'},
+		{"out", required_argument, NULL, 'o'},
+		{"lab", required_argument, NULL, 'l'},
+		{"key", required_argument, NULL, 'k'},
+		{"force", no_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *path = CONFIG_DEFAULT_PATH;
+	const char *out_dir = NULL, *lab_dir = NULL;
+	enum main_format fmt = MAIN_FORMAT_TEXT;
+	enum csr_key_kind kind = CSR_KEY_RSA2048;
+	enum csr_status st;
+	bool force = false;
+	struct config *cfg = NULL;
+	struct order_plan *plan = NULL;
+	char err[4096];
+	int c, code = MAIN_EXIT_RUNTIME;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			if (main_parse_format(optarg, &fmt) < 0) {
+				fprintf(stderr,
+					"edge443 plan: --format %s: expected "
+					"text or json\n",
+					optarg);
+				return MAIN_EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			out_dir = optarg;
+			break;
+		case 'l':
+			lab_dir = optarg;
+			break;
+		case 'k':
+			if (csr_key_kind_parse(optarg, &kind) < 0) {
+				fprintf(stderr,
+					"edge443 plan: --key %s: expected "
+					"rsa:2048, rsa:3072 or ec:p256\n",
+					optarg);
+				return MAIN_EXIT_USAGE;
+			}
+			break;
+		case 'F':
+			force = true;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return MAIN_EXIT_OK;
+		default:
+			main_usage(stderr);
+			return MAIN_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edge443 plan: unexpected argument \"%s\"\n",
+			argv[optind]);
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	}
+	if ((out_dir && !*out_dir) || (lab_dir && !*lab_dir)) {
+		fprintf(stderr, "edge443 plan: --out and --lab need a folder\n");
+		return MAIN_EXIT_USAGE;
+	}
+
+	cfg = main_load_config(path, &code);
+	if (!cfg)
+		return code;
+	plan = order_plan_new(cfg, err, sizeof(err));
+	if (!plan) {
+		fprintf(stderr, "error plan %s\n", err);
+		code = MAIN_EXIT_FINDINGS;
+		goto done;
+	}
+	if (out_dir || lab_dir) {
+		st = csr_write_plan(cfg, plan, out_dir, lab_dir, kind, force, 0,
+				    err, sizeof(err));
+		if (st != CSR_OK) {
+			fprintf(stderr, "edge443 plan: %s\n", err);
+			code = (int)st;
+			goto done;
+		}
+	}
+	if (fmt == MAIN_FORMAT_JSON) {
+		if (report_plan_json(stdout, cfg, plan, out_dir, lab_dir) < 0) {
+			fprintf(stderr, "edge443 plan: cannot write JSON\n");
+			code = MAIN_EXIT_RUNTIME;
+			goto done;
+		}
+	} else {
+		report_plan_text(stdout, cfg, plan);
+		if (out_dir || lab_dir) {
+			fputc('\n', stdout);
+			report_plan_files(stdout, plan, out_dir, lab_dir);
+		}
+	}
+	code = MAIN_EXIT_OK;
+done:
+	order_plan_free(plan);
+	config_free(cfg);
+	return code;
+}
+
+/* edge443 csr FILE [--out FILE]: read a request in any armour, verify it,
+ * describe it and write it correctly armoured.  The description goes to
+ * stdout when the request goes to --out, else to stderr, so that stdout
+ * carries exactly the PEM.  Returns the exit code. */
+static int main_csr(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"out", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *out_path = NULL, *in_path;
+	enum csr_status st = CSR_ERR_IO;
+	struct csr_info *info = NULL;
+	char *pem = NULL;
+	char err[4096];
+	int c, code;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return MAIN_EXIT_OK;
+		default:
+			main_usage(stderr);
+			return MAIN_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "edge443 csr: expected one request file, e.g. "
+				"\"edge443 csr request.txt --out request.csr\"\n");
+		return MAIN_EXIT_USAGE;
+	}
+	in_path = argv[optind];
+	info = csr_read(in_path, &st, err, sizeof(err));
+	if (!info) {
+		fprintf(stderr, "edge443 csr: %s\n", err);
+		return (int)st;
+	}
+	report_csr_text(out_path ? stdout : stderr, in_path, info);
+	if (st != CSR_OK) {
+		fprintf(stderr, "edge443 csr: %s\n", err);
+		code = (int)st;
+		goto done;
+	}
+	pem = csr_req_pem(info->req);
+	if (!pem) {
+		fprintf(stderr, "edge443 csr: %s: cannot encode the request\n",
+			in_path);
+		code = MAIN_EXIT_RUNTIME;
+		goto done;
+	}
+	if (out_path) {
+		if (csr_write_text(out_path, pem, 0644, err, sizeof(err)) < 0) {
+			fprintf(stderr, "edge443 csr: %s\n", err);
+			code = MAIN_EXIT_RUNTIME;
+			goto done;
+		}
+		printf("wrote %s (PEM, -----BEGIN CERTIFICATE REQUEST-----)\n",
+		       out_path);
+	} else if (fputs(pem, stdout) == EOF || fflush(stdout) != 0) {
+		fprintf(stderr, "edge443 csr: cannot write the request\n");
+		code = MAIN_EXIT_RUNTIME;
+		goto done;
+	}
+	code = MAIN_EXIT_OK;
+done:
+	free(pem);
+	csr_info_free(info);
+	return code;
+}
+
+/* edge443 run: validate, bind, serve until signalled. */
+static int main_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"daemon", no_argument, NULL, 'd'},
+		{"pidfile", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct server_options so = {CONFIG_DEFAULT_PATH, false, NULL};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			so.config_path = optarg;
+			break;
+		case 'd':
+			so.daemon = true;
+			break;
+		case 'p':
+			so.pidfile = optarg;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return MAIN_EXIT_OK;
+		default:
+			main_usage(stderr);
+			return MAIN_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edge443 run: unexpected argument \"%s\"\n",
+			argv[optind]);
+		return MAIN_EXIT_USAGE;
+	}
+	return server_run(&so);
+}
+
 static int main_version(int argc, char **argv)
 {
 	printf("edge443 %s (%s)\n", EDGE443_VERSION,
@@ -207,6 +442,9 @@ struct main_command {
 
 static const struct main_command main_commands[] = {
 	{"check", main_check},
+	{"run", main_run},
+	{"plan", main_plan},
+	{"csr", main_csr},
 	{"version", main_version},
 };
 
@@ -227,8 +465,7 @@ int main(int argc, char **argv)
 	     i++)
 		if (strcmp(argv[1], main_commands[i].name) == 0)
 			return main_commands[i].fn(argc - 1, argv + 1);
-	if (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "plan") == 0 ||
-	    strcmp(argv[1], "csr") == 0 || strcmp(argv[1], "probe") == 0) {
+	if (strcmp(argv[1], "probe") == 0) {
 		fprintf(stderr,
 			"edge443: \"%s\" is not part of this build yet; "
 			"\"edge443 check\" validates a plan\n",

@@ -9,6 +9,7 @@
 #include "edge443/report.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +46,15 @@ static char *report_listen_text(const struct config_service *svc)
 	return s;
 }
 
+/* One table cell padded to WIDTH, or the last cell of a row. */
+static void report_cell(FILE *out, const char *text, size_t width, bool last)
+{
+	if (last)
+		fprintf(out, "%s\n", text);
+	else
+		fprintf(out, "%-*s  ", (int)width, text);
+}
+
 void report_service_map(FILE *out, const struct config *cfg,
 			const struct plan_certs *pc)
 {
@@ -63,9 +73,8 @@ void report_service_map(FILE *out, const struct config *cfg,
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1) {
 			for (size_t c = 0; c < REPORT_COLUMNS; c++)
-				fprintf(out, c + 1 < REPORT_COLUMNS ? "%-*s  "
-								    : "%s\n",
-					(int)width[c], head[c]);
+				report_cell(out, head[c], width[c],
+					    c + 1 == REPORT_COLUMNS);
 		}
 		for (size_t r = 0; r < rows; r++) {
 			const struct config_service *svc = &cfg->services[r];
@@ -88,10 +97,8 @@ void report_service_map(FILE *out, const struct config *cfg,
 					if (l > width[c])
 						width[c] = l;
 				} else {
-					fprintf(out,
-						c + 1 < REPORT_COLUMNS ? "%-*s  "
-								       : "%s\n",
-						(int)width[c], cell[c]);
+					report_cell(out, cell[c], width[c],
+						    c + 1 == REPORT_COLUMNS);
 				}
 			}
 		}
@@ -286,4 +293,243 @@ int report_check_json(FILE *out, const struct config *cfg,
 done:
 	json_decref(doc);
 	return rc;
+}
+
+/* ---- edge443 plan ---------------------------------------------------- */
+
+/* "a, b, c" from N strings; caller frees. */
+static char *report_join(char *const *items, size_t n, const char *sep)
+{
+	size_t len = 1, sl = strlen(sep);
+	char *s;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(items[i]) + sl;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(s, sep);
+		strcat(s, items[i]);
+	}
+	return s;
+}
+
+/* The service names of a planned certificate, "access, cwa"; caller frees. */
+static char *report_plan_services(const struct config *cfg,
+				  const struct order_cert *oc)
+{
+	char **names = calloc(oc->nservices ? oc->nservices : 1,
+			      sizeof(*names));
+	char *s;
+
+	if (!names)
+		return NULL;
+	for (size_t i = 0; i < oc->nservices; i++)
+		names[i] = cfg->services[oc->services[i]].name;
+	s = report_join(names, oc->nservices, ", ");
+	free(names);
+	return s;
+}
+
+#define REPORT_PLAN_COLUMNS 6
+
+void report_plan_text(FILE *out, const struct config *cfg,
+		      const struct order_plan *plan)
+{
+	static const char *const head[REPORT_PLAN_COLUMNS] = {
+		"CERTIFICATE", "CN", "SANS", "EKU", "CA", "SERVICES"};
+	size_t width[REPORT_PLAN_COLUMNS];
+	size_t rows = plan->n;
+	char **sans = calloc(rows ? rows : 1, sizeof(*sans));
+	char **svcs = calloc(rows ? rows : 1, sizeof(*svcs));
+
+	if (!sans || !svcs)
+		goto done;
+	for (size_t c = 0; c < REPORT_PLAN_COLUMNS; c++)
+		width[c] = strlen(head[c]);
+	for (size_t r = 0; r < rows; r++) {
+		sans[r] = report_join(plan->certs[r].sans,
+				      plan->certs[r].nsans, ",");
+		svcs[r] = report_plan_services(cfg, &plan->certs[r]);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			for (size_t c = 0; c < REPORT_PLAN_COLUMNS; c++)
+				report_cell(out, head[c], width[c],
+					    c + 1 == REPORT_PLAN_COLUMNS);
+		for (size_t r = 0; r < rows; r++) {
+			const struct order_cert *oc = &plan->certs[r];
+			const char *cell[REPORT_PLAN_COLUMNS] = {
+				oc->name,
+				oc->cn,
+				sans[r] ? sans[r] : "?",
+				oc->client_auth ? "serverAuth,clientAuth"
+						: "serverAuth",
+				oc->internal ? "internal" : "public",
+				svcs[r] ? svcs[r] : "?"};
+			for (size_t c = 0; c < REPORT_PLAN_COLUMNS; c++) {
+				if (pass == 0) {
+					if (strlen(cell[c]) > width[c])
+						width[c] = strlen(cell[c]);
+				} else {
+					report_cell(out, cell[c], width[c],
+						    c + 1 == REPORT_PLAN_COLUMNS);
+				}
+			}
+		}
+	}
+	fprintf(out,
+		"\n%s: %zu certificate%s (%zu public, %zu internal) for %zu "
+		"service%s — %s; public and internal names never share one\n",
+		cfg->file, plan->n, plan->n == 1 ? "" : "s", plan->npublic,
+		plan->ninternal, cfg->nservices,
+		cfg->nservices == 1 ? "" : "s",
+		cfg->platform == CONFIG_PLATFORM_LYNC
+			? "platform lync: no service takes its FQDN from the "
+			  "CN, so the services share certificates as SANs"
+			: "every CN-bound service has a certificate with its "
+			  "own CN");
+done:
+	for (size_t r = 0; sans && svcs && r < rows; r++) {
+		free(sans[r]);
+		free(svcs[r]);
+	}
+	free(sans);
+	free(svcs);
+}
+
+void report_plan_files(FILE *out, const struct order_plan *plan,
+		       const char *out_dir, const char *lab_dir)
+{
+	for (size_t i = 0; out_dir && i < plan->n; i++)
+		fprintf(out, "wrote %s/%s.key (mode 0600) and %s/%s.csr\n",
+			out_dir, plan->certs[i].name, out_dir,
+			plan->certs[i].name);
+	if (!lab_dir)
+		return;
+	for (size_t i = 0; i < plan->n; i++)
+		fprintf(out, "wrote %s/%s.crt, %s.key (mode 0600), %s.csr — "
+			     "issued by the lab %s\n",
+			lab_dir, plan->certs[i].name, plan->certs[i].name,
+			plan->certs[i].name,
+			plan->certs[i].internal ? "internal root"
+						: "intermediate");
+	fprintf(out,
+		"wrote %s/root.pem (lab root: use it as trust_file), "
+		"chain.pem (lab intermediate), internal-root.pem (lab internal "
+		"root)\n"
+		"wrote %s/edge443.conf.snippet — the certificate sections for "
+		"this plan\n",
+		lab_dir, lab_dir);
+}
+
+/* {"key": "DIR/NAME.key", ...} for one certificate in DIR. */
+static json_t *report_plan_paths(const char *dir, const char *name, bool crt)
+{
+	json_t *o = json_object();
+	const char *exts[] = {"key", "csr", "crt"};
+
+	for (size_t i = 0; o && i < (crt ? 3u : 2u); i++) {
+		size_t len = strlen(dir) + strlen(name) + 8;
+		char *p = malloc(len);
+		if (!p)
+			break;
+		snprintf(p, len, "%s/%s.%s", dir, name, exts[i]);
+		json_object_set_new(o, exts[i], json_string(p));
+		free(p);
+	}
+	return o;
+}
+
+int report_plan_json(FILE *out, const struct config *cfg,
+		     const struct order_plan *plan, const char *out_dir,
+		     const char *lab_dir)
+{
+	json_t *certs = json_array();
+	json_t *doc = NULL;
+	int rc = -1;
+
+	for (size_t i = 0; certs && i < plan->n; i++) {
+		const struct order_cert *oc = &plan->certs[i];
+		json_t *sans = json_array();
+		json_t *svcs = json_array();
+		json_t *eku = json_array();
+		json_t *o;
+		for (size_t j = 0; sans && j < oc->nsans; j++)
+			json_array_append_new(sans, json_string(oc->sans[j]));
+		for (size_t j = 0; svcs && j < oc->nservices; j++)
+			json_array_append_new(
+				svcs,
+				json_string(cfg->services[oc->services[j]].name));
+		if (eku) {
+			json_array_append_new(eku, json_string("serverAuth"));
+			if (oc->client_auth)
+				json_array_append_new(eku,
+						      json_string("clientAuth"));
+		}
+		o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name",
+			      oc->name, "cn", oc->cn, "sans",
+			      sans ? sans : json_null(), "eku",
+			      eku ? eku : json_null(), "ca",
+			      oc->internal ? "internal" : "public", "services",
+			      svcs ? svcs : json_null());
+		if (o && out_dir)
+			json_object_set_new(o, "out",
+					    report_plan_paths(out_dir, oc->name,
+							      false));
+		if (o && lab_dir)
+			json_object_set_new(o, "lab",
+					    report_plan_paths(lab_dir, oc->name,
+							      true));
+		json_array_append_new(certs, o);
+	}
+	doc = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "config", cfg->file,
+			"platform",
+			cfg->platform == CONFIG_PLATFORM_LYNC ? "lync"
+							      : "ocs2007r2",
+			"certificates", certs ? certs : json_array(), "count",
+			(json_int_t)plan->n, "public",
+			(json_int_t)plan->npublic, "internal",
+			(json_int_t)plan->ninternal);
+	if (!doc)
+		goto done;
+	if (lab_dir) {
+		size_t len = strlen(lab_dir) + 32;
+		char *p = malloc(len);
+		if (p) {
+			snprintf(p, len, "%s/root.pem", lab_dir);
+			json_object_set_new(doc, "trust_file", json_string(p));
+			snprintf(p, len, "%s/edge443.conf.snippet", lab_dir);
+			json_object_set_new(doc, "snippet", json_string(p));
+			free(p);
+		}
+	}
+	if (json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0) {
+		fputc('\n', out);
+		rc = 0;
+	}
+done:
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- edge443 csr ----------------------------------------------------- */
+
+void report_csr_text(FILE *out, const char *path, const struct csr_info *info)
+{
+	fprintf(out, "request:   %s (%s)\n", path, csr_form_name(info->form));
+	fprintf(out, "subject:   %s\n", info->subject[0] ? info->subject : "(empty)");
+	fprintf(out, "SANs:      ");
+	if (info->nsans == 0)
+		fprintf(out, "(none)");
+	for (size_t i = 0; i < info->nsans; i++)
+		fprintf(out, "%s%s", i ? ", " : "", info->sans[i]);
+	fprintf(out, "\nkey:       %s\n", info->key);
+	fprintf(out, "EKU:       %s\n",
+		info->has_eku ? info->eku : "(none requested)");
+	fprintf(out, "signature: %s, %s\n",
+		info->sig_alg[0] ? info->sig_alg : "?",
+		info->sig_ok ? "verified" : "DOES NOT VERIFY");
 }

@@ -10,6 +10,8 @@
 
 #include "edge443/config.h"
 #include "edge443/plan.h"
+#include "edge443/order.h"
+#include "edge443/csr.h"
 
 /* The service map table of SPEC "Command line" (header line + one row per
  * service, columns padded to the widest cell). */
@@ -30,5 +32,28 @@ void report_check_text(FILE *out, const struct config *cfg,
 int report_check_json(FILE *out, const struct config *cfg,
 		      const struct plan_certs *pc,
 		      const struct plan_findings *findings);
+
+/* ---- edge443 plan / csr (report.c owns the formatting) ---- */
+
+/* The planned certificates as a table (CERTIFICATE, CN, SANS in order with
+ * the CN first, EKU, CA public|internal, SERVICES) and a summary line. */
+void report_plan_text(FILE *out, const struct config *cfg,
+		      const struct order_plan *plan);
+
+/* One line per file that csr_write_plan wrote (OUT_DIR / LAB_DIR may be
+ * NULL). */
+void report_plan_files(FILE *out, const struct order_plan *plan,
+		       const char *out_dir, const char *lab_dir);
+
+/* One JSON document: {"config", "platform", "certificates": [{"name", "cn",
+ * "sans", "eku", "ca", "services", "out"?, "lab"?}], "count", "public",
+ * "internal", "trust_file"?, "snippet"?}.  Returns 0, -1 on failure. */
+int report_plan_json(FILE *out, const struct config *cfg,
+		     const struct order_plan *plan, const char *out_dir,
+		     const char *lab_dir);
+
+/* What `edge443 csr` says about a request: form, subject, SANs, key, EKU,
+ * signature. */
+void report_csr_text(FILE *out, const char *path, const struct csr_info *info);
 
 #endif

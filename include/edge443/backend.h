@@ -1,0 +1,74 @@
+/* backend.h — reaching a backend: server choice, connect with failover, PROXY.
+ *
+ * backend.c picks the next server of a backend round robin, connects to it
+ * without blocking with a connect timeout, fails over to the following server
+ * on a connect error or timeout (each server tried at most once per client
+ * connection), and builds PROXY protocol v1/v2 headers.  It does no TLS and
+ * no relaying: the caller (proxy.c) gets a connected socket.
+ */
+#ifndef EDGE443_BACKEND_H
+#define EDGE443_BACKEND_H
+
+#include <event2/event.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "edge443/config.h"
+
+/* Shared, read-mostly state of one backend: the round-robin cursor. */
+struct backend_pool {
+	const struct config_backend *be; /* borrowed from the runtime's config */
+	atomic_uint next;                /* round-robin cursor, all workers */
+};
+
+/* Called once with the outcome, always from the event loop (never from inside
+ * backend_connect_start).  FD >= 0 is a connected non-blocking socket now
+ * owned by the callee and SERVER the index of the server used; REASON is then
+ * NULL, or, when earlier servers failed first, lists them
+ * ("10.0.0.1:80: Connection refused") so the caller can log the failover.
+ * FD < 0 means every server failed and REASON says why, e.g.
+ * "all servers of backend \"cwa\" failed: 10.0.0.1:80: Connection refused;
+ * 10.0.0.2:80: connect timeout after 5 s".  REASON is valid only during the
+ * call.  The handle is already freed when the callback runs. */
+typedef void (*backend_connect_cb)(int fd, size_t server, const char *reason,
+				   void *arg);
+
+struct backend_connect;
+
+/* Start connecting to the pool's servers on BASE with TIMEOUT_SEC per server
+ * (<= 0: no timeout).  The first server is chosen round robin across all
+ * callers (pool->next), then the following ones in order, each at most once;
+ * a connect error or timeout moves on to the next.  Returns a handle, or NULL
+ * when nothing could be started (out of memory, bad arguments; the callback
+ * is then never called).  Call from the thread that runs BASE. */
+struct backend_connect *backend_connect_start(struct event_base *base,
+					      struct backend_pool *pool,
+					      int timeout_sec,
+					      backend_connect_cb cb, void *arg);
+/* Abandon a connect whose callback has not run yet: closes any socket, frees
+ * the handle; the callback is never called.  NULL is accepted.  Must not be
+ * called after (or from) the callback. */
+void backend_connect_cancel(struct backend_connect *bc);
+
+/* Write a PROXY protocol header for a TCP connection from SRC (the client) to
+ * DST (the address it connected to) into buf; nothing is NUL-terminated.
+ * v1: "PROXY TCP4 src dst sport dport\r\n" or "PROXY TCP6 ...\r\n".
+ * v2: the 12-byte signature \r\n\r\n\0\r\nQUIT\n, 0x21 (version 2, PROXY),
+ * 0x11 (TCP4) or 0x21 (TCP6), the address length (12 / 36, big endian), then
+ * source and destination addresses and ports in network order (28 / 52 bytes).
+ * A v4-mapped IPv6 address (::ffff:a.b.c.d) counts as IPv4.  When the
+ * families differ or an address is not IPv4/IPv6 (or NULL), v1 writes
+ * "PROXY UNKNOWN\r\n" and v2 a LOCAL header (0x20, family 0x00, length 0;
+ * 16 bytes).  Returns the number of bytes written (0 for CONFIG_PROXY_OFF),
+ * or -1 when buf is too small (buf then holds nothing useful). */
+int backend_proxy_header(enum config_proxy_protocol version,
+			 const struct sockaddr *src, const struct sockaddr *dst,
+			 unsigned char *buf, size_t len);
+
+/* "127.0.0.1:8443" or "[2001:db8::1]:8443" for a sockaddr ("?" for other
+ * families), into buf (truncated to len); returns buf ("" if len is 0). */
+const char *backend_addr_string(const struct sockaddr *sa, char *buf,
+				size_t len);
+
+#endif

@@ -1,0 +1,40 @@
+/* listener.h — listening sockets, bound before privileges are dropped.
+ *
+ * listener.c binds one listening socket per worker for an address, with
+ * SO_REUSEPORT so the kernel spreads new connections over the workers.
+ * Binding is all-or-nothing: either every socket of an address is bound or
+ * none is left open.  It does not accept: each worker wraps its own socket in
+ * an evconnlistener (server.c).
+ */
+#ifndef EDGE443_LISTENER_H
+#define EDGE443_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "edge443/config.h"
+
+struct listener {
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char *text;   /* "127.0.0.11:443" as configured */
+	int *fds;     /* one per worker; -1 once a worker has taken it */
+	size_t nfds;
+	bool retired; /* no longer in the configuration: workers drop it */
+	struct listener *next;
+};
+
+/* Bind NWORKERS sockets for ADDR (listen backlog BACKLOG).  Returns a new
+ * listener, or NULL with "127.0.0.11:443: Address already in use" in err. */
+struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
+			       int backlog, char *err, size_t errlen);
+
+/* Close the sockets still owned (fds[i] >= 0) and free.  Accepts NULL. */
+void listener_free(struct listener *l);
+
+/* True when A and B are the same family, address and port. */
+bool listener_same_addr(const struct sockaddr_storage *a,
+			const struct sockaddr_storage *b);
+
+#endif

@@ -1,0 +1,73 @@
+/* order.h — compute the smallest certificate set for the configured services.
+ *
+ * order.c is pure logic over a `struct config` (no I/O, no OpenSSL): it
+ * decides how many certificates the services need, which CN and SANs each
+ * one carries (CN first), whether it asks for clientAuth, whether it comes
+ * from a public or an internal CA, and which services use it.  Making keys,
+ * requests and lab certificates from the result is csr.c's job; printing it
+ * is report.c's.
+ *
+ * The rules it follows (SPEC "Roles and the certificate plan", RULES.md):
+ *   - every CN-bound service (access-edge, webconf-edge, edge-internal; none
+ *     under platform = "lync") seeds a certificate whose CN is its FQDN; two
+ *     CN-bound services with the same FQDN (and class) share one;
+ *   - the other services ride as SANs on a certificate of their class: A/V on
+ *     the Web Conferencing Edge certificate, CWA / web / generic on the Access
+ *     Edge certificate, otherwise the first certificate of the class; when the
+ *     class has no certificate yet, the first such service seeds one;
+ *   - public and internal names never share a certificate (internal: role
+ *     edge-internal, or an FQDN a public CA may not certify: a single label,
+ *     .local/.corp/.lan/.internal/..., a private IP);
+ *   - cwa adds as.<fqdn> and download.<fqdn>, access-edge adds sip.<domain>
+ *     for each of sip_domains; SANs are deduplicated case-insensitively;
+ *   - EKU serverAuth, plus clientAuth when a service on it sets federation;
+ *   - wildcards are never planned (a wildcard FQDN is refused).
+ */
+#ifndef EDGE443_ORDER_H
+#define EDGE443_ORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "edge443/config.h"
+
+/* One planned certificate.  All strings and arrays are owned by the plan. */
+struct order_cert {
+	char *name;   /* the config's certificate section that a service names
+			 ("ssl1"), else "cert1", "cert2", ... — unique in the plan */
+	char *cn;     /* = sans[0] */
+	char **sans;  /* dNSNames, CN first, then in service order, no duplicates */
+	size_t nsans;
+	bool internal;    /* issue from the internal CA (never mixed with public names) */
+	bool client_auth; /* EKU clientAuth besides serverAuth (federation) */
+	size_t *services; /* indices into cfg->services, in service order */
+	size_t nservices;
+};
+
+struct order_plan {
+	struct order_cert *certs; /* in the order they were seeded */
+	size_t n;
+	size_t npublic, ninternal;
+};
+
+/* Plan the certificates for every service of CFG.  Returns a new plan
+ * (order_plan_free), or NULL with the reason in err: a service without an
+ * FQDN, a wildcard or malformed name, or allocation failure.  A config with
+ * no services gives an empty plan. */
+struct order_plan *order_plan_new(const struct config *cfg, char *err,
+				  size_t errlen);
+
+void order_plan_free(struct order_plan *plan);
+
+/* The planned certificate that service index SVC rides on, or NULL. */
+const struct order_cert *order_plan_find_service(const struct order_plan *plan,
+						 size_t svc);
+
+/* True when a public CA may not certify NAME (single label, internal suffix
+ * such as .local/.corp/.lan/.internal, private or loopback IP literal). */
+bool order_name_internal(const char *name);
+
+/* True when the role seeds a certificate of its own under CFG's platform. */
+bool order_role_cn_bound(const struct config *cfg, enum config_role role);
+
+#endif

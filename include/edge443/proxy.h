@@ -1,0 +1,54 @@
+/* proxy.h — one client connection and its backend connection.
+ *
+ * proxy.c owns everything about one accepted connection: the client side
+ * (TLS terminated, or plain bytes read for passthrough), the ClientHello peek
+ * (passthrough), the backend connection (plain or re-encrypted), the relay in
+ * both directions with backpressure and half-close, the timeouts, and the one
+ * teardown function that frees it all and writes the connection's log line.
+ *
+ * Everything runs on the event base of the worker that accepted the
+ * connection; nothing here is called from another thread.
+ */
+#ifndef EDGE443_PROXY_H
+#define EDGE443_PROXY_H
+
+#include <event2/event.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "edge443/runtime.h"
+
+struct proxy_conn;
+
+/* Per-worker counters, read by the admin endpoint (relaxed reads are fine). */
+struct proxy_stats {
+	uint64_t accepted;
+	uint64_t handshake_failures;
+	uint64_t backend_failures;
+	uint64_t bytes_in;  /* client -> backend */
+	uint64_t bytes_out; /* backend -> client */
+};
+
+/* What a worker hands to proxy.c: its event base and the list of its open
+ * connections.  CLOSED_CB (may be NULL) runs after each connection is freed,
+ * so the worker can resume accepting below its limit or finish draining. */
+struct proxy_owner {
+	struct event_base *base;
+	size_t nconns;
+	struct proxy_conn *conns; /* doubly linked list of open connections */
+	struct proxy_stats stats;
+	void (*closed_cb)(struct proxy_owner *owner);
+};
+
+/* Take over FD (an accepted, non-blocking socket) for service RS of runtime
+ * RT (a reference is taken).  PEER is the client address.  The connection
+ * lives until it ends by itself or proxy_close_all.  On failure the fd is
+ * closed and nothing remains; returns 0 / -1. */
+int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
+		 const struct runtime_service *rs, int fd,
+		 const struct sockaddr *peer, socklen_t peerlen);
+
+/* Close every open connection of OWNER now (shutdown deadline). */
+void proxy_close_all(struct proxy_owner *owner, const char *why);
+
+#endif

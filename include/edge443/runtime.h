@@ -1,0 +1,55 @@
+/* runtime.h — what a validated configuration becomes when it serves.
+ *
+ * A runtime owns a configuration and everything built from it: one server
+ * SSL_CTX per terminating service, one client SSL_CTX per re-encrypting
+ * backend, and the backend pools.  It is reference counted: the server holds
+ * one reference to the current runtime and every connection holds one to the
+ * runtime it was accepted under, so a reload (SIGHUP) can install a new
+ * runtime while existing connections finish on the old one.  runtime_ref and
+ * runtime_unref may be called from any thread.
+ */
+#ifndef EDGE443_RUNTIME_H
+#define EDGE443_RUNTIME_H
+
+#include <openssl/ssl.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "edge443/backend.h"
+#include "edge443/config.h"
+#include "edge443/tls.h"
+
+struct runtime_backend {
+	struct backend_pool pool;
+	SSL_CTX *client_ctx; /* NULL unless be->tls */
+};
+
+struct runtime_service {
+	const struct config_service *svc; /* borrowed from runtime->cfg */
+	SSL_CTX *ctx;                     /* NULL for passthrough */
+	struct runtime_backend *backend;  /* NULL when none is configured */
+};
+
+struct runtime {
+	atomic_int refs;
+	struct config *cfg; /* owned */
+	struct runtime_service *services; /* parallel to cfg->services */
+	struct runtime_backend *backends; /* parallel to cfg->backends */
+};
+
+/* Build the runtime for CFG (taking ownership of CFG on success and on
+ * failure).  TICKETS is shared by every server context (may be NULL).
+ * Returns a runtime with one reference, or NULL with the reason in err. */
+struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
+			    char *err, size_t errlen);
+
+struct runtime *runtime_ref(struct runtime *rt);
+/* Drop one reference; the last one frees everything.  Accepts NULL. */
+void runtime_unref(struct runtime *rt);
+
+/* The service listening on SA (exact address and port, or a wildcard address
+ * of the same family on the same port), or NULL. */
+const struct runtime_service *runtime_service_for(const struct runtime *rt,
+						  const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,98 @@
+/* tls.h — OpenSSL contexts for listeners and backends, and SNI peeking.
+ *
+ * tls.c builds one server SSL_CTX per service (its own certificate(s) and
+ * chain, so every listener keeps its own CN with or without SNI), one client
+ * SSL_CTX per re-encrypting backend (verified against the backend's
+ * trust_file), manages session-ticket keys, and reads the SNI of a buffered
+ * ClientHello for passthrough through OpenSSL on a memory BIO (no hand-written
+ * parser).  It knows nothing about sockets or libevent.
+ *
+ * Thread safety: contexts are built on the main thread and then only read
+ * (SSL_new) by workers; SSL_CTX is reference counted by OpenSSL, so a reload
+ * may drop its reference while connections still use the context.
+ */
+#ifndef EDGE443_TLS_H
+#define EDGE443_TLS_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "edge443/config.h"
+
+/* Session-ticket keys shared by every server context of one process (and,
+ * with ticket_key_file, by several machines).  Keys rotate: the newest key
+ * encrypts, the previous ones still decrypt. */
+struct tls_tickets;
+
+/* Load keys from PATH (NULL: random keys that rotate every ROTATE seconds in
+ * tls_tickets_rotate).  The file holds 80 bytes per key (16 name + 32 HMAC +
+ * 32 AES), newest first, as raw bytes or base64; err says why it failed. */
+struct tls_tickets *tls_tickets_new(const char *path, char *err,
+				    size_t errlen);
+/* Rotate the random keys if due (call from a timer on the main thread);
+ * a no-op for file-based keys.  Thread-safe against the ticket callback. */
+void tls_tickets_rotate(struct tls_tickets *t);
+void tls_tickets_free(struct tls_tickets *t);
+
+/* A server context for SVC using certificate section CC (cert, chain, key
+ * files).  TLS versions from the config (service overrides global), a modern
+ * cipher list, ALPN "http/1.1" when the service has an http block, session
+ * cache + tickets from TICKETS (may be NULL), servername acknowledgement, and
+ * a client-hello callback that selects among the certificates of the context
+ * (an RSA and an ECDSA certificate may both be loaded: see EXTRA).
+ * EXTRA / NEXTRA: further certificate sections served by the same listener
+ * (e.g. an ECDSA twin); may be NULL/0.
+ * Returns a new SSL_CTX (caller owns one reference) or NULL with the reason
+ * (file, OpenSSL error) in err. */
+SSL_CTX *tls_server_ctx_new(const struct config *cfg,
+			    const struct config_service *svc,
+			    const struct config_cert *cc,
+			    const struct config_cert *const *extra,
+			    size_t nextra, struct tls_tickets *tickets,
+			    char *err, size_t errlen);
+
+/* A client context for re-encrypting to backend BE: verification against
+ * be->trust_file with full chain depth (unless be->verify is false), TLS
+ * versions 1.2+.  The name check is per connection: tls_client_ssl_new.
+ * NULL with the reason in err. */
+SSL_CTX *tls_client_ctx_new(const struct config *cfg,
+			    const struct config_backend *be, char *err,
+			    size_t errlen);
+
+/* A client SSL for one backend connection: SNI = be->verify_name and, when
+ * verifying, SSL_set1_host(verify_name).  NULL on failure. */
+SSL *tls_client_ssl_new(SSL_CTX *ctx, const struct config_backend *be);
+
+/* Outcome of peeking at the first bytes of a passthrough stream. */
+enum tls_peek_result {
+	TLS_PEEK_NEED_MORE, /* a ClientHello has begun; more bytes needed */
+	TLS_PEEK_HELLO,     /* a complete ClientHello; *sni set (may be NULL: no SNI) */
+	TLS_PEEK_NOT_TLS,   /* the bytes are not a TLS ClientHello */
+	TLS_PEEK_TOO_BIG,   /* more than TLS_PEEK_MAX bytes without a full hello */
+};
+
+#define TLS_PEEK_MAX 16384
+
+/* Feed the first LEN bytes of a stream (all bytes so far, not a delta) to a
+ * throw-away server SSL on a memory BIO whose client-hello callback reads the
+ * SNI and stops the handshake.  Accepts every TLS version so it never rejects
+ * what the backend would accept.  *sni is a new string (free) or NULL.  Pure
+ * function of BUF: no state is kept between calls. */
+enum tls_peek_result tls_peek_sni(const unsigned char *buf, size_t len,
+				  char **sni);
+
+/* After a handshake: "TLSv1.3", the cipher name, and the SNI (or NULL). */
+const char *tls_ssl_version(const SSL *ssl);
+const char *tls_ssl_cipher(const SSL *ssl);
+const char *tls_ssl_sni(const SSL *ssl);
+
+/* Drain the OpenSSL error queue into err ("what: reason; reason"). */
+void tls_error_string(const char *what, char *err, size_t errlen);
+
+/* True when the SSL's last error was the peer closing without close_notify
+ * (OpenSSL 3: SSL_R_UNEXPECTED_EOF_WHILE_READING).  ERRCODE is what
+ * bufferevent_get_openssl_error() returned. */
+bool tls_error_is_dirty_eof(unsigned long errcode);
+
+#endif

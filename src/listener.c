@@ -1,0 +1,112 @@
+/* listener.c — bind the listening sockets of the services.
+ *
+ * One non-blocking SO_REUSEPORT socket per worker and address, so each worker
+ * accepts on its own socket and the kernel balances new connections.  An
+ * IPv6 socket is IPV6_V6ONLY so "[::]:443" and "0.0.0.0:443" can coexist.
+ * Binding happens before the privilege drop; nothing here accepts.
+ */
+#include "edge443/listener.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int listener_socket(const struct config_addr *addr, int backlog,
+			   char *err, size_t errlen)
+{
+	int one = 1;
+	int fd = socket(addr->sa.ss_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (addr->sa.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0)
+		goto fail;
+	if (listen(fd, backlog) < 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "%s: cannot listen: %s%s", addr->text,
+		 strerror(errno),
+		 errno == EADDRNOTAVAIL
+			 ? " — the address is not configured on this machine"
+		 : errno == EACCES ? " — binding a port below 1024 needs root "
+				     "or CAP_NET_BIND_SERVICE"
+				   : "");
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
+			       int backlog, char *err, size_t errlen)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		goto oom;
+	l->sa = addr->sa;
+	l->salen = addr->salen;
+	l->text = strdup(addr->text);
+	l->fds = malloc(nworkers * sizeof(*l->fds));
+	if (!l->text || !l->fds)
+		goto oom;
+	for (size_t i = 0; i < nworkers; i++)
+		l->fds[i] = -1;
+	l->nfds = nworkers;
+	for (size_t i = 0; i < nworkers; i++) {
+		l->fds[i] = listener_socket(addr, backlog, err, errlen);
+		if (l->fds[i] < 0) {
+			listener_free(l);
+			return NULL;
+		}
+	}
+	return l;
+oom:
+	snprintf(err, errlen, "%s: out of memory", addr->text);
+	listener_free(l);
+	return NULL;
+}
+
+void listener_free(struct listener *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; l->fds && i < l->nfds; i++)
+		if (l->fds[i] >= 0)
+			close(l->fds[i]);
+	free(l->fds);
+	free(l->text);
+	free(l);
+}
+
+bool listener_same_addr(const struct sockaddr_storage *a,
+			const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a;
+		const struct sockaddr_in *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a;
+		const struct sockaddr_in6 *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr,
+			      sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}

@@ -1,0 +1,532 @@
+/* order.c — the smallest certificate set that satisfies the plan rules.
+ *
+ * Pure logic over a `struct config`: no I/O, no OpenSSL.  It groups the
+ * services into public and internal ones, lets every CN-bound service seed a
+ * certificate with its FQDN as CN, puts the other services on one of those
+ * as SANs (or lets the first of them seed one when its class has none) and
+ * works out each certificate's SAN list, EKU and name.  The result is what
+ * `edge443 plan` prints and what csr.c turns into keys, requests and lab
+ * certificates; it is built to pass every rule of plan.c.  The choices are
+ * deterministic: the same config always gives the same plan.
+ */
+#include "edge443/order.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* RFC 5280 ub-common-name: a longer FQDN cannot be a subject CN. */
+#define ORDER_CN_MAX 64
+#define ORDER_NAME_MAX 253
+#define ORDER_LABEL_MAX 63
+
+static void order_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void order_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+bool order_name_internal(const char *name)
+{
+	static const char *const suffixes[] = {
+		".local", ".corp", ".lan", ".internal", ".localdomain",
+		".home", ".intranet",
+	};
+	char buf[256];
+	size_t len;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!name || !*name)
+		return false;
+	len = strlen(name);
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, name, len + 1);
+	if (len > 1 && buf[len - 1] == '.')
+		buf[--len] = '\0';
+	if (inet_pton(AF_INET, buf, &a4) == 1) {
+		unsigned long ip = ntohl(a4.s_addr);
+		return (ip >> 24) == 10 || (ip >> 20) == 0xac1ul ||
+		       (ip >> 16) == 0xc0a8ul || (ip >> 24) == 127;
+	}
+	if (inet_pton(AF_INET6, buf, &a6) == 1)
+		return (a6.s6_addr[0] & 0xfe) == 0xfc ||
+		       IN6_IS_ADDR_LOOPBACK(&a6);
+	if (!strchr(buf, '.'))
+		return true;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t sl = strlen(suffixes[i]);
+		if (len > sl && strcasecmp(buf + len - sl, suffixes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool order_role_cn_bound(const struct config *cfg, enum config_role role)
+{
+	if (cfg && cfg->platform == CONFIG_PLATFORM_LYNC)
+		return false;
+	return role == CONFIG_ROLE_ACCESS_EDGE ||
+	       role == CONFIG_ROLE_WEBCONF_EDGE ||
+	       role == CONFIG_ROLE_EDGE_INTERNAL;
+}
+
+/* A host name a CA can put in a dNSName: LDH labels of 1-63 characters, no
+ * leading or trailing hyphen, at most 253 characters, no wildcard, not an IP
+ * literal.  On failure writes why into WHY. */
+static bool order_name_ok(const char *name, const char **why)
+{
+	size_t len, label = 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!name || !*name) {
+		*why = "is empty";
+		return false;
+	}
+	if (strchr(name, '*')) {
+		*why = "is a wildcard; edge443 plan never plans wildcards "
+		       "(Access Edge, Web Conferencing Edge and CWA refuse "
+		       "them) — name the host itself";
+		return false;
+	}
+	if (inet_pton(AF_INET, name, &a4) == 1 ||
+	    inet_pton(AF_INET6, name, &a6) == 1) {
+		*why = "is an IP address; planned certificates carry DNS "
+		       "names — use the host name clients connect to";
+		return false;
+	}
+	len = strlen(name);
+	if (len > ORDER_NAME_MAX) {
+		*why = "is longer than 253 characters";
+		return false;
+	}
+	for (size_t i = 0; i <= len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > ORDER_LABEL_MAX) {
+				*why = "has an empty label or one longer than "
+				       "63 characters";
+				return false;
+			}
+			if (name[i - 1] == '-' || name[i - label] == '-') {
+				*why = "has a label that starts or ends with "
+				       "'-'";
+				return false;
+			}
+			label = 0;
+			continue;
+		}
+		if (!isalnum(c) && c != '-') {
+			*why = "holds a character that a host name cannot "
+			       "(letters, digits, '-' and '.' only)";
+			return false;
+		}
+		label++;
+	}
+	return true;
+}
+
+static char *order_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+static char *order_concat(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *d = malloc(la + lb + 1);
+
+	if (!d)
+		return NULL;
+	memcpy(d, a, la);
+	memcpy(d + la, b, lb + 1);
+	return d;
+}
+
+static void order_cert_clear(struct order_cert *oc)
+{
+	free(oc->name);
+	for (size_t i = 0; i < oc->nsans; i++)
+		free(oc->sans[i]);
+	free(oc->sans);
+	free(oc->services);
+	memset(oc, 0, sizeof(*oc));
+}
+
+void order_plan_free(struct order_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->n; i++)
+		order_cert_clear(&plan->certs[i]);
+	free(plan->certs);
+	free(plan);
+}
+
+const struct order_cert *order_plan_find_service(const struct order_plan *plan,
+						 size_t svc)
+{
+	for (size_t i = 0; plan && i < plan->n; i++)
+		for (size_t j = 0; j < plan->certs[i].nservices; j++)
+			if (plan->certs[i].services[j] == svc)
+				return &plan->certs[i];
+	return NULL;
+}
+
+/* Append NAME (copied) unless it is already there, compared without case.
+ * Returns 0, -1 on allocation failure. */
+static int order_add_san(struct order_cert *oc, const char *name)
+{
+	char **grown;
+
+	for (size_t i = 0; i < oc->nsans; i++)
+		if (strcasecmp(oc->sans[i], name) == 0)
+			return 0;
+	grown = realloc(oc->sans, (oc->nsans + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	oc->sans = grown;
+	oc->sans[oc->nsans] = order_strdup(name);
+	if (!oc->sans[oc->nsans])
+		return -1;
+	oc->nsans++;
+	return 0;
+}
+
+/* Add a prefix + name SAN, e.g. "as." + "cwa.example.com". */
+static int order_add_san_prefixed(struct order_cert *oc, const char *prefix,
+				  const char *name)
+{
+	char *s = order_concat(prefix, name);
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = order_add_san(oc, s);
+	free(s);
+	return rc;
+}
+
+static bool order_svc_internal(const struct config_service *svc)
+{
+	return svc->role == CONFIG_ROLE_EDGE_INTERNAL ||
+	       order_name_internal(svc->fqdn);
+}
+
+/* Start a new certificate with CN = FQDN of service index S.  Returns its
+ * index, or -1 on allocation failure. */
+static long order_seed(struct order_plan *plan, const struct config *cfg,
+		       size_t s)
+{
+	struct order_cert *grown;
+	struct order_cert *oc;
+
+	grown = realloc(plan->certs, (plan->n + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	plan->certs = grown;
+	oc = &plan->certs[plan->n];
+	memset(oc, 0, sizeof(*oc));
+	oc->internal = order_svc_internal(&cfg->services[s]);
+	plan->n++;
+	if (order_add_san(oc, cfg->services[s].fqdn) < 0)
+		return -1;
+	oc->cn = oc->sans[0];
+	return (long)(plan->n - 1);
+}
+
+/* The first certificate of the plan seeded by a CN-bound service of ROLE in
+ * the class INTERNAL, or -1.  OWNER[i] is the seeding service of cert i. */
+static long order_find_role(const struct order_plan *plan,
+			    const struct config *cfg, const size_t *owner,
+			    enum config_role role, bool internal)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->certs[i].internal == internal &&
+		    cfg->services[owner[i]].role == role &&
+		    order_role_cn_bound(cfg, role))
+			return (long)i;
+	return -1;
+}
+
+static long order_find_class(const struct order_plan *plan, bool internal)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->certs[i].internal == internal)
+			return (long)i;
+	return -1;
+}
+
+/* Which certificate a rider (non-CN-bound service) goes on, or -1 when its
+ * class has none yet. */
+static long order_pick(const struct order_plan *plan, const struct config *cfg,
+		       const size_t *owner, const struct config_service *svc)
+{
+	bool internal = order_svc_internal(svc);
+	long k = -1;
+
+	if (svc->role == CONFIG_ROLE_AV_EDGE)
+		k = order_find_role(plan, cfg, owner,
+				    CONFIG_ROLE_WEBCONF_EDGE, internal);
+	else
+		k = order_find_role(plan, cfg, owner, CONFIG_ROLE_ACCESS_EDGE,
+				    internal);
+	if (k < 0)
+		k = order_find_class(plan, internal);
+	return k;
+}
+
+static bool order_name_taken(const struct order_plan *plan, size_t upto,
+			     const char *name)
+{
+	for (size_t i = 0; i < upto; i++)
+		if (plan->certs[i].name && strcmp(plan->certs[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Name every certificate: the config section that the first of its services
+ * names (when no earlier certificate took it), else "certN" with the
+ * smallest N not used by the plan or by a config section. */
+static int order_name_certs(struct order_plan *plan, const struct config *cfg)
+{
+	unsigned next = 1;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		struct order_cert *oc = &plan->certs[i];
+		for (size_t j = 0; j < oc->nservices && !oc->name; j++) {
+			const char *want = cfg->services[oc->services[j]].certificate;
+			if (want && *want && !order_name_taken(plan, i, want)) {
+				oc->name = order_strdup(want);
+				if (!oc->name)
+					return -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		struct order_cert *oc = &plan->certs[i];
+		char buf[32];
+		if (oc->name)
+			continue;
+		for (;;) {
+			snprintf(buf, sizeof(buf), "cert%u", next++);
+			if (!order_name_taken(plan, plan->n, buf) &&
+			    !config_find_cert(cfg, buf))
+				break;
+		}
+		oc->name = order_strdup(buf);
+		if (!oc->name)
+			return -1;
+	}
+	return 0;
+}
+
+/* SANs of every certificate: CN first (already there), then for each of its
+ * services in service order the FQDN, CWA's as./download. names and Access
+ * Edge's sip.<domain> names; and the EKU. */
+static int order_fill(struct order_plan *plan, const struct config *cfg)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct order_cert *oc = &plan->certs[i];
+		for (size_t j = 0; j < oc->nservices; j++) {
+			const struct config_service *svc =
+				&cfg->services[oc->services[j]];
+			if (order_add_san(oc, svc->fqdn) < 0)
+				return -1;
+			if (svc->role == CONFIG_ROLE_CWA &&
+			    (order_add_san_prefixed(oc, "as.", svc->fqdn) < 0 ||
+			     order_add_san_prefixed(oc, "download.", svc->fqdn) <
+				     0))
+				return -1;
+			if (svc->role == CONFIG_ROLE_ACCESS_EDGE)
+				for (size_t d = 0; d < svc->nsip_domains; d++)
+					if (order_add_san_prefixed(
+						    oc, "sip.",
+						    svc->sip_domains[d]) < 0)
+						return -1;
+			if (svc->federation)
+				oc->client_auth = true;
+		}
+		oc->cn = oc->sans[0];
+	}
+	return 0;
+}
+
+/* Refuse names that cannot be planned, with the service and option. */
+static int order_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *file = cfg->file ? cfg->file : "(config)";
+	const char *why = NULL;
+	char name[ORDER_NAME_MAX + 8];
+
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		int line = svc->fqdn_line ? svc->fqdn_line : svc->line;
+		if (!svc->fqdn) {
+			order_err(err, errlen,
+				  "%s:%d: service \"%s\" has no fqdn; edge443 "
+				  "plan needs the name clients connect to — "
+				  "add fqdn = \"...\"",
+				  file, svc->line, svc->name);
+			return -1;
+		}
+		if (!order_name_ok(svc->fqdn, &why)) {
+			order_err(err, errlen,
+				  "%s:%d: service \"%s\": fqdn \"%s\" %s",
+				  file, line, svc->name, svc->fqdn, why);
+			return -1;
+		}
+		if (order_role_cn_bound(cfg, svc->role) &&
+		    strlen(svc->fqdn) > ORDER_CN_MAX) {
+			order_err(err, errlen,
+				  "%s:%d: service \"%s\": fqdn \"%s\" is longer "
+				  "than the 64 characters a certificate CN can "
+				  "hold, and a %s takes its FQDN from the CN — "
+				  "use a shorter name",
+				  file, line, svc->name, svc->fqdn,
+				  config_role_name(svc->role));
+			return -1;
+		}
+		for (size_t d = 0; svc->role == CONFIG_ROLE_ACCESS_EDGE &&
+				   d < svc->nsip_domains;
+		     d++) {
+			int dline = svc->sip_domains_line ? svc->sip_domains_line
+							  : svc->line;
+			snprintf(name, sizeof(name), "sip.%s",
+				 svc->sip_domains[d]);
+			if (strlen(svc->sip_domains[d]) > ORDER_NAME_MAX ||
+			    !order_name_ok(name, &why)) {
+				order_err(err, errlen,
+					  "%s:%d: service \"%s\": sip_domains "
+					  "entry \"%s\" gives sip.%s, which %s",
+					  file, dline, svc->name,
+					  svc->sip_domains[d],
+					  svc->sip_domains[d], why);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Add service index S to certificate K. */
+static int order_attach(struct order_plan *plan, long k, size_t s)
+{
+	struct order_cert *oc = &plan->certs[k];
+	size_t *grown = realloc(oc->services,
+				(oc->nservices + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -1;
+	oc->services = grown;
+	oc->services[oc->nservices++] = s;
+	return 0;
+}
+
+/* Keep each certificate's service list in service order (riders are
+ * attached after the seeds). */
+static void order_sort_services(struct order_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct order_cert *oc = &plan->certs[i];
+		for (size_t a = 1; a < oc->nservices; a++) {
+			size_t v = oc->services[a], b = a;
+			while (b > 0 && oc->services[b - 1] > v) {
+				oc->services[b] = oc->services[b - 1];
+				b--;
+			}
+			oc->services[b] = v;
+		}
+	}
+}
+
+struct order_plan *order_plan_new(const struct config *cfg, char *err,
+				  size_t errlen)
+{
+	struct order_plan *plan = NULL;
+	size_t *owner = NULL; /* owner[k]: the service that seeded cert k */
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!cfg) {
+		order_err(err, errlen, "no configuration");
+		return NULL;
+	}
+	if (order_validate(cfg, err, errlen) < 0)
+		return NULL;
+	plan = calloc(1, sizeof(*plan));
+	owner = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*owner));
+	if (!plan || !owner)
+		goto oom;
+
+	/* Pass 1: CN-bound services seed their certificates. */
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct config_service *svc = &cfg->services[s];
+		long k = -1;
+		if (!order_role_cn_bound(cfg, svc->role))
+			continue;
+		for (size_t i = 0; i < plan->n && k < 0; i++)
+			if (plan->certs[i].internal == order_svc_internal(svc) &&
+			    strcasecmp(plan->certs[i].cn, svc->fqdn) == 0)
+				k = (long)i;
+		if (k < 0) {
+			k = order_seed(plan, cfg, s);
+			if (k < 0)
+				goto oom;
+			owner[k] = s;
+		}
+		if (order_attach(plan, k, s) < 0)
+			goto oom;
+	}
+	/* Pass 2: the others ride on a certificate of their class. */
+	for (size_t s = 0; s < cfg->nservices; s++) {
+		const struct config_service *svc = &cfg->services[s];
+		long k;
+		if (order_role_cn_bound(cfg, svc->role))
+			continue;
+		k = order_pick(plan, cfg, owner, svc);
+		if (k < 0) {
+			k = order_seed(plan, cfg, s);
+			if (k < 0)
+				goto oom;
+			owner[k] = s;
+		}
+		if (order_attach(plan, k, s) < 0)
+			goto oom;
+	}
+	order_sort_services(plan);
+	if (order_fill(plan, cfg) < 0 || order_name_certs(plan, cfg) < 0)
+		goto oom;
+	for (size_t i = 0; i < plan->n; i++) {
+		if (plan->certs[i].internal)
+			plan->ninternal++;
+		else
+			plan->npublic++;
+	}
+	free(owner);
+	return plan;
+oom:
+	order_err(err, errlen, "out of memory while planning certificates");
+	free(owner);
+	order_plan_free(plan);
+	return NULL;
+}

@@ -1,0 +1,710 @@
+/* proxy.c — one client connection, its backend connection, and the relay.
+ *
+ * The shape is libevent's le-proxy: each side's callbacks find the partner
+ * side; a read moves the input to the partner's output; past PROXY_BUF_MAX
+ * bytes waiting in the partner's output, reading pauses until a write
+ * watermark says the partner drained half of it.  An EOF on one side is
+ * forwarded as a half-close once everything read from that side has been
+ * written (close_notify + FIN for TLS, FIN for plain TCP); a peer that closes
+ * without close_notify (OpenSSL 3's "unexpected EOF") is treated as a dirty
+ * EOF, and the dirty close is passed on dirty.  The connection ends when both
+ * directions have finished or one side breaks, always through
+ * proxy_conn_close, the one teardown path, which writes the log line.
+ *
+ * Not here: choosing the service (listener.c), building SSL contexts
+ * (tls.c), connecting with failover (backend.c).
+ */
+#include "edge443/proxy.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edge443/log.h"
+
+/* Bytes that may wait in one side's output before the other side pauses. */
+#define PROXY_BUF_MAX (256 * 1024)
+/* Largest single socket read/write libevent may do (its default is 4 KiB). */
+#define PROXY_IO_MAX (64 * 1024)
+
+enum proxy_state {
+	PROXY_PREREAD,     /* passthrough: buffering the ClientHello for SNI */
+	PROXY_HANDSHAKE,   /* TLS handshake with the client in progress */
+	PROXY_CONNECTING,  /* connecting to a backend server (failover inside) */
+	PROXY_BACKEND_TLS, /* reencrypt: TLS handshake with the backend */
+	PROXY_RELAY,       /* both sides up; bytes flow both ways */
+};
+
+struct proxy_side {
+	struct bufferevent *bev; /* NULL until created / after it broke */
+	SSL *ssl;                /* owned by bev; NULL for plain TCP */
+	bool eof;                /* the peer finished sending (FIN, close_notify or dirty) */
+	bool dirty;              /* ... without close_notify */
+	bool shut;               /* we have shut our sending direction */
+	bool shut_pending;       /* shut it once the output has drained */
+	bool paused;             /* reading paused: the partner's output is full */
+	uint64_t bytes;          /* bytes read from this side */
+};
+
+struct proxy_conn {
+	struct proxy_owner *owner;
+	struct proxy_conn *prev, *next;
+	struct runtime *rt;
+	const struct runtime_service *rs;
+	enum proxy_state state; /* see enum proxy_state; only moves forward */
+	struct proxy_side client, backend;
+	struct backend_connect *connecting;
+	struct event *timer; /* handshake timeout, then idle timeout */
+	time_t last_active;  /* monotonic seconds of the last byte read */
+	struct timespec start;
+	char *sni;
+	char peer[64];
+	char server[64];
+	const char *tls_version;
+	const char *cipher;
+	bool closing; /* a side broke: close once the other's output drained */
+};
+
+static void proxy_read_cb(struct bufferevent *bev, void *arg);
+static void proxy_write_cb(struct bufferevent *bev, void *arg);
+static void proxy_event_cb(struct bufferevent *bev, short events, void *arg);
+static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+static time_t proxy_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static struct proxy_side *proxy_side_of(struct proxy_conn *c,
+					struct bufferevent *bev)
+{
+	return bev == c->client.bev ? &c->client : &c->backend;
+}
+
+static struct proxy_side *proxy_partner(struct proxy_conn *c,
+					struct proxy_side *s)
+{
+	return s == &c->client ? &c->backend : &c->client;
+}
+
+static const struct config *proxy_cfg(const struct proxy_conn *c)
+{
+	return c->rt->cfg;
+}
+
+static void proxy_arm_timer(struct proxy_conn *c, int seconds)
+{
+	struct timeval tv = {seconds > 0 ? seconds : 1, 0};
+	evtimer_add(c->timer, &tv);
+}
+
+/* The one teardown path: log, free both sides, unlink, free.  After it the
+ * caller must not touch C.  WHY is a short text ("closed by client", ...). */
+static void proxy_conn_close(struct proxy_conn *c, const char *why)
+{
+	struct proxy_owner *owner = c->owner;
+	struct timespec end;
+	double ms;
+
+	if (c->connecting)
+		backend_connect_cancel(c->connecting);
+	if (c->timer)
+		event_free(c->timer);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
+	     (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
+	log_info("conn client=%s service=%s sni=%s tls=%s cipher=%s "
+		 "backend=%s in=%llu out=%llu ms=%.1f end=\"%s\"",
+		 c->peer, c->rs->svc->name, c->sni ? c->sni : "-",
+		 c->tls_version ? c->tls_version : "-",
+		 c->cipher ? c->cipher : "-", c->server[0] ? c->server : "-",
+		 (unsigned long long)c->client.bytes,
+		 (unsigned long long)c->backend.bytes, ms, why);
+	owner->stats.bytes_in += c->client.bytes;
+	owner->stats.bytes_out += c->backend.bytes;
+
+	struct proxy_side *sides[2] = {&c->client, &c->backend};
+	for (int i = 0; i < 2; i++) {
+		struct proxy_side *s = sides[i];
+		if (!s->bev)
+			continue;
+		/* A clean end sends close_notify (BEV_OPT_CLOSE_ON_FREE would
+		 * not); a dirty one stays dirty. */
+		if (s->ssl && !s->shut && !s->dirty &&
+		    !proxy_partner(c, s)->dirty &&
+		    (c->state == PROXY_RELAY || s == &c->client) &&
+		    SSL_is_init_finished(s->ssl)) {
+			SSL_shutdown(s->ssl);
+			ERR_clear_error();
+		}
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		owner->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	owner->nconns--;
+	runtime_unref(c->rt);
+	free(c->sni);
+	free(c);
+	if (owner->closed_cb)
+		owner->closed_cb(owner);
+}
+
+/* Shut our sending direction on S: close_notify (unless the other peer
+ * closed dirty) and FIN. */
+static void proxy_shut(struct proxy_conn *c, struct proxy_side *s)
+{
+	int fd;
+
+	if (s->shut || !s->bev)
+		return;
+	s->shut = true;
+	s->shut_pending = false;
+	if (s->ssl && !proxy_partner(c, s)->dirty) {
+		SSL_shutdown(s->ssl);
+		ERR_clear_error();
+	}
+	fd = bufferevent_getfd(s->bev);
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+}
+
+/* End the connection when there is nothing left to do.  Returns true when
+ * the connection was closed (the caller must return at once). */
+static bool proxy_maybe_finish(struct proxy_conn *c)
+{
+	struct proxy_side *sides[2] = {&c->client, &c->backend};
+
+	if (c->closing) {
+		/* One side broke: wait only for the survivor's output. */
+		for (int i = 0; i < 2; i++)
+			if (sides[i]->bev &&
+			    evbuffer_get_length(
+				    bufferevent_get_output(sides[i]->bev)))
+				return false;
+		proxy_conn_close(c, c->client.bev ? "backend failed"
+						  : "client failed");
+		return true;
+	}
+	if (c->state != PROXY_RELAY)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		if (!sides[i]->eof || !sides[i]->bev)
+			return false;
+		if (evbuffer_get_length(bufferevent_get_output(sides[i]->bev)))
+			return false;
+	}
+	proxy_conn_close(c, c->client.dirty || c->backend.dirty
+				    ? "closed (without close_notify)"
+				    : "closed");
+	return true;
+}
+
+/* Move what FROM has read to its partner's output, pausing FROM when the
+ * partner's output is full. */
+static void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
+{
+	struct proxy_side *to = proxy_partner(c, from);
+	struct evbuffer *in = bufferevent_get_input(from->bev);
+	size_t len = evbuffer_get_length(in);
+
+	if (len == 0)
+		return;
+	if (!to->bev || to->shut) {
+		/* Nobody left to deliver to: drop. */
+		evbuffer_drain(in, len);
+		return;
+	}
+	from->bytes += len;
+	c->last_active = proxy_now();
+	evbuffer_add_buffer(bufferevent_get_output(to->bev), in);
+	if (evbuffer_get_length(bufferevent_get_output(to->bev)) >=
+	    PROXY_BUF_MAX) {
+		bufferevent_disable(from->bev, EV_READ);
+		from->paused = true;
+		bufferevent_setwatermark(to->bev, EV_WRITE, PROXY_BUF_MAX / 2,
+					 0);
+	}
+}
+
+/* FROM will send no more: forward the half-close to the partner once the
+ * partner's output has drained. */
+static void proxy_pass_eof(struct proxy_conn *c, struct proxy_side *from)
+{
+	struct proxy_side *to = proxy_partner(c, from);
+
+	if (!to->bev || to->shut)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(to->bev)) == 0) {
+		proxy_shut(c, to);
+	} else {
+		to->shut_pending = true;
+		bufferevent_setwatermark(to->bev, EV_WRITE, 0, 0);
+	}
+}
+
+static void proxy_setup_bev(struct proxy_conn *c, struct bufferevent *bev)
+{
+	bufferevent_setcb(bev, proxy_read_cb, proxy_write_cb, proxy_event_cb,
+			  c);
+	bufferevent_set_max_single_read(bev, PROXY_IO_MAX);
+	bufferevent_set_max_single_write(bev, PROXY_IO_MAX);
+}
+
+/* Both sides are up: relay, starting with what the client already sent. */
+static void proxy_start_relay(struct proxy_conn *c)
+{
+	c->state = PROXY_RELAY;
+	c->last_active = proxy_now();
+	proxy_arm_timer(c, proxy_cfg(c)->idle_timeout);
+	bufferevent_setwatermark(c->client.bev, EV_READ, 0, 0);
+	bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
+	if (!c->client.eof)
+		bufferevent_enable(c->client.bev, EV_READ | EV_WRITE);
+	else
+		bufferevent_enable(c->client.bev, EV_WRITE);
+	proxy_forward(c, &c->client);
+	if (c->client.eof)
+		proxy_pass_eof(c, &c->client);
+}
+
+static void proxy_backend_connected_cb(int fd, size_t server,
+				       const char *reason, void *arg)
+{
+	struct proxy_conn *c = arg;
+	const struct runtime_backend *rb = c->rs->backend;
+	const struct config_backend *be = rb->pool.be;
+
+	c->connecting = NULL;
+	if (fd < 0) {
+		c->owner->stats.backend_failures++;
+		log_warn("service %s: client %s: backend \"%s\" unreachable: %s",
+			 c->rs->svc->name, c->peer, be->name, reason);
+		proxy_conn_close(c, "backend unreachable");
+		return;
+	}
+	backend_addr_string((const struct sockaddr *)&be->servers[server].sa,
+			    c->server, sizeof(c->server));
+	if (be->proxy_protocol != CONFIG_PROXY_OFF) {
+		unsigned char hdr[232];
+		struct sockaddr_storage local;
+		socklen_t llen = sizeof(local);
+		int n = -1;
+		/* The address the client reached: our side of its socket. */
+		if (getsockname(bufferevent_getfd(c->client.bev),
+				(struct sockaddr *)&local, &llen) == 0) {
+			struct sockaddr_storage peer;
+			socklen_t plen = sizeof(peer);
+			if (getpeername(bufferevent_getfd(c->client.bev),
+					(struct sockaddr *)&peer, &plen) == 0)
+				n = backend_proxy_header(
+					be->proxy_protocol,
+					(struct sockaddr *)&peer,
+					(struct sockaddr *)&local, hdr,
+					sizeof(hdr));
+		}
+		/* A fresh socket takes a few hundred bytes at once. */
+		if (n < 0 || send(fd, hdr, (size_t)n, MSG_NOSIGNAL) != n) {
+			log_warn("service %s: client %s: cannot send the PROXY "
+				 "header to %s",
+				 c->rs->svc->name, c->peer, c->server);
+			close(fd);
+			proxy_conn_close(c, "backend failed");
+			return;
+		}
+	}
+	if (rb->client_ctx) {
+		c->backend.ssl = tls_client_ssl_new(rb->client_ctx, be);
+		if (!c->backend.ssl) {
+			close(fd);
+			proxy_conn_close(c, "out of memory");
+			return;
+		}
+		/* On failure libevent has freed the SSL: do not free it. */
+		c->backend.bev = bufferevent_openssl_socket_new(
+			c->owner->base, fd, c->backend.ssl,
+			BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->backend.bev) {
+			c->backend.ssl = NULL;
+			proxy_conn_close(c, "out of memory");
+			return;
+		}
+		proxy_setup_bev(c, c->backend.bev);
+		bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
+		c->state = PROXY_BACKEND_TLS;
+		proxy_arm_timer(c, proxy_cfg(c)->connect_timeout);
+		return;
+	}
+	c->backend.bev = bufferevent_socket_new(c->owner->base, fd,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!c->backend.bev) {
+		close(fd);
+		proxy_conn_close(c, "out of memory");
+		return;
+	}
+	proxy_setup_bev(c, c->backend.bev);
+	proxy_start_relay(c);
+}
+
+/* The client side is ready (handshake done or ClientHello read): connect. */
+static void proxy_connect_backend(struct proxy_conn *c)
+{
+	if (!c->rs->backend) {
+		log_warn("service %s: client %s: no backend configured",
+			 c->rs->svc->name, c->peer);
+		proxy_conn_close(c, "no backend");
+		return;
+	}
+	c->state = PROXY_CONNECTING;
+	evtimer_del(c->timer);
+	/* Until the backend is up, keep at most PROXY_BUF_MAX of client data. */
+	bufferevent_setwatermark(c->client.bev, EV_READ, 0, PROXY_BUF_MAX);
+	c->connecting = backend_connect_start(
+		c->owner->base, &c->rs->backend->pool,
+		proxy_cfg(c)->connect_timeout, proxy_backend_connected_cb, c);
+	if (!c->connecting)
+		proxy_conn_close(c, "out of memory");
+}
+
+/* Passthrough: read the SNI from the buffered ClientHello, then connect. */
+static void proxy_preread(struct proxy_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client.bev);
+	size_t len = evbuffer_get_length(in);
+	const struct config_service *svc = c->rs->svc;
+	enum tls_peek_result r;
+	char *sni = NULL;
+
+	if (len == 0) {
+		proxy_conn_close(c, "client closed before sending");
+		return;
+	}
+	if (len > TLS_PEEK_MAX)
+		len = TLS_PEEK_MAX;
+	r = tls_peek_sni(evbuffer_pullup(in, (ev_ssize_t)len), len, &sni);
+	/* A ClientHello that does not end within TLS_PEEK_MAX bytes is not
+	 * waited for any longer (the buffer would grow without bound). */
+	if (r == TLS_PEEK_NEED_MORE && len >= TLS_PEEK_MAX)
+		r = TLS_PEEK_TOO_BIG;
+	if (r == TLS_PEEK_NEED_MORE && !c->client.eof)
+		return;
+	c->sni = sni;
+	if (svc->sni_strict) {
+		if (r != TLS_PEEK_HELLO) {
+			log_info("service %s: client %s: sni_strict: %s refused",
+				 svc->name, c->peer,
+				 r == TLS_PEEK_NOT_TLS ? "non-TLS stream"
+						       : "incomplete "
+							 "ClientHello");
+			proxy_conn_close(c, "refused by sni_strict");
+			return;
+		}
+		if (!sni || strcasecmp(sni, svc->fqdn) != 0) {
+			log_info("service %s: client %s: sni_strict: "
+				 "ClientHello for \"%s\" refused",
+				 svc->name, c->peer, sni ? sni : "(no SNI)");
+			proxy_conn_close(c, "refused by sni_strict");
+			return;
+		}
+	}
+	proxy_connect_backend(c);
+}
+
+static void proxy_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct proxy_conn *c = arg;
+
+	if (c->state == PROXY_PREREAD) {
+		proxy_preread(c);
+		return;
+	}
+	if (c->state != PROXY_RELAY)
+		return; /* stays buffered until the backend is up */
+	proxy_forward(c, proxy_side_of(c, bev));
+}
+
+static void proxy_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *s = proxy_side_of(c, bev);
+	struct proxy_side *other = proxy_partner(c, s);
+
+	if (other->paused && other->bev) {
+		other->paused = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		if (!other->eof)
+			bufferevent_enable(other->bev, EV_READ);
+	}
+	if (s->shut_pending &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		proxy_shut(c, s);
+	proxy_maybe_finish(c);
+}
+
+/* The OpenSSL reason of a bufferevent error (drains its queue).  Sets
+ * *dirty when the peer closed without close_notify. */
+static void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
+			     size_t len)
+{
+	unsigned long e;
+
+	buf[0] = '\0';
+	*dirty = false;
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (tls_error_is_dirty_eof(e)) {
+			*dirty = true;
+			continue;
+		}
+		if (!buf[0])
+			ERR_error_string_n(e, buf, len);
+	}
+}
+
+static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *s = proxy_side_of(c, bev);
+	bool is_client = s == &c->client;
+	char reason[256] = "";
+	bool dirty = false;
+
+	if (events & BEV_EVENT_CONNECTED) {
+		if (is_client && c->state == PROXY_HANDSHAKE) {
+			c->tls_version = tls_ssl_version(s->ssl);
+			c->cipher = tls_ssl_cipher(s->ssl);
+			const char *sni = tls_ssl_sni(s->ssl);
+			c->sni = sni ? strdup(sni) : NULL;
+			proxy_connect_backend(c);
+		} else if (!is_client && c->state == PROXY_BACKEND_TLS) {
+			proxy_start_relay(c);
+		}
+		return;
+	}
+
+	if (events & BEV_EVENT_ERROR) {
+		int err = EVUTIL_SOCKET_ERROR();
+		if (s->ssl)
+			proxy_ssl_reason(bev, &dirty, reason, sizeof(reason));
+		if (!dirty && !reason[0] && err == 0)
+			dirty = s->ssl != NULL; /* EOF without an alert */
+		if (!dirty && !reason[0])
+			snprintf(reason, sizeof(reason), "%s",
+				 err ? strerror(err) : "connection error");
+		if (!dirty)
+			goto broken;
+		events |= BEV_EVENT_EOF;
+	}
+
+	if (events & BEV_EVENT_EOF) {
+		s->eof = true;
+		s->dirty = dirty;
+		if (c->state == PROXY_HANDSHAKE) {
+			c->owner->stats.handshake_failures++;
+			log_info("service %s: client %s: closed during the TLS "
+				 "handshake",
+				 c->rs->svc->name, c->peer);
+			proxy_conn_close(c, "client closed during handshake");
+			return;
+		}
+		if (c->state == PROXY_PREREAD) {
+			proxy_preread(c); /* decide with what we have */
+			return;
+		}
+		if (!is_client && c->state == PROXY_BACKEND_TLS) {
+			snprintf(reason, sizeof(reason),
+				 "closed during the TLS handshake");
+			goto broken;
+		}
+		if (c->state != PROXY_RELAY)
+			return; /* passed on when the relay starts */
+		proxy_forward(c, s);
+		proxy_pass_eof(c, s);
+		proxy_maybe_finish(c);
+		return;
+	}
+
+	if (events & BEV_EVENT_TIMEOUT) {
+		snprintf(reason, sizeof(reason), "timeout");
+		goto broken;
+	}
+	return;
+
+broken:
+	if (c->state == PROXY_HANDSHAKE) {
+		c->owner->stats.handshake_failures++;
+		/* Peer-caused: info, so a scanner cannot flood the log. */
+		log_info("service %s: client %s: TLS handshake failed: %s",
+			 c->rs->svc->name, c->peer, reason);
+		proxy_conn_close(c, "handshake failed");
+		return;
+	}
+	if (!is_client && c->state == PROXY_BACKEND_TLS) {
+		long vr = SSL_get_verify_result(s->ssl);
+		c->owner->stats.backend_failures++;
+		log_warn("service %s: client %s: TLS to backend %s (%s) "
+			 "failed: %s%s%s",
+			 c->rs->svc->name, c->peer, c->server,
+			 c->rs->backend->pool.be->verify_name
+				 ? c->rs->backend->pool.be->verify_name
+				 : "-",
+			 reason,
+			 vr != X509_V_OK ? "; certificate verification: " : "",
+			 vr != X509_V_OK ? X509_verify_cert_error_string(vr)
+					 : "");
+		proxy_conn_close(c, "backend TLS failed");
+		return;
+	}
+	log_info("service %s: client %s: %s side failed: %s", c->rs->svc->name,
+		 c->peer, is_client ? "client" : "backend", reason);
+	if (c->state != PROXY_RELAY) {
+		proxy_conn_close(c, is_client ? "client failed"
+					      : "backend failed");
+		return;
+	}
+	/* Deliver what the broken side sent before it broke, then end once
+	 * the survivor's output has drained. */
+	proxy_forward(c, s);
+	c->closing = true;
+	struct proxy_side *other = proxy_partner(c, s);
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	s->ssl = NULL;
+	s->eof = true;
+	if (other->bev) {
+		bufferevent_disable(other->bev, EV_READ);
+		bufferevent_setwatermark(other->bev, EV_WRITE, 0, 0);
+	}
+	proxy_maybe_finish(c);
+}
+
+static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_conn *c = arg;
+	const struct config *cfg = proxy_cfg(c);
+
+	switch (c->state) {
+	case PROXY_PREREAD:
+	case PROXY_HANDSHAKE:
+		c->owner->stats.handshake_failures++;
+		log_info("service %s: client %s: no %s within %d s",
+			 c->rs->svc->name, c->peer,
+			 c->state == PROXY_PREREAD ? "ClientHello"
+						   : "TLS handshake",
+			 cfg->handshake_timeout);
+		proxy_conn_close(c, "handshake timeout");
+		return;
+	case PROXY_BACKEND_TLS:
+		c->owner->stats.backend_failures++;
+		log_warn("service %s: client %s: TLS handshake with backend %s "
+			 "took more than %d s",
+			 c->rs->svc->name, c->peer, c->server,
+			 cfg->connect_timeout);
+		proxy_conn_close(c, "backend TLS timeout");
+		return;
+	case PROXY_CONNECTING:
+		return; /* backend.c times each server out */
+	case PROXY_RELAY: {
+		time_t idle = proxy_now() - c->last_active;
+		if (idle >= cfg->idle_timeout) {
+			proxy_conn_close(c, "idle timeout");
+			return;
+		}
+		proxy_arm_timer(c, cfg->idle_timeout - (int)idle);
+		return;
+	}
+	}
+}
+
+static void proxy_peer_string(const struct sockaddr *sa, char *buf,
+			      size_t len)
+{
+	if (!backend_addr_string(sa, buf, len))
+		snprintf(buf, len, "?");
+}
+
+int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
+		 const struct runtime_service *rs, int fd,
+		 const struct sockaddr *peer, socklen_t peerlen)
+{
+	struct proxy_conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return -1;
+	}
+	c->owner = owner;
+	c->rt = runtime_ref(rt);
+	c->rs = rs;
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+	c->last_active = c->start.tv_sec;
+	proxy_peer_string(peer, c->peer, sizeof(c->peer));
+	c->timer = evtimer_new(owner->base, proxy_timer_cb, c);
+	/* Link first, so proxy_conn_close can unlink on every path. */
+	c->next = owner->conns;
+	if (owner->conns)
+		owner->conns->prev = c;
+	owner->conns = c;
+	owner->nconns++;
+	owner->stats.accepted++;
+	if (!c->timer) {
+		close(fd);
+		proxy_conn_close(c, "out of memory");
+		return -1;
+	}
+
+	if (rs->svc->mode == CONFIG_MODE_PASSTHROUGH) {
+		c->state = PROXY_PREREAD;
+		c->client.bev = bufferevent_socket_new(owner->base, fd,
+						       BEV_OPT_CLOSE_ON_FREE);
+		if (!c->client.bev) {
+			close(fd);
+			proxy_conn_close(c, "out of memory");
+			return -1;
+		}
+	} else {
+		c->state = PROXY_HANDSHAKE;
+		c->client.ssl = SSL_new(rs->ctx);
+		if (!c->client.ssl) {
+			close(fd);
+			proxy_conn_close(c, "out of memory");
+			return -1;
+		}
+		/* On failure libevent has freed the SSL: never free it again. */
+		c->client.bev = bufferevent_openssl_socket_new(
+			owner->base, fd, c->client.ssl,
+			BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->client.bev) {
+			c->client.ssl = NULL;
+			proxy_conn_close(c, "out of memory");
+			return -1;
+		}
+	}
+	proxy_setup_bev(c, c->client.bev);
+	bufferevent_enable(c->client.bev, EV_READ | EV_WRITE);
+	proxy_arm_timer(c, rt->cfg->handshake_timeout);
+	(void)peerlen;
+	return 0;
+}
+
+void proxy_close_all(struct proxy_owner *owner, const char *why)
+{
+	while (owner->conns)
+		proxy_conn_close(owner->conns, why);
+}

@@ -1,0 +1,157 @@
+/* runtime.c — build and reference-count the serving objects of a config.
+ *
+ * From a configuration that has passed the plan rules, build one server
+ * SSL_CTX per terminating service and one client SSL_CTX and pool per
+ * backend.  A failure anywhere (a key that cannot be read any more, say)
+ * fails the whole runtime, so a reload either installs a complete new runtime
+ * or keeps the old one.  It does not bind sockets (listener.c) or validate
+ * the plan (plan.c).
+ */
+#include "edge443/runtime.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
+			    char *err, size_t errlen)
+{
+	struct runtime *rt = calloc(1, sizeof(*rt));
+
+	if (!rt) {
+		snprintf(err, errlen, "out of memory");
+		config_free(cfg);
+		return NULL;
+	}
+	atomic_init(&rt->refs, 1);
+	rt->cfg = cfg;
+	rt->services = calloc(cfg->nservices ? cfg->nservices : 1,
+			      sizeof(*rt->services));
+	rt->backends = calloc(cfg->nbackends ? cfg->nbackends : 1,
+			      sizeof(*rt->backends));
+	if (!rt->services || !rt->backends) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->nbackends; i++) {
+		struct runtime_backend *rb = &rt->backends[i];
+		const struct config_backend *be = &cfg->backends[i];
+		rb->pool.be = be;
+		atomic_init(&rb->pool.next, 0);
+		if (be->tls) {
+			char why[512];
+			rb->client_ctx =
+				tls_client_ctx_new(cfg, be, why, sizeof(why));
+			if (!rb->client_ctx) {
+				snprintf(err, errlen, "%s:%d: backend \"%s\": %s",
+					 cfg->file, be->line, be->name, why);
+				goto fail;
+			}
+		}
+	}
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		struct runtime_service *rs = &rt->services[i];
+		const struct config_service *svc = &cfg->services[i];
+		rs->svc = svc;
+		if (svc->backend) {
+			for (size_t b = 0; b < cfg->nbackends; b++)
+				if (strcmp(cfg->backends[b].name,
+					   svc->backend) == 0)
+					rs->backend = &rt->backends[b];
+		}
+		if (svc->mode == CONFIG_MODE_PASSTHROUGH)
+			continue;
+		const struct config_cert *cc =
+			svc->certificate
+				? config_find_cert(cfg, svc->certificate)
+				: NULL;
+		if (!cc) {
+			snprintf(err, errlen,
+				 "%s:%d: service \"%s\" terminates TLS but has "
+				 "no certificate",
+				 cfg->file, svc->line, svc->name);
+			goto fail;
+		}
+		char why[512];
+		rs->ctx = tls_server_ctx_new(cfg, svc, cc, NULL, 0, tickets,
+					     why, sizeof(why));
+		if (!rs->ctx) {
+			snprintf(err, errlen, "%s:%d: service \"%s\": %s",
+				 cfg->file, svc->line, svc->name, why);
+			goto fail;
+		}
+	}
+	return rt;
+fail:
+	runtime_unref(rt);
+	return NULL;
+}
+
+struct runtime *runtime_ref(struct runtime *rt)
+{
+	atomic_fetch_add(&rt->refs, 1);
+	return rt;
+}
+
+void runtime_unref(struct runtime *rt)
+{
+	if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1)
+		return;
+	if (rt->cfg) {
+		for (size_t i = 0; rt->services && i < rt->cfg->nservices; i++)
+			SSL_CTX_free(rt->services[i].ctx);
+		for (size_t i = 0; rt->backends && i < rt->cfg->nbackends; i++)
+			SSL_CTX_free(rt->backends[i].client_ctx);
+	}
+	free(rt->services);
+	free(rt->backends);
+	config_free(rt->cfg);
+	free(rt);
+}
+
+/* 2 when SA is exactly LISTEN (family, address, port), 1 when LISTEN is the
+ * wildcard address of SA's family on the same port, 0 otherwise. */
+static int runtime_addr_match(const struct sockaddr_storage *listen,
+			      const struct sockaddr *sa)
+{
+	if (listen->ss_family != sa->sa_family)
+		return 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *l = (const void *)listen;
+		const struct sockaddr_in *s = (const void *)sa;
+		if (l->sin_port != s->sin_port)
+			return 0;
+		if (l->sin_addr.s_addr == s->sin_addr.s_addr)
+			return 2;
+		return l->sin_addr.s_addr == htonl(INADDR_ANY);
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *l = (const void *)listen;
+		const struct sockaddr_in6 *s = (const void *)sa;
+		if (l->sin6_port != s->sin6_port)
+			return 0;
+		if (memcmp(&l->sin6_addr, &s->sin6_addr, sizeof(s->sin6_addr)) ==
+		    0)
+			return 2;
+		return IN6_IS_ADDR_UNSPECIFIED(&l->sin6_addr);
+	}
+	return 0;
+}
+
+const struct runtime_service *runtime_service_for(const struct runtime *rt,
+						  const struct sockaddr *sa)
+{
+	const struct runtime_service *wild = NULL;
+
+	for (size_t i = 0; i < rt->cfg->nservices; i++) {
+		const struct config_service *svc = rt->services[i].svc;
+		for (size_t j = 0; j < svc->nlisten; j++) {
+			int m = runtime_addr_match(&svc->listen[j].sa, sa);
+			if (m == 2) /* an exact address wins over a wildcard */
+				return &rt->services[i];
+			if (m == 1)
+				wild = &rt->services[i];
+		}
+	}
+	return wild;
+}

@@ -1,0 +1,799 @@
+/* server.c — `edge443 run`: the start-up order, the workers and the signals.
+ *
+ * Start-up: validate the plan exactly as `check` does (any error: print the
+ * findings, bind nothing, exit 1), build the runtime (SSL contexts), raise
+ * the open-files limit, bind every listener (all or nothing), daemonise if
+ * asked, drop privileges, start the workers.  Each worker thread has its own
+ * event base, its own SO_REUSEPORT socket per address and its own
+ * connections; the main thread only handles signals and reloads:
+ *
+ *   SIGTERM/SIGINT  stop accepting, drain for at most shutdown_timeout, exit 0
+ *   SIGHUP          re-read and re-validate; a bad plan is logged and the
+ *                   old runtime keeps serving; a good one is used by new
+ *                   connections while open ones finish on the old one
+ *   SIGUSR1         reopen the log file
+ *
+ * The main thread talks to workers only through event_active() on events of
+ * the worker's base (libevent's pthread locking makes that safe) and through
+ * `lock`, which guards the current runtime and the listener list.
+ */
+#include "edge443/server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edge443/listener.h"
+#include "edge443/log.h"
+#include "edge443/plan.h"
+#include "edge443/proxy.h"
+#include "edge443/report.h"
+#include "edge443/runtime.h"
+#include "edge443/tls.h"
+
+#define SERVER_EXIT_OK 0
+#define SERVER_EXIT_PLAN 1
+#define SERVER_EXIT_SYNTAX 2
+#define SERVER_EXIT_RUNTIME 3
+
+#define SERVER_BACKLOG 1024
+#define SERVER_TICKET_ROTATE_SEC 3600
+#define SERVER_ERRLEN 65536
+
+struct server;
+
+/* One worker's evconnlistener on one listener's socket. */
+struct server_wl {
+	struct server_worker *w;
+	struct listener *l;
+	struct evconnlistener *evl;
+	struct server_wl *next;
+};
+
+struct server_worker {
+	struct server *srv;
+	size_t index;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	struct proxy_owner owner;
+	struct runtime *rt; /* what new connections use; the worker's reference */
+	struct server_wl *wls;
+	struct event *sync_ev;   /* main -> worker: take the new runtime/listeners */
+	struct event *stop_ev;   /* main -> worker: stop accepting, drain */
+	struct event *kill_ev;   /* main -> worker: drain deadline passed */
+	struct event *resume_ev; /* accept back-off (EMFILE) and limit timer */
+	bool paused;             /* listeners disabled (limit or back-off) */
+	bool draining;
+	time_t last_accept_error_log;
+};
+
+struct server {
+	struct server_options opts;
+	pthread_mutex_t lock; /* guards rt and listeners */
+	struct runtime *rt;
+	struct listener *listeners;
+	struct server_worker *workers;
+	size_t nworkers;
+	struct event_base *base;
+	struct tls_tickets *tickets;
+	struct event *done_ev;     /* worker -> main: a worker has finished */
+	struct event *deadline_ev; /* drain deadline */
+	struct event *rotate_ev;   /* session-ticket key rotation */
+	struct event *signals[5];
+	atomic_size_t workers_done;
+	bool stopping;
+};
+
+/* ------------------------------------------------------------ validation */
+
+/* Load and validate PATH as `check` does.  On success returns the config;
+ * otherwise NULL with *code set.  Findings go to OUT (start-up: stderr) or,
+ * when OUT is NULL, to the log (reload). */
+static struct config *server_validate(const char *path, FILE *out, int *code)
+{
+	enum config_status st = CONFIG_OK;
+	char *err = calloc(1, SERVER_ERRLEN);
+	struct config *cfg = NULL;
+	struct plan_certs *pc = NULL;
+	struct plan_findings findings = {0};
+
+	if (!err) {
+		*code = SERVER_EXIT_RUNTIME;
+		return NULL;
+	}
+	cfg = config_load(path, &st, err, SERVER_ERRLEN);
+	if (!cfg) {
+		for (char *line = strtok(err, "\n"); line;
+		     line = strtok(NULL, "\n")) {
+			if (out)
+				fprintf(out, "error config %s\n", line);
+			else
+				log_error("reload: error config %s", line);
+		}
+		*code = st == CONFIG_ERR_READ ? SERVER_EXIT_RUNTIME
+					      : SERVER_EXIT_SYNTAX;
+		goto done;
+	}
+	pc = plan_load_certs(cfg);
+	if (!pc || plan_check(cfg, pc, time(NULL), &findings) < 0) {
+		*code = SERVER_EXIT_RUNTIME;
+		config_free(cfg);
+		cfg = NULL;
+		goto done;
+	}
+	for (size_t i = 0; i < findings.n; i++) {
+		const struct plan_finding *f = &findings.items[i];
+		if (out) {
+			report_finding(out, f);
+		} else {
+			log_msg(f->severity == PLAN_ERROR ? CONFIG_LOG_ERROR
+							  : CONFIG_LOG_WARN,
+				"reload: %s %s %s:%d: %s",
+				plan_severity_name(f->severity), f->rule,
+				f->file, f->line, f->message);
+		}
+	}
+	if (findings.errors) {
+		if (out)
+			fprintf(out,
+				"%s: %zu error%s in the certificate plan — "
+				"nothing was bound\n",
+				path, findings.errors,
+				findings.errors == 1 ? "" : "s");
+		*code = SERVER_EXIT_PLAN;
+		config_free(cfg);
+		cfg = NULL;
+	}
+done:
+	plan_findings_free(&findings);
+	plan_certs_free(pc);
+	free(err);
+	return cfg;
+}
+
+/* --------------------------------------------------------------- workers */
+
+static void server_worker_pause(struct server_worker *w, bool pause)
+{
+	if (w->paused == pause)
+		return;
+	w->paused = pause;
+	for (struct server_wl *wl = w->wls; wl; wl = wl->next) {
+		if (pause)
+			evconnlistener_disable(wl->evl);
+		else
+			evconnlistener_enable(wl->evl);
+	}
+}
+
+static int server_worker_limit(const struct server_worker *w)
+{
+	return w->rt->cfg->max_connections > 0 ? w->rt->cfg->max_connections
+					       : 1;
+}
+
+static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+			     struct sockaddr *sa, int salen, void *arg)
+{
+	struct server_wl *wl = arg;
+	struct server_worker *w = wl->w;
+	const struct runtime_service *rs;
+	int one = 1;
+
+	rs = runtime_service_for(w->rt, (const struct sockaddr *)&wl->l->sa);
+	if (!rs || w->draining) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	proxy_accept(&w->owner, w->rt, rs, fd, sa, (socklen_t)salen);
+	if (w->owner.nconns >= (size_t)server_worker_limit(w)) {
+		if (!w->paused)
+			log_warn("worker %zu: max_connections (%d) reached; "
+				 "not accepting until connections close",
+				 w->index, server_worker_limit(w));
+		server_worker_pause(w, true);
+	}
+	(void)evl;
+}
+
+/* accept() failed: EMFILE and friends must not make the loop spin, so stop
+ * accepting for a second. */
+static void server_accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct server_wl *wl = arg;
+	struct server_worker *w = wl->w;
+	int err = EVUTIL_SOCKET_ERROR();
+	time_t now = time(NULL);
+	struct timeval one = {1, 0};
+
+	if (now != w->last_accept_error_log) {
+		w->last_accept_error_log = now;
+		log_warn("worker %zu: accept on %s failed: %s; pausing accepts "
+			 "for 1 s",
+			 w->index, wl->l->text, strerror(err));
+	}
+	server_worker_pause(w, true);
+	evtimer_add(w->resume_ev, &one);
+	(void)evl;
+}
+
+static void server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+
+	if (!w->draining &&
+	    w->owner.nconns < (size_t)server_worker_limit(w))
+		server_worker_pause(w, false);
+	(void)fd;
+	(void)what;
+}
+
+static void server_conn_closed_cb(struct proxy_owner *owner)
+{
+	struct server_worker *w =
+		(struct server_worker *)((char *)owner -
+					 offsetof(struct server_worker, owner));
+
+	if (w->draining) {
+		if (owner->nconns == 0)
+			event_base_loopexit(w->base, NULL);
+		return;
+	}
+	if (w->paused && !evtimer_pending(w->resume_ev, NULL) &&
+	    owner->nconns < (size_t)server_worker_limit(w))
+		server_worker_pause(w, false);
+}
+
+static void server_wl_free(struct server_wl *wl)
+{
+	if (wl->evl)
+		evconnlistener_free(wl->evl); /* closes the worker's socket */
+	free(wl);
+}
+
+/* Take the current runtime and listener list (start-up and reload). */
+static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+	struct server *srv = w->srv;
+	struct runtime *old = NULL;
+
+	pthread_mutex_lock(&srv->lock);
+	if (w->rt != srv->rt) {
+		old = w->rt;
+		w->rt = runtime_ref(srv->rt);
+	}
+	/* Drop listeners that left the configuration. */
+	for (struct server_wl **p = &w->wls; *p;) {
+		if ((*p)->l->retired) {
+			struct server_wl *dead = *p;
+			*p = dead->next;
+			server_wl_free(dead);
+		} else {
+			p = &(*p)->next;
+		}
+	}
+	/* Open the ones this worker does not serve yet. */
+	for (struct listener *l = srv->listeners; l && !w->draining;
+	     l = l->next) {
+		if (l->retired || l->fds[w->index] < 0)
+			continue;
+		struct server_wl *wl = calloc(1, sizeof(*wl));
+		if (!wl)
+			break;
+		wl->w = w;
+		wl->l = l;
+		wl->evl = evconnlistener_new(
+			w->base, server_accept_cb, wl,
+			LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+			l->fds[w->index]);
+		if (!wl->evl) {
+			log_error("worker %zu: cannot listen on %s", w->index,
+				  l->text);
+			free(wl);
+			continue;
+		}
+		l->fds[w->index] = -1; /* the evconnlistener owns it now */
+		evconnlistener_set_error_cb(wl->evl, server_accept_error_cb);
+		if (w->paused)
+			evconnlistener_disable(wl->evl);
+		wl->next = w->wls;
+		w->wls = wl;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	runtime_unref(old);
+	(void)fd;
+	(void)what;
+}
+
+static void server_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+
+	w->draining = true;
+	while (w->wls) {
+		struct server_wl *wl = w->wls;
+		w->wls = wl->next;
+		server_wl_free(wl);
+	}
+	if (w->owner.nconns == 0)
+		event_base_loopexit(w->base, NULL);
+	(void)fd;
+	(void)what;
+}
+
+static void server_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+
+	if (w->owner.nconns)
+		log_warn("worker %zu: shutdown_timeout reached; closing %zu "
+			 "open connection%s",
+			 w->index, w->owner.nconns,
+			 w->owner.nconns == 1 ? "" : "s");
+	proxy_close_all(&w->owner, "shutdown");
+	event_base_loopexit(w->base, NULL);
+	(void)fd;
+	(void)what;
+}
+
+static void *server_worker_main(void *arg)
+{
+	struct server_worker *w = arg;
+
+	server_sync_cb(-1, 0, w);
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	proxy_close_all(&w->owner, "shutdown");
+	while (w->wls) {
+		struct server_wl *wl = w->wls;
+		w->wls = wl->next;
+		server_wl_free(wl);
+	}
+	atomic_fetch_add(&w->srv->workers_done, 1);
+	event_active(w->srv->done_ev, EV_READ, 0);
+	return NULL;
+}
+
+static int server_worker_init(struct server *srv, struct server_worker *w,
+			      size_t index)
+{
+	w->srv = srv;
+	w->index = index;
+	w->base = event_base_new();
+	if (!w->base)
+		return -1;
+	w->owner.base = w->base;
+	w->owner.closed_cb = server_conn_closed_cb;
+	w->sync_ev = event_new(w->base, -1, 0, server_sync_cb, w);
+	w->stop_ev = event_new(w->base, -1, 0, server_stop_cb, w);
+	w->kill_ev = event_new(w->base, -1, 0, server_kill_cb, w);
+	w->resume_ev = evtimer_new(w->base, server_resume_cb, w);
+	return w->sync_ev && w->stop_ev && w->kill_ev && w->resume_ev ? 0 : -1;
+}
+
+static void server_worker_free(struct server_worker *w)
+{
+	if (w->sync_ev)
+		event_free(w->sync_ev);
+	if (w->stop_ev)
+		event_free(w->stop_ev);
+	if (w->kill_ev)
+		event_free(w->kill_ev);
+	if (w->resume_ev)
+		event_free(w->resume_ev);
+	runtime_unref(w->rt);
+	if (w->base)
+		event_base_free(w->base);
+}
+
+/* ------------------------------------------------------------ main thread */
+
+static void server_workers_all(struct server *srv, bool stop)
+{
+	for (size_t i = 0; i < srv->nworkers; i++)
+		event_active(stop ? srv->workers[i].stop_ev
+				  : srv->workers[i].kill_ev,
+			     EV_READ, 0);
+}
+
+static void server_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	server_workers_all(arg, false);
+	(void)fd;
+	(void)what;
+}
+
+static void server_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (atomic_load(&srv->workers_done) == srv->nworkers)
+		event_base_loopexit(srv->base, NULL);
+	(void)fd;
+	(void)what;
+}
+
+/* Find an already-bound listener for ADDR (caller holds the lock or is the
+ * only thread touching the list). */
+static struct listener *server_find_listener(struct server *srv,
+					     const struct config_addr *addr)
+{
+	for (struct listener *l = srv->listeners; l; l = l->next)
+		if (!l->retired && listener_same_addr(&l->sa, &addr->sa))
+			return l;
+	return NULL;
+}
+
+/* Bind the addresses of CFG that are not bound yet, onto *NEWL.  All or
+ * nothing: on failure everything bound here is closed again. */
+static int server_bind_new(struct server *srv, const struct config *cfg,
+			   struct listener **newl, char *err, size_t errlen)
+{
+	*newl = NULL;
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		for (size_t j = 0; j < svc->nlisten; j++) {
+			const struct config_addr *a = &svc->listen[j];
+			bool known = server_find_listener(srv, a) != NULL;
+			for (struct listener *l = *newl; l && !known;
+			     l = l->next)
+				known = listener_same_addr(&l->sa, &a->sa);
+			if (known)
+				continue;
+			struct listener *l = listener_bind(
+				a, srv->nworkers, SERVER_BACKLOG, err, errlen);
+			if (!l)
+				goto fail;
+			l->next = *newl;
+			*newl = l;
+		}
+	}
+	return 0;
+fail:
+	while (*newl) {
+		struct listener *l = *newl;
+		*newl = l->next;
+		listener_free(l);
+	}
+	return -1;
+}
+
+/* Is the listener's address still served by CFG? */
+static bool server_addr_in_config(const struct config *cfg,
+				  const struct listener *l)
+{
+	for (size_t i = 0; i < cfg->nservices; i++)
+		for (size_t j = 0; j < cfg->services[i].nlisten; j++)
+			if (listener_same_addr(&cfg->services[i].listen[j].sa,
+					       &l->sa))
+				return true;
+	return false;
+}
+
+static void server_reload(struct server *srv)
+{
+	int code = 0;
+	char err[1024];
+	struct config *cfg;
+	struct runtime *rt;
+	struct listener *newl = NULL;
+
+	log_info("reload: reading %s", srv->opts.config_path);
+	cfg = server_validate(srv->opts.config_path, NULL, &code);
+	if (!cfg) {
+		log_error("reload: %s is not valid; the previous configuration "
+			  "keeps serving",
+			  srv->opts.config_path);
+		return;
+	}
+	enum config_log_level level = cfg->log_level;
+	rt = runtime_new(cfg, srv->tickets, err, sizeof(err));
+	if (!rt) {
+		log_error("reload: %s; the previous configuration keeps "
+			  "serving",
+			  err);
+		return;
+	}
+	if (server_bind_new(srv, rt->cfg, &newl, err, sizeof(err)) < 0) {
+		log_error("reload: %s; the previous configuration keeps "
+			  "serving",
+			  err);
+		runtime_unref(rt);
+		return;
+	}
+	pthread_mutex_lock(&srv->lock);
+	for (struct listener *l = srv->listeners; l; l = l->next)
+		if (!l->retired && !server_addr_in_config(rt->cfg, l)) {
+			l->retired = true;
+			log_info("reload: no longer listening on %s", l->text);
+		}
+	while (newl) {
+		struct listener *l = newl;
+		newl = l->next;
+		l->next = srv->listeners;
+		srv->listeners = l;
+		log_info("reload: now listening on %s", l->text);
+	}
+	struct runtime *old = srv->rt;
+	srv->rt = rt;
+	pthread_mutex_unlock(&srv->lock);
+	runtime_unref(old);
+	log_set_level(level);
+	for (size_t i = 0; i < srv->nworkers; i++)
+		event_active(srv->workers[i].sync_ev, EV_READ, 0);
+	log_info("reload: %s is in service for new connections",
+		 srv->opts.config_path);
+}
+
+static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (srv->stopping)
+			return;
+		srv->stopping = true;
+		log_info("signal %s: no longer accepting; draining for at most "
+			 "%d s",
+			 sig == SIGTERM ? "TERM" : "INT",
+			 srv->rt->cfg->shutdown_timeout);
+		server_workers_all(srv, true);
+		struct timeval tv = {srv->rt->cfg->shutdown_timeout, 0};
+		evtimer_add(srv->deadline_ev, &tv);
+		break;
+	case SIGHUP:
+		if (!srv->stopping)
+			server_reload(srv);
+		break;
+	case SIGUSR1:
+		if (log_reopen() < 0)
+			log_error("signal USR1: cannot reopen the log file: %s",
+				  strerror(errno));
+		else
+			log_info("signal USR1: log file reopened");
+		break;
+	}
+	(void)what;
+}
+
+static void server_rotate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	tls_tickets_rotate(srv->tickets);
+	(void)fd;
+	(void)what;
+}
+
+/* Room for every connection's two sockets and then some. */
+static void server_raise_nofile(const struct config *cfg, size_t nworkers)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections * nworkers * 2 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max < want) {
+		struct rlimit up = {want, want};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		fprintf(stderr,
+			"edge443: warning: open-files limit is %llu, below the "
+			"%llu that max_connections needs\n",
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)want);
+}
+
+static int server_drop_privileges(const char *user, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if (!user || getuid() != 0)
+		return 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		snprintf(err, errlen,
+			 "user \"%s\" does not exist — create it, or remove "
+			 "the user option",
+			 user);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(err, errlen, "cannot drop privileges to \"%s\": %s",
+			 user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int server_write_pidfile(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		snprintf(err, errlen, "%s: cannot write the pid file: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static size_t server_worker_count(const struct config *cfg)
+{
+	long n = cfg->workers > 0 ? cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (size_t)n : 1;
+}
+
+int server_run(const struct server_options *opts)
+{
+	struct server srv;
+	struct config *cfg;
+	char err[1024];
+	int code = SERVER_EXIT_RUNTIME;
+	sigset_t all, old;
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+
+	memset(&srv, 0, sizeof(srv));
+	srv.opts = *opts;
+	pthread_mutex_init(&srv.lock, NULL);
+
+	cfg = server_validate(opts->config_path, stderr, &code);
+	if (!cfg)
+		return code;
+	srv.nworkers = server_worker_count(cfg);
+	if (log_open(opts->daemon ? LOG_TARGET_SYSLOG : LOG_TARGET_STDERR,
+		     NULL, cfg->log_level) < 0) {
+		fprintf(stderr, "edge443: cannot open the log\n");
+		config_free(cfg);
+		return SERVER_EXIT_RUNTIME;
+	}
+	srv.tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
+	if (!srv.tickets) {
+		fprintf(stderr, "error %s:0: ticket_key_file: %s\n", cfg->file,
+			err);
+		config_free(cfg);
+		goto out;
+	}
+	srv.rt = runtime_new(cfg, srv.tickets, err, sizeof(err));
+	if (!srv.rt) {
+		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
+		goto out;
+	}
+	server_raise_nofile(srv.rt->cfg, srv.nworkers);
+	if (server_bind_new(&srv, srv.rt->cfg, &srv.listeners, err,
+			    sizeof(err)) < 0) {
+		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
+		goto out;
+	}
+	if (opts->daemon && daemon(0, 0) < 0) {
+		fprintf(stderr, "edge443: cannot daemonise: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	if (opts->pidfile &&
+	    server_write_pidfile(opts->pidfile, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (server_drop_privileges(srv.rt->cfg->user, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	if (evthread_use_pthreads() < 0 || !(srv.base = event_base_new())) {
+		log_error("cannot create the event loop");
+		goto out;
+	}
+	srv.done_ev = event_new(srv.base, -1, 0, server_done_cb, &srv);
+	srv.deadline_ev = evtimer_new(srv.base, server_deadline_cb, &srv);
+	srv.rotate_ev =
+		event_new(srv.base, -1, EV_PERSIST, server_rotate_cb, &srv);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		srv.signals[i] =
+			evsignal_new(srv.base, sigs[i], server_signal_cb, &srv);
+		if (!srv.signals[i] || evsignal_add(srv.signals[i], NULL) < 0) {
+			log_error("cannot install signal handlers");
+			goto out;
+		}
+	}
+	struct timeval rotate = {SERVER_TICKET_ROTATE_SEC, 0};
+	event_add(srv.rotate_ev, &rotate);
+
+	srv.workers = calloc(srv.nworkers, sizeof(*srv.workers));
+	if (!srv.workers)
+		goto out;
+	for (size_t i = 0; i < srv.nworkers; i++)
+		if (server_worker_init(&srv, &srv.workers[i], i) < 0) {
+			log_error("cannot create worker %zu", i);
+			goto out;
+		}
+	/* Workers never see the signals: the main thread handles them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (size_t i = 0; i < srv.nworkers; i++) {
+		if (pthread_create(&srv.workers[i].thread, NULL,
+				   server_worker_main, &srv.workers[i]) != 0) {
+			log_error("cannot start worker %zu", i);
+			break;
+		}
+		srv.workers[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!srv.workers[srv.nworkers - 1].started) {
+		server_workers_all(&srv, false);
+	} else {
+		for (size_t i = 0; i < srv.rt->cfg->nservices; i++) {
+			const struct config_service *svc =
+				&srv.rt->cfg->services[i];
+			for (size_t j = 0; j < svc->nlisten; j++)
+				log_info("service %s (%s, %s): listening on %s",
+					 svc->name, config_role_name(svc->role),
+					 config_mode_name(svc->mode),
+					 svc->listen[j].text);
+		}
+		log_info("edge443 %s serving %s with %zu worker%s",
+			 EDGE443_VERSION, opts->config_path, srv.nworkers,
+			 srv.nworkers == 1 ? "" : "s");
+		event_base_dispatch(srv.base);
+	}
+	for (size_t i = 0; i < srv.nworkers; i++)
+		if (srv.workers[i].started)
+			pthread_join(srv.workers[i].thread, NULL);
+	log_info("stopped");
+	code = SERVER_EXIT_OK;
+out:
+	for (size_t i = 0; srv.workers && i < srv.nworkers; i++)
+		server_worker_free(&srv.workers[i]);
+	free(srv.workers);
+	for (size_t i = 0; i < sizeof(srv.signals) / sizeof(srv.signals[0]);
+	     i++)
+		if (srv.signals[i])
+			event_free(srv.signals[i]);
+	if (srv.done_ev)
+		event_free(srv.done_ev);
+	if (srv.deadline_ev)
+		event_free(srv.deadline_ev);
+	if (srv.rotate_ev)
+		event_free(srv.rotate_ev);
+	if (srv.base)
+		event_base_free(srv.base);
+	while (srv.listeners) {
+		struct listener *l = srv.listeners;
+		srv.listeners = l->next;
+		listener_free(l);
+	}
+	runtime_unref(srv.rt);
+	tls_tickets_free(srv.tickets);
+	if (opts->pidfile && code == SERVER_EXIT_OK)
+		unlink(opts->pidfile);
+	log_close();
+	pthread_mutex_destroy(&srv.lock);
+	return code;
+}

@@ -1,0 +1,964 @@
+/* tls.c — OpenSSL contexts for listeners and backends, and SNI peeking.
+ *
+ * This module builds the server SSL_CTX of a service (protocol versions,
+ * cipher list, groups, certificates with their own chains, ALPN, session
+ * cache and tickets), the client SSL_CTX of a re-encrypting backend (chain
+ * verified to the backend's trust_file at OpenSSL's full default depth, name
+ * checked per connection), owns the session-ticket keys, and reads the SNI of
+ * a buffered ClientHello for passthrough by running OpenSSL itself on a memory
+ * BIO.  It reads certificate files through cert.c, so the files are read the
+ * same way `edge443 check` reads them.  It knows nothing about sockets or
+ * libevent, prints nothing, and leaves the OpenSSL error queue as it found it
+ * except where a function's contract says it drains it.
+ *
+ * Decisions worth knowing:
+ * - Certificate choice.  A listener serves one certificate per key type; when
+ *   an RSA and an ECDSA certificate are loaded into one context, OpenSSL picks
+ *   by the client's signature algorithms.  No client-hello callback is needed
+ *   for that, so server contexts install none: the SNI is read after the
+ *   handshake with SSL_get_servername (tls_ssl_sni).  They do install a
+ *   servername callback, because without one OpenSSL does not acknowledge SNI.
+ * - Expired certificates are refused when the context is built (an expired
+ *   certificate is never served); a not-yet-valid one is left to the plan
+ *   rules, which already refuse it at start-up.
+ * - Services that lower tls_min below 1.2 get security level 0 and the ECDHE
+ *   AES-CBC suites added, because OpenSSL 3 refuses TLS 1.0/1.1 otherwise.
+ * - Backends keep OpenSSL's default TLS 1.2 cipher list: internal servers
+ *   are often old, and the connection is verified either way.
+ */
+#include "edge443/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "edge443/cert.h"
+
+/* TLS 1.2: forward secrecy and AEAD only (no RSA key exchange, no CBC).
+ * TLS 1.3 keeps OpenSSL's default suites. */
+#define TLS_SERVER_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20"
+/* Only for services that explicitly allow TLS 1.0/1.1 (no AEAD there). */
+#define TLS_LEGACY_CIPHERS TLS_SERVER_CIPHERS ":ECDHE+AES+SHA1"
+#define TLS_SERVER_GROUPS "X25519:P-256:P-384"
+
+#define TLS_SESSION_TIMEOUT 300L
+/* Per service context; a cached session costs well under 1 KiB. */
+#define TLS_SESSION_CACHE_SIZE 20480L
+
+/* Random ticket keys: a new one every hour, the two before it still decrypt. */
+#define TLS_TICKET_ROTATE 3600
+#define TLS_TICKET_KEEP 3
+/* Keys accepted from a ticket_key_file. */
+#define TLS_TICKET_FILE_KEYS 8
+#define TLS_TICKET_KEY_LEN 80
+/* 8 base64 keys with CRLF line ends fit easily. */
+#define TLS_TICKET_FILE_MAX 4096
+
+/* Longest host name RFC 6066 allows in server_name. */
+#define TLS_SNI_MAX 255
+
+/* ---- errors ------------------------------------------------------------ */
+
+static void tls_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void tls_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* One OpenSSL error as text: the reason, or strerror for system errors. */
+static const char *tls_error_reason(unsigned long code, char *buf, size_t len)
+{
+	const char *r;
+
+	if (ERR_SYSTEM_ERROR(code)) {
+		/* GNU strerror_r (_GNU_SOURCE is defined project-wide). */
+		return strerror_r(ERR_GET_REASON(code), buf, len);
+	}
+	r = ERR_reason_error_string(code);
+	if (r != NULL)
+		return r;
+	ERR_error_string_n(code, buf, len);
+	return buf;
+}
+
+void tls_error_string(const char *what, char *err, size_t errlen)
+{
+	unsigned long code, prev = 0;
+	const char *data;
+	int flags;
+	size_t used = 0;
+	bool first = true;
+
+	if (err != NULL && errlen > 0) {
+		snprintf(err, errlen, "%s", what != NULL ? what : "OpenSSL");
+		used = strlen(err);
+	}
+	/* Always drain the queue, even when err is full. */
+	while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		char buf[256];
+		const char *reason;
+		int n;
+
+		if (err == NULL || used + 1 >= errlen || code == prev)
+			continue;
+		prev = code;
+		reason = tls_error_reason(code, buf, sizeof(buf));
+		if ((flags & ERR_TXT_STRING) != 0 && data != NULL && *data != '\0')
+			n = snprintf(err + used, errlen - used, "%s%s (%s)",
+				     first ? ": " : "; ", reason, data);
+		else
+			n = snprintf(err + used, errlen - used, "%s%s",
+				     first ? ": " : "; ", reason);
+		first = false;
+		if (n < 0)
+			break;
+		used += (size_t)n;
+		if (used >= errlen)
+			used = errlen - 1;
+	}
+}
+
+bool tls_error_is_dirty_eof(unsigned long errcode)
+{
+	return errcode != 0 && !ERR_SYSTEM_ERROR(errcode) &&
+	       ERR_GET_LIB(errcode) == ERR_LIB_SSL &&
+	       ERR_GET_REASON(errcode) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
+/* ---- session tickets --------------------------------------------------- */
+
+/* The layout of one key, as in the key file: name, HMAC key, AES key. */
+struct tls_ticket_key {
+	unsigned char name[16];
+	unsigned char hmac[32];
+	unsigned char aes[32];
+};
+
+struct tls_tickets {
+	/* Taken for reading by the ticket callback (any worker), for writing
+	 * by tls_tickets_rotate (main thread). */
+	pthread_rwlock_t lock;
+	struct tls_ticket_key keys[TLS_TICKET_FILE_KEYS]; /* newest first */
+	size_t nkeys;
+	bool from_file;
+	struct timespec rotated; /* CLOCK_MONOTONIC when keys[0] was made */
+	/* One for the creator, one per SSL_CTX that uses the keys (dropped by
+	 * the ex_data free callback when the context is freed), so a reload may
+	 * free the old tickets while old connections still hold contexts. */
+	atomic_int refs;
+};
+
+static int tls_ticket_idx = -1;
+static pthread_once_t tls_ticket_once = PTHREAD_ONCE_INIT;
+
+static void tls_ticket_ex_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+				  int idx, long argl, void *argp)
+{
+	tls_tickets_free(ptr);
+}
+
+static void tls_ticket_idx_init(void)
+{
+	tls_ticket_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+						  tls_ticket_ex_free_cb);
+}
+
+static struct tls_tickets *tls_tickets_alloc(void)
+{
+	struct tls_tickets *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	if (pthread_rwlock_init(&t->lock, NULL) != 0) {
+		free(t);
+		return NULL;
+	}
+	atomic_init(&t->refs, 1);
+	return t;
+}
+
+static bool tls_is_base64_text(const unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = buf[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+		      c == '=' || c == '\n' || c == '\r' || c == ' ' ||
+		      c == '\t'))
+			return false;
+	}
+	return true;
+}
+
+/* One base64 key per line; blank lines are ignored. */
+static int tls_tickets_parse_base64(struct tls_tickets *t, const char *path,
+				    const unsigned char *buf, size_t len,
+				    char *err, size_t errlen)
+{
+	size_t pos = 0;
+	int lineno = 0;
+
+	while (pos < len) {
+		size_t start = pos, end, pad = 0;
+		unsigned char out[128];
+		int n;
+
+		while (pos < len && buf[pos] != '\n')
+			pos++;
+		end = pos++;
+		lineno++;
+		while (start < end && (buf[start] == ' ' || buf[start] == '\t'))
+			start++;
+		while (end > start && (buf[end - 1] == ' ' ||
+				       buf[end - 1] == '\t' ||
+				       buf[end - 1] == '\r'))
+			end--;
+		if (start == end)
+			continue;
+		if (t->nkeys == TLS_TICKET_FILE_KEYS) {
+			tls_errf(err, errlen,
+				 "%s: more than %d ticket keys; keep the newest %d",
+				 path, TLS_TICKET_FILE_KEYS,
+				 TLS_TICKET_FILE_KEYS);
+			return -1;
+		}
+		if (end - start > 4 * sizeof(out) / 3 ||
+		    (end - start) % 4 != 0) {
+			tls_errf(err, errlen,
+				 "%s:%d: not a base64 ticket key of %d bytes",
+				 path, lineno, TLS_TICKET_KEY_LEN);
+			return -1;
+		}
+		for (size_t i = end; i > start && buf[i - 1] == '=' && pad < 2;
+		     i--)
+			pad++;
+		n = EVP_DecodeBlock(out, buf + start, (int)(end - start));
+		if (n < 0 || (size_t)n - pad != TLS_TICKET_KEY_LEN) {
+			OPENSSL_cleanse(out, sizeof(out));
+			tls_errf(err, errlen,
+				 "%s:%d: not a base64 ticket key of %d bytes (make one with: openssl rand -base64 %d | tr -d '\\n')",
+				 path, lineno, TLS_TICKET_KEY_LEN,
+				 TLS_TICKET_KEY_LEN);
+			return -1;
+		}
+		memcpy(&t->keys[t->nkeys++], out, TLS_TICKET_KEY_LEN);
+		OPENSSL_cleanse(out, sizeof(out));
+	}
+	return 0;
+}
+
+/* Read a key file: raw 80-byte keys back to back, or base64 one per line,
+ * newest first.  The file's permissions are not judged here. */
+static int tls_tickets_load(struct tls_tickets *t, const char *path, char *err,
+			    size_t errlen)
+{
+	unsigned char buf[TLS_TICKET_FILE_MAX + 1];
+	size_t len = 0;
+	struct stat st;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		tls_errf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		tls_errf(err, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	while (len < sizeof(buf)) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			tls_errf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > TLS_TICKET_FILE_MAX) {
+		tls_errf(err, errlen,
+			 "%s: larger than %d bytes; a ticket key file holds at most %d keys of %d bytes",
+			 path, TLS_TICKET_FILE_MAX, TLS_TICKET_FILE_KEYS,
+			 TLS_TICKET_KEY_LEN);
+		goto out;
+	}
+	if (len > 0 && tls_is_base64_text(buf, len)) {
+		rc = tls_tickets_parse_base64(t, path, buf, len, err, errlen);
+	} else if (len > 0 && len % TLS_TICKET_KEY_LEN == 0) {
+		if (len / TLS_TICKET_KEY_LEN > TLS_TICKET_FILE_KEYS) {
+			tls_errf(err, errlen,
+				 "%s: more than %d ticket keys; keep the newest %d",
+				 path, TLS_TICKET_FILE_KEYS,
+				 TLS_TICKET_FILE_KEYS);
+			goto out;
+		}
+		t->nkeys = len / TLS_TICKET_KEY_LEN;
+		memcpy(t->keys, buf, len);
+		rc = 0;
+	} else {
+		tls_errf(err, errlen,
+			 "%s: %zu bytes is not a whole number of %d-byte ticket keys (raw) nor base64 keys one per line",
+			 path, len, TLS_TICKET_KEY_LEN);
+		goto out;
+	}
+	if (rc == 0 && t->nkeys == 0) {
+		tls_errf(err, errlen, "%s: holds no ticket key", path);
+		rc = -1;
+	}
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen)
+{
+	struct tls_tickets *t = tls_tickets_alloc();
+
+	if (t == NULL) {
+		tls_errf(err, errlen, "session tickets: out of memory");
+		return NULL;
+	}
+	if (path != NULL) {
+		t->from_file = true;
+		if (tls_tickets_load(t, path, err, errlen) != 0)
+			goto fail;
+		return t;
+	}
+	if (RAND_bytes((unsigned char *)&t->keys[0], sizeof(t->keys[0])) != 1) {
+		tls_error_string("session tickets: RAND_bytes", err, errlen);
+		goto fail;
+	}
+	t->nkeys = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t->rotated);
+	return t;
+fail:
+	tls_tickets_free(t);
+	return NULL;
+}
+
+void tls_tickets_rotate(struct tls_tickets *t)
+{
+	struct tls_ticket_key fresh;
+	struct timespec now;
+
+	if (t == NULL || t->from_file)
+		return;
+	/* Only this function (main thread) writes `rotated`. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - t->rotated.tv_sec < TLS_TICKET_ROTATE)
+		return;
+	if (RAND_bytes((unsigned char *)&fresh, sizeof(fresh)) != 1) {
+		ERR_clear_error(); /* keep the current key; try next time */
+		return;
+	}
+	pthread_rwlock_wrlock(&t->lock);
+	memmove(&t->keys[1], &t->keys[0],
+		(TLS_TICKET_KEEP - 1) * sizeof(t->keys[0]));
+	t->keys[0] = fresh;
+	if (t->nkeys < TLS_TICKET_KEEP)
+		t->nkeys++;
+	t->rotated = now;
+	pthread_rwlock_unlock(&t->lock);
+	OPENSSL_cleanse(&fresh, sizeof(fresh));
+}
+
+void tls_tickets_free(struct tls_tickets *t)
+{
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	OPENSSL_cleanse(t->keys, sizeof(t->keys));
+	pthread_rwlock_destroy(&t->lock);
+	free(t);
+}
+
+/* SSL_CTX_set_tlsext_ticket_key_evp_cb: HMAC-SHA256 + AES-256-CBC.  Encrypt
+ * with the newest key; decrypt with any key we still hold, asking for a new
+ * ticket (2) when it was not the newest.  Called concurrently by workers. */
+static int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
+			     unsigned char iv[EVP_MAX_IV_LENGTH],
+			     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls_tickets *t =
+		SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_ticket_idx);
+	struct tls_ticket_key key;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[3];
+	int ret = 0;
+
+	if (t == NULL)
+		return -1;
+	pthread_rwlock_rdlock(&t->lock);
+	if (enc && t->nkeys > 0) {
+		key = t->keys[0];
+		ret = 1;
+	}
+	for (size_t i = 0; !enc && i < t->nkeys; i++) {
+		if (memcmp(key_name, t->keys[i].name, sizeof(key.name)) == 0) {
+			key = t->keys[i];
+			ret = i == 0 ? 1 : 2;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (ret == 0)
+		return 0; /* unknown key: full handshake */
+
+	params[0] = OSSL_PARAM_construct_octet_string(
+		OSSL_MAC_PARAM_KEY, key.hmac, sizeof(key.hmac));
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     digest, 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (enc) {
+		memcpy(key_name, key.name, sizeof(key.name));
+		if (RAND_bytes(iv, 16) != 1 ||
+		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes,
+				       iv) != 1)
+			ret = -1;
+	} else if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, key.aes,
+				      iv) != 1) {
+		ret = -1;
+	}
+	if (ret > 0 && EVP_MAC_CTX_set_params(hctx, params) != 1)
+		ret = -1;
+	OPENSSL_cleanse(&key, sizeof(key));
+	return ret;
+}
+
+/* ---- server contexts --------------------------------------------------- */
+
+/* Without a servername callback OpenSSL does not acknowledge SNI (no empty
+ * server_name extension in the reply); every name is fine here because the
+ * listener, not the name, decides the certificate. */
+static int tls_servername_cb(SSL *ssl, int *al, void *arg)
+{
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* Select "http/1.1" from the client's ALPN list, or no ALPN at all. */
+static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
+		       unsigned char *outlen, const unsigned char *in,
+		       unsigned int inlen, void *arg)
+{
+	static const unsigned char want[] = "http/1.1";
+	unsigned int i = 0;
+
+	while (i < inlen) {
+		unsigned int n = in[i];
+
+		if (n > inlen - i - 1)
+			break;
+		if (n == sizeof(want) - 1 && memcmp(in + i + 1, want, n) == 0) {
+			*out = in + i + 1;
+			*outlen = (unsigned char)n;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + n;
+	}
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+static const char *tls_key_type_name(int id)
+{
+	switch (id) {
+	case EVP_PKEY_RSA:
+		return "RSA";
+	case EVP_PKEY_RSA_PSS:
+		return "RSA-PSS";
+	case EVP_PKEY_EC:
+		return "ECDSA";
+	case EVP_PKEY_ED25519:
+		return "Ed25519";
+	case EVP_PKEY_ED448:
+		return "Ed448";
+	default:
+		return "this";
+	}
+}
+
+/* Load certificate section CC into CTX: leaf, its own chain, its key.
+ * SSL_CTX_use_certificate makes the slot of the leaf's key type current, so
+ * the chain certificates and the key that follow attach to that leaf (an
+ * RSA and an ECDSA certificate each keep their own chain).  TYPES/NTYPES
+ * record the key types already loaded: a second certificate of the same
+ * type would silently replace the first. */
+static int tls_server_load_cert(SSL_CTX *ctx, const struct config_service *svc,
+				const struct config_cert *cc, int *types,
+				const char **names, size_t *ntypes, char *err,
+				size_t errlen)
+{
+	struct cert_info *ci = NULL;
+	char what[512];
+	int type, rc = -1;
+
+	if (cc->cert == NULL || cc->key == NULL) {
+		tls_errf(err, errlen,
+			 "service \"%s\": certificate \"%s\" has no %s file; a terminating service needs the certificate and its private key",
+			 svc->name, cc->name, cc->cert == NULL ? "cert" : "key");
+		return -1;
+	}
+	ci = cert_load(cc->cert, cc->chain, cc->key);
+	if (ci == NULL) {
+		tls_errf(err, errlen, "service \"%s\": certificate \"%s\": out of memory",
+			 svc->name, cc->name);
+		return -1;
+	}
+	if (ci->nerrors > 0) {
+		const struct cert_file_error *fe = &ci->errors[0];
+
+		tls_errf(err, errlen, "service \"%s\": certificate \"%s\": %s: %s: %s",
+			 svc->name, cc->name, fe->path,
+			 cert_file_status_name(fe->status),
+			 fe->detail != NULL ? fe->detail : "");
+		goto out;
+	}
+	if (ci->leaf == NULL || ci->key == NULL) {
+		tls_errf(err, errlen, "service \"%s\": certificate \"%s\": %s: no certificate or key could be read",
+			 svc->name, cc->name, cc->cert);
+		goto out;
+	}
+	if (X509_cmp_time(X509_get0_notAfter(ci->leaf), NULL) <= 0) {
+		char when[64] = "an unknown date";
+		struct tm tm;
+
+		if (ASN1_TIME_to_tm(X509_get0_notAfter(ci->leaf), &tm) == 1)
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+				 &tm);
+		tls_errf(err, errlen,
+			 "service \"%s\": certificate \"%s\": %s expired on %s; an expired certificate is never served — renew it",
+			 svc->name, cc->name, cc->cert, when);
+		goto out;
+	}
+	if (!ci->key_matches) {
+		tls_errf(err, errlen,
+			 "service \"%s\": certificate \"%s\": key %s does not belong to certificate %s — name the key the certificate was issued for",
+			 svc->name, cc->name, cc->key, cc->cert);
+		goto out;
+	}
+	type = EVP_PKEY_get_base_id(ci->key);
+	for (size_t i = 0; i < *ntypes; i++) {
+		if (types[i] == type) {
+			tls_errf(err, errlen,
+				 "service \"%s\": certificates \"%s\" and \"%s\" both have %s keys; a listener serves one certificate per key type (e.g. one RSA and one ECDSA)",
+				 svc->name, names[i], cc->name,
+				 tls_key_type_name(type));
+			goto out;
+		}
+	}
+	snprintf(what, sizeof(what), "service \"%s\": certificate \"%s\" (%s)",
+		 svc->name, cc->name, cc->cert);
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate(ctx, ci->leaf) != 1 ||
+	    SSL_CTX_clear_chain_certs(ctx) != 1)
+		goto ssl_fail;
+	for (int i = 0; i < sk_X509_num(ci->chain); i++) {
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(ci->chain, i)) != 1)
+			goto ssl_fail;
+	}
+	snprintf(what, sizeof(what), "service \"%s\": certificate \"%s\": key %s",
+		 svc->name, cc->name, cc->key);
+	if (SSL_CTX_use_PrivateKey(ctx, ci->key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto ssl_fail;
+	types[*ntypes] = type;
+	names[*ntypes] = cc->name;
+	(*ntypes)++;
+	rc = 0;
+	goto out;
+ssl_fail:
+	tls_error_string(what, err, errlen);
+out:
+	cert_free(ci);
+	return rc;
+}
+
+/* The session id context: the service name, hashed when longer than
+ * OpenSSL allows.  Sessions of one service never resume on another. */
+static int tls_set_sid_ctx(SSL_CTX *ctx, const char *name)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t len = strlen(name);
+
+	if (len > 0 && len <= SSL_MAX_SID_CTX_LENGTH)
+		return SSL_CTX_set_session_id_context(
+			ctx, (const unsigned char *)name, (unsigned int)len);
+	if (EVP_Digest(name, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return 0;
+	return SSL_CTX_set_session_id_context(ctx, md, mdlen);
+}
+
+SSL_CTX *tls_server_ctx_new(const struct config *cfg,
+			    const struct config_service *svc,
+			    const struct config_cert *cc,
+			    const struct config_cert *const *extra,
+			    size_t nextra, struct tls_tickets *tickets,
+			    char *err, size_t errlen)
+{
+	SSL_CTX *ctx = NULL;
+	int *types = NULL;
+	const char **names = NULL;
+	size_t ntypes = 0;
+	int min = config_service_tls_min(cfg, svc);
+	int max = config_service_tls_max(cfg, svc);
+	char what[300];
+
+	if (cc == NULL) {
+		tls_errf(err, errlen,
+			 "service \"%s\": no certificate to serve — name a certificate section with a cert and key",
+			 svc->name);
+		return NULL;
+	}
+	snprintf(what, sizeof(what), "service \"%s\": TLS context", svc->name);
+	ERR_clear_error();
+	types = calloc(nextra + 1, sizeof(*types));
+	names = calloc(nextra + 1, sizeof(*names));
+	if (types == NULL || names == NULL) {
+		tls_errf(err, errlen, "%s: out of memory", what);
+		goto fail;
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		goto ssl_fail;
+	if ((min != 0 && SSL_CTX_set_min_proto_version(ctx, min) != 1) ||
+	    (max != 0 && SSL_CTX_set_max_proto_version(ctx, max) != 1)) {
+		tls_error_string(what, err, errlen);
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+					 SSL_OP_PRIORITIZE_CHACHA |
+					 SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_NO_COMPRESSION);
+	if (min != 0 && min < TLS1_2_VERSION) {
+		/* OpenSSL 3 allows TLS 1.0/1.1 only at security level 0. */
+		SSL_CTX_set_security_level(ctx, 0);
+		if (SSL_CTX_set_cipher_list(ctx, TLS_LEGACY_CIPHERS) != 1)
+			goto ssl_fail;
+	} else if (SSL_CTX_set_cipher_list(ctx, TLS_SERVER_CIPHERS) != 1) {
+		goto ssl_fail;
+	}
+	if (SSL_CTX_set1_groups_list(ctx, TLS_SERVER_GROUPS) != 1)
+		goto ssl_fail;
+	/* RELEASE_BUFFERS: an idle connection holds no 34 KiB of buffers.
+	 * The other two: libevent retries writes from a moved buffer and
+	 * accepts partial writes.  NO_AUTO_CHAIN: serve exactly the
+	 * configured chain. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_NO_AUTO_CHAIN);
+
+	if (tls_set_sid_ctx(ctx, svc->name) != 1)
+		goto ssl_fail;
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, TLS_SESSION_CACHE_SIZE);
+	SSL_CTX_set_timeout(ctx, TLS_SESSION_TIMEOUT);
+	if (tickets != NULL) {
+		pthread_once(&tls_ticket_once, tls_ticket_idx_init);
+		if (tls_ticket_idx < 0)
+			goto ssl_fail;
+		atomic_fetch_add(&tickets->refs, 1);
+		if (SSL_CTX_set_ex_data(ctx, tls_ticket_idx, tickets) != 1) {
+			tls_tickets_free(tickets);
+			goto ssl_fail;
+		}
+		if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx,
+							 tls_ticket_key_cb) != 1)
+			goto ssl_fail;
+	}
+	/* tickets == NULL: OpenSSL's own per-context random ticket keys. */
+
+	SSL_CTX_set_tlsext_servername_callback(ctx, tls_servername_cb);
+	if (svc->http.present)
+		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
+
+	if (tls_server_load_cert(ctx, svc, cc, types, names, &ntypes, err,
+				 errlen) != 0)
+		goto fail;
+	for (size_t i = 0; i < nextra; i++) {
+		if (extra[i] == NULL)
+			continue;
+		if (tls_server_load_cert(ctx, svc, extra[i], types, names,
+					 &ntypes, err, errlen) != 0)
+			goto fail;
+	}
+	free(types);
+	free(names);
+	ERR_clear_error();
+	return ctx;
+ssl_fail:
+	tls_error_string(what, err, errlen);
+fail:
+	free(types);
+	free(names);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}
+
+/* ---- client contexts (re-encrypt) -------------------------------------- */
+
+SSL_CTX *tls_client_ctx_new(const struct config *cfg,
+			    const struct config_backend *be, char *err,
+			    size_t errlen)
+{
+	SSL_CTX *ctx = NULL;
+	char what[600];
+	struct stat st;
+
+	if (be->verify && be->trust_file == NULL) {
+		tls_errf(err, errlen,
+			 "backend \"%s\": verify is on but no trust_file is set — name the CA file that issued the backend's certificate, or set verify = false",
+			 be->name);
+		return NULL;
+	}
+	if (be->verify && be->verify_name == NULL) {
+		tls_errf(err, errlen,
+			 "backend \"%s\": verify is on but no verify_name is set — name the host name on the backend's certificate",
+			 be->name);
+		return NULL;
+	}
+	snprintf(what, sizeof(what), "backend \"%s\": TLS context", be->name);
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		goto ssl_fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      SSL_MODE_ENABLE_PARTIAL_WRITE);
+	if (be->verify) {
+		if (stat(be->trust_file, &st) != 0) {
+			tls_errf(err, errlen, "backend \"%s\": trust_file %s: %s",
+				 be->name, be->trust_file, strerror(errno));
+			goto fail;
+		}
+		snprintf(what, sizeof(what),
+			 "backend \"%s\": cannot load trust_file %s", be->name,
+			 be->trust_file);
+		if (SSL_CTX_load_verify_file(ctx, be->trust_file) != 1)
+			goto ssl_fail;
+		/* OpenSSL's default depth (100) verifies the whole chain; a
+		 * depth of 1 (nginx's default) rejects two intermediates. */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	ERR_clear_error();
+	return ctx;
+ssl_fail:
+	tls_error_string(what, err, errlen);
+fail:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}
+
+SSL *tls_client_ssl_new(SSL_CTX *ctx, const struct config_backend *be)
+{
+	const char *name = be->verify_name;
+	unsigned char addr[16];
+	bool is_ip;
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (name != NULL) {
+		is_ip = inet_pton(AF_INET, name, addr) == 1 ||
+			inet_pton(AF_INET6, name, addr) == 1;
+		/* RFC 6066: no IP literals in SNI. */
+		if (!is_ip && SSL_set_tlsext_host_name(ssl, name) != 1)
+			goto fail;
+		if (be->verify && is_ip &&
+		    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) != 1)
+			goto fail;
+		if (be->verify && !is_ip) {
+			SSL_set_hostflags(ssl,
+					  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+			if (SSL_set1_host(ssl, name) != 1)
+				goto fail;
+		}
+	}
+	SSL_set_connect_state(ssl);
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* ---- SNI peeking (passthrough) ----------------------------------------- */
+
+/* What the client-hello callback of one peek found. */
+struct tls_peek_state {
+	bool seen; /* the callback ran: the ClientHello was complete */
+	char *sni;
+};
+
+static SSL_CTX *tls_peek_ctx;
+static pthread_once_t tls_peek_once = PTHREAD_ONCE_INIT;
+
+/* The server_name extension body as OpenSSL's own parser accepts it: a list
+ * (2-byte length) holding exactly one host_name entry (type 0, 2-byte
+ * length).  Names with bytes outside printable ASCII (NUL, controls: they
+ * would reach the log) or longer than 255 bytes give NULL. */
+static char *tls_peek_parse_sni(const unsigned char *p, size_t len)
+{
+	size_t list, n;
+	char *name;
+
+	if (len < 5)
+		return NULL;
+	list = (size_t)p[0] << 8 | p[1];
+	n = (size_t)p[3] << 8 | p[4];
+	if (list != len - 2 || p[2] != TLSEXT_NAMETYPE_host_name ||
+	    n != len - 5 || n == 0 || n > TLS_SNI_MAX)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (p[5 + i] < 0x21 || p[5 + i] > 0x7e)
+			return NULL;
+	}
+	name = malloc(n + 1);
+	if (name == NULL)
+		return NULL;
+	memcpy(name, p + 5, n);
+	name[n] = '\0';
+	return name;
+}
+
+/* Runs once the whole ClientHello has been read (before version or cipher
+ * choice): record the SNI and stop the handshake without an alert. */
+static int tls_peek_hello_cb(SSL *ssl, int *al, void *arg)
+{
+	struct tls_peek_state *st = SSL_get_app_data(ssl);
+	const unsigned char *p;
+	size_t len;
+
+	st->seen = true;
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
+	    1)
+		st->sni = tls_peek_parse_sni(p, len);
+	return SSL_CLIENT_HELLO_RETRY;
+}
+
+static void tls_peek_ctx_init(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL)
+		return;
+	/* Every version the library has, so nothing the backend would accept
+	 * is refused here (the callback runs before version choice anyway). */
+	SSL_CTX_set_security_level(ctx, 0);
+	SSL_CTX_set_min_proto_version(ctx, 0);
+	SSL_CTX_set_max_proto_version(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_client_hello_cb(ctx, tls_peek_hello_cb, NULL);
+	tls_peek_ctx = ctx;
+}
+
+enum tls_peek_result tls_peek_sni(const unsigned char *buf, size_t len,
+				  char **sni)
+{
+	struct tls_peek_state st = { false, NULL };
+	enum tls_peek_result res = TLS_PEEK_NOT_TLS;
+	size_t n = len < TLS_PEEK_MAX ? len : TLS_PEEK_MAX;
+	SSL *ssl = NULL;
+	BIO *rbio = NULL, *wbio = NULL;
+	int rc;
+
+	if (sni != NULL)
+		*sni = NULL;
+	/* A TLS stream starts with a handshake record, 0x16 0x03: anything
+	 * else (plain HTTP, an SSLv2-format hello, A/V relay bytes) is
+	 * decided without OpenSSL. */
+	if (len == 0)
+		return TLS_PEEK_NEED_MORE;
+	if (buf[0] != SSL3_RT_HANDSHAKE)
+		return TLS_PEEK_NOT_TLS;
+	if (len == 1)
+		return TLS_PEEK_NEED_MORE;
+	if (buf[1] != SSL3_VERSION_MAJOR)
+		return TLS_PEEK_NOT_TLS;
+
+	pthread_once(&tls_peek_once, tls_peek_ctx_init);
+	if (tls_peek_ctx == NULL)
+		return TLS_PEEK_NOT_TLS;
+	ERR_set_mark();
+	ssl = SSL_new(tls_peek_ctx);
+	rbio = BIO_new_mem_buf(buf, (int)n);
+	wbio = BIO_new(BIO_s_null()); /* whatever it writes is discarded */
+	if (ssl == NULL || rbio == NULL || wbio == NULL)
+		goto out;
+	/* At the end of the bytes: "retry" (WANT_READ), not end of file. */
+	BIO_set_mem_eof_return(rbio, -1);
+	SSL_set_bio(ssl, rbio, wbio);
+	rbio = wbio = NULL;
+	SSL_set_app_data(ssl, &st);
+	SSL_set_accept_state(ssl);
+	rc = SSL_do_handshake(ssl);
+	if (st.seen) {
+		res = TLS_PEEK_HELLO;
+		if (sni != NULL) {
+			*sni = st.sni;
+			st.sni = NULL;
+		}
+	} else if (rc <= 0 && SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ) {
+		res = len >= TLS_PEEK_MAX ? TLS_PEEK_TOO_BIG
+					  : TLS_PEEK_NEED_MORE;
+	}
+out:
+	SSL_free(ssl);
+	BIO_free(rbio);
+	BIO_free(wbio);
+	free(st.sni);
+	/* The caller's error queue is left as it was. */
+	ERR_pop_to_mark();
+	return res;
+}
+
+/* ---- connection facts -------------------------------------------------- */
+
+const char *tls_ssl_version(const SSL *ssl)
+{
+	return SSL_get_version(ssl);
+}
+
+const char *tls_ssl_cipher(const SSL *ssl)
+{
+	return SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+}
+
+const char *tls_ssl_sni(const SSL *ssl)
+{
+	return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+}

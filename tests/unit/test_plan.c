@@ -1,0 +1,1451 @@
+/* test_plan.c — the certificate-plan rules of RULES.md (src/plan.c).
+ *
+ * Every test writes a configuration (certificate paths point into the test
+ * PKI that tests/pki/mkpki.sh made in $EDGE443_PKI), loads it with
+ * config_load_string, loads the certificates with plan_load_certs and checks
+ * the plan with plan_check as of now (the PKI is made relative to today).
+ * Assertions are on rule id, severity and line; the line a finding must point
+ * at is found by searching the config text for the option concerned.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "edge443/cert.h"
+#include "edge443/config.h"
+#include "edge443/plan.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+struct run {
+	char *text; /* the config after @PKI@ substitution */
+	struct config *cfg;
+	struct plan_certs *pc;
+	struct plan_findings f;
+};
+
+static const char *pki_dir(void)
+{
+	const char *dir = getenv("EDGE443_PKI");
+
+	if (!dir || !*dir)
+		fail_msg("EDGE443_PKI is not set (run through ctest)");
+	return dir;
+}
+
+/* TMPL with every "@PKI@" replaced by the PKI folder (caller frees). */
+static char *subst(const char *tmpl)
+{
+	const char *pki = pki_dir();
+	size_t n = 0, plen = strlen(pki), len;
+	const char *p;
+	char *out, *o;
+
+	for (p = tmpl; (p = strstr(p, "@PKI@")); p += 5)
+		n++;
+	len = strlen(tmpl) + n * plen + 1;
+	out = malloc(len);
+	assert_non_null(out);
+	o = out;
+	for (p = tmpl; *p;) {
+		if (strncmp(p, "@PKI@", 5) == 0) {
+			memcpy(o, pki, plen);
+			o += plen;
+			p += 5;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void run_at(struct run *r, const char *tmpl, time_t now)
+{
+	enum config_status st;
+	char err[4096] = "";
+
+	memset(r, 0, sizeof(*r));
+	r->text = subst(tmpl);
+	r->cfg = config_load_string(r->text, "test.conf", pki_dir(), &st, err,
+				    sizeof(err));
+	if (!r->cfg)
+		fail_msg("config rejected: %s\n--- config ---\n%s", err,
+			 r->text);
+	r->pc = plan_load_certs(r->cfg);
+	assert_non_null(r->pc);
+	assert_int_equal(plan_check(r->cfg, r->pc, now, &r->f), 0);
+}
+
+static void run(struct run *r, const char *tmpl)
+{
+	run_at(r, tmpl, time(NULL));
+}
+
+static void run_free(struct run *r)
+{
+	plan_findings_free(&r->f);
+	plan_certs_free(r->pc);
+	config_free(r->cfg);
+	free(r->text);
+}
+
+/* The first finding with id RULE, NULL when there is none. */
+static const struct plan_finding *find(const struct run *r, const char *rule)
+{
+	for (size_t i = 0; i < r->f.n; i++)
+		if (strcmp(r->f.items[i].rule, rule) == 0)
+			return &r->f.items[i];
+	return NULL;
+}
+
+static size_t count(const struct run *r, const char *rule)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->f.n; i++)
+		n += strcmp(r->f.items[i].rule, rule) == 0;
+	return n;
+}
+
+/* Every finding, for failure messages. */
+static void dump(const struct run *r)
+{
+	for (size_t i = 0; i < r->f.n; i++)
+		print_message("  %s %s %s:%d: %s\n",
+			      plan_severity_name(r->f.items[i].severity),
+			      r->f.items[i].rule, r->f.items[i].file,
+			      r->f.items[i].line, r->f.items[i].message);
+}
+
+/* The finding RULE, which must exist. */
+static const struct plan_finding *must_find(const struct run *r,
+					    const char *rule)
+{
+	const struct plan_finding *f = find(r, rule);
+
+	if (!f) {
+		dump(r);
+		fail_msg("no finding %s", rule);
+	}
+	return f;
+}
+
+/* The finding RULE on LINE, NULL when there is none. */
+static const struct plan_finding *find_at(const struct run *r, const char *rule,
+					  int line)
+{
+	for (size_t i = 0; i < r->f.n; i++)
+		if (strcmp(r->f.items[i].rule, rule) == 0 &&
+		    r->f.items[i].line == line)
+			return &r->f.items[i];
+	return NULL;
+}
+
+static void must_not_find(const struct run *r, const char *rule)
+{
+	if (find(r, rule)) {
+		dump(r);
+		fail_msg("unexpected finding %s", rule);
+	}
+}
+
+/* 1-based line number of position HIT in TEXT. */
+static int line_at(const char *text, const char *hit)
+{
+	int line = 1;
+
+	for (const char *p = text; p < hit; p++)
+		line += *p == '\n';
+	return line;
+}
+
+/* The line of the Nth (0-based) occurrence of NEEDLE in TEXT. */
+static int line_of_nth(const char *text, const char *needle, int nth)
+{
+	const char *hit = strstr(text, needle);
+
+	for (int i = 0; hit && i < nth; i++)
+		hit = strstr(hit + 1, needle);
+	if (!hit)
+		fail_msg("\"%s\" #%d is not in the config", needle, nth);
+	return line_at(text, hit);
+}
+
+static int line_of(const char *text, const char *needle)
+{
+	return line_of_nth(text, needle, 0);
+}
+
+/* ---- one certificate, one service: a table per rule ------------------- */
+
+struct one_case {
+	const char *rule;
+	enum plan_severity sev;
+	bool fires;	   /* false: the rule must stay silent */
+	const char *cert;  /* file in the PKI */
+	const char *chain; /* NULL: chain.pem; "" : no chain option */
+	const char *key;   /* NULL: no key option */
+	const char *role;
+	const char *fqdn;
+	const char *mode;
+	const char *svc_extra; /* more service options */
+	const char *global;    /* more global options */
+	const char *at;	       /* the finding's line holds this text */
+	const char *msg;       /* the message contains this (or NULL) */
+};
+
+static char *one_config(const struct one_case *c)
+{
+	char chain[256] = "", key[256] = "";
+	char *buf = malloc(8192);
+
+	assert_non_null(buf);
+	if (!c->chain)
+		snprintf(chain, sizeof(chain),
+			 "  chain = \"@PKI@/chain.pem\"\n");
+	else if (*c->chain)
+		snprintf(chain, sizeof(chain), "  chain = \"@PKI@/%s\"\n",
+			 c->chain);
+	if (c->key)
+		snprintf(key, sizeof(key), "  key = \"@PKI@/%s\"\n", c->key);
+	snprintf(buf, 8192,
+		 "# one certificate, one service\n"
+		 "trust_file = \"@PKI@/trust.pem\"\n"
+		 "%s"
+		 "certificate c {\n"
+		 "  cert = \"@PKI@/%s\"\n"
+		 "%s"
+		 "%s"
+		 "}\n"
+		 "backend b {\n"
+		 "  servers = {\"127.0.0.1:8443\"}\n"
+		 "  tls = true\n"
+		 "  trust_file = \"@PKI@/internal-ca.crt\"\n"
+		 "  verify_name = \"cwa01.corp.example\"\n"
+		 "}\n"
+		 "service s {\n"
+		 "  role = \"%s\"\n"
+		 "  fqdn = \"%s\"\n"
+		 "  listen = \"127.0.0.1:443\"\n"
+		 "  certificate = \"c\"\n"
+		 "  mode = \"%s\"\n"
+		 "  backend = \"b\"\n"
+		 "%s"
+		 "}\n",
+		 c->global ? c->global : "", c->cert, chain, key,
+		 c->role ? c->role : "generic",
+		 c->fqdn ? c->fqdn : "sip.example.com",
+		 c->mode ? c->mode : "passthrough",
+		 c->svc_extra ? c->svc_extra : "");
+	return buf;
+}
+
+static void one_run(const struct one_case *c)
+{
+	struct run r;
+	char *tmpl = one_config(c);
+
+	print_message("case %s %s (%s, %s)\n", c->rule,
+		      c->fires ? plan_severity_name(c->sev) : "silent", c->cert,
+		      c->role ? c->role : "generic");
+	run(&r, tmpl);
+	free(tmpl);
+	if (!c->fires) {
+		must_not_find(&r, c->rule);
+	} else {
+		const struct plan_finding *f = must_find(&r, c->rule);
+		if (count(&r, c->rule) != 1) {
+			dump(&r);
+			fail_msg("%s fired %zu times", c->rule,
+				 count(&r, c->rule));
+		}
+		assert_int_equal(f->severity, c->sev);
+		assert_int_equal(f->line, line_of(r.text, c->at));
+		assert_string_equal(f->file, "test.conf");
+		assert_non_null(f->subject);
+		assert_non_null(strstr(f->message, " — "));
+		if (c->msg && !strstr(f->message, c->msg))
+			fail_msg("%s: \"%s\" lacks \"%s\"", c->rule, f->message,
+				 c->msg);
+	}
+	run_free(&r);
+}
+
+static void one_table(const struct one_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		one_run(&cases[i]);
+}
+
+#define E PLAN_ERROR
+#define W PLAN_WARN
+#define CERT_AT "c {"
+
+static void test_file_unreadable(void **state)
+{
+	static const struct one_case cases[] = {
+		{"file-unreadable", E, true, "no-such.crt", NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, "no-such.crt", "no-such.crt"},
+		{"file-unreadable", E, true, "bare.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "bare.crt", "-----BEGIN CERTIFICATE-----"},
+		{"file-unreadable", E, true, "empty.pem", NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, "empty.pem", "empty.pem"},
+		{"file-unreadable", E, true, "ssl1.crt", "no-such-chain.pem",
+		 NULL, NULL, NULL, NULL, NULL, NULL, "no-such-chain.pem", NULL},
+		{"file-unreadable", E, true, "ssl1.crt", NULL, "no-such.key",
+		 NULL, NULL, "terminate", NULL, NULL, "no-such.key",
+		 "no-such.key"},
+		{"file-unreadable", E, true, "ssl1.crt", NULL, "bare.key", NULL,
+		 NULL, "terminate", NULL, NULL, "bare.key",
+		 "-----BEGIN PRIVATE KEY-----"},
+		{"file-unreadable", E, false, "ssl1.crt", NULL, "ssl1.key",
+		 NULL, NULL, "terminate", NULL, NULL, NULL, NULL},
+	};
+	(void)state;
+	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* A certificate that did not load is judged by no other rule. */
+static void test_unloaded_leaf_skips_rules(void **state)
+{
+	static const struct one_case c = {"file-unreadable",
+					  E,
+					  true,
+					  "no-such.crt",
+					  NULL,
+					  NULL,
+					  "access-edge",
+					  "sip.example.com",
+					  "terminate",
+					  NULL,
+					  NULL,
+					  "no-such.crt",
+					  NULL};
+	struct run r;
+	char *tmpl = one_config(&c);
+
+	(void)state;
+	run(&r, tmpl);
+	free(tmpl);
+	must_find(&r, "file-unreadable");
+	must_not_find(&r, "key-missing");
+	must_not_find(&r, "fqdn-covered");
+	must_not_find(&r, "cn-is-fqdn");
+	must_not_find(&r, "chain-incomplete");
+	run_free(&r);
+}
+
+static void test_key_rules(void **state)
+{
+	static const struct one_case cases[] = {
+		{"key-missing", E, true, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 "terminate", NULL, NULL, CERT_AT, "service \"s\""},
+		{"key-missing", E, true, "ssl1.crt", NULL, NULL, "cwa",
+		 "cwa.example.com", "reencrypt", NULL, NULL, CERT_AT, NULL},
+		{"key-missing", E, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 "passthrough", NULL, NULL, NULL, NULL},
+		{"key-match", E, true, "ssl1.crt", NULL, "mismatch.key", NULL,
+		 NULL, "terminate", NULL, NULL, "mismatch.key", NULL},
+		{"key-match", E, false, "ssl1.crt", NULL, "ssl1.key", NULL,
+		 NULL, "terminate", NULL, NULL, NULL, NULL},
+		{"key-perms", E, true, "ssl1.crt", NULL, "world.key", NULL,
+		 NULL, "terminate", NULL, NULL, "world.key", "chmod 600"},
+		{"key-perms", E, false, "ssl1.crt", NULL, "ssl1.key", NULL,
+		 NULL, "terminate", NULL, NULL, NULL, NULL},
+		{"key-strength", E, true, "rsa1024.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "rsa1024.crt", "RSA"},
+		/* internal: every service using it is edge-internal */
+		{"key-strength", W, true, "rsa1024.crt", NULL, NULL,
+		 "edge-internal", "sip.example.com", NULL, NULL, NULL,
+		 "rsa1024.crt", NULL},
+		{"key-strength", E, false, "ecdsa.crt", NULL, NULL, NULL,
+		 "www.example.com", NULL, NULL, NULL, NULL, NULL},
+		{"key-strength", E, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+	};
+	(void)state;
+	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_signature_and_usage(void **state)
+{
+	static const struct one_case cases[] = {
+		{"sig-weak", E, true, "sha1.crt", NULL, NULL, NULL, NULL, NULL,
+		 NULL, NULL, "sha1.crt", "SHA-256"},
+		{"sig-weak", E, false, "ssl1.crt", NULL, NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL},
+		{"eku-server", E, true, "clientonly.crt", NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, "clientonly.crt", "serverAuth"},
+		{"eku-server", E, false, "serveronly.crt", NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL, NULL},
+		{"ku-mismatch", W, true, "nodigsig.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "nodigsig.crt", "digitalSignature"},
+		{"ku-mismatch", W, false, "ecdsa.crt", NULL, NULL, NULL,
+		 "www.example.com", NULL, NULL, NULL, NULL, NULL},
+		{"ku-mismatch", W, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+	};
+	(void)state;
+	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_san_rules(void **state)
+{
+	static const struct one_case cases[] = {
+		{"san-present", E, true, "nosan.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "nosan.crt", "subjectAltName"},
+		{"san-present", E, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+		{"cn-in-san", E, true, "cn-not-san.crt", NULL, NULL, NULL,
+		 "www.example.com", NULL, NULL, NULL, "cn-not-san.crt",
+		 "sip.example.com"},
+		{"cn-in-san", E, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+		{"san-order", W, true, "badorder.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "badorder.crt", "*.example.com"},
+		/* a wildcard after the exact names is fine */
+		{"san-order", W, false, "web.crt", NULL, NULL, NULL,
+		 "www.example.com", NULL, NULL, NULL, NULL, NULL},
+		{"san-order", W, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+	};
+	(void)state;
+	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_validity_rules(void **state)
+{
+	static const struct one_case cases[] = {
+		{"not-yet-valid", E, true, "notyet.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "notyet.crt", "2099-01-01"},
+		{"not-yet-valid", E, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+		{"expired", E, true, "expired.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "expired.crt", "2021-01-01"},
+		{"expired", E, false, "ssl1.crt", NULL, NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL},
+		{"expires-soon", W, true, "soon.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, "soon.crt", "warn_days = 30"},
+		/* warn_days below the 10 days left: silent */
+		{"expires-soon", W, false, "soon.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, "warn_days = 5\n", NULL, NULL},
+		{"expires-soon", W, false, "expired.crt", NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL, NULL},
+		{"validity-cap", W, true, "longlife.crt", NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, "longlife.crt", "days"},
+		{"validity-cap", W, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+		/* the cap does not apply to an internal certificate */
+		{"validity-cap", W, false, "longlife.crt", NULL, NULL,
+		 "edge-internal", NULL, NULL, NULL, NULL, NULL, NULL},
+	};
+	(void)state;
+	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_chain_rules(void **state)
+{
+	static const struct one_case cases[] = {
+		/* no chain: the forgotten intermediate */
+		{"chain-incomplete", E, true, "ssl1.crt", "", NULL, NULL, NULL,
+		 NULL, NULL, NULL, "ssl1.crt", "chain"},
+		{"chain-incomplete", W, true, "edge-int.crt", "", NULL,
+		 "edge-internal", "edge01.corp.example", NULL, NULL, NULL,
+		 "edge-int.crt", NULL},
+		{"chain-incomplete", E, true, "edge-int.crt", "", NULL, NULL,
+		 "edge01.corp.example", NULL, NULL, NULL, "edge-int.crt", NULL},
+		{"chain-incomplete", E, true, "selfsigned.crt", "", NULL, NULL,
+		 NULL, NULL, NULL, NULL, "selfsigned.crt", NULL},
+		{"chain-incomplete", E, false, "ssl1.crt", NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL, NULL},
+		{"chain-extra", W, true, "ssl1.crt", "chain-extra.pem", NULL,
+		 NULL, NULL, NULL, NULL, NULL, "chain-extra.pem", "root"},
+		{"chain-extra", W, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+		{"internal-name", W, true, "internal-name.crt", NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL, "internal-name.crt",
+		 "server.local"},
+		{"internal-name", W, false, "internal-name.crt", NULL, NULL,
+		 "edge-internal", NULL, NULL, NULL, NULL, NULL, NULL},
+		/* internal names on an internal chain are fine */
+		{"internal-name", W, false, "edge-int.crt", "", NULL, NULL,
+		 "edge01.corp.example", NULL, NULL, NULL, NULL, NULL},
+		{"internal-name", W, false, "ssl1.crt", NULL, NULL, NULL, NULL,
+		 NULL, NULL, NULL, NULL, NULL},
+	};
+	(void)state;
+	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+#define SVC_AT "certificate = \"c\""
+
+static void test_service_rules(void **state)
+{
+	static const struct one_case cases[] = {
+		{"fqdn-covered", E, true, "ssl2.crt", NULL, NULL, NULL,
+		 "sip.example.com", NULL, NULL, NULL, SVC_AT,
+		 "sip.example.com"},
+		/* one whole left-most label only */
+		{"fqdn-covered", E, true, "web.crt", NULL, NULL, "web",
+		 "a.b.example.com", NULL, NULL, NULL, SVC_AT, NULL},
+		{"fqdn-covered", E, false, "web.crt", NULL, NULL, "web",
+		 "any.example.com", NULL, NULL, NULL, NULL, NULL},
+		{"fqdn-covered", E, false, "ssl1.crt", NULL, NULL, NULL,
+		 "as.cwa.example.com", NULL, NULL, NULL, NULL, NULL},
+
+		{"cn-is-fqdn", E, true, "all.crt", NULL, NULL, "webconf-edge",
+		 "webconf.example.com", NULL, NULL, NULL, SVC_AT,
+		 "Web Conferencing Edge takes its FQDN from the certificate "
+		 "CN"},
+		{"cn-is-fqdn", E, true, "all.crt", NULL, NULL, "access-edge",
+		 "webconf.example.com", NULL, NULL, NULL, SVC_AT,
+		 "Access Edge"},
+		{"cn-is-fqdn", E, true, "all.crt", NULL, NULL, "edge-internal",
+		 "av.example.com", NULL, NULL, NULL, SVC_AT, NULL},
+		{"cn-is-fqdn", W, true, "all.crt", NULL, NULL, "av-edge",
+		 "av.example.com", NULL, NULL, NULL, SVC_AT, NULL},
+		{"cn-is-fqdn", E, false, "all.crt", NULL, NULL, "webconf-edge",
+		 "webconf.example.com", NULL, NULL, "platform = \"lync\"\n",
+		 NULL, NULL},
+		{"cn-is-fqdn", E, false, "all.crt", NULL, NULL, "cwa",
+		 "cwa.example.com", NULL, NULL, NULL, NULL, NULL},
+		{"cn-is-fqdn", E, false, "ssl2.crt", NULL, NULL, "webconf-edge",
+		 "WEBCONF.example.com", NULL, NULL, NULL, NULL, NULL},
+
+		{"wildcard-forbidden", E, true, "wildcard.crt", NULL, NULL,
+		 "access-edge", "sip.example.com", NULL, NULL, NULL, SVC_AT,
+		 "*.example.com"},
+		{"wildcard-forbidden", E, true, "web.crt", NULL, NULL, "cwa",
+		 "www.example.com", NULL, NULL, NULL, SVC_AT, NULL},
+		{"wildcard-forbidden", W, true, "wildcard.crt", NULL, NULL,
+		 "web", "www.example.com", NULL, NULL, NULL, SVC_AT, NULL},
+		{"wildcard-forbidden", W, false, "web.crt", NULL, NULL, "web",
+		 "www.example.com", NULL, NULL, NULL, NULL, NULL},
+		{"wildcard-forbidden", W, false, "wildcard.crt", NULL, NULL,
+		 "generic", "www.example.com", NULL, NULL, NULL, NULL, NULL},
+
+		{"eku-client", W, true, "serveronly.crt", NULL, NULL,
+		 "access-edge", "sip.example.com", NULL, NULL, NULL, SVC_AT,
+		 "phasing"},
+		{"eku-client", E, true, "serveronly.crt", NULL, NULL,
+		 "access-edge", "sip.example.com", NULL,
+		 "  federation = true\n", NULL, "federation = true", NULL},
+		{"eku-client", W, false, "ssl1.crt", NULL, NULL, "access-edge",
+		 "sip.example.com", NULL, "  federation = true\n", NULL, NULL,
+		 NULL},
+		{"eku-client", W, false, "serveronly.crt", NULL, NULL,
+		 "webconf-edge", "sip.example.com", NULL, NULL, NULL, NULL,
+		 NULL},
+
+		{"sip-domain-san", E, true, "ssl1.crt", NULL, NULL,
+		 "access-edge", "sip.example.com", NULL,
+		 "  sip_domains = {\"example.com\", \"example.net\", "
+		 "\"example.org\"}\n",
+		 NULL, "sip_domains", "sip.example.net"},
+		{"sip-domain-san", E, false, "ssl1.crt", NULL, NULL,
+		 "access-edge", "sip.example.com", NULL,
+		 "  sip_domains = {\"example.com\", \"EXAMPLE.org\"}\n", NULL,
+		 NULL, NULL},
+
+		{"edge-terminated", W, true, "ssl1.crt", NULL, "ssl1.key",
+		 "access-edge", "sip.example.com", "terminate", NULL, NULL,
+		 "mode = ", "passthrough"},
+		{"edge-terminated", W, true, "ssl2.crt", NULL, "ssl2.key",
+		 "webconf-edge", "webconf.example.com", "reencrypt", NULL, NULL,
+		 "mode = ", NULL},
+		{"edge-terminated", W, false, "ssl1.crt", NULL, NULL,
+		 "access-edge", "sip.example.com", "passthrough", NULL, NULL,
+		 NULL, NULL},
+		{"edge-terminated", W, false, "ssl1.crt", NULL, "ssl1.key",
+		 "cwa", "cwa.example.com", "reencrypt", NULL, NULL, NULL, NULL},
+
+		{"cwa-sans", W, true, "ssl2.crt", NULL, NULL, "cwa",
+		 "webconf.example.com", NULL, NULL, NULL, SVC_AT,
+		 "as.webconf.example.com and download.webconf.example.com"},
+		{"cwa-sans", W, false, "ssl1.crt", NULL, NULL, "cwa",
+		 "cwa.example.com", NULL, NULL, NULL, NULL, NULL},
+	};
+	(void)state;
+	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* ---- hand-written plans ----------------------------------------------- */
+
+static void test_cert_required(void **state)
+{
+	static const char tmpl[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				   "backend b {\n"
+				   "  servers = {\"127.0.0.1:8443\"}\n"
+				   "}\n"
+				   "service t {\n"
+				   "  role = \"generic\"\n"
+				   "  fqdn = \"t.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  mode = \"terminate\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n"
+				   "service p {\n"
+				   "  role = \"web\"\n"
+				   "  fqdn = \"p.example.com\"\n"
+				   "  listen = \"127.0.0.2:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n"
+				   "service av {\n"
+				   "  role = \"av-edge\"\n"
+				   "  fqdn = \"av.example.com\"\n"
+				   "  listen = \"127.0.0.3:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n";
+	struct run r;
+
+	(void)state;
+	run(&r, tmpl);
+	assert_int_equal(count(&r, "cert-required"), 2);
+	for (size_t i = 0; i < r.f.n; i++) {
+		const struct plan_finding *f = &r.f.items[i];
+		if (strcmp(f->rule, "cert-required") != 0)
+			continue;
+		if (f->line == line_of(r.text, "service t {")) {
+			assert_int_equal(f->severity, PLAN_ERROR);
+			assert_non_null(strstr(f->message, "certificate = "));
+		} else {
+			assert_int_equal(f->line,
+					 line_of(r.text, "service p {"));
+			assert_int_equal(f->severity, PLAN_WARN);
+		}
+	}
+	run_free(&r);
+}
+
+static void test_backend_verify(void **state)
+{
+	static const char base[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				   "certificate c {\n"
+				   "  cert = \"@PKI@/ssl1.crt\"\n"
+				   "  chain = \"@PKI@/chain.pem\"\n"
+				   "  key = \"@PKI@/ssl1.key\"\n"
+				   "}\n"
+				   "backend cwa {\n"
+				   "  servers = {\"127.0.0.1:8443\"}\n"
+				   "  tls = true\n"
+				   "%s"
+				   "}\n"
+				   "service cwa {\n"
+				   "  role = \"cwa\"\n"
+				   "  fqdn = \"cwa.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  certificate = \"c\"\n"
+				   "  mode = \"%s\"\n"
+				   "  backend = \"cwa\"\n"
+				   "}\n";
+	static const struct {
+		const char *backend, *mode;
+		bool fires;
+		enum plan_severity sev;
+		const char *at;
+	} cases[] = {
+		{"", "reencrypt", true, PLAN_ERROR, "backend cwa {"},
+		{"  verify_name = \"cwa01.corp.example\"\n", "reencrypt", true,
+		 PLAN_ERROR, "backend cwa {"},
+		{"  trust_file = \"@PKI@/internal-ca.crt\"\n", "reencrypt",
+		 true, PLAN_ERROR, "backend cwa {"},
+		{"  verify = false\n", "reencrypt", true, PLAN_WARN,
+		 "verify = false"},
+		{"  trust_file = \"@PKI@/internal-ca.crt\"\n"
+		 "  verify_name = \"cwa01.corp.example\"\n",
+		 "reencrypt", false, PLAN_ERROR, NULL},
+		/* not bridging: nothing to verify */
+		{"", "terminate", false, PLAN_ERROR, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char tmpl[2048];
+		struct run r;
+
+		snprintf(tmpl, sizeof(tmpl), base, cases[i].backend,
+			 cases[i].mode);
+		print_message("case %zu\n", i);
+		run(&r, tmpl);
+		if (cases[i].fires) {
+			const struct plan_finding *f =
+				must_find(&r, "backend-verify");
+			assert_int_equal(count(&r, "backend-verify"), 1);
+			assert_int_equal(f->severity, cases[i].sev);
+			assert_int_equal(f->line, line_of(r.text, cases[i].at));
+			assert_string_equal(f->subject, "service \"cwa\"");
+		} else {
+			must_not_find(&r, "backend-verify");
+		}
+		run_free(&r);
+	}
+}
+
+/* Services without certificates (av-edge passthrough) on LISTEN-lists. */
+static void test_listen_unique(void **state)
+{
+	static const char tmpl[] =
+		"trust_file = \"@PKI@/trust.pem\"\n"
+		"backend b {\n"
+		"  servers = {\"127.0.0.1:8443\"}\n"
+		"}\n"
+		"service a {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"a.example.com\"\n"
+		"  listen = \"127.0.0.1:443\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n"
+		"service b {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"b.example.com\"\n"
+		"  listen = {\"127.0.0.2:443\", \"127.0.0.1:443\"}\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n"
+		"service c {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"c.example.com\"\n"
+		"  listen = {\"127.0.0.3:443\", \"127.0.0.3:8443\", "
+		"\"[::1]:443\", \"127.0.0.3:443\"}\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n"
+		"service d {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"d.example.com\"\n"
+		"  listen = \"0.0.0.0:8443\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n"
+		"service e {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"e.example.com\"\n"
+		"  listen = {\"[::2]:443\", \"127.0.0.5:444\"}\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n";
+	int want[3];
+	struct run r;
+	size_t k = 0;
+
+	(void)state;
+	run(&r, tmpl);
+	/* b reuses a's address; c lists one address twice; d's wildcard
+	 * overlaps c's 127.0.0.3:8443.  e ([::2] vs [::1]) is fine. */
+	want[0] = line_of_nth(r.text, "listen = ", 1);
+	want[1] = line_of_nth(r.text, "listen = ", 2);
+	want[2] = line_of_nth(r.text, "listen = ", 3);
+	if (count(&r, "listen-unique") != 3) {
+		dump(&r);
+		fail_msg("listen-unique fired %zu times, want 3",
+			 count(&r, "listen-unique"));
+	}
+	for (size_t i = 0; i < r.f.n; i++) {
+		const struct plan_finding *f = &r.f.items[i];
+		if (strcmp(f->rule, "listen-unique") != 0)
+			continue;
+		assert_int_equal(f->severity, PLAN_ERROR);
+		assert_int_equal(f->line, want[k]);
+		k++;
+	}
+	const struct plan_finding *f = must_find(&r, "listen-unique");
+	assert_non_null(strstr(f->message, "service \"a\""));
+	assert_non_null(strstr(f->message, "127.0.0.1:443"));
+	must_not_find(&r, "fqdn-port-unique");
+	run_free(&r);
+}
+
+static void test_fqdn_port_unique(void **state)
+{
+	static const char tmpl[] =
+		"trust_file = \"@PKI@/trust.pem\"\n"
+		"backend b {\n"
+		"  servers = {\"127.0.0.1:8443\"}\n"
+		"}\n"
+		"service a {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"x.example.com\"\n"
+		"  listen = {\"127.0.0.1:443\", \"[::1]:443\"}\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n"
+		"service other-port {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"x.example.com\"\n"
+		"  listen = \"127.0.0.2:8443\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n"
+		"service same {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"X.Example.com\"\n"
+		"  listen = \"127.0.0.3:443\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n"
+		"}\n";
+	struct run r;
+
+	(void)state;
+	run(&r, tmpl);
+	assert_int_equal(count(&r, "fqdn-port-unique"), 1);
+	const struct plan_finding *f = must_find(&r, "fqdn-port-unique");
+	assert_int_equal(f->severity, PLAN_ERROR);
+	assert_int_equal(f->line, line_of(r.text, "X.Example.com"));
+	assert_string_equal(f->subject, "service \"same\"");
+	assert_non_null(strstr(f->message, "service \"a\""));
+	must_not_find(&r, "listen-unique");
+	run_free(&r);
+}
+
+static void test_tls_legacy(void **state)
+{
+	static const char tmpl[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				   "tls_min = \"1.1\"\n"
+				   "backend b {\n"
+				   "  servers = {\"127.0.0.1:8443\"}\n"
+				   "}\n"
+				   "service old {\n"
+				   "  role = \"av-edge\"\n"
+				   "  fqdn = \"old.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "  tls_min = \"1.0\"\n"
+				   "}\n"
+				   "service inherits {\n"
+				   "  role = \"av-edge\"\n"
+				   "  fqdn = \"inherits.example.com\"\n"
+				   "  listen = \"127.0.0.2:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n"
+				   "service modern {\n"
+				   "  role = \"av-edge\"\n"
+				   "  fqdn = \"modern.example.com\"\n"
+				   "  listen = \"127.0.0.3:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "  tls_min = \"1.2\"\n"
+				   "}\n";
+	struct run r;
+	bool seen_old = false, seen_inherits = false;
+
+	(void)state;
+	run(&r, tmpl);
+	assert_int_equal(count(&r, "tls-legacy"), 2);
+	for (size_t i = 0; i < r.f.n; i++) {
+		const struct plan_finding *f = &r.f.items[i];
+		if (strcmp(f->rule, "tls-legacy") != 0)
+			continue;
+		assert_int_equal(f->severity, PLAN_WARN);
+		if (strcmp(f->subject, "service \"old\"") == 0) {
+			assert_int_equal(f->line,
+					 line_of(r.text, "tls_min = \"1.0\""));
+			assert_non_null(strstr(f->message, "TLS 1.0"));
+			seen_old = true;
+		} else {
+			assert_string_equal(f->subject, "service \"inherits\"");
+			assert_int_equal(f->line,
+					 line_of(r.text, "tls_min = \"1.1\""));
+			seen_inherits = true;
+		}
+	}
+	assert_true(seen_old && seen_inherits);
+	run_free(&r);
+}
+
+/* The classic trap: one SAN certificate for every service on port 443. */
+static const char all_layout[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				 "%s"
+				 "certificate all {\n"
+				 "  cert = \"@PKI@/all.crt\"\n"
+				 "  chain = \"@PKI@/chain.pem\"\n"
+				 "  key = \"@PKI@/all.key\"\n"
+				 "}\n"
+				 "backend edge {\n"
+				 "  servers = {\"10.0.0.5:443\"}\n"
+				 "}\n"
+				 "backend cwa {\n"
+				 "  servers = {\"10.0.0.7:443\"}\n"
+				 "  tls = true\n"
+				 "  trust_file = \"@PKI@/internal-ca.crt\"\n"
+				 "  verify_name = \"cwa01.corp.example\"\n"
+				 "}\n"
+				 "service access {\n"
+				 "  role = \"access-edge\"\n"
+				 "  fqdn = \"sip.example.com\"\n"
+				 "  listen = \"127.0.0.1:443\"\n"
+				 "  certificate = \"all\"\n"
+				 "  mode = \"passthrough\"\n"
+				 "  backend = \"edge\"\n"
+				 "}\n"
+				 "service webconf {\n"
+				 "  role = \"webconf-edge\"\n"
+				 "  fqdn = \"webconf.example.com\"\n"
+				 "  listen = \"127.0.0.2:443\"\n"
+				 "  certificate = \"all\"\n"
+				 "  mode = \"passthrough\"\n"
+				 "  backend = \"edge\"\n"
+				 "}\n"
+				 "service av {\n"
+				 "  role = \"av-edge\"\n"
+				 "  fqdn = \"av.example.com\"\n"
+				 "  listen = \"127.0.0.3:443\"\n"
+				 "  certificate = \"all\"\n"
+				 "  mode = \"passthrough\"\n"
+				 "  backend = \"edge\"\n"
+				 "}\n"
+				 "service cwa {\n"
+				 "  role = \"cwa\"\n"
+				 "  fqdn = \"cwa.example.com\"\n"
+				 "  listen = \"127.0.0.4:443\"\n"
+				 "  certificate = \"all\"\n"
+				 "  mode = \"reencrypt\"\n"
+				 "  backend = \"cwa\"\n"
+				 "}\n";
+
+static void test_cn_shared(void **state)
+{
+	char tmpl[4096];
+	struct run r;
+
+	(void)state;
+	snprintf(tmpl, sizeof(tmpl), all_layout, "");
+	run(&r, tmpl);
+	assert_int_equal(count(&r, "cn-shared"), 1);
+	const struct plan_finding *f = must_find(&r, "cn-shared");
+	assert_int_equal(f->severity, PLAN_ERROR);
+	/* on the later service (webconf), naming the earlier one */
+	assert_int_equal(f->line,
+			 line_of_nth(r.text, "certificate = \"all\"", 1));
+	assert_string_equal(f->subject, "service \"webconf\"");
+	assert_non_null(strstr(f->message, "service \"access\""));
+	assert_non_null(strstr(f->message, "edge443 plan"));
+	assert_non_null(strstr(f->message, "CN"));
+	assert_true(r.f.errors > 0);
+	run_free(&r);
+
+	/* Lync no longer takes the FQDN from the CN. */
+	snprintf(tmpl, sizeof(tmpl), all_layout, "platform = \"lync\"\n");
+	run(&r, tmpl);
+	must_not_find(&r, "cn-shared");
+	must_not_find(&r, "cn-is-fqdn");
+	run_free(&r);
+}
+
+/* Two certificate sections, same CN: the trap again. */
+static void test_cn_shared_same_cn(void **state)
+{
+	static const char tmpl[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				   "certificate one {\n"
+				   "  cert = \"@PKI@/ssl1.crt\"\n"
+				   "  chain = \"@PKI@/chain.pem\"\n"
+				   "}\n"
+				   "certificate two {\n"
+				   "  cert = \"@PKI@/all.crt\"\n"
+				   "  chain = \"@PKI@/chain.pem\"\n"
+				   "}\n"
+				   "backend edge {\n"
+				   "  servers = {\"10.0.0.5:443\"}\n"
+				   "}\n"
+				   "service access {\n"
+				   "  role = \"access-edge\"\n"
+				   "  fqdn = \"sip.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  certificate = \"one\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"edge\"\n"
+				   "}\n"
+				   "service webconf {\n"
+				   "  role = \"webconf-edge\"\n"
+				   "  fqdn = \"webconf.example.com\"\n"
+				   "  listen = \"127.0.0.2:443\"\n"
+				   "  certificate = \"two\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"edge\"\n"
+				   "}\n"
+				   "service webconf2 {\n"
+				   "  role = \"webconf-edge\"\n"
+				   "  fqdn = \"webconf2.example.com\"\n"
+				   "  listen = \"127.0.0.3:8443\"\n"
+				   "  certificate = \"two\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"edge\"\n"
+				   "}\n";
+	struct run r;
+
+	(void)state;
+	run(&r, tmpl);
+	/* webconf2 is on another port: not the trap (cn-is-fqdn covers it) */
+	assert_int_equal(count(&r, "cn-shared"), 1);
+	const struct plan_finding *f = must_find(&r, "cn-shared");
+	assert_int_equal(f->severity, PLAN_ERROR);
+	assert_int_equal(f->line, line_of(r.text, "certificate = \"two\""));
+	assert_non_null(strstr(f->message, "sip.example.com"));
+	run_free(&r);
+}
+
+static void test_ref_unknown_and_unused(void **state)
+{
+	static const char tmpl[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				   "certificate spare {\n"
+				   "  cert = \"@PKI@/ssl2.crt\"\n"
+				   "  chain = \"@PKI@/chain.pem\"\n"
+				   "}\n"
+				   "backend b {\n"
+				   "  servers = {\"127.0.0.1:8443\"}\n"
+				   "}\n"
+				   "backend idle {\n"
+				   "  servers = {\"127.0.0.1:8444\"}\n"
+				   "}\n"
+				   "service s {\n"
+				   "  role = \"web\"\n"
+				   "  fqdn = \"www.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  certificate = \"nope\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n"
+				   "service t {\n"
+				   "  role = \"av-edge\"\n"
+				   "  fqdn = \"av.example.com\"\n"
+				   "  listen = \"127.0.0.2:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"nowhere\"\n"
+				   "}\n";
+	struct run r;
+
+	(void)state;
+	run(&r, tmpl);
+	assert_int_equal(count(&r, "ref-unknown"), 2);
+	const struct plan_finding *f = must_find(&r, "ref-unknown");
+	assert_int_equal(f->severity, PLAN_ERROR);
+	assert_int_equal(f->line, line_of(r.text, "certificate = \"nope\""));
+	f = find_at(&r, "ref-unknown",
+		    line_of(r.text, "backend = \"nowhere\""));
+	assert_non_null(f);
+	assert_int_equal(f->severity, PLAN_ERROR);
+	/* the per-service certificate rules are skipped for "nope" */
+	must_not_find(&r, "fqdn-covered");
+	must_not_find(&r, "cert-required");
+
+	assert_int_equal(count(&r, "unused"), 2);
+	f = must_find(&r, "unused");
+	assert_int_equal(f->severity, PLAN_WARN);
+	assert_int_equal(f->line, line_of(r.text, "certificate spare {"));
+	assert_string_equal(f->subject, "certificate \"spare\"");
+	f = find_at(&r, "unused", line_of(r.text, "backend idle {"));
+	assert_non_null(f);
+	assert_int_equal(f->severity, PLAN_WARN);
+	assert_string_equal(f->subject, "backend \"idle\"");
+	run_free(&r);
+}
+
+/* The classic OCS 2007 R2 layout of SPEC: no errors. */
+static void test_classic_layout(void **state)
+{
+	static const char tmpl[] =
+		"trust_file = \"@PKI@/trust.pem\"\n"
+		"certificate ssl1 {\n"
+		"  cert = \"@PKI@/ssl1.crt\"\n"
+		"  chain = \"@PKI@/chain.pem\"\n"
+		"  key = \"@PKI@/ssl1.key\"\n"
+		"}\n"
+		"certificate ssl2 {\n"
+		"  cert = \"@PKI@/ssl2.crt\"\n"
+		"  chain = \"@PKI@/chain.pem\"\n"
+		"}\n"
+		"backend edge {\n"
+		"  servers = {\"10.0.0.5:443\", \"10.0.0.6:443\"}\n"
+		"}\n"
+		"backend cwa {\n"
+		"  servers = {\"10.0.0.7:443\"}\n"
+		"  tls = true\n"
+		"  trust_file = \"@PKI@/internal-ca.crt\"\n"
+		"  verify_name = \"cwa01.corp.example\"\n"
+		"}\n"
+		"service access {\n"
+		"  role = \"access-edge\"\n"
+		"  fqdn = \"sip.example.com\"\n"
+		"  listen = \"127.0.0.10:443\"\n"
+		"  certificate = \"ssl1\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"edge\"\n"
+		"  sip_domains = {\"example.com\", \"example.org\"}\n"
+		"  federation = true\n"
+		"}\n"
+		"service cwa {\n"
+		"  role = \"cwa\"\n"
+		"  fqdn = \"cwa.example.com\"\n"
+		"  listen = \"127.0.0.13:443\"\n"
+		"  certificate = \"ssl1\"\n"
+		"  mode = \"reencrypt\"\n"
+		"  backend = \"cwa\"\n"
+		"}\n"
+		"service webconf {\n"
+		"  role = \"webconf-edge\"\n"
+		"  fqdn = \"webconf.example.com\"\n"
+		"  listen = \"127.0.0.11:443\"\n"
+		"  certificate = \"ssl2\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"edge\"\n"
+		"}\n"
+		"service av {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"av.example.com\"\n"
+		"  listen = \"127.0.0.12:443\"\n"
+		"  certificate = \"ssl2\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"edge\"\n"
+		"}\n";
+	struct run r;
+
+	(void)state;
+	run(&r, tmpl);
+	if (r.f.errors != 0) {
+		dump(&r);
+		fail_msg("the classic layout has %zu errors", r.f.errors);
+	}
+	/* A/V Edge on the Web Conferencing certificate: CN recommended only */
+	const struct plan_finding *f = must_find(&r, "cn-is-fqdn");
+	assert_int_equal(f->severity, PLAN_WARN);
+	assert_string_equal(f->subject, "service \"av\"");
+	run_free(&r);
+}
+
+static void test_trust_file_unreadable(void **state)
+{
+	static const char tmpl[] = "trust_file = \"@PKI@/no-such-trust.pem\"\n"
+				   "certificate c {\n"
+				   "  cert = \"@PKI@/ssl1.crt\"\n"
+				   "}\n"
+				   "certificate d {\n"
+				   "  cert = \"@PKI@/ssl2.crt\"\n"
+				   "}\n"
+				   "backend b {\n"
+				   "  servers = {\"127.0.0.1:8443\"}\n"
+				   "}\n"
+				   "service s {\n"
+				   "  role = \"generic\"\n"
+				   "  fqdn = \"sip.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  certificate = \"c\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n"
+				   "service t {\n"
+				   "  role = \"generic\"\n"
+				   "  fqdn = \"webconf.example.com\"\n"
+				   "  listen = \"127.0.0.2:443\"\n"
+				   "  certificate = \"d\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n";
+	struct run r;
+
+	(void)state;
+	run(&r, tmpl);
+	assert_false(r.pc->trust_ok);
+	assert_true(r.pc->trust_error[0] != '\0');
+	/* one finding, not one per certificate */
+	assert_int_equal(count(&r, "file-unreadable"), 1);
+	const struct plan_finding *f = must_find(&r, "file-unreadable");
+	assert_int_equal(f->severity, PLAN_ERROR);
+	assert_int_equal(f->line, line_of(r.text, "trust_file = "));
+	assert_non_null(strstr(f->message, "no-such-trust.pem"));
+	must_not_find(&r, "chain-incomplete");
+	run_free(&r);
+}
+
+/* Findings come sorted by line, errors first on one line. */
+static void test_sorted(void **state)
+{
+	char tmpl[4096];
+	struct run r;
+
+	(void)state;
+	snprintf(tmpl, sizeof(tmpl), all_layout, "");
+	run(&r, tmpl);
+	assert_true(r.f.n >= 3);
+	for (size_t i = 1; i < r.f.n; i++) {
+		const struct plan_finding *a = &r.f.items[i - 1];
+		const struct plan_finding *b = &r.f.items[i];
+		assert_true(a->line <= b->line);
+		if (a->line == b->line)
+			assert_false(a->severity == PLAN_WARN &&
+				     b->severity == PLAN_ERROR);
+	}
+	size_t errors = 0, warnings = 0;
+	for (size_t i = 0; i < r.f.n; i++)
+		r.f.items[i].severity == PLAN_ERROR ? errors++ : warnings++;
+	assert_int_equal(errors, r.f.errors);
+	assert_int_equal(warnings, r.f.warnings);
+	run_free(&r);
+}
+
+/* On one line, errors come before warnings even when added later:
+ * ku-mismatch (warn) and expired (error) both point at the cert line. */
+static void test_sorted_errors_first(void **state)
+{
+	static const struct one_case c = {
+		"ku-mismatch", W,    true, "nodigsig.crt", NULL, NULL,
+		NULL,	       NULL, NULL, NULL,	   NULL, "nodigsig.crt",
+		NULL};
+	struct run r;
+	char *tmpl = one_config(&c);
+	int line;
+	size_t i = 0;
+
+	(void)state;
+	run_at(&r, tmpl, time(NULL) + 400L * 86400);
+	free(tmpl);
+	line = line_of(r.text, "nodigsig.crt");
+	must_find(&r, "expired");
+	must_find(&r, "ku-mismatch");
+	while (i < r.f.n && r.f.items[i].line != line)
+		i++;
+	assert_true(i < r.f.n);
+	assert_int_equal(r.f.items[i].severity, PLAN_ERROR);
+	for (; i < r.f.n && r.f.items[i].line == line; i++)
+		if (strcmp(r.f.items[i].rule, "ku-mismatch") == 0)
+			break;
+	assert_true(i < r.f.n);
+	for (; i < r.f.n && r.f.items[i].line == line; i++)
+		assert_int_equal(r.f.items[i].severity, PLAN_WARN);
+	run_free(&r);
+}
+
+/* key-perms: a key readable by its group only is refused too. */
+static void test_key_perms_group(void **state)
+{
+	char dir[] = "/tmp/test_plan.XXXXXX";
+	char src[4096], dst[4096], tmpl[8192];
+	char buf[65536];
+	struct run r;
+	FILE *in, *out;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/ssl1.key", pki_dir());
+	snprintf(dst, sizeof(dst), "%s/group.key", dir);
+	in = fopen(src, "rb");
+	assert_non_null(in);
+	n = fread(buf, 1, sizeof(buf), in);
+	fclose(in);
+	out = fopen(dst, "wb");
+	assert_non_null(out);
+	assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(out);
+	assert_int_equal(chmod(dst, 0640), 0);
+	snprintf(tmpl, sizeof(tmpl),
+		 "trust_file = \"@PKI@/trust.pem\"\n"
+		 "certificate c {\n"
+		 "  cert = \"@PKI@/ssl1.crt\"\n"
+		 "  chain = \"@PKI@/chain.pem\"\n"
+		 "  key = \"%s\"\n"
+		 "}\n"
+		 "backend b {\n"
+		 "  servers = {\"127.0.0.1:8443\"}\n"
+		 "}\n"
+		 "service s {\n"
+		 "  role = \"generic\"\n"
+		 "  fqdn = \"sip.example.com\"\n"
+		 "  listen = \"127.0.0.1:443\"\n"
+		 "  certificate = \"c\"\n"
+		 "  mode = \"terminate\"\n"
+		 "  backend = \"b\"\n"
+		 "}\n",
+		 dst);
+	run(&r, tmpl);
+	const struct plan_finding *f = must_find(&r, "key-perms");
+	assert_int_equal(f->severity, PLAN_ERROR);
+	assert_int_equal(f->line, line_of(r.text, "group.key"));
+	assert_non_null(strstr(f->message, "0640"));
+	must_not_find(&r, "key-match");
+	run_free(&r);
+	assert_int_equal(unlink(dst), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* The same plan at a later time: the certificates have expired. */
+static void test_now_is_used(void **state)
+{
+	char tmpl[4096];
+	struct run r;
+
+	(void)state;
+	snprintf(tmpl, sizeof(tmpl), all_layout, "");
+	run_at(&r, tmpl, time(NULL) + 400L * 86400);
+	const struct plan_finding *f = must_find(&r, "expired");
+	assert_int_equal(f->severity, PLAN_ERROR);
+	assert_int_equal(f->line, line_of(r.text, "all.crt"));
+	run_free(&r);
+}
+
+static void test_rule_ids(void **state)
+{
+	static const char *const expected[] = {
+		"file-unreadable",  "key-missing",
+		"key-match",	    "key-perms",
+		"key-strength",	    "sig-weak",
+		"eku-server",	    "ku-mismatch",
+		"san-present",	    "cn-in-san",
+		"san-order",	    "not-yet-valid",
+		"expired",	    "expires-soon",
+		"validity-cap",	    "chain-incomplete",
+		"chain-extra",	    "internal-name",
+		"cert-required",    "fqdn-covered",
+		"cn-is-fqdn",	    "wildcard-forbidden",
+		"eku-client",	    "sip-domain-san",
+		"edge-terminated",  "cwa-sans",
+		"backend-verify",   "listen-unique",
+		"fqdn-port-unique", "tls-legacy",
+		"cn-shared",	    "ref-unknown",
+		"unused",	    "unreachable",
+		"served-differs",   "served-chain-incomplete",
+		"served-no-sni",
+	};
+	size_t n = 0;
+
+	(void)state;
+	while (plan_rule_ids[n])
+		n++;
+	assert_int_equal(n, sizeof(expected) / sizeof(expected[0]));
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < n; j++)
+			found = found ||
+				strcmp(plan_rule_ids[j], expected[i]) == 0;
+		if (!found)
+			fail_msg("%s is not in plan_rule_ids", expected[i]);
+		for (size_t j = i + 1; j < n; j++)
+			assert_string_not_equal(plan_rule_ids[i],
+						plan_rule_ids[j]);
+	}
+}
+
+static void test_plan_add(void **state)
+{
+	struct plan_findings f = {0};
+
+	(void)state;
+	assert_int_equal(plan_add(&f, PLAN_ERROR, "expired", "x.conf", 3,
+				  "certificate \"a\"", "%s %d — %s", "n", 42,
+				  "do"),
+			 0);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(plan_add(&f, PLAN_WARN, "unused", "x.conf", -1,
+					  NULL, "w%d", i),
+				 0);
+	assert_int_equal(f.n, 41);
+	assert_int_equal(f.errors, 1);
+	assert_int_equal(f.warnings, 40);
+	assert_string_equal(f.items[0].message, "n 42 — do");
+	assert_string_equal(f.items[0].subject, "certificate \"a\"");
+	assert_int_equal(f.items[1].line, 0);
+	assert_null(f.items[1].subject);
+	assert_string_equal(f.items[40].message, "w39");
+	assert_string_equal(plan_severity_name(PLAN_ERROR), "error");
+	assert_string_equal(plan_severity_name(PLAN_WARN), "warn");
+	plan_findings_free(&f);
+	assert_int_equal(f.n, 0);
+	plan_findings_free(&f);
+	plan_findings_free(NULL);
+	plan_certs_free(NULL);
+}
+
+/* probe's entry points: a chain as served, no config section. */
+static void test_served_chain(void **state)
+{
+	static const char tmpl[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				   "backend b {\n"
+				   "  servers = {\"127.0.0.1:8443\"}\n"
+				   "}\n"
+				   "service webconf {\n"
+				   "  role = \"webconf-edge\"\n"
+				   "  fqdn = \"webconf.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n";
+	struct run r;
+	char path[4096];
+	struct plan_findings f = {0};
+
+	(void)state;
+	run(&r, tmpl);
+	snprintf(path, sizeof(path), "%s/expired.crt", pki_dir());
+	struct cert_info *ci = cert_load(path, NULL, NULL);
+	assert_non_null(ci);
+	assert_non_null(ci->leaf);
+	assert_int_equal(plan_check_cert(r.cfg, NULL, ci, time(NULL), &f), 0);
+	assert_int_equal(plan_check_service_cert(r.cfg, &r.cfg->services[0],
+						 NULL, ci, &f),
+			 0);
+	bool expired = false, cn = false;
+	for (size_t i = 0; i < f.n; i++) {
+		if (strcmp(f.items[i].rule, "expired") == 0) {
+			expired = true;
+			assert_int_equal(f.items[i].line, 0);
+			assert_non_null(strstr(f.items[i].message, "served"));
+		}
+		if (strcmp(f.items[i].rule, "cn-is-fqdn") == 0) {
+			cn = true;
+			assert_int_equal(f.items[i].severity, PLAN_ERROR);
+			assert_string_equal(f.items[i].subject,
+					    "service \"webconf\"");
+		}
+	}
+	assert_true(expired);
+	assert_true(cn);
+	assert_int_equal(f.errors, 3); /* expired, fqdn-covered, cn-is-fqdn */
+	plan_findings_free(&f);
+	cert_free(ci);
+	run_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_file_unreadable),
+		cmocka_unit_test(test_unloaded_leaf_skips_rules),
+		cmocka_unit_test(test_key_rules),
+		cmocka_unit_test(test_signature_and_usage),
+		cmocka_unit_test(test_san_rules),
+		cmocka_unit_test(test_validity_rules),
+		cmocka_unit_test(test_chain_rules),
+		cmocka_unit_test(test_service_rules),
+		cmocka_unit_test(test_cert_required),
+		cmocka_unit_test(test_backend_verify),
+		cmocka_unit_test(test_listen_unique),
+		cmocka_unit_test(test_fqdn_port_unique),
+		cmocka_unit_test(test_tls_legacy),
+		cmocka_unit_test(test_cn_shared),
+		cmocka_unit_test(test_cn_shared_same_cn),
+		cmocka_unit_test(test_ref_unknown_and_unused),
+		cmocka_unit_test(test_classic_layout),
+		cmocka_unit_test(test_trust_file_unreadable),
+		cmocka_unit_test(test_sorted),
+		cmocka_unit_test(test_sorted_errors_first),
+		cmocka_unit_test(test_key_perms_group),
+		cmocka_unit_test(test_now_is_used),
+		cmocka_unit_test(test_rule_ids),
+		cmocka_unit_test(test_plan_add),
+		cmocka_unit_test(test_served_chain),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
