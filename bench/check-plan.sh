@@ -5,14 +5,14 @@
 # hand (target: well under one second).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-$here/../build/edge443}
+bin=$(realpath "${1:-$here/../build/edge443}")
 [ -x "$bin" ] || { echo "build edge443 first (scripts/demo builds build/edge443)" >&2; exit 2; }
 work=$(mktemp -d /tmp/edge443-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-  -out ca.crt -days 30 -subj "/CN=bench root" -addext basicConstraints=critical,CA:true \
+  -out ca.crt -days 90 -subj "/CN=bench root" -addext basicConstraints=critical,CA:true \
   -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
 {
   echo 'trust_file = "ca.crt"'
@@ -22,7 +22,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.
       -subj "/CN=s$a.example.com" -out c$c.csr 2>/dev/null
     chmod 600 c$c.key
     printf 'subjectAltName=DNS:s%d.example.com,DNS:s%d.example.com\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n' "$a" "$b" > c$c.ext
-    openssl x509 -req -in c$c.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+    openssl x509 -req -in c$c.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 90 \
       -extfile c$c.ext -out c$c.crt 2>/dev/null
     printf 'certificate c%d {\n  cert = "c%d.crt"\n  key = "c%d.key"\n}\n' "$c" "$c" "$c"
   done

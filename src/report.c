@@ -226,14 +226,14 @@ static json_t *report_json_cert(const struct config_cert *cc,
 		json_decref(eku);
 	json_object_set_new(o, "subject", json_string(ci->subject));
 	json_object_set_new(o, "issuer", json_string(ci->issuer));
-	json_object_set_new(o, "key",
+	json_object_set_new(o, "key_type",
 			    json_string(cert_key_desc(ci, kbuf, sizeof(kbuf))));
 	json_object_set_new(o, "signature", json_string(ci->sig_alg));
 	json_object_set_new(o, "not_before", report_time(ci->not_before));
 	json_object_set_new(o, "not_after", report_time(ci->not_after));
 	json_object_set_new(o, "fingerprint_sha256",
 			    json_string(ci->fingerprint));
-	json_object_set_new(o, "chain",
+	json_object_set_new(o, "chain_status",
 			    json_string(ci->chain_status == CERT_CHAIN_OK
 						? "ok"
 					: ci->chain_status ==
