@@ -30,8 +30,8 @@
 #include <openssl/x509v3.h>
 
 #define CSR_DAY 86400L
-#define CSR_LEAF_DAYS 90   /* lab leaves: from now - 1 day, 90 days */
-#define CSR_CA_DAYS 3650   /* lab CAs */
+#define CSR_LEAF_DAYS 90 /* lab leaves: from now - 1 day, 90 days */
+#define CSR_CA_DAYS 3650 /* lab CAs */
 #define CSR_READ_MAX (1024 * 1024)
 
 static void csr_err(char *err, size_t errlen, const char *fmt, ...)
@@ -139,10 +139,9 @@ static void csr_key_desc(EVP_PKEY *key, char *buf, size_t len)
 		snprintf(buf, len, "RSA-%d", EVP_PKEY_get_bits(key));
 		break;
 	case EVP_PKEY_EC:
-		if (EVP_PKEY_get_utf8_string_param(key,
-						   OSSL_PKEY_PARAM_GROUP_NAME,
-						   curve, sizeof(curve),
-						   &clen) != 1)
+		if (EVP_PKEY_get_utf8_string_param(
+			    key, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+			    sizeof(curve), &clen) != 1)
 			snprintf(curve, sizeof(curve), "%d bits",
 				 EVP_PKEY_get_bits(key));
 		snprintf(buf, len, "EC-%s", curve);
@@ -151,7 +150,8 @@ static void csr_key_desc(EVP_PKEY *key, char *buf, size_t len)
 		snprintf(buf, len, "Ed25519");
 		break;
 	default:
-		snprintf(buf, len, "%s-%d", OBJ_nid2sn(EVP_PKEY_get_base_id(key)),
+		snprintf(buf, len, "%s-%d",
+			 OBJ_nid2sn(EVP_PKEY_get_base_id(key)),
 			 EVP_PKEY_get_bits(key));
 		break;
 	}
@@ -172,7 +172,8 @@ static X509_EXTENSION *csr_san_ext(const struct order_cert *oc)
 		GENERAL_NAME *gn = GENERAL_NAME_new();
 		ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
 		if (!gn || !ia5 ||
-		    !ASN1_STRING_set(ia5, oc->sans[i], (int)strlen(oc->sans[i]))) {
+		    !ASN1_STRING_set(ia5, oc->sans[i],
+				     (int)strlen(oc->sans[i]))) {
 			GENERAL_NAME_free(gn);
 			ASN1_IA5STRING_free(ia5);
 			goto done;
@@ -194,7 +195,8 @@ static const char *csr_eku_value(const struct order_cert *oc)
 	return oc->client_auth ? "serverAuth,clientAuth" : "serverAuth";
 }
 
-/* digitalSignature for every key; keyEncipherment for RSA only (ku-mismatch). */
+/* digitalSignature for every key; keyEncipherment for RSA only (ku-mismatch).
+ */
 static const char *csr_ku_value(EVP_PKEY *key)
 {
 	return EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA
@@ -262,7 +264,8 @@ X509_REQ *csr_req_new(const struct order_cert *oc, EVP_PKEY *key, char *err,
 				   csr_eku_value(oc));
 	if (!ext || !sk_X509_EXTENSION_push(exts, ext))
 		goto fail;
-	ext = X509V3_EXT_nconf_nid(NULL, NULL, NID_key_usage, csr_ku_value(key));
+	ext = X509V3_EXT_nconf_nid(NULL, NULL, NID_key_usage,
+				   csr_ku_value(key));
 	if (!ext || !sk_X509_EXTENSION_push(exts, ext))
 		goto fail;
 	ext = NULL;
@@ -385,7 +388,8 @@ fail:
 static int csr_lab_new(struct csr_lab *lab, time_t now, char *err,
 		       size_t errlen)
 {
-	static const char org[] = "edge443 lab (throw-away, not for production)";
+	static const char org[] =
+		"edge443 lab (throw-away, not for production)";
 	X509_NAME *root_name = csr_name("edge443 Lab Public Root", org);
 	X509_NAME *int_name = csr_name("edge443 Lab Public Intermediate", org);
 	X509_NAME *iroot_name = csr_name("edge443 Lab Internal Root", org);
@@ -403,9 +407,9 @@ static int csr_lab_new(struct csr_lab *lab, time_t now, char *err,
 				 lab->root_key, NULL, now, CSR_CA_DAYS);
 	if (!lab->root)
 		goto done;
-	lab->inter = csr_cert_new(CSR_CERT_INTERMEDIATE, int_name, lab->int_key,
-				  lab->root, lab->root_key, NULL, now,
-				  CSR_CA_DAYS);
+	lab->inter =
+		csr_cert_new(CSR_CERT_INTERMEDIATE, int_name, lab->int_key,
+			     lab->root, lab->root_key, NULL, now, CSR_CA_DAYS);
 	lab->iroot = csr_cert_new(CSR_CERT_ROOT, iroot_name, lab->iroot_key,
 				  NULL, lab->iroot_key, NULL, now, CSR_CA_DAYS);
 	if (!lab->inter || !lab->iroot)
@@ -665,9 +669,10 @@ static char *csr_snippet(const struct config *cfg,
 	for (size_t i = 0; cfg && i < cfg->nservices; i++) {
 		const struct order_cert *oc = order_plan_find_service(plan, i);
 		if (oc)
-			bad |= csr_catf(&s, &len,
-					"#   service %s: certificate = \"%s\"\n",
-					cfg->services[i].name, oc->name);
+			bad |= csr_catf(
+				&s, &len,
+				"#   service %s: certificate = \"%s\"\n",
+				cfg->services[i].name, oc->name);
 	}
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct order_cert *oc = &plan->certs[i];
@@ -680,7 +685,8 @@ static char *csr_snippet(const struct config *cfg,
 		snprintf(file, sizeof(file), "%s.crt", oc->name);
 		bad |= csr_cat_path(&s, &len, "cert", dir, file);
 		if (!oc->internal)
-			bad |= csr_cat_path(&s, &len, "chain", dir, "chain.pem");
+			bad |= csr_cat_path(&s, &len, "chain", dir,
+					    "chain.pem");
 		snprintf(file, sizeof(file), "%s.key", oc->name);
 		bad |= csr_cat_path(&s, &len, "key", dir, file);
 		bad |= csr_cat(&s, &len, "}\n");
@@ -694,8 +700,7 @@ static char *csr_snippet(const struct config *cfg,
 
 /* Refuse when DIR/NAME.key exists for any planned certificate. */
 static enum csr_status csr_check_keys(const struct order_plan *plan,
-				      const char *dir, char *err,
-				      size_t errlen)
+				      const char *dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -759,22 +764,21 @@ static enum csr_status csr_write_one(const struct order_cert *oc,
 	req_pem = csr_req_pem(req);
 	/* replace = true: a key that existed was vetted by csr_check_keys
 	 * (it only gets here with --force). */
-	if (out_dir &&
-	    (csr_put(out_dir, oc->name, ".key", key_pem, 0600, true, err,
-		     errlen) < 0 ||
-	     csr_put(out_dir, oc->name, ".csr", req_pem, 0644, true, err,
-		     errlen) < 0))
+	if (out_dir && (csr_put(out_dir, oc->name, ".key", key_pem, 0600, true,
+				err, errlen) < 0 ||
+			csr_put(out_dir, oc->name, ".csr", req_pem, 0644, true,
+				err, errlen) < 0))
 		goto done;
 	if (lab_dir) {
 		crt = oc->internal
 			      ? csr_cert_new(CSR_CERT_LEAF,
-					     X509_REQ_get_subject_name(req), key,
-					     lab->iroot, lab->iroot_key, oc, now,
-					     CSR_LEAF_DAYS)
+					     X509_REQ_get_subject_name(req),
+					     key, lab->iroot, lab->iroot_key,
+					     oc, now, CSR_LEAF_DAYS)
 			      : csr_cert_new(CSR_CERT_LEAF,
-					     X509_REQ_get_subject_name(req), key,
-					     lab->inter, lab->int_key, oc, now,
-					     CSR_LEAF_DAYS);
+					     X509_REQ_get_subject_name(req),
+					     key, lab->inter, lab->int_key, oc,
+					     now, CSR_LEAF_DAYS);
 		if (!crt) {
 			csr_ossl_err(err, errlen,
 				     "cannot issue the lab certificate \"%s\"",
@@ -808,8 +812,7 @@ static enum csr_status csr_write_lab_files(const struct config *cfg,
 					   const struct order_plan *plan,
 					   const char *dir,
 					   const struct csr_lab *lab,
-					   time_t now, char *err,
-					   size_t errlen)
+					   time_t now, char *err, size_t errlen)
 {
 	char *root = csr_cert_pem(lab->root);
 	char *inter = csr_cert_pem(lab->inter);
@@ -990,8 +993,8 @@ static bool csr_is_b64(unsigned char c)
 /* Decode base64 text without armour (whitespace anywhere, lone "-----"
  * lines ignored) and parse it as a DER request.  Returns the request or
  * NULL with the reason in err. */
-static X509_REQ *csr_decode_bare(const char *path, const char *text,
-				 size_t len, char *err, size_t errlen)
+static X509_REQ *csr_decode_bare(const char *path, const char *text, size_t len,
+				 char *err, size_t errlen)
 {
 	char *b64 = malloc(len + 1);
 	unsigned char *der = NULL;
@@ -1014,7 +1017,7 @@ static X509_REQ *csr_decode_bare(const char *path, const char *text,
 		}
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 			continue;
-		if (c == '=' ) {
+		if (c == '=') {
 			pad++;
 		} else if (!csr_is_b64(c) || pad) {
 			csr_err(err, errlen,
@@ -1028,8 +1031,15 @@ static X509_REQ *csr_decode_bare(const char *path, const char *text,
 	}
 	b64[n] = '\0';
 	if (n == 0) {
+		csr_err(err, errlen, "%s: empty — no certificate request in it",
+			path);
+		goto done;
+	}
+	if (n < 64) {
 		csr_err(err, errlen,
-			"%s: empty — no certificate request in it", path);
+			"%s: not a certificate request: %zu characters, far "
+			"too short for one",
+			path, n);
 		goto done;
 	}
 	if (n % 4 != 0 || pad > 2) {
@@ -1075,8 +1085,8 @@ done:
 }
 
 /* Parse an armoured request; on failure say what the armour holds. */
-static X509_REQ *csr_decode_pem(const char *path, const char *text,
-				size_t len, char *err, size_t errlen)
+static X509_REQ *csr_decode_pem(const char *path, const char *text, size_t len,
+				char *err, size_t errlen)
 {
 	BIO *b = BIO_new_mem_buf(text, (int)len);
 	X509_REQ *req = NULL;
@@ -1199,7 +1209,8 @@ static int csr_facts(struct csr_info *info)
 			char txt[80];
 			int nid = OBJ_obj2nid(o);
 			if (nid != NID_undef)
-				snprintf(txt, sizeof(txt), "%s", OBJ_nid2ln(nid));
+				snprintf(txt, sizeof(txt), "%s",
+					 OBJ_nid2ln(nid));
 			else
 				OBJ_obj2txt(txt, sizeof(txt), o, 1);
 			if (nid == NID_server_auth)
@@ -1230,8 +1241,8 @@ done:
 	return rc;
 }
 
-struct csr_info *csr_read(const char *path, enum csr_status *status,
-			  char *err, size_t errlen)
+struct csr_info *csr_read(const char *path, enum csr_status *status, char *err,
+			  size_t errlen)
 {
 	struct csr_info *info = NULL;
 	X509_REQ *req = NULL;
@@ -1246,8 +1257,8 @@ struct csr_info *csr_read(const char *path, enum csr_status *status,
 		return NULL;
 	*status = CSR_ERR_INPUT;
 	if (len == 0) {
-		csr_err(err, errlen,
-			"%s: empty — no certificate request in it", path);
+		csr_err(err, errlen, "%s: empty — no certificate request in it",
+			path);
 		goto done;
 	}
 	if ((unsigned char)text[0] == 0x30) {
@@ -1268,7 +1279,8 @@ struct csr_info *csr_read(const char *path, enum csr_status *status,
 		goto done;
 	}
 	if (!req && strstr(text, "-----BEGIN")) {
-		form = strstr(text, "-----BEGIN " PEM_STRING_X509_REQ_OLD "-----")
+		form = strstr(text,
+			      "-----BEGIN " PEM_STRING_X509_REQ_OLD "-----")
 			       ? CSR_FORM_PEM_MS
 			       : CSR_FORM_PEM;
 		req = csr_decode_pem(path, text, len, err, errlen);

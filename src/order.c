@@ -41,8 +41,8 @@ static void order_err(char *err, size_t errlen, const char *fmt, ...)
 bool order_name_internal(const char *name)
 {
 	static const char *const suffixes[] = {
-		".local", ".corp", ".lan", ".internal", ".localdomain",
-		".home", ".intranet",
+		".local",	".corp", ".lan",      ".internal",
+		".localdomain", ".home", ".intranet",
 	};
 	char buf[256];
 	size_t len;
@@ -285,8 +285,8 @@ static long order_pick(const struct order_plan *plan, const struct config *cfg,
 	long k = -1;
 
 	if (svc->role == CONFIG_ROLE_AV_EDGE)
-		k = order_find_role(plan, cfg, owner,
-				    CONFIG_ROLE_WEBCONF_EDGE, internal);
+		k = order_find_role(plan, cfg, owner, CONFIG_ROLE_WEBCONF_EDGE,
+				    internal);
 	else
 		k = order_find_role(plan, cfg, owner, CONFIG_ROLE_ACCESS_EDGE,
 				    internal);
@@ -299,7 +299,8 @@ static bool order_name_taken(const struct order_plan *plan, size_t upto,
 			     const char *name)
 {
 	for (size_t i = 0; i < upto; i++)
-		if (plan->certs[i].name && strcmp(plan->certs[i].name, name) == 0)
+		if (plan->certs[i].name &&
+		    strcmp(plan->certs[i].name, name) == 0)
 			return true;
 	return false;
 }
@@ -314,7 +315,8 @@ static int order_name_certs(struct order_plan *plan, const struct config *cfg)
 	for (size_t i = 0; i < plan->n; i++) {
 		struct order_cert *oc = &plan->certs[i];
 		for (size_t j = 0; j < oc->nservices && !oc->name; j++) {
-			const char *want = cfg->services[oc->services[j]].certificate;
+			const char *want =
+				cfg->services[oc->services[j]].certificate;
 			if (want && *want && !order_name_taken(plan, i, want)) {
 				oc->name = order_strdup(want);
 				if (!oc->name)
@@ -354,8 +356,8 @@ static int order_fill(struct order_plan *plan, const struct config *cfg)
 				return -1;
 			if (svc->role == CONFIG_ROLE_CWA &&
 			    (order_add_san_prefixed(oc, "as.", svc->fqdn) < 0 ||
-			     order_add_san_prefixed(oc, "download.", svc->fqdn) <
-				     0))
+			     order_add_san_prefixed(oc, "download.",
+						    svc->fqdn) < 0))
 				return -1;
 			if (svc->role == CONFIG_ROLE_ACCESS_EDGE)
 				for (size_t d = 0; d < svc->nsip_domains; d++)
@@ -391,26 +393,28 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 		}
 		if (!order_name_ok(svc->fqdn, &why)) {
 			order_err(err, errlen,
-				  "%s:%d: service \"%s\": fqdn \"%s\" %s",
-				  file, line, svc->name, svc->fqdn, why);
+				  "%s:%d: service \"%s\": fqdn \"%s\" %s", file,
+				  line, svc->name, svc->fqdn, why);
 			return -1;
 		}
 		if (order_role_cn_bound(cfg, svc->role) &&
 		    strlen(svc->fqdn) > ORDER_CN_MAX) {
-			order_err(err, errlen,
-				  "%s:%d: service \"%s\": fqdn \"%s\" is longer "
-				  "than the 64 characters a certificate CN can "
-				  "hold, and a %s takes its FQDN from the CN — "
-				  "use a shorter name",
-				  file, line, svc->name, svc->fqdn,
-				  config_role_name(svc->role));
+			order_err(
+				err, errlen,
+				"%s:%d: service \"%s\": fqdn \"%s\" is longer "
+				"than the 64 characters a certificate CN can "
+				"hold, and a %s takes its FQDN from the CN — "
+				"use a shorter name",
+				file, line, svc->name, svc->fqdn,
+				config_role_name(svc->role));
 			return -1;
 		}
 		for (size_t d = 0; svc->role == CONFIG_ROLE_ACCESS_EDGE &&
 				   d < svc->nsip_domains;
 		     d++) {
-			int dline = svc->sip_domains_line ? svc->sip_domains_line
-							  : svc->line;
+			int dline = svc->sip_domains_line
+					    ? svc->sip_domains_line
+					    : svc->line;
 			snprintf(name, sizeof(name), "sip.%s",
 				 svc->sip_domains[d]);
 			if (strlen(svc->sip_domains[d]) > ORDER_NAME_MAX ||
@@ -432,8 +436,8 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 static int order_attach(struct order_plan *plan, long k, size_t s)
 {
 	struct order_cert *oc = &plan->certs[k];
-	size_t *grown = realloc(oc->services,
-				(oc->nservices + 1) * sizeof(*grown));
+	size_t *grown =
+		realloc(oc->services, (oc->nservices + 1) * sizeof(*grown));
 
 	if (!grown)
 		return -1;
@@ -485,7 +489,8 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 		if (!order_role_cn_bound(cfg, svc->role))
 			continue;
 		for (size_t i = 0; i < plan->n && k < 0; i++)
-			if (plan->certs[i].internal == order_svc_internal(svc) &&
+			if (plan->certs[i].internal ==
+				    order_svc_internal(svc) &&
 			    strcasecmp(plan->certs[i].cn, svc->fqdn) == 0)
 				k = (long)i;
 		if (k < 0) {
@@ -516,6 +521,25 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	order_sort_services(plan);
 	if (order_fill(plan, cfg) < 0 || order_name_certs(plan, cfg) < 0)
 		goto oom;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct order_cert *oc = &plan->certs[i];
+		if (strlen(oc->cn) > ORDER_CN_MAX) {
+			const struct config_service *svc =
+				&cfg->services[oc->services[0]];
+			order_err(
+				err, errlen,
+				"%s:%d: service \"%s\": fqdn \"%s\" would be "
+				"the CN of certificate \"%s\", but a CN holds "
+				"at most 64 characters — use a shorter name, "
+				"or add a service with a shorter FQDN first",
+				cfg->file ? cfg->file : "(config)",
+				svc->fqdn_line ? svc->fqdn_line : svc->line,
+				svc->name, svc->fqdn, oc->name);
+			free(owner);
+			order_plan_free(plan);
+			return NULL;
+		}
+	}
 	for (size_t i = 0; i < plan->n; i++) {
 		if (plan->certs[i].internal)
 			plan->ninternal++;

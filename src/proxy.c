@@ -54,6 +54,7 @@ struct proxy_side {
 	bool shut;               /* we have shut our sending direction */
 	bool shut_pending;       /* shut it once the output has drained */
 	bool paused;             /* reading paused: the partner's output is full */
+	bool close_notify;       /* the peer's close_notify alert was read */
 	uint64_t bytes;          /* bytes read from this side */
 };
 
@@ -80,6 +81,27 @@ static void proxy_read_cb(struct bufferevent *bev, void *arg);
 static void proxy_write_cb(struct bufferevent *bev, void *arg);
 static void proxy_event_cb(struct bufferevent *bev, short events, void *arg);
 static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Records a close_notify from the peer.  The SSLs run with
+ * SSL_OP_IGNORE_UNEXPECTED_EOF, so OpenSSL 3 reports an EOF without
+ * close_notify as an ordinary end of the stream instead of a fatal error
+ * (after which nothing more could be sent to that peer); this callback is
+ * what still tells the two apart, so a dirty close can be passed on dirty. */
+static void proxy_ssl_info_cb(const SSL *ssl, int where, int ret)
+{
+	if ((where & SSL_CB_READ_ALERT) && (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
+		struct proxy_side *s = SSL_get_app_data(ssl);
+		if (s)
+			s->close_notify = true;
+	}
+}
+
+static void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s)
+{
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_set_app_data(ssl, s);
+	SSL_set_info_callback(ssl, proxy_ssl_info_cb);
+}
 
 static time_t proxy_now(void)
 {
@@ -337,6 +359,7 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 			proxy_conn_close(c, "out of memory");
 			return;
 		}
+		proxy_ssl_prepare(c->backend.ssl, &c->backend);
 		/* On failure libevent has freed the SSL: do not free it. */
 		c->backend.bev = bufferevent_openssl_socket_new(
 			c->owner->base, fd, c->backend.ssl,
@@ -465,9 +488,20 @@ static void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
 {
 	unsigned long e;
 
+	bool syscall = false;
+
 	buf[0] = '\0';
 	*dirty = false;
 	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		/* libevent 2.1 queues SSL_get_error()'s code itself before
+		 * the OpenSSL reasons: SSL_ERROR_SYSCALL with nothing else
+		 * is an EOF without close_notify. */
+		if (e == SSL_ERROR_SYSCALL) {
+			syscall = true;
+			continue;
+		}
+		if (e == SSL_ERROR_SSL)
+			continue;
 		if (tls_error_is_dirty_eof(e)) {
 			*dirty = true;
 			continue;
@@ -475,6 +509,8 @@ static void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
 		if (!buf[0])
 			ERR_error_string_n(e, buf, len);
 	}
+	if (syscall && !buf[0] && EVUTIL_SOCKET_ERROR() == 0)
+		*dirty = true;
 }
 
 static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
@@ -514,7 +550,7 @@ static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 
 	if (events & BEV_EVENT_EOF) {
 		s->eof = true;
-		s->dirty = dirty;
+		s->dirty = dirty || (s->ssl && !s->close_notify);
 		if (c->state == PROXY_HANDSHAKE) {
 			c->owner->stats.handshake_failures++;
 			log_info("service %s: client %s: closed during the TLS "
@@ -686,6 +722,7 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 			proxy_conn_close(c, "out of memory");
 			return -1;
 		}
+		proxy_ssl_prepare(c->client.ssl, &c->client);
 		/* On failure libevent has freed the SSL: never free it again. */
 		c->client.bev = bufferevent_openssl_socket_new(
 			owner->base, fd, c->client.ssl,

@@ -8,8 +8,10 @@
  * a buffered ClientHello for passthrough by running OpenSSL itself on a memory
  * BIO.  It reads certificate files through cert.c, so the files are read the
  * same way `edge443 check` reads them.  It knows nothing about sockets or
- * libevent, prints nothing, and leaves the OpenSSL error queue as it found it
- * except where a function's contract says it drains it.
+ * libevent and prints nothing.  Error queue: the constructors (main thread)
+ * clear the thread's OpenSSL error queue and leave it empty; tls_peek_sni,
+ * which runs on workers between a connection's reads, leaves it exactly as
+ * it found it; tls_error_string drains it.
  *
  * Decisions worth knowing:
  * - Certificate choice.  A listener serves one certificate per key type; when
@@ -23,6 +25,8 @@
  *   rules, which already refuse it at start-up.
  * - Services that lower tls_min below 1.2 get security level 0 and the ECDHE
  *   AES-CBC suites added, because OpenSSL 3 refuses TLS 1.0/1.1 otherwise.
+ * - Messages name the certificate section and the file but not the service
+ *   or backend: the caller knows which and adds it with its file:line.
  * - Backends keep OpenSSL's default TLS 1.2 cipher list: internal servers
  *   are often old, and the connection is verified either way.
  */
@@ -117,7 +121,8 @@ void tls_error_string(const char *what, char *err, size_t errlen)
 		used = strlen(err);
 	}
 	/* Always drain the queue, even when err is full. */
-	while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+	while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) !=
+	       0) {
 		char buf[256];
 		const char *reason;
 		int n;
@@ -126,7 +131,8 @@ void tls_error_string(const char *what, char *err, size_t errlen)
 			continue;
 		prev = code;
 		reason = tls_error_reason(code, buf, sizeof(buf));
-		if ((flags & ERR_TXT_STRING) != 0 && data != NULL && *data != '\0')
+		if ((flags & ERR_TXT_STRING) != 0 && data != NULL &&
+		    *data != '\0')
 			n = snprintf(err + used, errlen - used, "%s%s (%s)",
 				     first ? ": " : "; ", reason, data);
 		else
@@ -233,15 +239,16 @@ static int tls_tickets_parse_base64(struct tls_tickets *t, const char *path,
 		lineno++;
 		while (start < end && (buf[start] == ' ' || buf[start] == '\t'))
 			start++;
-		while (end > start && (buf[end - 1] == ' ' ||
-				       buf[end - 1] == '\t' ||
-				       buf[end - 1] == '\r'))
+		while (end > start &&
+		       (buf[end - 1] == ' ' || buf[end - 1] == '\t' ||
+			buf[end - 1] == '\r'))
 			end--;
 		if (start == end)
 			continue;
 		if (t->nkeys == TLS_TICKET_FILE_KEYS) {
 			tls_errf(err, errlen,
-				 "%s: more than %d ticket keys; keep the newest %d",
+				 "%s: more than %d ticket keys; keep the "
+				 "newest %d",
 				 path, TLS_TICKET_FILE_KEYS,
 				 TLS_TICKET_FILE_KEYS);
 			return -1;
@@ -260,7 +267,9 @@ static int tls_tickets_parse_base64(struct tls_tickets *t, const char *path,
 		if (n < 0 || (size_t)n - pad != TLS_TICKET_KEY_LEN) {
 			OPENSSL_cleanse(out, sizeof(out));
 			tls_errf(err, errlen,
-				 "%s:%d: not a base64 ticket key of %d bytes (make one with: openssl rand -base64 %d | tr -d '\\n')",
+				 "%s:%d: not a base64 ticket key of %d bytes "
+				 "(make one with: openssl rand -base64 %d | tr "
+				 "-d '\\n')",
 				 path, lineno, TLS_TICKET_KEY_LEN,
 				 TLS_TICKET_KEY_LEN);
 			return -1;
@@ -305,7 +314,8 @@ static int tls_tickets_load(struct tls_tickets *t, const char *path, char *err,
 	}
 	if (len > TLS_TICKET_FILE_MAX) {
 		tls_errf(err, errlen,
-			 "%s: larger than %d bytes; a ticket key file holds at most %d keys of %d bytes",
+			 "%s: larger than %d bytes; a ticket key file holds at "
+			 "most %d keys of %d bytes",
 			 path, TLS_TICKET_FILE_MAX, TLS_TICKET_FILE_KEYS,
 			 TLS_TICKET_KEY_LEN);
 		goto out;
@@ -315,7 +325,8 @@ static int tls_tickets_load(struct tls_tickets *t, const char *path, char *err,
 	} else if (len > 0 && len % TLS_TICKET_KEY_LEN == 0) {
 		if (len / TLS_TICKET_KEY_LEN > TLS_TICKET_FILE_KEYS) {
 			tls_errf(err, errlen,
-				 "%s: more than %d ticket keys; keep the newest %d",
+				 "%s: more than %d ticket keys; keep the "
+				 "newest %d",
 				 path, TLS_TICKET_FILE_KEYS,
 				 TLS_TICKET_FILE_KEYS);
 			goto out;
@@ -325,7 +336,8 @@ static int tls_tickets_load(struct tls_tickets *t, const char *path, char *err,
 		rc = 0;
 	} else {
 		tls_errf(err, errlen,
-			 "%s: %zu bytes is not a whole number of %d-byte ticket keys (raw) nor base64 keys one per line",
+			 "%s: %zu bytes is not a whole number of %d-byte "
+			 "ticket keys (raw) nor base64 keys one per line",
 			 path, len, TLS_TICKET_KEY_LEN);
 		goto out;
 	}
@@ -510,10 +522,9 @@ static const char *tls_key_type_name(int id)
  * RSA and an ECDSA certificate each keep their own chain).  TYPES/NTYPES
  * record the key types already loaded: a second certificate of the same
  * type would silently replace the first. */
-static int tls_server_load_cert(SSL_CTX *ctx, const struct config_service *svc,
-				const struct config_cert *cc, int *types,
-				const char **names, size_t *ntypes, char *err,
-				size_t errlen)
+static int tls_server_load_cert(SSL_CTX *ctx, const struct config_cert *cc,
+				int *types, const char **names, size_t *ntypes,
+				char *err, size_t errlen)
 {
 	struct cert_info *ci = NULL;
 	char what[512];
@@ -521,28 +532,31 @@ static int tls_server_load_cert(SSL_CTX *ctx, const struct config_service *svc,
 
 	if (cc->cert == NULL || cc->key == NULL) {
 		tls_errf(err, errlen,
-			 "service \"%s\": certificate \"%s\" has no %s file; a terminating service needs the certificate and its private key",
-			 svc->name, cc->name, cc->cert == NULL ? "cert" : "key");
+			 "certificate \"%s\" has no %s file; a "
+			 "terminating service needs the certificate and its "
+			 "private key",
+			 cc->name, cc->cert == NULL ? "cert" : "key");
 		return -1;
 	}
 	ci = cert_load(cc->cert, cc->chain, cc->key);
 	if (ci == NULL) {
-		tls_errf(err, errlen, "service \"%s\": certificate \"%s\": out of memory",
-			 svc->name, cc->name);
+		tls_errf(err, errlen, "certificate \"%s\": out of memory",
+			 cc->name);
 		return -1;
 	}
 	if (ci->nerrors > 0) {
 		const struct cert_file_error *fe = &ci->errors[0];
 
-		tls_errf(err, errlen, "service \"%s\": certificate \"%s\": %s: %s: %s",
-			 svc->name, cc->name, fe->path,
-			 cert_file_status_name(fe->status),
+		tls_errf(err, errlen, "certificate \"%s\": %s: %s: %s",
+			 cc->name, fe->path, cert_file_status_name(fe->status),
 			 fe->detail != NULL ? fe->detail : "");
 		goto out;
 	}
 	if (ci->leaf == NULL || ci->key == NULL) {
-		tls_errf(err, errlen, "service \"%s\": certificate \"%s\": %s: no certificate or key could be read",
-			 svc->name, cc->name, cc->cert);
+		tls_errf(err, errlen,
+			 "certificate \"%s\": %s: no "
+			 "certificate or key could be read",
+			 cc->name, cc->cert);
 		goto out;
 	}
 	if (X509_cmp_time(X509_get0_notAfter(ci->leaf), NULL) <= 0) {
@@ -553,38 +567,44 @@ static int tls_server_load_cert(SSL_CTX *ctx, const struct config_service *svc,
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
 				 &tm);
 		tls_errf(err, errlen,
-			 "service \"%s\": certificate \"%s\": %s expired on %s; an expired certificate is never served — renew it",
-			 svc->name, cc->name, cc->cert, when);
+			 "certificate \"%s\": %s expired on %s; "
+			 "an expired certificate is never served — renew it",
+			 cc->name, cc->cert, when);
 		goto out;
 	}
 	if (!ci->key_matches) {
 		tls_errf(err, errlen,
-			 "service \"%s\": certificate \"%s\": key %s does not belong to certificate %s — name the key the certificate was issued for",
-			 svc->name, cc->name, cc->key, cc->cert);
+			 "certificate \"%s\": key %s does not "
+			 "belong to certificate %s — name the key the "
+			 "certificate was issued for",
+			 cc->name, cc->key, cc->cert);
 		goto out;
 	}
 	type = EVP_PKEY_get_base_id(ci->key);
 	for (size_t i = 0; i < *ntypes; i++) {
 		if (types[i] == type) {
 			tls_errf(err, errlen,
-				 "service \"%s\": certificates \"%s\" and \"%s\" both have %s keys; a listener serves one certificate per key type (e.g. one RSA and one ECDSA)",
-				 svc->name, names[i], cc->name,
-				 tls_key_type_name(type));
+				 "certificates \"%s\" and "
+				 "\"%s\" both have %s keys; a listener serves "
+				 "one certificate per key type (e.g. one RSA "
+				 "and one ECDSA)",
+				 names[i], cc->name, tls_key_type_name(type));
 			goto out;
 		}
 	}
-	snprintf(what, sizeof(what), "service \"%s\": certificate \"%s\" (%s)",
-		 svc->name, cc->name, cc->cert);
+	snprintf(what, sizeof(what), "certificate \"%s\" (%s)", cc->name,
+		 cc->cert);
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate(ctx, ci->leaf) != 1 ||
 	    SSL_CTX_clear_chain_certs(ctx) != 1)
 		goto ssl_fail;
 	for (int i = 0; i < sk_X509_num(ci->chain); i++) {
-		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(ci->chain, i)) != 1)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(ci->chain, i)) !=
+		    1)
 			goto ssl_fail;
 	}
-	snprintf(what, sizeof(what), "service \"%s\": certificate \"%s\": key %s",
-		 svc->name, cc->name, cc->key);
+	snprintf(what, sizeof(what), "certificate \"%s\": key %s", cc->name,
+		 cc->key);
 	if (SSL_CTX_use_PrivateKey(ctx, ci->key) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1)
 		goto ssl_fail;
@@ -629,15 +649,14 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 	size_t ntypes = 0;
 	int min = config_service_tls_min(cfg, svc);
 	int max = config_service_tls_max(cfg, svc);
-	char what[300];
+	const char *what = "TLS context";
 
 	if (cc == NULL) {
 		tls_errf(err, errlen,
-			 "service \"%s\": no certificate to serve — name a certificate section with a cert and key",
-			 svc->name);
+			 "no certificate to serve — name a "
+			 "certificate section with a cert and key");
 		return NULL;
 	}
-	snprintf(what, sizeof(what), "service \"%s\": TLS context", svc->name);
 	ERR_clear_error();
 	types = calloc(nextra + 1, sizeof(*types));
 	names = calloc(nextra + 1, sizeof(*names));
@@ -690,8 +709,8 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 			tls_tickets_free(tickets);
 			goto ssl_fail;
 		}
-		if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx,
-							 tls_ticket_key_cb) != 1)
+		if (SSL_CTX_set_tlsext_ticket_key_evp_cb(
+			    ctx, tls_ticket_key_cb) != 1)
 			goto ssl_fail;
 	}
 	/* tickets == NULL: OpenSSL's own per-context random ticket keys. */
@@ -700,14 +719,14 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 	if (svc->http.present)
 		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 
-	if (tls_server_load_cert(ctx, svc, cc, types, names, &ntypes, err,
-				 errlen) != 0)
+	if (tls_server_load_cert(ctx, cc, types, names, &ntypes, err, errlen) !=
+	    0)
 		goto fail;
 	for (size_t i = 0; i < nextra; i++) {
 		if (extra[i] == NULL)
 			continue;
-		if (tls_server_load_cert(ctx, svc, extra[i], types, names,
-					 &ntypes, err, errlen) != 0)
+		if (tls_server_load_cert(ctx, extra[i], types, names, &ntypes,
+					 err, errlen) != 0)
 			goto fail;
 	}
 	free(types);
@@ -736,35 +755,35 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
 
 	if (be->verify && be->trust_file == NULL) {
 		tls_errf(err, errlen,
-			 "backend \"%s\": verify is on but no trust_file is set — name the CA file that issued the backend's certificate, or set verify = false",
-			 be->name);
+			 "verify is on but no trust_file is set — name the CA "
+			 "file that issued the backend's certificate, or set "
+			 "verify = false");
 		return NULL;
 	}
 	if (be->verify && be->verify_name == NULL) {
 		tls_errf(err, errlen,
-			 "backend \"%s\": verify is on but no verify_name is set — name the host name on the backend's certificate",
-			 be->name);
+			 "verify is on but no verify_name is set — name the "
+			 "host name on the backend's certificate");
 		return NULL;
 	}
-	snprintf(what, sizeof(what), "backend \"%s\": TLS context", be->name);
+	snprintf(what, sizeof(what), "TLS context");
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
 		goto ssl_fail;
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_options(ctx,
+			    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				      SSL_MODE_ENABLE_PARTIAL_WRITE);
 	if (be->verify) {
 		if (stat(be->trust_file, &st) != 0) {
-			tls_errf(err, errlen, "backend \"%s\": trust_file %s: %s",
-				 be->name, be->trust_file, strerror(errno));
+			tls_errf(err, errlen, "trust_file %s: %s",
+				 be->trust_file, strerror(errno));
 			goto fail;
 		}
-		snprintf(what, sizeof(what),
-			 "backend \"%s\": cannot load trust_file %s", be->name,
+		snprintf(what, sizeof(what), "cannot load trust_file %s",
 			 be->trust_file);
 		if (SSL_CTX_load_verify_file(ctx, be->trust_file) != 1)
 			goto ssl_fail;
@@ -800,7 +819,8 @@ SSL *tls_client_ssl_new(SSL_CTX *ctx, const struct config_backend *be)
 		if (!is_ip && SSL_set_tlsext_host_name(ssl, name) != 1)
 			goto fail;
 		if (be->verify && is_ip &&
-		    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) != 1)
+		    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) !=
+			    1)
 			goto fail;
 		if (be->verify && !is_ip) {
 			SSL_set_hostflags(ssl,
@@ -813,6 +833,7 @@ SSL *tls_client_ssl_new(SSL_CTX *ctx, const struct config_backend *be)
 	return ssl;
 fail:
 	SSL_free(ssl);
+	ERR_clear_error();
 	return NULL;
 }
 
@@ -889,7 +910,7 @@ static void tls_peek_ctx_init(void)
 enum tls_peek_result tls_peek_sni(const unsigned char *buf, size_t len,
 				  char **sni)
 {
-	struct tls_peek_state st = { false, NULL };
+	struct tls_peek_state st = {false, NULL};
 	enum tls_peek_result res = TLS_PEEK_NOT_TLS;
 	size_t n = len < TLS_PEEK_MAX ? len : TLS_PEEK_MAX;
 	SSL *ssl = NULL;

@@ -28,7 +28,7 @@ enum csr_status {
 	CSR_ERR_VERIFY = 1, /* a request's signature does not verify */
 	CSR_ERR_INPUT = 2,  /* unparseable input, a bad name, or a key file
 			       that exists without --force */
-	CSR_ERR_IO = 3,     /* a file or folder cannot be read or written,
+	CSR_ERR_IO = 3,	    /* a file or folder cannot be read or written,
 			       or OpenSSL failed */
 };
 
@@ -73,10 +73,10 @@ enum csr_status csr_write_plan(const struct config *cfg,
 
 /* How a request file was armoured. */
 enum csr_form {
-	CSR_FORM_PEM,    /* -----BEGIN CERTIFICATE REQUEST----- */
+	CSR_FORM_PEM,	 /* -----BEGIN CERTIFICATE REQUEST----- */
 	CSR_FORM_PEM_MS, /* -----BEGIN NEW CERTIFICATE REQUEST----- (certreq) */
-	CSR_FORM_BARE,   /* base64 without BEGIN/END lines */
-	CSR_FORM_DER,    /* binary DER */
+	CSR_FORM_BARE,	 /* base64 without BEGIN/END lines */
+	CSR_FORM_DER,	 /* binary DER */
 };
 
 /* What `edge443 csr` reports about a request.  Owns everything. */
@@ -84,14 +84,14 @@ struct csr_info {
 	X509_REQ *req;
 	enum csr_form form;
 	char subject[512]; /* RFC 2253 one-line subject, "" when empty */
-	char *cn;          /* first CN, NULL when none */
-	char **sans;       /* dNSName SANs requested, in order */
+	char *cn;	   /* first CN, NULL when none */
+	char **sans;	   /* dNSName SANs requested, in order */
 	size_t nsans;
-	char key[64];      /* "RSA-2048", "EC-prime256v1", ... */
-	bool has_eku;      /* an extendedKeyUsage is requested */
-	char eku[256];     /* "serverAuth, clientAuth" */
-	char sig_alg[64];  /* "sha256WithRSAEncryption", ... */
-	bool sig_ok;       /* X509_REQ_verify with the request's own key */
+	char key[64];	  /* "RSA-2048", "EC-prime256v1", ... */
+	bool has_eku;	  /* an extendedKeyUsage is requested */
+	char eku[256];	  /* "serverAuth, clientAuth" */
+	char sig_alg[64]; /* "sha256WithRSAEncryption", ... */
+	bool sig_ok;	  /* X509_REQ_verify with the request's own key */
 };
 
 /* Read and decode the request in PATH.  Returns a new info (csr_info_free)
@@ -99,8 +99,8 @@ struct csr_info {
  * does not verify (info still returned, sig_ok false).  Returns NULL with
  * *status CSR_ERR_IO (cannot read the file) or CSR_ERR_INPUT (not a
  * certificate request) and a message naming PATH in err. */
-struct csr_info *csr_read(const char *path, enum csr_status *status,
-			  char *err, size_t errlen);
+struct csr_info *csr_read(const char *path, enum csr_status *status, char *err,
+			  size_t errlen);
 
 void csr_info_free(struct csr_info *info);
 

@@ -33,12 +33,15 @@
 
 /* One planned certificate.  All strings and arrays are owned by the plan. */
 struct order_cert {
-	char *name;   /* the config's certificate section that a service names
-			 ("ssl1"), else "cert1", "cert2", ... — unique in the plan */
-	char *cn;     /* = sans[0] */
-	char **sans;  /* dNSNames, CN first, then in service order, no duplicates */
+	char *name;  /* the config's certificate section that a service names
+			("ssl1"), else "cert1", "cert2", ... — unique in the plan
+		      */
+	char *cn;    /* = sans[0] */
+	char **sans; /* dNSNames, CN first, then in service order, no duplicates
+		      */
 	size_t nsans;
-	bool internal;    /* issue from the internal CA (never mixed with public names) */
+	bool internal;	  /* issue from the internal CA (never mixed with public
+			     names) */
 	bool client_auth; /* EKU clientAuth besides serverAuth (federation) */
 	size_t *services; /* indices into cfg->services, in service order */
 	size_t nservices;

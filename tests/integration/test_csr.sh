@@ -69,7 +69,8 @@ for f in random.bin letter.txt empty.req truncated.txt notreq.txt; do
 	lib_run "$w" csr "$f"
 	expect_rc 2 "junk $f"
 	expect_out "$f" "junk $f: the message names the file"
-	expect_no_out "BEGIN CERTIFICATE REQUEST" "junk $f: no PEM written"
+	lib_checks=$((lib_checks + 1))
+	[ -z "$out" ] || lib_fail "junk $f: something was written to stdout"
 done
 cp "$EDGE443_PKI/ssl1.crt" "$w/a-certificate.pem"
 lib_run "$w" csr a-certificate.pem

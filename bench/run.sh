@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# bench/run.sh [--quick] — edge443 against HAProxy 2.6 (mode tcp), side by side,
+# following /work/shared/BENCH.md: each terminator alone on core 1 (every
+# thread re-pinned), load generator and backend on core 0, terminator CPU
+# (utime+stime from /proc/PID/stat) per unit of work, rounds interleaved
+# (edge443, HAProxy, edge443, HAProxy, ...), medians and ratios.
+#
+# Scenarios (both terminators: one worker/thread, terminate TLS, plain TCP to
+# the same backend, the same throw-away certificates):
+#   hs-rsa   full handshake + 1 request, RSA-2048, TLS 1.3    (hsload, never resumes)
+#   hs-ec    same, ECDSA P-256
+#   ka       keep-alive 100-byte GET, 50 connections           (wrk -t1 -c50)
+#   bulk     64 MiB download over one connection              (bulkget, repeated)
+#   mem      RSS delta / N for N=2000 idle TLS connections    (idleconns.py, fresh process)
+#
+# Everything it starts (backend, terminators, clients) is stopped by PID on
+# exit; certificates, binaries and logs live in a temporary directory that is
+# removed at the end (KEEP=1 keeps it).  Loopback only.  Bounded: the whole run
+# takes < 10 min (--quick < 3 min).  Needs root only to apt-get install
+# haproxy / wrk / libssl-dev when they are missing.
+#
+# Environment: EDGE443_BIN (default build-bench/edge443, built when missing),
+# ROUNDS, KEEP=1.  Writes bench/results.md.
+set -euo pipefail
+
+QUICK=0
+case "${1:-}" in
+--quick) QUICK=1 ;;
+"") ;;
+*) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+esac
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+tools=${BENCH_TOOLS:-/work/shared/tools}
+bin=${EDGE443_BIN:-$root/build-bench/edge443}
+
+if [ "$QUICK" = 1 ]; then
+	ROUNDS=${ROUNDS:-2}; WARM=0.5; DUR=2; BULK_N=3; LIMIT=170
+else
+	ROUNDS=${ROUNDS:-6}; WARM=1; DUR=3; BULK_N=8; LIMIT=570
+fi
+IDLE_N=2000
+HZ=$(getconf CLK_TCK)
+
+# Addresses: loopback only, away from conf/lab.conf's 127.0.0.1x.
+PORT=28443                              # RSA listeners; ECDSA listeners on PORT+1
+EC_PORT=28444
+BE_IP=127.0.83.2; BE_PORT=28080
+E_RSA=127.0.83.11; E_EC=127.0.83.12     # edge443
+H_RSA=127.0.83.21; H_EC=127.0.83.22     # HAProxy
+
+log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---- prerequisites --------------------------------------------------------
+missing=()
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v taskset >/dev/null || missing+=(util-linux)
+[ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+command -v cc >/dev/null || missing+=(gcc)
+if [ ${#missing[@]} -gt 0 ]; then
+	[ "$(id -u)" = 0 ] || die "missing ${missing[*]}: run as root or apt-get install them"
+	log "installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null ||
+		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null; }
+fi
+[ "$(nproc)" -ge 2 ] || die "needs 2 cores (terminator on core 1, load on core 0)"
+if [ ! -x "$bin" ]; then
+	log "building edge443 (Release) in $root/build-bench"
+	cmake -S "$root" -B "$root/build-bench" -DCMAKE_BUILD_TYPE=Release -DEDGE443_TESTS=OFF >/dev/null
+	cmake --build "$root/build-bench" -j2 >/dev/null
+	bin=$root/build-bench/edge443
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# ---- cleanup: every process we start is in PIDS ----------------------------
+work=$(mktemp -d /tmp/edge443-perf.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	if [ "${KEEP:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+forget() { # PID: drop from PIDS once it is gone
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+stop() { # PID
+	local p=$1
+	kill -TERM "$p" 2>/dev/null || true
+	for _ in $(seq 1 25); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+	forget "$p"
+}
+# Watchdog: the whole run is bounded.
+(
+	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+	sleep "$LIMIT" & sp=$!
+	wait "$sp"
+	echo "bench/run.sh: time limit ${LIMIT}s reached" >&2
+	kill -TERM $$
+) &
+PIDS+=($!)
+
+cd "$work"
+
+# ---- certificates: throw-away CA, RSA-2048 and ECDSA P-256 leaves ---------
+log "certificates, tools"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+	-out ca.crt -days 60 -subj "/CN=edge443 bench CA" \
+	-addext basicConstraints=critical,CA:true \
+	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+printf 'subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:false\n' > rsa.ext
+printf 'subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:false\n' > ec.ext
+openssl req -new -newkey rsa:2048 -nodes -keyout rsa.key -subj "/CN=test.example" -out rsa.csr 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ec.key \
+	-subj "/CN=test.example" -out ec.csr 2>/dev/null
+for k in rsa ec; do
+	openssl x509 -req -in $k.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 60 \
+		-extfile $k.ext -out $k.crt 2>/dev/null
+	chmod 600 $k.key
+	cat $k.crt $k.key > $k.pem # HAProxy: leaf + key, no chain (edge443 serves no chain either)
+	chmod 600 $k.pem
+done
+
+# ---- tools, compiled here, never committed ---------------------------------
+cc -O2 -o hsload "$tools/hsload.c" -lssl -lcrypto
+cc -O2 -o backend "$here/backend.c"
+cc -O2 -o bulkget "$here/bulkget.c" -lssl -lcrypto
+cp "$tools/idleconns.py" idleconns.py
+
+# ---- configurations --------------------------------------------------------
+cat > edge.conf <<EOF
+# edge443 under test: one worker, terminate, plain TCP to the bench backend.
+workers = 1
+trust_file = "ca.crt"
+log_level = "error"
+max_connections = 20000
+idle_timeout = 300
+handshake_timeout = 30
+shutdown_timeout = 1
+certificate rsa {
+  cert = "rsa.crt"
+  key  = "rsa.key"
+}
+certificate ec {
+  cert = "ec.crt"
+  key  = "ec.key"
+}
+backend be {
+  servers = {"$BE_IP:$BE_PORT"}
+}
+service rsa {
+  role = "generic"
+  fqdn = "test.example"
+  listen = "$E_RSA:$PORT"
+  certificate = "rsa"
+  mode = "terminate"
+  backend = "be"
+}
+service ec {
+  role = "generic"
+  fqdn = "test.example"
+  listen = "$E_EC:$EC_PORT"
+  certificate = "ec"
+  mode = "terminate"
+  backend = "be"
+}
+EOF
+cat > haproxy.cfg <<EOF
+# HAProxy under test: one thread, mode tcp, terminate, same backend.
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+frontend fe_rsa
+  bind $H_RSA:$PORT ssl crt $work/rsa.pem
+  default_backend be
+frontend fe_ec
+  bind $H_EC:$EC_PORT ssl crt $work/ec.pem
+  default_backend be
+backend be
+  server s1 $BE_IP:$BE_PORT
+EOF
+"$bin" check -c edge.conf > check.out 2>&1 || { cat check.out >&2; die "edge443 check refused the bench configuration"; }
+haproxy -c -q -f haproxy.cfg || die "haproxy -c refused the bench configuration"
+
+# ---- process helpers ---------------------------------------------------------
+wait_listen() { # IP PORT PID
+	for _ in $(seq 1 100); do
+		kill -0 "$3" 2>/dev/null || return 1
+		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+EDGE_PID=; HAP_PID=
+start_edge() {
+	taskset -c 1 "$bin" run -c "$work/edge.conf" >> edge.log 2>&1 &
+	EDGE_PID=$!; PIDS+=($EDGE_PID)
+	wait_listen $E_RSA $PORT $EDGE_PID && wait_listen $E_EC $EC_PORT $EDGE_PID ||
+		{ tail -20 edge.log >&2; die "edge443 did not start"; }
+	taskset -a -cp 1 $EDGE_PID >/dev/null
+}
+start_haproxy() {
+	taskset -c 1 haproxy -db -f "$work/haproxy.cfg" >> haproxy.log 2>&1 &
+	HAP_PID=$!; PIDS+=($HAP_PID)
+	wait_listen $H_RSA $PORT $HAP_PID && wait_listen $H_EC $EC_PORT $HAP_PID ||
+		{ tail -20 haproxy.log >&2; die "haproxy did not start"; }
+	taskset -a -cp 1 $HAP_PID >/dev/null
+}
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # ticks, all threads
+served() { od -An -t u8 -N8 "$work/served" | tr -d ' '; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+pid_of() { if [ "$1" = edge ]; then echo "$EDGE_PID"; else echo "$HAP_PID"; fi; }
+ip_of() { # TERM KIND(rsa|ec)
+	case "$1/$2" in
+	edge/rsa) echo $E_RSA ;; edge/ec) echo $E_EC ;;
+	haproxy/rsa) echo $H_RSA ;; haproxy/ec) echo $H_EC ;;
+	esac
+}
+port_of() { if [ "$1" = rsa ]; then echo $PORT; else echo $EC_PORT; fi; }
+record() { echo "$3" >> "$work/res.$1.$2"; } # SCENARIO TERM VALUE
+flt() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
+
+# ---- backend on core 0 -------------------------------------------------------
+taskset -c 0 ./backend $BE_IP $BE_PORT "$work/served" > backend.log 2>&1 &
+BE_PID=$!; PIDS+=($BE_PID)
+wait_listen $BE_IP $BE_PORT $BE_PID || die "backend did not start"
+
+# ---- scenarios -------------------------------------------------------------------
+# Work is counted inside a window that lies wholly inside the client's run
+# (after its warm-up): CPU ticks and backend requests sampled at both ends.
+window() { # PID -> sets W_CPU W_REQ; sleeps WARM then DUR-0.2
+	local p=$1 c0 r0
+	sleep "$WARM"
+	c0=$(cpu "$p"); r0=$(served)
+	sleep "$(flt "$DUR" -0.2)"
+	W_CPU=$(($(cpu "$p") - c0)); W_REQ=$(($(served) - r0))
+}
+
+hs_round() { # TERM KIND
+	local term=$1 kind=$2 p ip lp
+	p=$(pid_of "$term"); ip=$(ip_of "$term" "$kind")
+	timeout 60 taskset -c 0 ./hsload -a "$ip" -p "$(port_of "$kind")" -c 32 -w "$WARM" -d "$DUR" -u /small > hs.out &
+	lp=$!; PIDS+=($lp)
+	window "$p"
+	wait "$lp" || true; forget "$lp"
+	[ "$W_REQ" -gt 0 ] || { cat hs.out >&2; die "hsload $term $kind: no requests"; }
+	local us
+	us=$(awk -v t="$W_CPU" -v hz="$HZ" -v n="$W_REQ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+	record "hs-$kind" "$term" "$us"
+	echo "hs-$kind $term: $us us/conn ($W_REQ conns in window; $(cat hs.out))" >> rounds.log
+	grep -q 'proto=TLSv1.3' hs.out || die "hsload $term $kind did not get TLS 1.3: $(cat hs.out)"
+}
+
+ka_round() { # TERM
+	local term=$1 p ip lp
+	p=$(pid_of "$term"); ip=$(ip_of "$term" ec)
+	timeout 60 taskset -c 0 wrk -t1 -c50 -d "$(flt "$WARM" "$DUR")s" --latency \
+		"https://$ip:$EC_PORT/small" > wrk.out 2>&1 &
+	lp=$!; PIDS+=($lp)
+	window "$p"
+	wait "$lp" || true; forget "$lp"
+	[ "$W_REQ" -gt 0 ] || { cat wrk.out >&2; die "wrk $term: no requests"; }
+	local us p99
+	us=$(awk -v t="$W_CPU" -v hz="$HZ" -v n="$W_REQ" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+	# wrk prints "     99%    1.23ms" (us, ms or s)
+	p99=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+		f = (u == "us") ? 0.001 : (u == "s") ? 1000 : 1; printf "%.3f", v * f }' wrk.out)
+	record ka "$term" "$us"
+	record p99 "$term" "${p99:-0}"
+	echo "ka $term: $us us/req p99=${p99}ms ($W_REQ reqs in window; $(grep -E 'Requests/sec|Non-2xx|Socket errors' wrk.out | tr -s ' ' | tr '\n' ';'))" >> rounds.log
+}
+
+bulk_round() { # TERM
+	local term=$1 p ip c0 c1
+	p=$(pid_of "$term"); ip=$(ip_of "$term" ec)
+	c0=$(cpu "$p")
+	timeout 120 taskset -c 0 ./bulkget "$ip" $EC_PORT "$BULK_N" > bulk.out || { cat bulk.out >&2; die "bulkget $term failed"; }
+	c1=$(cpu "$p")
+	local bytes mbs
+	bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' bulk.out)
+	mbs=$(awk -v b="$bytes" -v t="$((c1 - c0))" -v hz="$HZ" 'BEGIN { printf "%.0f", t ? b / 1e6 / (t / hz) : 0 }')
+	record bulk "$term" "$mbs"
+	echo "bulk $term: $mbs MB/s per core ($((c1 - c0)) ticks; $(cat bulk.out))" >> rounds.log
+}
+
+mem_round() { # TERM: a fresh process, warmed, then N idle connections
+	local term=$1 p ip lp before after n
+	if [ "$term" = edge ]; then start_edge; else start_haproxy; fi
+	p=$(pid_of "$term"); ip=$(ip_of "$term" ec)
+	timeout 20 taskset -c 0 ./hsload -a "$ip" -p $EC_PORT -c 8 -w 0 -d 0.5 -u /small > /dev/null || true
+	sleep 0.5
+	before=$(rss_kib "$p")
+	rm -f ready
+	taskset -c 0 python3 idleconns.py "$ip" $EC_PORT $IDLE_N 120 ready > idle.out 2>&1 &
+	lp=$!; PIDS+=($lp)
+	for _ in $(seq 1 700); do [ -s ready ] && break; kill -0 "$lp" 2>/dev/null || break; sleep 0.1; done
+	[ -s ready ] || { cat idle.out >&2; die "idleconns $term never got ready"; }
+	sleep 1
+	after=$(rss_kib "$p")
+	n=$(awk '{print $1}' ready)
+	stop "$lp"
+	stop "$p"
+	local kib
+	kib=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
+	record mem "$term" "$kib"
+	echo "mem $term: $kib KiB/conn (RSS $before -> $after KiB, $n of $IDLE_N connections; $(head -1 idle.out))" >> rounds.log
+}
+
+log "edge443 $("$bin" version 2>/dev/null | head -1); $(haproxy -v | head -1 | cut -d' ' -f1-3); $(openssl version)"
+log "rounds=$ROUNDS warm=${WARM}s window=${DUR}s bulk=${BULK_N}x64MiB idle=$IDLE_N"
+start_edge
+start_haproxy
+for kind in rsa ec; do
+	log "full handshake + 1 request, $kind"
+	for r in $(seq 1 "$ROUNDS"); do hs_round edge $kind; hs_round haproxy $kind; done
+done
+log "keep-alive, 50 connections"
+for r in $(seq 1 "$ROUNDS"); do ka_round edge; ka_round haproxy; done
+log "bulk download"
+for r in $(seq 1 "$ROUNDS"); do bulk_round edge; bulk_round haproxy; done
+stop "$EDGE_PID"
+stop "$HAP_PID"
+log "memory per idle connection ($IDLE_N connections, fresh process each round)"
+MEM_ROUNDS=$ROUNDS
+[ "$QUICK" = 1 ] || MEM_ROUNDS=$((ROUNDS > 4 ? 4 : ROUNDS))
+for r in $(seq 1 "$MEM_ROUNDS"); do mem_round edge; mem_round haproxy; done
+
+# ---- report ----------------------------------------------------------------------
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+cipher=$(grep -m1 -o 'cipher=[A-Z0-9_-]*' rounds.log | cut -d= -f2)
+row() { # SCENARIO LABEL UNIT FMT TARGET-TEXT BETTER(lower|higher) TARGET-VALUE
+	local s=$1 e h ratio met
+	e=$(median "res.$s.edge"); h=$(median "res.$s.haproxy")
+	ratio=$(awk -v e="$e" -v h="$h" 'BEGIN { printf "%.2f", h ? e / h : 0 }')
+	met=$(awk -v e="$e" -v t="$7" -v b="$6" 'BEGIN { print ((b == "lower" && e <= t) || (b == "higher" && e >= t)) ? "yes" : "no" }')
+	printf '| %s | %s %s | %s %s | %s | %s | %s |\n' "$2" "$(printf "$4" "$e")" "$3" "$(printf "$4" "$h")" "$3" "$ratio" "$5" "$met"
+}
+{
+	echo "| scenario | edge443 | HAProxy (tcp) | ratio edge443/HAProxy | BENCH.md target | met |"
+	echo "|---|---|---|---|---|---|"
+	row hs-rsa "full handshake + 1 request, RSA-2048, TLS 1.3" "µs/conn" "%.0f" "≤ 650 µs" lower 650
+	row hs-ec "same, ECDSA P-256, TLS 1.3" "µs/conn" "%.0f" "≤ 420 µs" lower 420
+	row ka "keep-alive 100-byte GET, 50 connections" "µs/req" "%.1f" "≤ 17 µs" lower 17
+	row bulk "bulk 64 MiB over one connection" "MB/s per core" "%.0f" "≥ 800 MB/s" higher 800
+	row mem "memory per idle TLS connection ($IDLE_N)" "KiB" "%.1f" "≤ 12 KiB" lower 12
+	row p99 "p99 latency, keep-alive (wrk, whole run)" "ms" "%.2f" "≤ 1.5 ms" lower 1.5
+} > table.md
+
+mode=full; [ "$QUICK" = 1 ] && mode=quick
+{
+	echo "# edge443 vs HAProxy — bench/run.sh results"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` ($mode: $ROUNDS interleaved rounds, memory $MEM_ROUNDS), $(nproc) cores, $(uname -r)."
+	echo "edge443 $("$bin" version 2>/dev/null | head -1) (git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(openssl version | cut -d' ' -f1-2); TLS 1.3 $cipher."
+	echo
+	echo "Terminator CPU (utime+stime of /proc/PID/stat, every thread) on core 1 per"
+	echo "unit of work, medians; load generator and backend on core 0. Lower is better"
+	echo "except bulk. edge443: \`workers = 1\`, \`mode = terminate\`; HAProxy: \`nbthread 1\`,"
+	echo "\`mode tcp\`; same certificates (leaf only, no chain) and backend (bench/backend.c)."
+	echo
+	cat table.md
+	echo
+	echo "Clients: hsload (${WARM}s warm-up, ${DUR}s, 32 concurrent, never resumes), wrk -t1 -c50,"
+	echo "bulkget ($BULK_N × 64 MiB per round, 1 MB = 10^6 bytes), idleconns.py ($IDLE_N connections"
+	echo "to a fresh, warmed process; RSS delta / N). p99 is wrk's over the whole run and"
+	echo "mostly measures the saturated client core; it is informative only."
+	echo
+	echo "<details><summary>every round</summary>"
+	echo
+	echo '```'
+	cat rounds.log
+	echo '```'
+	echo
+	echo "</details>"
+} > "$here/results.md"
+echo
+cat table.md
+log "wrote $here/results.md"

@@ -1,0 +1,338 @@
+/* plan_service.c — the per-service rules of RULES.md.
+ *
+ * This part of the plan module judges one service: whether its certificate
+ * suits its role (FQDN covered, CN is the FQDN, no wildcard where the role
+ * forbids it, client EKU, SIP domains, CWA names), and the service rules that
+ * need no certificate (certificate required, Edge terminated, backend
+ * verification, legacy TLS).  It does not judge the certificate on its own
+ * (plan_cert.c) or clashes between services (plan.c), and like all of plan it
+ * reads no file and prints nothing: it appends findings.
+ */
+#include "edge443/plan.h"
+#include "edge443/plan_internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/tls1.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The role as people call it, for messages. */
+static const char *plan_role_title(enum config_role role)
+{
+	switch (role) {
+	case CONFIG_ROLE_ACCESS_EDGE:
+		return "Access Edge";
+	case CONFIG_ROLE_WEBCONF_EDGE:
+		return "Web Conferencing Edge";
+	case CONFIG_ROLE_AV_EDGE:
+		return "A/V Edge";
+	case CONFIG_ROLE_EDGE_INTERNAL:
+		return "the Edge internal interface";
+	case CONFIG_ROLE_CWA:
+		return "Communicator Web Access";
+	case CONFIG_ROLE_WEB:
+		return "a web site";
+	case CONFIG_ROLE_GENERIC:
+		break;
+	}
+	return "a generic TLS service";
+}
+
+/* True when some DNS SAN equals NAME (case-insensitively) or covers it. */
+static bool plan_has_san(const struct cert_info *ci, const char *name)
+{
+	for (size_t i = 0; i < ci->nsans; i++)
+		if (plan_name_eq(ci->sans[i], name))
+			return true;
+	return cert_covers(ci, name);
+}
+
+/* ---- per service ------------------------------------------------------ */
+
+bool plan_role_cn_bound(enum config_role role)
+{
+	return role == CONFIG_ROLE_ACCESS_EDGE ||
+	       role == CONFIG_ROLE_WEBCONF_EDGE;
+}
+
+static int plan_check_cn_is_fqdn(const struct config *cfg,
+				 const struct config_service *svc,
+				 const struct cert_info *ci, const char *who,
+				 const char *sdesc, const char *cwho, int line,
+				 struct plan_findings *out)
+{
+	enum plan_severity sev = PLAN_ERROR;
+	char cn[300];
+	const char *why;
+
+	switch (svc->role) {
+	case CONFIG_ROLE_ACCESS_EDGE:
+	case CONFIG_ROLE_WEBCONF_EDGE:
+		why = "takes its FQDN from the certificate CN whatever is "
+		      "configured";
+		break;
+	case CONFIG_ROLE_EDGE_INTERNAL:
+		why = "is known to the internal servers by the certificate CN";
+		break;
+	case CONFIG_ROLE_AV_EDGE:
+		why = "should present its FQDN as the certificate CN";
+		sev = PLAN_WARN;
+		break;
+	default:
+		return 0;
+	}
+	if (cfg->platform != CONFIG_PLATFORM_OCS2007R2 || !svc->fqdn ||
+	    plan_name_eq(ci->cn, svc->fqdn))
+		return 0;
+	if (ci->cn)
+		snprintf(cn, sizeof(cn), "has CN %s", ci->cn);
+	else
+		snprintf(cn, sizeof(cn), "has no CN");
+	return plan_add(out, sev, "cn-is-fqdn", plan_file(cfg), line, who,
+			"%s has FQDN %s but %s %s; %s %s — give it a "
+			"certificate whose CN is %s (edge443 plan)%s",
+			sdesc, svc->fqdn, cwho, cn, plan_role_title(svc->role),
+			why, svc->fqdn,
+			plan_role_cn_bound(svc->role) ? ", or a different port"
+						      : "");
+}
+
+static int plan_check_wildcard(const struct config *cfg,
+			       const struct config_service *svc,
+			       const struct cert_info *ci, const char *who,
+			       const char *sdesc, const char *cwho, int line,
+			       struct plan_findings *out)
+{
+	const char *wild = NULL;
+
+	switch (svc->role) {
+	case CONFIG_ROLE_ACCESS_EDGE:
+	case CONFIG_ROLE_WEBCONF_EDGE:
+	case CONFIG_ROLE_EDGE_INTERNAL:
+	case CONFIG_ROLE_CWA:
+		if (ci->cn && cert_name_is_wildcard(ci->cn))
+			wild = ci->cn;
+		for (size_t i = 0; i < ci->nsans && !wild; i++)
+			if (cert_name_is_wildcard(ci->sans[i]))
+				wild = ci->sans[i];
+		if (!wild)
+			return 0;
+		return plan_add(out, PLAN_ERROR, "wildcard-forbidden",
+				plan_file(cfg), line, who,
+				"%s uses %s, which names the wildcard %s; %s "
+				"does not support wildcard certificates — give "
+				"it a certificate with explicit names (edge443 "
+				"plan)",
+				sdesc, cwho, wild, plan_role_title(svc->role));
+	case CONFIG_ROLE_WEB:
+		if (!ci->cn || !cert_name_is_wildcard(ci->cn))
+			return 0;
+		return plan_add(out, PLAN_WARN, "wildcard-forbidden",
+				plan_file(cfg), line, who,
+				"%s uses %s, whose CN %s is a wildcard; old "
+				"clients that read the CN do not match it — "
+				"prefer a certificate whose CN is %s (a "
+				"wildcard SAN is fine)",
+				sdesc, cwho, ci->cn,
+				svc->fqdn ? svc->fqdn : "the FQDN");
+	default:
+		return 0;
+	}
+}
+
+int plan_check_service_cert(const struct config *cfg,
+			    const struct config_service *svc,
+			    const struct config_cert *cc,
+			    const struct cert_info *ci,
+			    struct plan_findings *out)
+{
+	const char *file = plan_file(cfg);
+	char who[300], sdesc[400], cwho[300], sans[512];
+	int line, rc = 0;
+
+	if (!cfg || !svc || !ci || !ci->leaf)
+		return 0;
+	plan_service_label(svc, who, sizeof(who));
+	snprintf(sdesc, sizeof(sdesc), "%s (%s)", who,
+		 config_role_name(svc->role));
+	plan_cert_label(cc, ci, cwho, sizeof(cwho));
+	plan_san_list(ci, sans, sizeof(sans));
+	line = plan_line(svc->certificate_line, svc->line);
+
+	if (svc->fqdn && !cert_covers(ci, svc->fqdn))
+		rc |= plan_add(out, PLAN_ERROR, "fqdn-covered", file, line, who,
+			       "%s has FQDN %s but %s does not cover it (DNS "
+			       "SANs: %s) — add %s as a SAN, or name a "
+			       "certificate that has it (edge443 plan)",
+			       sdesc, svc->fqdn, cwho, sans, svc->fqdn);
+	rc |= plan_check_cn_is_fqdn(cfg, svc, ci, who, sdesc, cwho, line, out);
+	rc |= plan_check_wildcard(cfg, svc, ci, who, sdesc, cwho, line, out);
+
+	if (svc->role == CONFIG_ROLE_ACCESS_EDGE && ci->has_eku &&
+	    !(ci->eku & (CERT_EKU_CLIENT | CERT_EKU_ANY)))
+		rc |= plan_add(
+			out, svc->federation ? PLAN_ERROR : PLAN_WARN,
+			"eku-client", file,
+			svc->federation ? plan_line(svc->federation_line, line)
+					: line,
+			who,
+			"%s uses %s, whose extended key usage lacks "
+			"clientAuth; "
+			"federation and public IM connectivity authenticate "
+			"the Access Edge as a client (MTLS)%s — request "
+			"serverAuth and clientAuth; public CAs are phasing "
+			"clientAuth out of TLS server certificates, so you may "
+			"need a CA that still issues it",
+			sdesc, cwho,
+			svc->federation ? " and this service sets federation "
+					  "= true"
+					: "");
+
+	if (svc->role == CONFIG_ROLE_ACCESS_EDGE) {
+		int dline = plan_line(svc->sip_domains_line, line);
+		for (size_t i = 0; i < svc->nsip_domains; i++) {
+			char name[300];
+			snprintf(name, sizeof(name), "sip.%s",
+				 svc->sip_domains[i]);
+			if (plan_has_san(ci, name))
+				continue;
+			rc |= plan_add(out, PLAN_ERROR, "sip-domain-san", file,
+				       dline, who,
+				       "%s serves SIP domain %s but %s has no "
+				       "SAN %s (SANs: %s); clients look up "
+				       "sip.%s to sign in — add %s as a SAN "
+				       "(edge443 plan)",
+				       sdesc, svc->sip_domains[i], cwho, name,
+				       sans, svc->sip_domains[i], name);
+		}
+	}
+
+	if (svc->role == CONFIG_ROLE_CWA && svc->fqdn) {
+		char as[300], dl[300], missing[620];
+		bool has_as, has_dl;
+
+		snprintf(as, sizeof(as), "as.%s", svc->fqdn);
+		snprintf(dl, sizeof(dl), "download.%s", svc->fqdn);
+		has_as = plan_has_san(ci, as);
+		has_dl = plan_has_san(ci, dl);
+		if (!has_as || !has_dl) {
+			snprintf(missing, sizeof(missing), "%s%s%s",
+				 has_as ? "" : as,
+				 !has_as && !has_dl ? " and " : "",
+				 has_dl ? "" : dl);
+			rc |= plan_add(out, PLAN_WARN, "cwa-sans", file, line,
+				       who,
+				       "%s uses %s, which lacks the SAN%s %s; "
+				       "CWA serves desktop sharing and file "
+				       "downloads on those names — add %s as "
+				       "SAN%s (edge443 plan)",
+				       sdesc, cwho,
+				       !has_as && !has_dl ? "s" : "", missing,
+				       missing, !has_as && !has_dl ? "s" : "");
+		}
+	}
+
+	return rc;
+}
+
+/* The per-service rules that need no certificate: cert-required,
+ * edge-terminated, backend-verify, tls-legacy. */
+int plan_check_service(const struct config *cfg,
+		       const struct config_service *svc,
+		       struct plan_findings *out)
+{
+	const char *file = plan_file(cfg);
+	char who[300];
+	int rc = 0;
+	bool terminates = svc->mode != CONFIG_MODE_PASSTHROUGH;
+
+	plan_service_label(svc, who, sizeof(who));
+
+	if (!svc->certificate) {
+		if (terminates)
+			rc |= plan_add(
+				out, PLAN_ERROR, "cert-required", file,
+				svc->line, who,
+				"%s (%s) terminates TLS (mode = \"%s\") but "
+				"names no certificate — add certificate "
+				"= \"NAME\" naming a certificate section "
+				"with its key",
+				who, config_role_name(svc->role),
+				config_mode_name(svc->mode));
+		else if (svc->role != CONFIG_ROLE_AV_EDGE)
+			rc |= plan_add(out, PLAN_WARN, "cert-required", file,
+				       svc->line, who,
+				       "%s (%s) names no certificate, so check "
+				       "cannot validate what the backend "
+				       "presents — name the certificate "
+				       "installed on the backend (certificate "
+				       "= \"NAME\", no key needed for "
+				       "passthrough)",
+				       who, config_role_name(svc->role));
+	}
+
+	if (plan_role_cn_bound(svc->role) && terminates)
+		rc |= plan_add(
+			out, PLAN_WARN, "edge-terminated", file,
+			plan_line(svc->mode_line, svc->line), who,
+			"%s (%s) terminates TLS (mode = \"%s\"); clients "
+			"and federation partners authenticate the Edge "
+			"server itself (MTLS), which edge443 would hide "
+			"— use mode = \"passthrough\" and install the "
+			"certificate on the Edge server",
+			who, config_role_name(svc->role),
+			config_mode_name(svc->mode));
+
+	if (svc->mode == CONFIG_MODE_REENCRYPT && svc->backend) {
+		const struct config_backend *b =
+			config_find_backend(cfg, svc->backend);
+		if (b && b->verify && (!b->trust_file || !b->verify_name)) {
+			char missing[64];
+			snprintf(missing, sizeof(missing), "%s%s%s",
+				 b->trust_file ? "" : "trust_file",
+				 !b->trust_file && !b->verify_name ? " and "
+								   : "",
+				 b->verify_name ? "" : "verify_name");
+			rc |= plan_add(
+				out, PLAN_ERROR, "backend-verify", file,
+				b->line, who,
+				"%s re-encrypts to backend \"%s\", which has "
+				"no "
+				"%s, so the backend server could not be "
+				"verified and edge443 refuses to bridge blind "
+				"— add trust_file = \"INTERNAL-CA.pem\" and "
+				"verify_name = \"SERVER-FQDN\" to backend "
+				"\"%s\", or write verify = false to accept an "
+				"unverified backend",
+				who, b->name, missing, b->name);
+		} else if (b && b->verify_set && !b->verify) {
+			rc |= plan_add(
+				out, PLAN_WARN, "backend-verify", file,
+				plan_line(b->verify_line, b->line), who,
+				"%s re-encrypts to backend \"%s\" with verify "
+				"= "
+				"false: anyone on the internal path can "
+				"impersonate the backend server — set verify = "
+				"true with trust_file and verify_name",
+				who, b->name);
+		}
+	}
+
+	int min = config_service_tls_min(cfg, svc);
+	if (min > 0 && min < TLS1_2_VERSION)
+		rc |= plan_add(
+			out, PLAN_WARN, "tls-legacy", file,
+			svc->tls_min ? plan_line(svc->tls_min_line, svc->line)
+				     : plan_line(cfg->tls_min_line, svc->line),
+			who,
+			"%s allows TLS %s (tls_min = \"%s\"); TLS 1.0 and "
+			"1.1 are deprecated (RFC 8996) — set tls_min = "
+			"\"1.2\" unless very old clients must connect",
+			who, config_tls_name(min), config_tls_name(min));
+	return rc;
+}
