@@ -309,6 +309,8 @@ static cfg_opt_t config_root_opts[] = {
 	CONFIG_OPT_STR("tls_max"),
 	CONFIG_OPT_STR("ticket_key_file"),
 	CONFIG_OPT_STR("log_level"),
+	CONFIG_OPT_STR("log_file"),
+	CONFIG_OPT_STR("syslog"),
 	CONFIG_OPT_STR("admin"),
 	CONFIG_OPT_STR("platform"),
 	CFG_SEC("certificate", config_cert_opts, CONFIG_SECTION_FLAGS),
@@ -582,6 +584,7 @@ void config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->trust_file);
 	free(cfg->ticket_key_file);
+	free(cfg->log_file);
 	free(cfg->admin.text);
 	free(cfg);
 }

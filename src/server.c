@@ -667,9 +667,14 @@ int server_run(const struct server_options *opts)
 	if (!cfg)
 		return code;
 	srv.nworkers = server_worker_count(cfg);
-	if (log_open(opts->daemon ? LOG_TARGET_SYSLOG : LOG_TARGET_STDERR,
-		     NULL, cfg->log_level) < 0) {
-		fprintf(stderr, "edge443: cannot open the log\n");
+	enum log_target target = cfg->log_file ? LOG_TARGET_FILE
+				 : cfg->log_syslog || opts->daemon
+					 ? LOG_TARGET_SYSLOG
+					 : LOG_TARGET_STDERR;
+	if (log_open(target, cfg->log_file, cfg->log_level) < 0) {
+		fprintf(stderr, "error %s: log_file %s: cannot open: %s\n",
+			cfg->file, cfg->log_file ? cfg->log_file : "-",
+			strerror(errno));
 		config_free(cfg);
 		return SERVER_EXIT_RUNTIME;
 	}

@@ -135,6 +135,8 @@ struct config {
 	int max_connections;
 	int tls_min, tls_max; /* default TLS 1.2 / 1.3 */
 	char *ticket_key_file; /* NULL if absent */
+	char *log_file;        /* NULL: stderr (syslog with --daemon) */
+	bool log_syslog;       /* syslog = true: log to syslog */
 	enum config_log_level log_level;
 	struct config_addr admin; /* .text == NULL when absent */
 	enum config_platform platform;

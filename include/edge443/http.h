@@ -1,0 +1,105 @@
+/* http.h — HTTP/1.1 publishing rules on one client connection.
+ *
+ * http.c sits between the client's decrypted bytes and the backend for a
+ * service with an `http { }` block (ISA Server / TMG web publishing): it
+ * parses requests with Debian's http-parser (no hand-written parser),
+ * rejects what RFC 9112 §6 and PITFALLS.md call smuggling (answering 400 and
+ * closing), enforces the publishing rule (Host must be the service FQDN or a
+ * name of its certificate: else 421; path prefixes: else 404 without touching
+ * the backend), re-serialises every request head (never forwards it raw),
+ * overwrites X-Forwarded-For/-Proto/-Host, rewrites Host when host_header =
+ * backend, streams bodies (Content-Length and chunked, re-framed) without
+ * buffering them whole, follows the backend's responses (to know when a
+ * response ends, 100-continue, and 101 Switching Protocols, after which the
+ * connection is a plain tunnel), and writes one access-log line per request.
+ *
+ * It knows nothing about sockets, TLS or libevent events: the caller (proxy.c)
+ * hands it evbuffers and acts on the returned action.  One http_conn per
+ * client connection; the backend connection it feeds is pinned to that client
+ * connection for its whole life (NTLM/Negotiate authenticate the TCP
+ * connection), so nothing here pools or shares backend connections.
+ */
+#ifndef EDGE443_HTTP_H
+#define EDGE443_HTTP_H
+
+#include <event2/buffer.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "edge443/config.h"
+
+/* Limits (RFC 9112 leaves them to the server; HAProxy's defaults are close). */
+#define HTTP_MAX_HEAD (16 * 1024) /* bytes of one request head: else 431 */
+#define HTTP_MAX_HEADERS 100      /* header fields in one head: else 431 */
+
+/* What the caller must do after a feed call. */
+enum http_action {
+	HTTP_CONTINUE, /* keep relaying (TO may have grown; may be empty) */
+	HTTP_CLOSE,    /* an error response (or nothing) is in the client's
+			* output: stop reading, flush it, then close */
+	HTTP_TUNNEL,   /* 101 seen: from now on relay raw bytes both ways
+			* (what remained in FROM is still there) */
+};
+
+/* Facts about the connection for the access log and X-Forwarded-*; all
+ * strings are borrowed and must outlive the http_conn (proxy.c keeps them in
+ * its connection struct).  BACKEND may change (it is read when logging). */
+struct http_peer {
+	const char *client_ip;   /* "192.0.2.7" (no port) */
+	const char *client_addr; /* "192.0.2.7:51234" for the log */
+	const char *tls_version; /* "TLSv1.3" */
+	const char *backend;     /* "10.0.0.7:443", or "-" before connecting */
+};
+
+struct http_conn;
+
+/* NAMES / NNAMES: the DNS names the listener's certificate covers (its SANs),
+ * also accepted as Host besides svc->fqdn; may be NULL/0.  BACKEND_NAME: the
+ * backend's verify_name (for host_header = backend; NULL = svc->fqdn).
+ * Returns NULL on allocation failure. */
+struct http_conn *http_conn_new(const struct config_service *svc,
+				const char *const *names, size_t nnames,
+				const char *backend_name,
+				const struct http_peer *peer);
+void http_conn_free(struct http_conn *h);
+
+/* Client -> backend.  Consumes what it can from FROM (client input) and
+ * appends the re-serialised requests and their bodies to TO (the backend's
+ * output, or a staging buffer while the backend is not connected yet).  An
+ * error response goes to CLIENT (the client's output) with HTTP_CLOSE.
+ * *NEED_BACKEND is set true once a request has been accepted for the
+ * backend (the caller then connects if it has not yet). */
+enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
+				  struct evbuffer *to, struct evbuffer *client,
+				  bool *need_backend);
+
+/* Backend -> client.  Consumes FROM (backend input), appends to TO (client
+ * output).  A malformed response: 502 to TO if no byte of that response was
+ * sent yet, then HTTP_CLOSE. */
+enum http_action http_from_backend(struct http_conn *h, struct evbuffer *from,
+				   struct evbuffer *to);
+
+/* The backend could not be reached / verified / timed out: write an error
+ * response for the pending request to CLIENT (502, or 504 when TIMEOUT) with
+ * a short text body, and log the request with REASON.  The caller closes. */
+void http_backend_failed(struct http_conn *h, bool timeout, const char *reason,
+			 struct evbuffer *client);
+
+/* The request head did not arrive in time: 408 to CLIENT (only when the
+ * client started a request or none was answered yet on this connection;
+ * else nothing).  The caller closes. */
+void http_head_timeout(struct http_conn *h, struct evbuffer *client);
+
+/* True while a request head is partly read or awaited (the caller runs the
+ * header read timeout then), false while a body streams or a response is
+ * outstanding. */
+bool http_awaiting_head(const struct http_conn *h);
+
+/* The plain-HTTP redirect listener (redirect_http): read one request head
+ * from FROM; when complete, write "301 Moved Permanently" to
+ * https://FQDN/same-path?same-query to TO and return HTTP_CLOSE;
+ * HTTP_CONTINUE while incomplete; 400 + HTTP_CLOSE on a malformed head. */
+enum http_action http_redirect(const struct config_service *svc,
+			       struct evbuffer *from, struct evbuffer *to);
+
+#endif
