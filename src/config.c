@@ -281,7 +281,7 @@ static cfg_opt_t config_service_opts[] = {
 	CONFIG_OPT_STR("role"),
 	CONFIG_OPT_STR("fqdn"),
 	CONFIG_OPT_LIST("listen"),
-	CONFIG_OPT_STR("certificate"),
+	CONFIG_OPT_LIST("certificate"),
 	CONFIG_OPT_STR("mode"),
 	CONFIG_OPT_STR("backend"),
 	CONFIG_OPT_LIST("sip_domains"),
@@ -575,6 +575,8 @@ void config_free(struct config *cfg)
 		free(s->certificate);
 		free(s->backend);
 		config_free_strv(s->sip_domains, s->nsip_domains);
+		config_free_strv(s->extra_certificates,
+				 s->nextra_certificates);
 		config_free_strv(s->http.paths, s->http.npaths);
 		free(s->http.redirect_http.text);
 	}

@@ -500,8 +500,29 @@ static void config_build_service(struct config_parse *p, cfg_t *sec,
 			      "listen = \"IP:port\", e.g. \"192.0.2.10:443\"",
 			      sec->title);
 
-	config_copy(p, config_str(p, sec, "certificate", &s->certificate_line),
-		    &s->certificate);
+	/* certificate = "a" or {"a", "b"}: the first is the service's
+	 * certificate, the others are twins of other key types. */
+	char **certs = NULL;
+	size_t ncerts = 0;
+	config_str_list(p, sec, "certificate", config_value_section_name_ok,
+			"not a certificate section name", &certs, &ncerts,
+			&s->certificate_line);
+	if (ncerts > 0)
+		s->certificate = certs[0];
+	if (ncerts > 1) {
+		s->extra_certificates =
+			calloc(ncerts - 1, sizeof(*s->extra_certificates));
+		if (!s->extra_certificates) {
+			p->oom = true;
+			for (size_t i = 1; i < ncerts; i++)
+				free(certs[i]);
+		} else {
+			for (size_t i = 1; i < ncerts; i++)
+				s->extra_certificates[i - 1] = certs[i];
+			s->nextra_certificates = ncerts - 1;
+		}
+	}
+	free(certs);
 	config_enum(p, sec, "mode", config_value_modes, "mode", &mode,
 		    &s->mode_line);
 	s->mode = (enum config_mode)mode;

@@ -307,3 +307,16 @@ char *config_value_dirname(const char *path)
 	out[n] = '\0';
 	return out;
 }
+
+bool config_service_uses_cert(const struct config_service *svc,
+			      const char *name)
+{
+	if (!name || !svc->certificate)
+		return false;
+	if (strcmp(svc->certificate, name) == 0)
+		return true;
+	for (size_t i = 0; i < svc->nextra_certificates; i++)
+		if (strcmp(svc->extra_certificates[i], name) == 0)
+			return true;
+	return false;
+}

@@ -442,9 +442,8 @@ static int plan_check_across(const struct config *cfg,
 		const struct config_cert *cc = &cfg->certs[i];
 		bool used = false;
 		for (size_t j = 0; j < cfg->nservices && !used; j++)
-			used = cfg->services[j].certificate &&
-			       strcmp(cfg->services[j].certificate, cc->name) ==
-				       0;
+			used = config_service_uses_cert(&cfg->services[j],
+							cc->name);
 		if (!used) {
 			char who[300];
 			plan_cert_label(cc, NULL, who, sizeof(who));
@@ -509,10 +508,16 @@ int plan_check(const struct config *cfg, const struct plan_certs *pc,
 		char who[300];
 
 		plan_service_label(svc, who, sizeof(who));
-		if (svc->certificate) {
+		/* The service's certificate, then its twins of other key
+		 * types: each must be defined and meet the role's rules. */
+		for (size_t k = 0;
+		     svc->certificate && k <= svc->nextra_certificates; k++) {
+			const char *name = k == 0
+						   ? svc->certificate
+						   : svc->extra_certificates[k - 1];
 			const struct config_cert *cc;
 			const struct cert_info *ci =
-				plan_cert_for(cfg, pc, svc->certificate, &cc);
+				plan_cert_for(cfg, pc, name, &cc);
 			if (!cc)
 				rc |= plan_add(
 					out, PLAN_ERROR, "ref-unknown", file,
@@ -522,8 +527,7 @@ int plan_check(const struct config *cfg, const struct plan_certs *pc,
 					"%s names certificate \"%s\", which is "
 					"not defined — add a certificate %s { "
 					"} section or fix the name",
-					who, svc->certificate,
-					svc->certificate);
+					who, name, name);
 			else
 				rc |= plan_check_service_cert(cfg, svc, cc, ci,
 							      out);

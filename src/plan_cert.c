@@ -56,8 +56,7 @@ static bool plan_cert_internal(const struct config *cfg,
 		return false;
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct config_service *svc = &cfg->services[i];
-		if (!svc->certificate ||
-		    strcmp(svc->certificate, cc->name) != 0)
+		if (!config_service_uses_cert(svc, cc->name))
 			continue;
 		if (svc->role != CONFIG_ROLE_EDGE_INTERNAL)
 			return false;
@@ -286,8 +285,7 @@ int plan_check_key_missing(const struct config *cfg,
 		return 0;
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct config_service *svc = &cfg->services[i];
-		if (!svc->certificate ||
-		    strcmp(svc->certificate, cc->name) != 0 ||
+		if (!config_service_uses_cert(svc, cc->name) ||
 		    svc->mode == CONFIG_MODE_PASSTHROUGH)
 			continue;
 		if (first)

@@ -73,8 +73,17 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 			goto fail;
 		}
 		char why[512];
-		rs->ctx = tls_server_ctx_new(cfg, svc, cc, NULL, 0, tickets,
-					     why, sizeof(why));
+		const struct config_cert *extra[8];
+		size_t nextra = 0;
+		for (size_t k = 0; k < svc->nextra_certificates && nextra < 8;
+		     k++) {
+			extra[nextra] = config_find_cert(
+				cfg, svc->extra_certificates[k]);
+			if (extra[nextra])
+				nextra++;
+		}
+		rs->ctx = tls_server_ctx_new(cfg, svc, cc, extra, nextra,
+					     tickets, why, sizeof(why));
 		if (!rs->ctx) {
 			snprintf(err, errlen, "%s:%d: service \"%s\": %s",
 				 cfg->file, svc->line, svc->name, why);

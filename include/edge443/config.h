@@ -109,6 +109,11 @@ struct config_service {
 	struct config_addr *listen; /* at least one */
 	size_t nlisten;
 	char *certificate; /* certificate section name; NULL if absent */
+	char **extra_certificates; /* further sections served by the same
+				    * listener (certificate = {"rsa", "ecdsa"}):
+				    * one per key type, OpenSSL picks by the
+				    * client's signature algorithms */
+	size_t nextra_certificates;
 	enum config_mode mode;
 	char *backend; /* backend section name; NULL if absent */
 	char **sip_domains;
@@ -184,6 +189,10 @@ const char *config_role_name(enum config_role role);
 const char *config_mode_name(enum config_mode mode);
 /* "1.2" for TLS1_2_VERSION etc.; "?" for anything else. */
 const char *config_tls_name(int version);
+
+/* True when SVC serves certificate section NAME (first or extra). */
+bool config_service_uses_cert(const struct config_service *svc,
+			      const char *name);
 
 /* The effective min/max TLS version of a service (service overrides global). */
 int config_service_tls_min(const struct config *cfg,

@@ -33,6 +33,11 @@ certificate ssl2 {
   cert  = "pki/ssl2.crt"
   chain = "pki/chain.pem"
 }
+certificate ec1 {
+  cert  = "ec1.crt"
+  chain = "pki/chain.pem"
+  key   = "ec1.key"
+}
 
 backend b_access  { servers = {"127.0.1.21:5061"} }
 backend b_webconf { servers = {"127.0.1.22:8057"} }
@@ -133,6 +138,13 @@ service dirty {
   mode = "reencrypt"
   backend = "b_dirty"
 }
+service twin {
+  fqdn = "as.cwa.example.com"
+  listen = "127.0.1.31:8446"
+  certificate = {"ssl1", "ec1"}
+  mode = "terminate"
+  backend = "b_app"
+}
 service strict {
   fqdn = "download.cwa.example.com"
   listen = "127.0.1.27:443"
@@ -145,6 +157,17 @@ service strict {
 
 MiB = 1 << 20
 BIG = 32 * MiB
+
+# An ECDSA twin of ssl1, made here with the openssl CLI from the test PKI's
+# intermediate, for the listener that serves both key types.
+pki = os.path.join(H.tmp, "pki")
+subprocess.run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+               "-keyout ec1.key -subj /CN=sip.example.com -out ec1.csr 2>/dev/null && "
+               "printf 'subjectAltName=DNS:sip.example.com,DNS:as.cwa.example.com\n"
+               "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n' > ec1.ext && "
+               "openssl x509 -req -sha256 -days 30 -in ec1.csr -CA pki/int.crt -CAkey pki/int.key "
+               "-CAcreateserial -CAserial ec1.srl -extfile ec1.ext -out ec1.crt 2>/dev/null && chmod 600 ec1.key",
+               shell=True, cwd=H.tmp, check=True)
 
 # ----------------------------------------------------------------- backends
 H.backend("127.0.1.21:5061", "http", "access-backend", ("ssl1.crt", "ssl1.key"), "chain.pem")
@@ -177,6 +200,21 @@ for addr, sni, cn in [("127.0.1.11:443", "sip.example.com", "sip.example.com"),
                       ("127.0.1.15:443", "as.cwa.example.com", "sip.example.com")]:
     H.check(served_subject(addr, sni) == cn, "%s presents CN %s with SNI" % (addr, cn))
     H.check(served_subject(addr) == cn, "%s presents CN %s without SNI" % (addr, cn))
+
+# --------------------- one listener, RSA and ECDSA: chosen by the client's sigalgs
+def server_key_bits(addr, sigalgs):
+    r = subprocess.run(["openssl", "s_client", "-connect", addr, "-servername",
+                        "as.cwa.example.com", "-sigalgs", sigalgs],
+                       input=b"", capture_output=True, timeout=20)
+    for line in r.stdout.decode(errors="replace").splitlines():
+        if line.startswith("Server public key is"):
+            return line
+    return r.stdout.decode(errors="replace")[-300:]
+
+H.check("256 bit" in server_key_bits("127.0.1.31:8446", "ECDSA+SHA256"),
+        "twin listener: an ECDSA-only client gets the ECDSA certificate")
+H.check("2048 bit" in server_key_bits("127.0.1.31:8446", "RSA-PSS+SHA256:RSA+SHA256"),
+        "twin listener: an RSA-only client gets the RSA certificate")
 
 # -------------------------------------------------- requests end to end (curl)
 for url, ip, want in [("https://as.cwa.example.com/t", "127.0.1.15", b"app /t\n"),
