@@ -7,6 +7,7 @@
  * Nothing here knows a rule; it only sequences and reports.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "edge443/csr.h"
 #include "edge443/order.h"
 #include "edge443/plan.h"
+#include "edge443/probe.h"
 #include "edge443/report.h"
 #include "edge443/server.h"
 
@@ -428,6 +430,119 @@ static int main_run(int argc, char **argv)
 	return server_run(&so);
 }
 
+/* edge443 probe: connect to the listeners (or --target) as a client and
+ * judge the chains they serve.  Returns the exit code. */
+static int main_probe(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"service", required_argument, NULL, 's'},
+		{"target", required_argument, NULL, 't'},
+		{"format", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	const char *path = CONFIG_DEFAULT_PATH, *target_text = NULL;
+	enum main_format fmt = MAIN_FORMAT_TEXT;
+	struct probe_options po = {NULL, NULL, 0};
+	struct config_addr target = {0};
+	struct config *cfg = NULL;
+	struct plan_certs *pc = NULL;
+	struct probe_report rep = {0};
+	char err[256];
+	bool found = false;
+	int c, code = MAIN_EXIT_RUNTIME;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 's':
+			po.service = optarg;
+			break;
+		case 't':
+			target_text = optarg;
+			break;
+		case 'f':
+			if (main_parse_format(optarg, &fmt) < 0) {
+				fprintf(stderr,
+					"edge443 probe: --format %s: expected "
+					"text or json\n",
+					optarg);
+				return MAIN_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			main_usage(stdout);
+			return MAIN_EXIT_OK;
+		default:
+			main_usage(stderr);
+			return MAIN_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edge443 probe: unexpected argument \"%s\"\n",
+			argv[optind]);
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	}
+	if (target_text) {
+		if (config_addr_parse(target_text, &target, err, sizeof(err)) <
+		    0) {
+			fprintf(stderr,
+				"edge443 probe: --target %s: %s — give "
+				"IP:PORT, e.g. 192.0.2.10:443 or "
+				"[2001:db8::10]:443 (names are not resolved)\n",
+				target_text, err);
+			free(target.text);
+			return MAIN_EXIT_USAGE;
+		}
+		po.target = &target;
+	}
+
+	cfg = main_load_config(path, &code);
+	if (!cfg)
+		goto done;
+	for (size_t i = 0; po.service && i < cfg->nservices; i++)
+		found = found || strcmp(cfg->services[i].name, po.service) == 0;
+	if (po.service && !found) {
+		fprintf(stderr,
+			"edge443 probe: --service %s: %s defines no "
+			"such service; it defines:",
+			po.service, cfg->file);
+		for (size_t i = 0; i < cfg->nservices; i++)
+			fprintf(stderr, " %s", cfg->services[i].name);
+		fputc('\n', stderr);
+		code = MAIN_EXIT_USAGE;
+		goto done;
+	}
+	/* A peer that closes mid-handshake must not kill the probe. */
+	signal(SIGPIPE, SIG_IGN);
+	pc = plan_load_certs(cfg);
+	if (!pc || probe_run(cfg, pc, &po, &rep) < 0) {
+		fprintf(stderr, "edge443 probe: out of memory\n");
+		code = MAIN_EXIT_RUNTIME;
+		goto done;
+	}
+	if (fmt == MAIN_FORMAT_JSON) {
+		if (report_probe_json(stdout, cfg, &rep) < 0) {
+			fprintf(stderr, "edge443 probe: cannot write JSON\n");
+			code = MAIN_EXIT_RUNTIME;
+			goto done;
+		}
+	} else {
+		report_probe_text(stdout, cfg, &rep);
+	}
+	code = rep.findings.errors ? MAIN_EXIT_FINDINGS : MAIN_EXIT_OK;
+done:
+	probe_report_free(&rep);
+	plan_certs_free(pc);
+	config_free(cfg);
+	free(target.text);
+	return code;
+}
+
 static int main_version(int argc, char **argv)
 {
 	printf("edge443 %s (%s)\n", EDGE443_VERSION,
@@ -445,6 +560,7 @@ static const struct main_command main_commands[] = {
 	{"run", main_run},
 	{"plan", main_plan},
 	{"csr", main_csr},
+	{"probe", main_probe},
 	{"version", main_version},
 };
 
@@ -465,13 +581,6 @@ int main(int argc, char **argv)
 	     i++)
 		if (strcmp(argv[1], main_commands[i].name) == 0)
 			return main_commands[i].fn(argc - 1, argv + 1);
-	if (strcmp(argv[1], "probe") == 0) {
-		fprintf(stderr,
-			"edge443: \"%s\" is not part of this build yet; "
-			"\"edge443 check\" validates a plan\n",
-			argv[1]);
-		return MAIN_EXIT_USAGE;
-	}
 	fprintf(stderr, "edge443: unknown command \"%s\"\n", argv[1]);
 	main_usage(stderr);
 	return MAIN_EXIT_USAGE;

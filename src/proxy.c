@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "edge443/http.h"
 #include "edge443/log.h"
 
 /* Bytes that may wait in one side's output before the other side pauses. */
@@ -41,6 +42,8 @@
 enum proxy_state {
 	PROXY_PREREAD,     /* passthrough: buffering the ClientHello for SNI */
 	PROXY_HANDSHAKE,   /* TLS handshake with the client in progress */
+	PROXY_HTTP_WAIT,   /* http service (or redirect listener): client up,
+			    * no request for the backend yet */
 	PROXY_CONNECTING,  /* connecting to a backend server (failover inside) */
 	PROXY_BACKEND_TLS, /* reencrypt: TLS handshake with the backend */
 	PROXY_RELAY,       /* both sides up; bytes flow both ways */
@@ -75,6 +78,17 @@ struct proxy_conn {
 	const char *tls_version;
 	const char *cipher;
 	bool closing; /* a side broke: close once the other's output drained */
+
+	/* HTTP publishing (service with an http block), see http.h. */
+	struct http_conn *http;   /* NULL for plain relays */
+	bool tunnel;              /* after 101: raw relay from now on */
+	bool redirect;            /* a redirect_http listener connection */
+	bool http_close;          /* close once the client's output drained */
+	bool awaiting;            /* http: waiting for a request head ... */
+	time_t awaiting_since;    /* ... since then (header read timeout) */
+	struct evbuffer *staging; /* requests accepted before the backend is up */
+	struct http_peer hpeer;
+	char peer_ip[64];
 };
 
 static void proxy_read_cb(struct bufferevent *bev, void *arg);
@@ -152,7 +166,7 @@ static void proxy_conn_close(struct proxy_conn *c, const char *why)
 		 "backend=%s in=%llu out=%llu ms=%.1f end=\"%s\"",
 		 c->peer, c->rs->svc->name, c->sni ? c->sni : "-",
 		 c->tls_version ? c->tls_version : "-",
-		 c->cipher ? c->cipher : "-", c->server[0] ? c->server : "-",
+		 c->cipher ? c->cipher : "-", c->server,
 		 (unsigned long long)c->client.bytes,
 		 (unsigned long long)c->backend.bytes, ms, why);
 	owner->stats.bytes_in += c->client.bytes;
@@ -182,6 +196,9 @@ static void proxy_conn_close(struct proxy_conn *c, const char *why)
 	if (c->next)
 		c->next->prev = c->prev;
 	owner->nconns--;
+	http_conn_free(c->http);
+	if (c->staging)
+		evbuffer_free(c->staging);
 	runtime_unref(c->rt);
 	free(c->sni);
 	free(c);
@@ -307,6 +324,172 @@ static void proxy_start_relay(struct proxy_conn *c)
 		proxy_pass_eof(c, &c->client);
 }
 
+
+/* ---- HTTP publishing -------------------------------------------------- */
+
+static void proxy_connect_backend(struct proxy_conn *c);
+
+/* Stop reading the client, let its output (an error response) drain, then
+ * close.  Returns true when the connection was closed at once. */
+static bool proxy_flush_close(struct proxy_conn *c)
+{
+	c->http_close = true;
+	if (c->client.bev)
+		bufferevent_disable(c->client.bev, EV_READ);
+	if (c->backend.bev)
+		bufferevent_disable(c->backend.bev, EV_READ);
+	if (!c->client.bev ||
+	    evbuffer_get_length(bufferevent_get_output(c->client.bev)) == 0) {
+		proxy_conn_close(c, "closed by edge443 after a response");
+		return true;
+	}
+	bufferevent_setwatermark(c->client.bev, EV_WRITE, 0, 0);
+	return false;
+}
+
+/* Track whether a request head is awaited, for the header read timeout. */
+static void proxy_http_track(struct proxy_conn *c)
+{
+	bool awaiting = http_awaiting_head(c->http);
+
+	if (awaiting && !c->awaiting)
+		c->awaiting_since = proxy_now();
+	c->awaiting = awaiting;
+}
+
+/* Pause FROM when TO (an output or the staging buffer) holds too much. */
+static void proxy_http_limit(struct proxy_conn *c, struct proxy_side *from,
+			     struct evbuffer *to, struct proxy_side *to_side)
+{
+	if (evbuffer_get_length(to) < PROXY_BUF_MAX || !from->bev)
+		return;
+	bufferevent_disable(from->bev, EV_READ);
+	from->paused = true;
+	if (to_side && to_side->bev)
+		bufferevent_setwatermark(to_side->bev, EV_WRITE,
+					 PROXY_BUF_MAX / 2, 0);
+}
+
+/* Client bytes through the publishing rules.  Returns true when the
+ * connection was closed. */
+static bool proxy_http_client(struct proxy_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->client.bev);
+	bool ready = c->state == PROXY_RELAY && c->backend.bev;
+	struct evbuffer *to =
+		ready ? bufferevent_get_output(c->backend.bev) : c->staging;
+	size_t before = evbuffer_get_length(in);
+	bool need = false;
+	enum http_action act;
+
+	if (before == 0)
+		return false;
+	act = http_from_client(c->http, in, to,
+			       bufferevent_get_output(c->client.bev), &need);
+	c->client.bytes += before - evbuffer_get_length(in);
+	c->last_active = proxy_now();
+	proxy_http_track(c);
+	if (act == HTTP_CLOSE)
+		return proxy_flush_close(c);
+	proxy_http_limit(c, &c->client, to, ready ? &c->backend : NULL);
+	if (need && c->state == PROXY_HTTP_WAIT) {
+		proxy_connect_backend(c);
+		return c->state != PROXY_CONNECTING;
+	}
+	return false;
+}
+
+/* Backend bytes back through the response tracking.  Returns true when the
+ * connection was closed. */
+static bool proxy_http_backend(struct proxy_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->backend.bev);
+	struct evbuffer *out = bufferevent_get_output(c->client.bev);
+	size_t before = evbuffer_get_length(in);
+	enum http_action act;
+
+	if (before == 0)
+		return false;
+	act = http_from_backend(c->http, in, out);
+	c->backend.bytes += before - evbuffer_get_length(in);
+	c->last_active = proxy_now();
+	proxy_http_track(c);
+	if (act == HTTP_CLOSE)
+		return proxy_flush_close(c);
+	if (act == HTTP_TUNNEL) {
+		/* 101 Switching Protocols: plain bytes both ways from now. */
+		c->tunnel = true;
+		c->awaiting = false;
+		proxy_forward(c, &c->backend);
+		proxy_forward(c, &c->client);
+		return false;
+	}
+	proxy_http_limit(c, &c->backend, out, &c->client);
+	/* A response ended: the next pipelined request (or what followed a
+	 * refused upgrade) may already wait in the client's input. */
+	if (c->client.bev &&
+	    evbuffer_get_length(bufferevent_get_input(c->client.bev)))
+		return proxy_http_client(c);
+	return false;
+}
+
+/* The backend could not be reached or verified: 502/504 to the client. */
+static void proxy_http_backend_failed(struct proxy_conn *c, bool timeout,
+				      const char *reason)
+{
+	if (c->backend.bev) {
+		bufferevent_free(c->backend.bev);
+		c->backend.bev = NULL;
+		c->backend.ssl = NULL;
+	}
+	http_backend_failed(c->http, timeout, reason,
+			    bufferevent_get_output(c->client.bev));
+	proxy_flush_close(c);
+}
+
+/* The backend is up for an http service: send what was staged, relay. */
+static void proxy_http_backend_ready(struct proxy_conn *c)
+{
+	c->state = PROXY_RELAY;
+	c->last_active = proxy_now();
+	proxy_arm_timer(c, 1);
+	evbuffer_add_buffer(bufferevent_get_output(c->backend.bev), c->staging);
+	bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
+	if (c->client.paused && !c->client.eof) {
+		c->client.paused = false;
+		bufferevent_enable(c->client.bev, EV_READ);
+	}
+	if (proxy_http_client(c))
+		return;
+	if (c->client.eof)
+		proxy_pass_eof(c, &c->client);
+}
+
+/* After the TLS handshake of an http service: wait for a request. */
+static void proxy_http_start(struct proxy_conn *c)
+{
+	const struct runtime_service *rs = c->rs;
+	const struct config_backend *be =
+		rs->backend ? rs->backend->pool.be : NULL;
+
+	c->hpeer.client_ip = c->peer_ip;
+	c->hpeer.client_addr = c->peer;
+	c->hpeer.tls_version = c->tls_version ? c->tls_version : "-";
+	c->hpeer.backend = c->server;
+	c->http = http_conn_new(rs->svc, (const char *const *)rs->names,
+				rs->nnames, be ? be->verify_name : NULL,
+				&c->hpeer);
+	c->staging = evbuffer_new();
+	if (!c->http || !c->staging) {
+		proxy_conn_close(c, "out of memory");
+		return;
+	}
+	c->state = PROXY_HTTP_WAIT;
+	proxy_arm_timer(c, 1);
+	proxy_http_track(c);
+	proxy_http_client(c);
+}
+
 static void proxy_backend_connected_cb(int fd, size_t server,
 				       const char *reason, void *arg)
 {
@@ -317,8 +500,16 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 	c->connecting = NULL;
 	if (fd < 0) {
 		c->owner->stats.backend_failures++;
-		log_warn("service %s: client %s: backend \"%s\" unreachable: %s",
-			 c->rs->svc->name, c->peer, be->name, reason);
+		log_warn("service %s: client %s: backend unreachable: %s",
+			 c->rs->svc->name, c->peer, reason);
+		if (c->http) {
+			/* 504 when every server timed out, else 502. */
+			proxy_http_backend_failed(
+				c, reason && strstr(reason, "timeout") &&
+					   !strstr(reason, "refused"),
+				reason);
+			return;
+		}
 		proxy_conn_close(c, "backend unreachable");
 		return;
 	}
@@ -383,7 +574,10 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 		return;
 	}
 	proxy_setup_bev(c, c->backend.bev);
-	proxy_start_relay(c);
+	if (c->http)
+		proxy_http_backend_ready(c);
+	else
+		proxy_start_relay(c);
 }
 
 /* The client side is ready (handshake done or ClientHello read): connect. */
@@ -397,8 +591,11 @@ static void proxy_connect_backend(struct proxy_conn *c)
 	}
 	c->state = PROXY_CONNECTING;
 	evtimer_del(c->timer);
-	/* Until the backend is up, keep at most PROXY_BUF_MAX of client data. */
-	bufferevent_setwatermark(c->client.bev, EV_READ, 0, PROXY_BUF_MAX);
+	/* Until the backend is up, keep at most PROXY_BUF_MAX of client data
+	 * (http: the staging buffer is limited by proxy_http_limit). */
+	if (!c->http)
+		bufferevent_setwatermark(c->client.bev, EV_READ, 0,
+					 PROXY_BUF_MAX);
 	c->connecting = backend_connect_start(
 		c->owner->base, &c->rs->backend->pool,
 		proxy_cfg(c)->connect_timeout, proxy_backend_connected_cb, c);
@@ -458,6 +655,21 @@ static void proxy_read_cb(struct bufferevent *bev, void *arg)
 		proxy_preread(c);
 		return;
 	}
+	if (c->redirect) {
+		enum http_action act =
+			http_redirect(c->rs->svc, bufferevent_get_input(bev),
+				      bufferevent_get_output(bev));
+		if (act == HTTP_CLOSE)
+			proxy_flush_close(c);
+		return;
+	}
+	if (c->http && !c->tunnel && !c->http_close) {
+		if (bev == c->client.bev)
+			proxy_http_client(c);
+		else if (c->state == PROXY_RELAY)
+			proxy_http_backend(c);
+		return;
+	}
 	if (c->state != PROXY_RELAY)
 		return; /* stays buffered until the backend is up */
 	proxy_forward(c, proxy_side_of(c, bev));
@@ -469,11 +681,22 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg)
 	struct proxy_side *s = proxy_side_of(c, bev);
 	struct proxy_side *other = proxy_partner(c, s);
 
+	if (c->http_close) {
+		if (s == &c->client &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			proxy_conn_close(c, "closed by edge443 after a response");
+		return;
+	}
 	if (other->paused && other->bev) {
 		other->paused = false;
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		if (!other->eof)
 			bufferevent_enable(other->bev, EV_READ);
+		/* http may have left bytes unread when it paused. */
+		if (c->http && !c->tunnel && c->state == PROXY_RELAY &&
+		    (other == &c->client ? proxy_http_client(c)
+					 : proxy_http_backend(c)))
+			return;
 	}
 	if (s->shut_pending &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
@@ -527,9 +750,15 @@ static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 			c->cipher = tls_ssl_cipher(s->ssl);
 			const char *sni = tls_ssl_sni(s->ssl);
 			c->sni = sni ? strdup(sni) : NULL;
-			proxy_connect_backend(c);
+			if (c->rs->svc->http.present)
+				proxy_http_start(c);
+			else
+				proxy_connect_backend(c);
 		} else if (!is_client && c->state == PROXY_BACKEND_TLS) {
-			proxy_start_relay(c);
+			if (c->http)
+				proxy_http_backend_ready(c);
+			else
+				proxy_start_relay(c);
 		}
 		return;
 	}
@@ -568,8 +797,24 @@ static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 				 "closed during the TLS handshake");
 			goto broken;
 		}
+		if (c->redirect || c->state == PROXY_HTTP_WAIT) {
+			proxy_conn_close(c, "closed by client");
+			return;
+		}
 		if (c->state != PROXY_RELAY)
 			return; /* passed on when the relay starts */
+		if (c->http && !c->tunnel) {
+			/* What came before the EOF still goes through the
+			 * rules; a backend that closes ends the connection
+			 * once its last response reached the client. */
+			if (is_client ? proxy_http_client(c)
+				      : proxy_http_backend(c))
+				return;
+			if (!is_client) {
+				proxy_flush_close(c);
+				return;
+			}
+		}
 		proxy_forward(c, s);
 		proxy_pass_eof(c, s);
 		proxy_maybe_finish(c);
@@ -593,6 +838,7 @@ broken:
 	}
 	if (!is_client && c->state == PROXY_BACKEND_TLS) {
 		long vr = SSL_get_verify_result(s->ssl);
+		char why[512];
 		c->owner->stats.backend_failures++;
 		log_warn("service %s: client %s: TLS to backend %s (%s) "
 			 "failed: %s%s%s",
@@ -604,11 +850,26 @@ broken:
 			 vr != X509_V_OK ? "; certificate verification: " : "",
 			 vr != X509_V_OK ? X509_verify_cert_error_string(vr)
 					 : "");
+		if (c->http) {
+			snprintf(why, sizeof(why), "TLS to %s failed: %s%s%s",
+				 c->server, reason,
+				 vr != X509_V_OK ? "; " : "",
+				 vr != X509_V_OK
+					 ? X509_verify_cert_error_string(vr)
+					 : "");
+			proxy_http_backend_failed(c, false, why);
+			return;
+		}
 		proxy_conn_close(c, "backend TLS failed");
 		return;
 	}
 	log_info("service %s: client %s: %s side failed: %s", c->rs->svc->name,
 		 c->peer, is_client ? "client" : "backend", reason);
+	if (c->http && !c->tunnel && !is_client && c->client.bev &&
+	    !c->http_close) {
+		proxy_http_backend_failed(c, false, reason);
+		return;
+	}
 	if (c->state != PROXY_RELAY) {
 		proxy_conn_close(c, is_client ? "client failed"
 					      : "backend failed");
@@ -628,6 +889,33 @@ broken:
 		bufferevent_setwatermark(other->bev, EV_WRITE, 0, 0);
 	}
 	proxy_maybe_finish(c);
+}
+
+/* http: the header read timeout (handshake_timeout from the moment a
+ * request head is awaited; slowloris cannot stretch it) and the idle
+ * timeout, whichever comes first. */
+static void proxy_http_timer(struct proxy_conn *c)
+{
+	const struct config *cfg = proxy_cfg(c);
+	time_t now = proxy_now();
+	time_t next;
+
+	if (c->http_close)
+		return;
+	if (c->awaiting && now - c->awaiting_since >= cfg->handshake_timeout) {
+		http_head_timeout(c->http,
+				  bufferevent_get_output(c->client.bev));
+		proxy_flush_close(c);
+		return;
+	}
+	if (now - c->last_active >= cfg->idle_timeout) {
+		proxy_conn_close(c, "idle timeout");
+		return;
+	}
+	next = c->last_active + cfg->idle_timeout;
+	if (c->awaiting && c->awaiting_since + cfg->handshake_timeout < next)
+		next = c->awaiting_since + cfg->handshake_timeout;
+	proxy_arm_timer(c, (int)(next - now));
 }
 
 static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -652,11 +940,28 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 			 "took more than %d s",
 			 c->rs->svc->name, c->peer, c->server,
 			 cfg->connect_timeout);
+		if (c->http) {
+			proxy_http_backend_failed(c, true,
+						  "backend TLS handshake "
+						  "timeout");
+			return;
+		}
 		proxy_conn_close(c, "backend TLS timeout");
 		return;
 	case PROXY_CONNECTING:
 		return; /* backend.c times each server out */
+	case PROXY_HTTP_WAIT:
+		if (c->redirect) {
+			proxy_conn_close(c, "request timeout");
+			return;
+		}
+		proxy_http_timer(c);
+		return;
 	case PROXY_RELAY: {
+		if (c->http && !c->tunnel) {
+			proxy_http_timer(c);
+			return;
+		}
 		time_t idle = proxy_now() - c->last_active;
 		if (idle >= cfg->idle_timeout) {
 			proxy_conn_close(c, "idle timeout");
@@ -675,9 +980,9 @@ static void proxy_peer_string(const struct sockaddr *sa, char *buf,
 		snprintf(buf, len, "?");
 }
 
-int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
-		 const struct runtime_service *rs, int fd,
-		 const struct sockaddr *peer, socklen_t peerlen)
+static int proxy_accept_any(struct proxy_owner *owner, struct runtime *rt,
+			    const struct runtime_service *rs, int fd,
+			    const struct sockaddr *peer, bool redirect)
 {
 	struct proxy_conn *c = calloc(1, sizeof(*c));
 
@@ -691,6 +996,18 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	c->last_active = c->start.tv_sec;
 	proxy_peer_string(peer, c->peer, sizeof(c->peer));
+	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", c->peer);
+	/* "192.0.2.7:1234" / "[2001:db8::7]:1234" -> the address alone */
+	char *colon = strrchr(c->peer_ip, ':');
+	if (colon)
+		*colon = '\0';
+	if (c->peer_ip[0] == '[') {
+		memmove(c->peer_ip, c->peer_ip + 1, strlen(c->peer_ip));
+		char *b = strchr(c->peer_ip, ']');
+		if (b)
+			*b = '\0';
+	}
+	snprintf(c->server, sizeof(c->server), "-");
 	c->timer = evtimer_new(owner->base, proxy_timer_cb, c);
 	/* Link first, so proxy_conn_close can unlink on every path. */
 	c->next = owner->conns;
@@ -705,7 +1022,17 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 		return -1;
 	}
 
-	if (rs->svc->mode == CONFIG_MODE_PASSTHROUGH) {
+	if (redirect) {
+		c->redirect = true;
+		c->state = PROXY_HTTP_WAIT;
+		c->client.bev = bufferevent_socket_new(owner->base, fd,
+						       BEV_OPT_CLOSE_ON_FREE);
+		if (!c->client.bev) {
+			close(fd);
+			proxy_conn_close(c, "out of memory");
+			return -1;
+		}
+	} else if (rs->svc->mode == CONFIG_MODE_PASSTHROUGH) {
 		c->state = PROXY_PREREAD;
 		c->client.bev = bufferevent_socket_new(owner->base, fd,
 						       BEV_OPT_CLOSE_ON_FREE);
@@ -736,8 +1063,23 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 	proxy_setup_bev(c, c->client.bev);
 	bufferevent_enable(c->client.bev, EV_READ | EV_WRITE);
 	proxy_arm_timer(c, rt->cfg->handshake_timeout);
-	(void)peerlen;
 	return 0;
+}
+
+int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
+		 const struct runtime_service *rs, int fd,
+		 const struct sockaddr *peer, socklen_t peerlen)
+{
+	(void)peerlen;
+	return proxy_accept_any(owner, rt, rs, fd, peer, false);
+}
+
+int proxy_accept_redirect(struct proxy_owner *owner, struct runtime *rt,
+			  const struct runtime_service *rs, int fd,
+			  const struct sockaddr *peer, socklen_t peerlen)
+{
+	(void)peerlen;
+	return proxy_accept_any(owner, rt, rs, fd, peer, true);
 }
 
 void proxy_close_all(struct proxy_owner *owner, const char *why)

@@ -533,3 +533,133 @@ void report_csr_text(FILE *out, const char *path, const struct csr_info *info)
 		info->sig_alg[0] ? info->sig_alg : "?",
 		info->sig_ok ? "verified" : "DOES NOT VERIFY");
 }
+
+/* ---- edge443 probe ----------------------------------------------------- */
+
+#define REPORT_PROBE_COLUMNS 8
+#define REPORT_PROBE_FP_CHARS 14 /* "AB:CD:EF:01:23": the first 5 bytes */
+
+void report_probe_text(FILE *out, const struct config *cfg,
+		       const struct probe_report *rep)
+{
+	static const char *const head[REPORT_PROBE_COLUMNS] = {
+		"SERVICE",     "TARGET",       "SNI",	"SERVED CN",
+		"FINGERPRINT", "MATCHES PLAN", "CHAIN", "NOTE",
+	};
+	size_t width[REPORT_PROBE_COLUMNS];
+
+	for (size_t c = 0; c < REPORT_PROBE_COLUMNS; c++)
+		width[c] = strlen(head[c]);
+	/* Two passes: measure, then print, so columns line up. */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			for (size_t c = 0; c < REPORT_PROBE_COLUMNS; c++)
+				report_cell(out, head[c], width[c],
+					    c + 1 == REPORT_PROBE_COLUMNS);
+		for (size_t r = 0; r < rep->n; r++) {
+			const struct probe_row *row = &rep->rows[r];
+			char svc[256], fp[REPORT_PROBE_FP_CHARS + 1];
+			const char *cn = row->served_cn;
+
+			if (!cn[0])
+				cn = row->state == PROBE_STATE_TLS ? "(no CN)"
+								   : "-";
+
+			if (row->backend)
+				snprintf(svc, sizeof(svc), "%s->%s",
+					 row->service, row->backend);
+			else
+				snprintf(svc, sizeof(svc), "%s", row->service);
+			snprintf(fp, sizeof(fp), "%.*s", REPORT_PROBE_FP_CHARS,
+				 row->fingerprint[0] ? row->fingerprint : "-");
+			const char *cell[REPORT_PROBE_COLUMNS] = {
+				svc,
+				row->target,
+				row->sni ? row->sni : "(none)",
+				cn,
+				fp,
+				probe_match_name(row->match),
+				probe_chain_name(row->chain),
+				row->note[0] ? row->note
+					     : probe_state_name(row->state)};
+			for (size_t c = 0; c < REPORT_PROBE_COLUMNS; c++) {
+				if (pass == 0) {
+					if (strlen(cell[c]) > width[c])
+						width[c] = strlen(cell[c]);
+				} else {
+					report_cell(
+						out, cell[c], width[c],
+						c + 1 == REPORT_PROBE_COLUMNS);
+				}
+			}
+		}
+	}
+	fputc('\n', out);
+	for (size_t i = 0; i < rep->findings.n; i++)
+		report_finding(out, &rep->findings.items[i]);
+	if (rep->findings.n)
+		fputc('\n', out);
+	fprintf(out,
+		"%s: %zu connection%s probed: %zu error%s, %zu warning%s "
+		"— %s\n",
+		cfg->file, rep->n, rep->n == 1 ? "" : "s", rep->findings.errors,
+		rep->findings.errors == 1 ? "" : "s", rep->findings.warnings,
+		rep->findings.warnings == 1 ? "" : "s",
+		rep->findings.errors ? "clients do NOT see what the plan says; "
+				       "fix the errors"
+				     : "what clients see matches the plan");
+}
+
+static json_t *report_probe_row_json(const struct probe_row *row)
+{
+	json_t *o = json_pack(
+		"{s:s, s:o, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o, "
+		"s:o, s:o, s:f}",
+		"service", row->service, "backend",
+		report_string_or_null(row->backend), "target", row->target,
+		"sni", report_string_or_null(row->sni), "state",
+		probe_state_name(row->state), "served_cn",
+		report_string_or_null(row->served_cn[0] ? row->served_cn
+							: NULL),
+		"subject",
+		report_string_or_null(row->subject[0] ? row->subject : NULL),
+		"fingerprint_sha256",
+		report_string_or_null(row->fingerprint[0] ? row->fingerprint
+							  : NULL),
+		"matches_plan", probe_match_name(row->match), "chain",
+		probe_chain_name(row->chain), "tls_version",
+		report_string_or_null(row->version[0] ? row->version : NULL),
+		"cipher",
+		report_string_or_null(row->cipher[0] ? row->cipher : NULL),
+		"note", report_string_or_null(row->note[0] ? row->note : NULL),
+		"seconds", row->seconds);
+	return o;
+}
+
+int report_probe_json(FILE *out, const struct config *cfg,
+		      const struct probe_report *rep)
+{
+	json_t *rows = json_array();
+	json_t *doc = NULL;
+	int rc = -1;
+
+	for (size_t i = 0; rows && i < rep->n; i++)
+		json_array_append_new(rows,
+				      report_probe_row_json(&rep->rows[i]));
+	doc = json_pack("{s:s, s:i, s:o, s:o, s:I, s:I, s:b}", "config",
+			cfg->file, "timeout", probe_timeout(cfg), "probes",
+			rows ? rows : json_array(), "findings",
+			report_json_findings(&rep->findings), "errors",
+			(json_int_t)rep->findings.errors, "warnings",
+			(json_int_t)rep->findings.warnings, "ok",
+			rep->findings.errors == 0);
+	if (!doc)
+		goto done;
+	if (json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0) {
+		fputc('\n', out);
+		rc = 0;
+	}
+done:
+	json_decref(doc);
+	return rc;
+}

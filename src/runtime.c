@@ -9,9 +9,40 @@
  */
 #include "edge443/runtime.h"
 
+#include "edge443/cert.h"
+
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Remember the DNS names of CC (its SANs) for the Host check of an http
+ * service. */
+static int runtime_collect_names(struct runtime_service *rs,
+				 const struct config_cert *cc, char *err,
+				 size_t errlen)
+{
+	struct cert_info *ci = cert_load(cc->cert, NULL, NULL);
+
+	if (!ci || !ci->leaf) {
+		snprintf(err, errlen, "certificate \"%s\": cannot read %s",
+			 cc->name, cc->cert);
+		cert_free(ci);
+		return -1;
+	}
+	rs->names = calloc(ci->nsans ? ci->nsans : 1, sizeof(*rs->names));
+	for (size_t i = 0; rs->names && i < ci->nsans; i++) {
+		rs->names[i] = strdup(ci->sans[i]);
+		if (!rs->names[i])
+			break;
+		rs->nnames++;
+	}
+	cert_free(ci);
+	if (!rs->names) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
 
 struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 			    char *err, size_t errlen)
@@ -72,6 +103,9 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 				 cfg->file, svc->line, svc->name);
 			goto fail;
 		}
+		if (svc->http.present &&
+		    runtime_collect_names(rs, cc, err, errlen) < 0)
+			goto fail;
 		char why[512];
 		const struct config_cert *extra[8];
 		size_t nextra = 0;
@@ -107,8 +141,13 @@ void runtime_unref(struct runtime *rt)
 	if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1)
 		return;
 	if (rt->cfg) {
-		for (size_t i = 0; rt->services && i < rt->cfg->nservices; i++)
+		for (size_t i = 0; rt->services && i < rt->cfg->nservices;
+		     i++) {
 			SSL_CTX_free(rt->services[i].ctx);
+			for (size_t j = 0; j < rt->services[i].nnames; j++)
+				free(rt->services[i].names[j]);
+			free(rt->services[i].names);
+		}
 		for (size_t i = 0; rt->backends && i < rt->cfg->nbackends; i++)
 			SSL_CTX_free(rt->backends[i].client_ctx);
 	}
@@ -163,4 +202,16 @@ const struct runtime_service *runtime_service_for(const struct runtime *rt,
 		}
 	}
 	return wild;
+}
+
+const struct runtime_service *runtime_redirect_for(const struct runtime *rt,
+						   const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < rt->cfg->nservices; i++) {
+		const struct config_http *h = &rt->cfg->services[i].http;
+		if (h->present && h->redirect_http.text &&
+		    runtime_addr_match(&h->redirect_http.sa, sa) == 2)
+			return &rt->services[i];
+	}
+	return NULL;
 }

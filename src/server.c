@@ -197,13 +197,23 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	const struct runtime_service *rs;
 	int one = 1;
 
-	rs = runtime_service_for(w->rt, (const struct sockaddr *)&wl->l->sa);
-	if (!rs || w->draining) {
+	if (w->draining) {
 		close(fd);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	proxy_accept(&w->owner, w->rt, rs, fd, sa, (socklen_t)salen);
+	rs = runtime_service_for(w->rt, (const struct sockaddr *)&wl->l->sa);
+	if (rs) {
+		proxy_accept(&w->owner, w->rt, rs, fd, sa, (socklen_t)salen);
+	} else {
+		rs = runtime_redirect_for(w->rt,
+					  (const struct sockaddr *)&wl->l->sa);
+		if (rs)
+			proxy_accept_redirect(&w->owner, w->rt, rs, fd, sa,
+					      (socklen_t)salen);
+		else
+			close(fd);
+	}
 	if (w->owner.nconns >= (size_t)server_worker_limit(w)) {
 		if (!w->paused)
 			log_warn("worker %zu: max_connections (%d) reached; "
@@ -442,29 +452,45 @@ static struct listener *server_find_listener(struct server *srv,
 	return NULL;
 }
 
+/* The Nth address CFG listens on (service addresses, then redirect_http
+ * listeners), or NULL past the end. */
+static const struct config_addr *server_config_addr(const struct config *cfg,
+						    size_t n)
+{
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *svc = &cfg->services[i];
+		if (n < svc->nlisten)
+			return &svc->listen[n];
+		n -= svc->nlisten;
+		if (svc->http.present && svc->http.redirect_http.text) {
+			if (n == 0)
+				return &svc->http.redirect_http;
+			n--;
+		}
+	}
+	return NULL;
+}
+
 /* Bind the addresses of CFG that are not bound yet, onto *NEWL.  All or
  * nothing: on failure everything bound here is closed again. */
 static int server_bind_new(struct server *srv, const struct config *cfg,
 			   struct listener **newl, char *err, size_t errlen)
 {
+	const struct config_addr *a;
+
 	*newl = NULL;
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		const struct config_service *svc = &cfg->services[i];
-		for (size_t j = 0; j < svc->nlisten; j++) {
-			const struct config_addr *a = &svc->listen[j];
-			bool known = server_find_listener(srv, a) != NULL;
-			for (struct listener *l = *newl; l && !known;
-			     l = l->next)
-				known = listener_same_addr(&l->sa, &a->sa);
-			if (known)
-				continue;
-			struct listener *l = listener_bind(
-				a, srv->nworkers, SERVER_BACKLOG, err, errlen);
-			if (!l)
-				goto fail;
-			l->next = *newl;
-			*newl = l;
-		}
+	for (size_t n = 0; (a = server_config_addr(cfg, n)); n++) {
+		bool known = server_find_listener(srv, a) != NULL;
+		for (struct listener *l = *newl; l && !known; l = l->next)
+			known = listener_same_addr(&l->sa, &a->sa);
+		if (known)
+			continue;
+		struct listener *l = listener_bind(a, srv->nworkers,
+						   SERVER_BACKLOG, err, errlen);
+		if (!l)
+			goto fail;
+		l->next = *newl;
+		*newl = l;
 	}
 	return 0;
 fail:
@@ -480,11 +506,11 @@ fail:
 static bool server_addr_in_config(const struct config *cfg,
 				  const struct listener *l)
 {
-	for (size_t i = 0; i < cfg->nservices; i++)
-		for (size_t j = 0; j < cfg->services[i].nlisten; j++)
-			if (listener_same_addr(&cfg->services[i].listen[j].sa,
-					       &l->sa))
-				return true;
+	const struct config_addr *a;
+
+	for (size_t n = 0; (a = server_config_addr(cfg, n)); n++)
+		if (listener_same_addr(&a->sa, &l->sa))
+			return true;
 	return false;
 }
 
@@ -609,7 +635,8 @@ static void server_raise_nofile(const struct config *cfg, size_t nworkers)
 			(unsigned long long)want);
 }
 
-static int server_drop_privileges(const char *user, char *err, size_t errlen)
+static int server_drop_privileges(const char *user, const char *pidfile,
+				  char *err, size_t errlen)
 {
 	struct passwd *pw;
 
@@ -623,6 +650,10 @@ static int server_drop_privileges(const char *user, char *err, size_t errlen)
 			 user);
 		return -1;
 	}
+	/* So the pid file can at least be emptied at exit. */
+	if (pidfile && chown(pidfile, pw->pw_uid, pw->pw_gid) < 0)
+		snprintf(err, errlen, "cannot hand the pid file to \"%s\"",
+			 user);
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
 		snprintf(err, errlen, "cannot drop privileges to \"%s\": %s",
@@ -661,6 +692,7 @@ int server_run(const struct server_options *opts)
 
 	memset(&srv, 0, sizeof(srv));
 	srv.opts = *opts;
+	opts = &srv.opts;
 	pthread_mutex_init(&srv.lock, NULL);
 
 	cfg = server_validate(opts->config_path, stderr, &code);
@@ -696,7 +728,9 @@ int server_run(const struct server_options *opts)
 		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
 		goto out;
 	}
-	if (opts->daemon && daemon(0, 0) < 0) {
+	/* nochdir: relative paths (the configuration for SIGHUP, log_file for
+	 * SIGUSR1, the pid file) keep meaning what they meant at start. */
+	if (opts->daemon && daemon(1, 0) < 0) {
 		fprintf(stderr, "edge443: cannot daemonise: %s\n",
 			strerror(errno));
 		goto out;
@@ -706,7 +740,8 @@ int server_run(const struct server_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
-	if (server_drop_privileges(srv.rt->cfg->user, err, sizeof(err)) < 0) {
+	if (server_drop_privileges(srv.rt->cfg->user, opts->pidfile, err,
+				   sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -796,8 +831,15 @@ out:
 	}
 	runtime_unref(srv.rt);
 	tls_tickets_free(srv.tickets);
-	if (opts->pidfile && code == SERVER_EXIT_OK)
-		unlink(opts->pidfile);
+	if (opts->pidfile && code == SERVER_EXIT_OK &&
+	    unlink(opts->pidfile) < 0) {
+		/* After the privilege drop a root-owned folder cannot be
+		 * written; the file itself is ours (chowned at start), so at
+		 * least leave no stale pid in it. */
+		if (truncate(opts->pidfile, 0) < 0)
+			log_warn("cannot remove the pid file %s: %s",
+				 opts->pidfile, strerror(errno));
+	}
 	log_close();
 	pthread_mutex_destroy(&srv.lock);
 	return code;

@@ -75,7 +75,13 @@ enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 
 /* Backend -> client.  Consumes FROM (backend input), appends to TO (client
  * output).  A malformed response: 502 to TO if no byte of that response was
- * sent yet, then HTTP_CLOSE. */
+ * sent yet, then HTTP_CLOSE.
+ *
+ * Requests are served one at a time: the next request head (a pipelined
+ * request, or what follows an upgrade request the backend refused) is left in
+ * the client's input until the current response ended.  So after this returns
+ * HTTP_CONTINUE, the caller calls http_from_client again when the client's
+ * input is not empty (no new read event will come for those bytes). */
 enum http_action http_from_backend(struct http_conn *h, struct evbuffer *from,
 				   struct evbuffer *to);
 

@@ -48,6 +48,12 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 		 const struct runtime_service *rs, int fd,
 		 const struct sockaddr *peer, socklen_t peerlen);
 
+/* The same for a connection to RS's redirect_http listener: read one plain
+ * HTTP request head and answer 301 to https://FQDN/same-path. */
+int proxy_accept_redirect(struct proxy_owner *owner, struct runtime *rt,
+			  const struct runtime_service *rs, int fd,
+			  const struct sockaddr *peer, socklen_t peerlen);
+
 /* Close every open connection of OWNER now (shutdown deadline). */
 void proxy_close_all(struct proxy_owner *owner, const char *why);
 

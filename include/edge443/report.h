@@ -12,6 +12,7 @@
 #include "edge443/plan.h"
 #include "edge443/order.h"
 #include "edge443/csr.h"
+#include "edge443/probe.h"
 
 /* The service map table of SPEC "Command line" (header line + one row per
  * service, columns padded to the widest cell). */
@@ -55,5 +56,21 @@ int report_plan_json(FILE *out, const struct config *cfg,
 /* What `edge443 csr` says about a request: form, subject, SANs, key, EKU,
  * signature. */
 void report_csr_text(FILE *out, const char *path, const struct csr_info *info);
+
+/* ---- edge443 probe (report.c owns the formatting) ---- */
+
+/* The probe table (SERVICE, TARGET, SNI, SERVED CN, FINGERPRINT (the first
+ * bytes), MATCHES PLAN, CHAIN, NOTE; one row per connection attempt), a blank
+ * line, every finding, and a summary line. */
+void report_probe_text(FILE *out, const struct config *cfg,
+		       const struct probe_report *rep);
+
+/* One JSON document: {"config", "timeout", "probes": [{"service",
+ * "backend", "target", "sni", "state", "served_cn", "subject",
+ * "fingerprint_sha256", "matches_plan", "chain", "tls_version", "cipher",
+ * "note", "seconds"}], "findings", "errors", "warnings", "ok"}.  Returns 0,
+ * -1 on failure. */
+int report_probe_json(FILE *out, const struct config *cfg,
+		      const struct probe_report *rep);
 
 #endif

@@ -28,6 +28,9 @@ struct runtime_service {
 	const struct config_service *svc; /* borrowed from runtime->cfg */
 	SSL_CTX *ctx;                     /* NULL for passthrough */
 	struct runtime_backend *backend;  /* NULL when none is configured */
+	char **names;  /* DNS SANs of the service's certificate(s): the Host
+			* names an http service accepts besides its FQDN */
+	size_t nnames;
 };
 
 struct runtime {
@@ -51,5 +54,9 @@ void runtime_unref(struct runtime *rt);
  * of the same family on the same port), or NULL. */
 const struct runtime_service *runtime_service_for(const struct runtime *rt,
 						  const struct sockaddr *sa);
+
+/* The http service whose redirect_http listener is SA, or NULL. */
+const struct runtime_service *runtime_redirect_for(const struct runtime *rt,
+						   const struct sockaddr *sa);
 
 #endif

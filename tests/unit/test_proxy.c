@@ -1,0 +1,1129 @@
+/* test_proxy.c — the relay state machine of one connection (src/proxy.c).
+ *
+ * Each test builds a real runtime from a config string whose backend is a
+ * loopback TCP listener opened here, hands one end of a socketpair (or, for
+ * the reset test, of a loopback TCP pair) to proxy_accept as "the client",
+ * accepts the backend connection edge443 makes, and then drives the owner's
+ * event base in bounded non-blocking loops while the test plays client and
+ * backend on the other ends.  Every wait is bounded in time; every test
+ * checks that the connection ends (nconns back to 0, closed_cb called once)
+ * and that no file descriptor is left open; ASan checks for leaks.
+ *
+ * Passthrough services relay plain (non-TLS) bytes untouched, so most cases
+ * use them; the terminate cases use the test PKI ($EDGE443_PKI) and an
+ * OpenSSL client on the socketpair.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "edge443/config.h"
+#include "edge443/log.h"
+#include "edge443/proxy.h"
+#include "edge443/runtime.h"
+
+#define TEST_MiB (1024 * 1024)
+
+/* ---- fixture ------------------------------------------------------------ */
+
+struct test_fx {
+	struct proxy_owner owner; /* first: closed_cb finds the fixture */
+	int closed_calls;
+	struct runtime *rt;
+	int lsock;   /* the backend listener */
+	int port;    /* its port */
+	int cli;     /* the test's end of the client connection */
+	int be;      /* the test's end of the backend connection */
+	int edge_cli; /* edge443's end of the client connection (its fd) */
+	int fds_before;
+};
+
+static int test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static double test_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	assert_true(fl >= 0);
+	assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+}
+
+static void test_closed_cb(struct proxy_owner *owner)
+{
+	struct test_fx *fx = (struct test_fx *)owner;
+	fx->closed_calls++;
+}
+
+/* A loopback listener on an ephemeral port; RCVBUF (0 = default) is set
+ * before listen so that accepted sockets inherit a fixed receive window. */
+static int test_listen(int *port, int rcvbuf)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+
+	assert_true(s >= 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (rcvbuf > 0)
+		setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(s, 16), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	test_nonblock(s);
+	return s;
+}
+
+/* A port on which nothing listens (bound, then closed). */
+static int test_closed_port(void)
+{
+	int port;
+	int s = test_listen(&port, 0);
+	close(s);
+	return port;
+}
+
+/* Build the runtime: service 0 "pt" is passthrough to backend "b" on
+ * BACKEND_PORT; when the test PKI is there, service 1 "term" terminates TLS
+ * with ssl1 and relays plain bytes to the same backend. */
+static struct runtime *test_runtime(int backend_port, int handshake_timeout,
+				    int idle_timeout)
+{
+	const char *pki = getenv("EDGE443_PKI");
+	char text[4096];
+	char err[2048] = "";
+	enum config_status st;
+	struct config *cfg;
+	struct runtime *rt;
+	int n;
+
+	n = snprintf(text, sizeof(text),
+		     "handshake_timeout = %d\n"
+		     "idle_timeout = %d\n"
+		     "connect_timeout = 2\n"
+		     "backend b { servers = {\"127.0.0.1:%d\"} }\n"
+		     "service pt {\n"
+		     "  fqdn = \"as.cwa.example.com\"\n"
+		     "  listen = \"127.0.0.1:1\"\n"
+		     "  mode = \"passthrough\"\n"
+		     "  backend = \"b\"\n"
+		     "}\n",
+		     handshake_timeout, idle_timeout, backend_port);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	if (pki) {
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "certificate ssl1 {\n"
+			      "  cert = \"%s/ssl1.crt\"\n"
+			      "  chain = \"%s/chain.pem\"\n"
+			      "  key = \"%s/ssl1.key\"\n"
+			      "}\n"
+			      "service term {\n"
+			      "  fqdn = \"as.cwa.example.com\"\n"
+			      "  listen = \"127.0.0.1:2\"\n"
+			      "  certificate = \"ssl1\"\n"
+			      "  mode = \"terminate\"\n"
+			      "  backend = \"b\"\n"
+			      "}\n",
+			      pki, pki, pki);
+		assert_true((size_t)n < sizeof(text));
+	}
+	cfg = config_load_string(text, "test.conf", NULL, &st, err,
+				 sizeof(err));
+	if (!cfg)
+		fail_msg("config: %s", err);
+	rt = runtime_new(cfg, NULL, err, sizeof(err));
+	if (!rt)
+		fail_msg("runtime: %s", err);
+	return rt;
+}
+
+static void test_fx_init(struct test_fx *fx, int handshake_timeout,
+			 int backend_rcvbuf, bool backend_down)
+{
+	memset(fx, 0, sizeof(*fx));
+	fx->cli = fx->be = fx->lsock = -1;
+	fx->fds_before = test_count_fds();
+	if (backend_down)
+		fx->port = test_closed_port();
+	else
+		fx->lsock = test_listen(&fx->port, backend_rcvbuf);
+	fx->rt = test_runtime(fx->port, handshake_timeout, 30);
+	fx->owner.base = event_base_new();
+	assert_non_null(fx->owner.base);
+	fx->owner.closed_cb = test_closed_cb;
+}
+
+/* Run the loop once without blocking, then sleep 1 ms. */
+static void test_pump(struct test_fx *fx)
+{
+	event_base_loop(fx->owner.base, EVLOOP_NONBLOCK);
+	usleep(1000);
+}
+
+static void test_pump_ms(struct test_fx *fx, int ms)
+{
+	double end = test_now() + ms / 1e3;
+	while (test_now() < end)
+		test_pump(fx);
+}
+
+/* Pump until the connection list is empty (bounded); returns true if so. */
+static bool test_pump_until_closed(struct test_fx *fx, int ms)
+{
+	double end = test_now() + ms / 1e3;
+	while (fx->owner.nconns && test_now() < end)
+		test_pump(fx);
+	return fx->owner.nconns == 0;
+}
+
+/* Hand a fresh client socket to proxy_accept for service IDX; the test keeps
+ * the other end in fx->cli (non-blocking).  TCP: a loopback TCP pair instead
+ * of a socketpair. */
+static void test_accept(struct test_fx *fx, size_t idx, bool tcp)
+{
+	int sv[2];
+	struct sockaddr_in peer;
+	size_t before = fx->owner.nconns;
+
+	assert_true(idx < fx->rt->cfg->nservices);
+	if (tcp) {
+		int port;
+		int l = test_listen(&port, 0);
+		struct sockaddr_in sin;
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((uint16_t)port);
+		sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(sv[0] >= 0);
+		assert_int_equal(connect(sv[0], (struct sockaddr *)&sin,
+					 sizeof(sin)),
+				 0);
+		struct pollfd pfd = {l, POLLIN, 0};
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		sv[1] = accept(l, NULL, NULL);
+		assert_true(sv[1] >= 0);
+		close(l);
+	} else {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	}
+	test_nonblock(sv[0]);
+	test_nonblock(sv[1]);
+	fx->cli = sv[0];
+	fx->edge_cli = sv[1];
+	memset(&peer, 0, sizeof(peer));
+	peer.sin_family = AF_INET;
+	peer.sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
+	peer.sin_port = htons(40000);
+	assert_int_equal(proxy_accept(&fx->owner, fx->rt,
+				      &fx->rt->services[idx], sv[1],
+				      (struct sockaddr *)&peer, sizeof(peer)),
+			 0);
+	assert_int_equal(fx->owner.nconns, before + 1);
+}
+
+/* Pump until edge443 has connected to the backend listener; accept it. */
+static void test_accept_backend(struct test_fx *fx)
+{
+	double end = test_now() + 3.0;
+
+	while (fx->be < 0 && test_now() < end) {
+		test_pump(fx);
+		fx->be = accept(fx->lsock, NULL, NULL);
+	}
+	if (fx->be < 0)
+		fail_msg("edge443 did not connect to the backend");
+	test_nonblock(fx->be);
+}
+
+/* edge443's own socket towards the backend listener: the fd in this process
+ * whose peer is the listener's port, other than the test's accepted end. */
+static int test_edge_backend_fd(const struct test_fx *fx)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = -1;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_in sin;
+		socklen_t len = sizeof(sin);
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd == fx->be || fd == dirfd(d))
+			continue;
+		if (getpeername(fd, (struct sockaddr *)&sin, &len) == 0 &&
+		    sin.sin_family == AF_INET &&
+		    ntohs(sin.sin_port) == fx->port)
+			found = fd;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Write all of BUF to FD while pumping the loop (bounded). */
+static void test_write_all(struct test_fx *fx, int fd, const void *buf,
+			   size_t len)
+{
+	const char *p = buf;
+	double end = test_now() + 10.0;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			fail_msg("send: %s", strerror(errno));
+		if (test_now() > end)
+			fail_msg("send: still %zu bytes to write after 10 s",
+				 len);
+		test_pump(fx);
+	}
+}
+
+/* Read exactly LEN bytes from FD while pumping (bounded); fails on EOF. */
+static void test_read_exact(struct test_fx *fx, int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	double end = test_now() + 10.0;
+
+	while (len > 0) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			fail_msg("recv: EOF with %zu bytes still expected", len);
+		if (errno != EAGAIN && errno != EINTR)
+			fail_msg("recv: %s", strerror(errno));
+		if (test_now() > end)
+			fail_msg("recv: still %zu bytes expected after 10 s",
+				 len);
+		test_pump(fx);
+	}
+}
+
+/* Pump until FD reports EOF (0) or an error (-errno); bounded: returns 1 on
+ * timeout.  Data arriving meanwhile is a failure. */
+static int test_wait_eof(struct test_fx *fx, int fd, int ms)
+{
+	double end = test_now() + ms / 1e3;
+	char c;
+
+	while (test_now() < end) {
+		ssize_t n = recv(fd, &c, 1, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			fail_msg("unexpected data instead of EOF");
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		test_pump(fx);
+	}
+	return 1;
+}
+
+/* True while FD has neither data nor EOF pending. */
+static bool test_still_open(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK);
+	return n < 0 && errno == EAGAIN;
+}
+
+static void test_fx_finish(struct test_fx *fx)
+{
+	proxy_close_all(&fx->owner, "test end");
+	if (fx->cli >= 0)
+		close(fx->cli);
+	if (fx->be >= 0)
+		close(fx->be);
+	if (fx->lsock >= 0)
+		close(fx->lsock);
+	event_base_free(fx->owner.base);
+	runtime_unref(fx->rt);
+	/* Every socket edge443 took over has been closed. */
+	assert_int_equal(test_count_fds(), fx->fds_before);
+}
+
+static uint8_t test_pattern(size_t i)
+{
+	uint32_t x = (uint32_t)i * 2654435761u;
+	return (uint8_t)((x >> 24) ^ (x >> 13) ^ (uint8_t)i);
+}
+
+static void test_fill(uint8_t *buf, size_t off, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = test_pattern(off + i);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/* Plain bytes go both ways intact, small and bulk (1 MiB each way, at the
+ * same time). */
+static void test_bytes_both_ways(void **state)
+{
+	struct test_fx fx;
+	char buf[64];
+	size_t big = TEST_MiB;
+	uint8_t *up = malloc(big), *down = malloc(big);
+	uint8_t *got_up = malloc(big), *got_down = malloc(big);
+	size_t w_up = 0, w_down = 0, r_up = 0, r_down = 0;
+	double end;
+
+	(void)state;
+	assert_non_null(up && down && got_up && got_down);
+	test_fill(up, 0, big);
+	test_fill(down, 7, big);
+	test_fx_init(&fx, 5, 0, false);
+	test_accept(&fx, 0, false);
+	test_write_all(&fx, fx.cli, "hello backend\n", 14);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, buf, 14);
+	assert_memory_equal(buf, "hello backend\n", 14);
+	test_write_all(&fx, fx.be, "hello client\n", 13);
+	test_read_exact(&fx, fx.cli, buf, 13);
+	assert_memory_equal(buf, "hello client\n", 13);
+
+	/* Both directions at once, non-blocking, bounded. */
+	end = test_now() + 20.0;
+	while ((r_up < big || r_down < big) && test_now() < end) {
+		ssize_t n;
+		if (w_up < big &&
+		    (n = send(fx.cli, up + w_up, big - w_up, MSG_NOSIGNAL)) > 0)
+			w_up += (size_t)n;
+		if (w_down < big &&
+		    (n = send(fx.be, down + w_down, big - w_down,
+			      MSG_NOSIGNAL)) > 0)
+			w_down += (size_t)n;
+		if (r_up < big &&
+		    (n = recv(fx.be, got_up + r_up, big - r_up, 0)) > 0)
+			r_up += (size_t)n;
+		if (r_down < big &&
+		    (n = recv(fx.cli, got_down + r_down, big - r_down, 0)) > 0)
+			r_down += (size_t)n;
+		event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(r_up, big);
+	assert_int_equal(r_down, big);
+	assert_memory_equal(got_up, up, big);
+	assert_memory_equal(got_down, down, big);
+	assert_int_equal(fx.owner.nconns, 1);
+	assert_int_equal(fx.closed_calls, 0);
+	test_fx_finish(&fx);
+	assert_int_equal(fx.closed_calls, 1);
+	assert_int_equal(fx.owner.nconns, 0);
+	/* The counters saw every byte. */
+	assert_int_equal(fx.owner.stats.bytes_in, 14 + big);
+	assert_int_equal(fx.owner.stats.bytes_out, 13 + big);
+	free(up);
+	free(down);
+	free(got_up);
+	free(got_down);
+}
+
+/* The client half-closes: the backend gets all the data, then EOF, and can
+ * still answer; the backend's close then ends the connection. */
+static void test_client_half_close(void **state)
+{
+	struct test_fx fx;
+	size_t n = 300 * 1024; /* more than the relay buffers at once */
+	uint8_t *data = malloc(n), *got = malloc(n);
+	char buf[32];
+
+	(void)state;
+	assert_non_null(data && got);
+	test_fill(data, 3, n);
+	test_fx_init(&fx, 5, 0, false);
+	test_accept(&fx, 0, false);
+	test_write_all(&fx, fx.cli, data, 1);
+	test_accept_backend(&fx);
+	test_write_all(&fx, fx.cli, data + 1, n - 1);
+	assert_int_equal(shutdown(fx.cli, SHUT_WR), 0);
+	test_read_exact(&fx, fx.be, got, n);
+	assert_memory_equal(got, data, n);
+	assert_int_equal(test_wait_eof(&fx, fx.be, 3000), 0);
+	/* Half-closed, not closed: the answer still reaches the client. */
+	assert_int_equal(fx.owner.nconns, 1);
+	assert_true(test_still_open(fx.cli));
+	test_write_all(&fx, fx.be, "answer after EOF\n", 17);
+	test_read_exact(&fx, fx.cli, buf, 17);
+	assert_memory_equal(buf, "answer after EOF\n", 17);
+	test_pump_ms(&fx, 50);
+	assert_int_equal(fx.owner.nconns, 1);
+	assert_int_equal(fx.closed_calls, 0);
+	/* The backend closes: the client sees EOF, the connection ends. */
+	close(fx.be);
+	fx.be = -1;
+	assert_int_equal(test_wait_eof(&fx, fx.cli, 3000), 0);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	test_fx_finish(&fx);
+	assert_int_equal(fx.closed_calls, 1);
+	free(data);
+	free(got);
+}
+
+/* The backend half-closes: symmetric. */
+static void test_backend_half_close(void **state)
+{
+	struct test_fx fx;
+	size_t n = 300 * 1024;
+	uint8_t *data = malloc(n), *got = malloc(n);
+	char buf[32];
+
+	(void)state;
+	assert_non_null(data && got);
+	test_fill(data, 11, n);
+	test_fx_init(&fx, 5, 0, false);
+	test_accept(&fx, 0, false);
+	test_write_all(&fx, fx.cli, "x", 1);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, buf, 1);
+	test_write_all(&fx, fx.be, data, n);
+	assert_int_equal(shutdown(fx.be, SHUT_WR), 0);
+	test_read_exact(&fx, fx.cli, got, n);
+	assert_memory_equal(got, data, n);
+	assert_int_equal(test_wait_eof(&fx, fx.cli, 3000), 0);
+	assert_int_equal(fx.owner.nconns, 1);
+	/* The client may still send. */
+	test_write_all(&fx, fx.cli, "client after EOF\n", 17);
+	test_read_exact(&fx, fx.be, buf, 17);
+	assert_memory_equal(buf, "client after EOF\n", 17);
+	test_pump_ms(&fx, 50);
+	assert_int_equal(fx.owner.nconns, 1);
+	close(fx.cli);
+	fx.cli = -1;
+	assert_int_equal(test_wait_eof(&fx, fx.be, 3000), 0);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	test_fx_finish(&fx);
+	assert_int_equal(fx.closed_calls, 1);
+	free(data);
+	free(got);
+}
+
+/* The client sends everything and half-closes before the backend connection
+ * is even up (while pre-reading / connecting): the data and then the EOF still
+ * reach the backend, and the answer still reaches the client. */
+static void test_early_eof(void **state)
+{
+	struct test_fx fx;
+	size_t n = 100 * 1024;
+	uint8_t *data = malloc(n), *got = malloc(n);
+	char buf[16];
+
+	(void)state;
+	assert_non_null(data && got);
+	test_fill(data, 5, n);
+	test_fx_init(&fx, 5, 0, false);
+	test_accept(&fx, 0, false);
+	/* All of it lands in the socketpair at once (no loop run yet). */
+	int big = 1 << 20;
+	setsockopt(fx.cli, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	assert_int_equal(send(fx.cli, data, n, MSG_NOSIGNAL), (ssize_t)n);
+	assert_int_equal(shutdown(fx.cli, SHUT_WR), 0);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, got, n);
+	assert_memory_equal(got, data, n);
+	assert_int_equal(test_wait_eof(&fx, fx.be, 3000), 0);
+	test_write_all(&fx, fx.be, "ok\n", 3);
+	close(fx.be);
+	fx.be = -1;
+	test_read_exact(&fx, fx.cli, buf, 3);
+	assert_memory_equal(buf, "ok\n", 3);
+	assert_int_equal(test_wait_eof(&fx, fx.cli, 3000), 0);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	test_fx_finish(&fx);
+	free(data);
+	free(got);
+}
+
+/* The backend sends more than the relay buffers and closes at once, while
+ * the client is slow to read: nothing is lost (bufferevent_free would drop
+ * unsent output), then the client sees EOF. */
+static void test_backend_close_flushes(void **state)
+{
+	struct test_fx fx;
+	size_t n = 4 * TEST_MiB;
+	uint8_t *data = malloc(n), *got = malloc(n);
+	size_t w = 0, r = 0;
+	char c;
+	double end;
+
+	(void)state;
+	assert_non_null(data && got);
+	test_fill(data, 9, n);
+	test_fx_init(&fx, 5, 0, false);
+	test_accept(&fx, 0, false);
+	test_write_all(&fx, fx.cli, "x", 1);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, &c, 1);
+	/* Write it all while the client reads only 4 KiB whenever the
+	 * backend is blocked (the relay pauses in between). */
+	end = test_now() + 10.0;
+	while (w < n && test_now() < end) {
+		ssize_t k = send(fx.be, data + w, n - w, MSG_NOSIGNAL);
+		if (k > 0) {
+			w += (size_t)k;
+		} else {
+			ssize_t m = recv(fx.cli, got + r, 4096, 0);
+			if (m > 0)
+				r += (size_t)m;
+		}
+		test_pump(&fx);
+	}
+	assert_int_equal(w, n);
+	close(fx.be);
+	fx.be = -1;
+	test_pump_ms(&fx, 100);
+	test_read_exact(&fx, fx.cli, got + r, n - r);
+	assert_memory_equal(got, data, n);
+	assert_int_equal(test_wait_eof(&fx, fx.cli, 3000), 0);
+	/* A FIN is a half-close: the client may still send, so the
+	 * connection lives until the client closes too. */
+	close(fx.cli);
+	fx.cli = -1;
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	test_fx_finish(&fx);
+	free(data);
+	free(got);
+}
+
+/* Backpressure: a backend that does not read makes the relay stop reading
+ * the client, so a non-blocking client write ends in EAGAIN long before
+ * 16 MiB; then reading the backend drains everything byte-exact. */
+static void test_backpressure(void **state)
+{
+	struct test_fx fx;
+	size_t total = 16 * TEST_MiB;
+	size_t chunk = 64 * 1024;
+	uint8_t *buf = malloc(chunk), *rbuf = malloc(chunk);
+	size_t written = 0, rcvd = 0;
+	int small = 64 * 1024;
+	double end, stalled_since = 0;
+	/* What may legitimately sit in kernel buffers: the socketpair
+	 * (client send + edge receive), edge443's TCP send buffer (autotuned
+	 * up to tcp_wmem max) and the backend's receive window, plus the
+	 * relay's own bound (a few hundred KiB). */
+	size_t wmem_max = 4 * TEST_MiB;
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
+	unsigned long a, b, c;
+
+	(void)state;
+	assert_non_null(buf && rbuf);
+	if (f) {
+		if (fscanf(f, "%lu %lu %lu", &a, &b, &c) == 3)
+			wmem_max = c;
+		fclose(f);
+	}
+	test_fx_init(&fx, 5, small, false);
+	test_accept(&fx, 0, false);
+	setsockopt(fx.cli, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	test_fill(buf, 0, 1);
+	test_write_all(&fx, fx.cli, buf, 1);
+	written = 1;
+	test_accept_backend(&fx);
+
+	/* Write without reading the backend until the client is blocked for
+	 * 300 ms of loop time in a row. */
+	end = test_now() + 20.0;
+	while (written < total && test_now() < end) {
+		size_t len = total - written < chunk ? total - written : chunk;
+		test_fill(buf, written, len);
+		ssize_t n = send(fx.cli, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			written += (size_t)n;
+			stalled_since = 0;
+			event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		assert_true(n < 0 && errno == EAGAIN);
+		if (stalled_since == 0)
+			stalled_since = test_now();
+		else if (test_now() - stalled_since > 0.3)
+			break;
+		test_pump(&fx);
+	}
+	if (written >= total)
+		fail_msg("backpressure: edge443 read all %zu bytes from the "
+			 "client although the backend reads nothing",
+			 written);
+	print_message("backpressure: client blocked after %zu KiB (bound "
+		      "%zu KiB)\n",
+		      written / 1024,
+		      (wmem_max + 4 * TEST_MiB) / 1024);
+	assert_true(written < wmem_max + 4 * TEST_MiB);
+	assert_int_equal(fx.owner.nconns, 1);
+	{
+		/* Precisely: what is written but in no kernel queue is held
+		 * by edge443 itself. */
+		int efd = test_edge_backend_fd(&fx);
+		int q_cli = 0, q_out = 0, q_be = 0;
+		assert_true(efd >= 0);
+		assert_int_equal(ioctl(fx.edge_cli, SIOCINQ, &q_cli), 0);
+		assert_int_equal(ioctl(efd, SIOCOUTQ, &q_out), 0);
+		assert_int_equal(ioctl(fx.be, SIOCINQ, &q_be), 0);
+		size_t kernel = (size_t)q_cli + (size_t)q_out + (size_t)q_be;
+		size_t held = written > kernel ? written - kernel : 0;
+		print_message("backpressure: kernel queues %zu KiB, edge443 "
+			      "holds %zu KiB\n",
+			      kernel / 1024, held / 1024);
+		/* PROXY_BUF_MAX (256 KiB) in the output plus one read. */
+		assert_true(held <= 512 * 1024);
+	}
+
+	/* Now drain: everything arrives, byte-exact, and the rest flows. */
+	end = test_now() + 30.0;
+	while (rcvd < total && test_now() < end) {
+		if (written < total) {
+			size_t len = total - written < chunk ? total - written
+							    : chunk;
+			test_fill(buf, written, len);
+			ssize_t n = send(fx.cli, buf, len, MSG_NOSIGNAL);
+			if (n > 0)
+				written += (size_t)n;
+		}
+		ssize_t n = recv(fx.be, rbuf, chunk, 0);
+		if (n > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
+					fail_msg("backpressure: byte %zu "
+						 "differs",
+						 rcvd + (size_t)i);
+			rcvd += (size_t)n;
+		} else {
+			assert_true(n < 0 && errno == EAGAIN);
+		}
+		event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(rcvd, total);
+	assert_int_equal(fx.owner.nconns, 1);
+	test_fx_finish(&fx);
+	free(buf);
+	free(rbuf);
+}
+
+/* The client resets mid-stream (SO_LINGER 0 close on a TCP client) while
+ * edge443 still has backend data for it: the connection ends, the backend
+ * sees the end. */
+static void test_client_reset(void **state)
+{
+	struct test_fx fx;
+	size_t n = TEST_MiB;
+	uint8_t *data = malloc(n);
+	struct linger lg = {1, 0};
+	size_t w = 0;
+	double end;
+	int r;
+
+	(void)state;
+	assert_non_null(data);
+	test_fill(data, 0, n);
+	test_fx_init(&fx, 5, 0, false);
+	test_accept(&fx, 0, true);
+	test_write_all(&fx, fx.cli, "go\n", 3);
+	test_accept_backend(&fx);
+	/* Fill towards the client, which does not read. */
+	end = test_now() + 2.0;
+	while (w < n && test_now() < end) {
+		ssize_t k = send(fx.be, data + w, n - w, MSG_NOSIGNAL);
+		if (k > 0)
+			w += (size_t)k;
+		test_pump(&fx);
+	}
+	assert_true(w > 0);
+	assert_int_equal(setsockopt(fx.cli, SOL_SOCKET, SO_LINGER, &lg,
+				    sizeof(lg)),
+			 0);
+	close(fx.cli);
+	fx.cli = -1;
+	/* The backend gets EOF or a reset once the relay gives up; drain
+	 * what was relayed meanwhile. */
+	end = test_now() + 5.0;
+	r = 1;
+	while (test_now() < end) {
+		char sink[65536];
+		ssize_t k = recv(fx.be, sink, sizeof(sink), 0);
+		if (k == 0) {
+			r = 0;
+			break;
+		}
+		if (k < 0 && errno != EAGAIN) {
+			r = -errno;
+			break;
+		}
+		test_pump(&fx);
+	}
+	assert_true(r <= 0);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	test_fx_finish(&fx);
+	free(data);
+}
+
+/* Same with a socketpair client that closes with unread data (AF_UNIX
+ * reports ECONNRESET to the peer then). */
+static void test_client_reset_unix(void **state)
+{
+	struct test_fx fx;
+	char blob[200000];
+
+	(void)state;
+	memset(blob, 'z', sizeof(blob));
+	test_fx_init(&fx, 5, 0, false);
+	test_accept(&fx, 0, false);
+	test_write_all(&fx, fx.cli, "go\n", 3);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, blob, 3);
+	test_write_all(&fx, fx.be, blob, sizeof(blob));
+	test_pump_ms(&fx, 50);
+	close(fx.cli);
+	fx.cli = -1;
+	assert_true(test_wait_eof(&fx, fx.be, 5000) <= 0);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	test_fx_finish(&fx);
+}
+
+/* Nothing listens on the backend port: the client sees EOF, the connection
+ * ends, the failure is counted. */
+static void test_backend_unreachable(void **state)
+{
+	struct test_fx fx;
+
+	(void)state;
+	test_fx_init(&fx, 5, 0, true);
+	test_accept(&fx, 0, false);
+	test_write_all(&fx, fx.cli, "anyone there?\n", 14);
+	assert_int_equal(test_wait_eof(&fx, fx.cli, 4000), 0);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	assert_int_equal(fx.owner.stats.backend_failures, 1);
+	test_fx_finish(&fx);
+}
+
+/* A client that sends nothing is closed after handshake_timeout (1 s), in
+ * the passthrough pre-read and in the TLS handshake of a terminate service;
+ * no backend connection is ever made. */
+static void test_silent_client(void **state)
+{
+	for (size_t idx = 0; idx < 2; idx++) {
+		struct test_fx fx;
+		double t0, took;
+		int r;
+
+		(void)state;
+		test_fx_init(&fx, 1, 0, false);
+		if (idx >= fx.rt->cfg->nservices) {
+			test_fx_finish(&fx);
+			skip();
+		}
+		t0 = test_now();
+		test_accept(&fx, idx, false);
+		r = test_wait_eof(&fx, fx.cli, 4000);
+		took = test_now() - t0;
+		if (r != 0)
+			fail_msg("service %zu: silent client not closed (%d)",
+				 idx, r);
+		assert_true(took >= 0.9 && took < 2.5);
+		assert_true(test_pump_until_closed(&fx, 1000));
+		assert_int_equal(fx.closed_calls, 1);
+		assert_int_equal(fx.owner.stats.handshake_failures, 1);
+		assert_int_equal(accept(fx.lsock, NULL, NULL), -1);
+		test_fx_finish(&fx);
+	}
+}
+
+/* proxy_close_all ends every connection, in every state: relaying,
+ * pre-reading, and (terminate) in the TLS handshake. */
+static void test_close_all(void **state)
+{
+	struct test_fx fx;
+	int cli[3] = {-1, -1, -1};
+	int be = -1;
+	size_t nconn;
+	char buf[8];
+
+	(void)state;
+	test_fx_init(&fx, 5, 0, false);
+	/* 1: relaying */
+	test_accept(&fx, 0, false);
+	test_write_all(&fx, fx.cli, "one", 3);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, buf, 3);
+	cli[0] = fx.cli;
+	be = fx.be;
+	fx.be = -1;
+	/* 2: pre-reading (nothing sent yet) */
+	test_accept(&fx, 0, false);
+	cli[1] = fx.cli;
+	nconn = 2;
+	/* 3: terminate, handshake not started */
+	if (fx.rt->cfg->nservices > 1) {
+		test_accept(&fx, 1, false);
+		cli[2] = fx.cli;
+		nconn = 3;
+	}
+	fx.cli = -1;
+	test_pump_ms(&fx, 20);
+	assert_int_equal(fx.owner.nconns, nconn);
+	proxy_close_all(&fx.owner, "shutdown");
+	assert_int_equal(fx.owner.nconns, 0);
+	assert_null(fx.owner.conns);
+	assert_int_equal(fx.closed_calls, (int)nconn);
+	for (size_t i = 0; i < nconn; i++)
+		assert_int_equal(test_wait_eof(&fx, cli[i], 1000), 0);
+	assert_int_equal(test_wait_eof(&fx, be, 1000), 0);
+	for (size_t i = 0; i < nconn; i++)
+		close(cli[i]);
+	close(be);
+	test_fx_finish(&fx);
+}
+
+/* ---- terminate: an OpenSSL client on the socketpair ----------------------- */
+
+/* Drive SSL_do_handshake on a non-blocking socket while pumping. */
+static void test_tls_handshake(struct test_fx *fx, SSL *ssl)
+{
+	double end = test_now() + 5.0;
+	int r;
+
+	while ((r = SSL_do_handshake(ssl)) != 1) {
+		int e = SSL_get_error(ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			char why[256] = "";
+			ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+			fail_msg("client handshake failed (%d): %s", e, why);
+		}
+		if (test_now() > end)
+			fail_msg("client handshake timed out");
+		test_pump(fx);
+	}
+}
+
+static void test_tls_read_exact(struct test_fx *fx, SSL *ssl, void *buf,
+				size_t len)
+{
+	char *p = buf;
+	double end = test_now() + 10.0;
+
+	while (len > 0) {
+		int n = SSL_read(ssl, p, (int)len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		int e = SSL_get_error(ssl, n);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			fail_msg("SSL_read: error %d with %zu bytes expected", e,
+				 len);
+		if (test_now() > end)
+			fail_msg("SSL_read: timed out");
+		test_pump(fx);
+	}
+}
+
+static void test_tls_write(struct test_fx *fx, SSL *ssl, const void *buf,
+			   size_t len)
+{
+	double end = test_now() + 10.0;
+	int n;
+
+	while ((n = SSL_write(ssl, buf, (int)len)) <= 0) {
+		int e = SSL_get_error(ssl, n);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			fail_msg("SSL_write: error %d", e);
+		if (test_now() > end)
+			fail_msg("SSL_write: timed out");
+		test_pump(fx);
+	}
+	assert_int_equal(n, (int)len);
+}
+
+/* Terminate: bytes both ways, the client's close_notify + FIN reaches the
+ * backend as EOF, the backend answers after it, and the backend's close
+ * reaches the client as close_notify (a clean TLS end). */
+static void test_terminate_half_close(void **state)
+{
+	struct test_fx fx;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	char buf[64];
+	double end;
+	int r;
+
+	(void)state;
+	test_fx_init(&fx, 5, 0, false);
+	if (fx.rt->cfg->nservices < 2) {
+		test_fx_finish(&fx);
+		skip();
+	}
+	test_accept(&fx, 1, false);
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
+	SSL_set_fd(ssl, fx.cli);
+	SSL_set_connect_state(ssl);
+	test_tls_handshake(&fx, ssl);
+	test_tls_write(&fx, ssl, "ping\n", 5);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, buf, 5);
+	assert_memory_equal(buf, "ping\n", 5);
+	test_write_all(&fx, fx.be, "pong\n", 5);
+	test_tls_read_exact(&fx, ssl, buf, 5);
+	assert_memory_equal(buf, "pong\n", 5);
+
+	/* Client: close_notify, then FIN. */
+	r = SSL_shutdown(ssl);
+	assert_true(r >= 0);
+	assert_int_equal(shutdown(fx.cli, SHUT_WR), 0);
+	assert_int_equal(test_wait_eof(&fx, fx.be, 3000), 0);
+	assert_int_equal(fx.owner.nconns, 1);
+	test_write_all(&fx, fx.be, "late\n", 5);
+	test_tls_read_exact(&fx, ssl, buf, 5);
+	assert_memory_equal(buf, "late\n", 5);
+	close(fx.be);
+	fx.be = -1;
+	/* The client gets edge443's close_notify. */
+	end = test_now() + 3.0;
+	for (;;) {
+		r = SSL_read(ssl, buf, sizeof(buf));
+		int e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN)
+			break;
+		if (e != SSL_ERROR_WANT_READ)
+			fail_msg("expected close_notify from edge443, got "
+				 "SSL error %d",
+				 e);
+		if (test_now() > end)
+			fail_msg("no close_notify within 3 s");
+		test_pump(&fx);
+	}
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	test_fx_finish(&fx);
+}
+
+/* Terminate: garbage instead of a ClientHello is a handshake failure, not a
+ * hang; no backend connection. */
+static void test_terminate_garbage(void **state)
+{
+	struct test_fx fx;
+	char junk[600];
+
+	(void)state;
+	test_fx_init(&fx, 5, 0, false);
+	if (fx.rt->cfg->nservices < 2) {
+		test_fx_finish(&fx);
+		skip();
+	}
+	memset(junk, 'G', sizeof(junk));
+	memcpy(junk, "\x16\x03\x01\x00\x05garbage", 12);
+	test_accept(&fx, 1, false);
+	test_write_all(&fx, fx.cli, junk, sizeof(junk));
+	/* An alert may come first, then EOF. */
+	double end = test_now() + 3.0;
+	int r = 1;
+	while (test_now() < end) {
+		char buf[256];
+		ssize_t n = recv(fx.cli, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN)) {
+			r = 0;
+			break;
+		}
+		if (n > 0)
+			assert_int_equal(buf[0], 0x15); /* alert record */
+		test_pump(&fx);
+	}
+	assert_int_equal(r, 0);
+	assert_true(test_pump_until_closed(&fx, 1000));
+	assert_int_equal(fx.owner.stats.handshake_failures, 1);
+	assert_int_equal(accept(fx.lsock, NULL, NULL), -1);
+	test_fx_finish(&fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bytes_both_ways),
+		cmocka_unit_test(test_client_half_close),
+		cmocka_unit_test(test_backend_half_close),
+		cmocka_unit_test(test_early_eof),
+		cmocka_unit_test(test_backend_close_flushes),
+		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_client_reset),
+		cmocka_unit_test(test_client_reset_unix),
+		cmocka_unit_test(test_backend_unreachable),
+		cmocka_unit_test(test_silent_client),
+		cmocka_unit_test(test_close_all),
+		cmocka_unit_test(test_terminate_half_close),
+		cmocka_unit_test(test_terminate_garbage),
+	};
+
+	/* Connection lines go to stderr; keep them for failure analysis. */
+	log_open(LOG_TARGET_STDERR, NULL, CONFIG_LOG_DEBUG);
+	signal(SIGPIPE, SIG_IGN);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	log_close();
+	return rc;
+}
