@@ -575,8 +575,7 @@ void config_free(struct config *cfg)
 		free(s->certificate);
 		free(s->backend);
 		config_free_strv(s->sip_domains, s->nsip_domains);
-		config_free_strv(s->extra_certificates,
-				 s->nextra_certificates);
+		config_free_strv(s->extra_certificates, s->nextra_certificates);
 		config_free_strv(s->http.paths, s->http.npaths);
 		free(s->http.redirect_http.text);
 	}

@@ -95,8 +95,9 @@ static struct config *main_load_config(const char *path, int *exit_code)
 	}
 	cfg = config_load(path, &st, err, MAIN_ERRLEN);
 	if (!cfg) {
-		main_print_config_errors(err[0] ? err : "cannot load the "
-							 "configuration\n");
+		main_print_config_errors(err[0] ? err
+						: "cannot load the "
+						  "configuration\n");
 		*exit_code = st == CONFIG_ERR_READ ? MAIN_EXIT_RUNTIME
 						   : MAIN_EXIT_USAGE;
 	}
@@ -273,7 +274,8 @@ static int main_plan(int argc, char **argv)
 		return MAIN_EXIT_USAGE;
 	}
 	if ((out_dir && !*out_dir) || (lab_dir && !*lab_dir)) {
-		fprintf(stderr, "edge443 plan: --out and --lab need a folder\n");
+		fprintf(stderr,
+			"edge443 plan: --out and --lab need a folder\n");
 		return MAIN_EXIT_USAGE;
 	}
 
@@ -347,8 +349,9 @@ static int main_csr(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "edge443 csr: expected one request file, e.g. "
-				"\"edge443 csr request.txt --out request.csr\"\n");
+		fprintf(stderr,
+			"edge443 csr: expected one request file, e.g. "
+			"\"edge443 csr request.txt --out request.csr\"\n");
 		return MAIN_EXIT_USAGE;
 	}
 	in_path = argv[optind];
@@ -556,12 +559,8 @@ struct main_command {
 };
 
 static const struct main_command main_commands[] = {
-	{"check", main_check},
-	{"run", main_run},
-	{"plan", main_plan},
-	{"csr", main_csr},
-	{"probe", main_probe},
-	{"version", main_version},
+	{"check", main_check}, {"run", main_run},     {"plan", main_plan},
+	{"csr", main_csr},     {"probe", main_probe}, {"version", main_version},
 };
 
 int main(int argc, char **argv)

@@ -512,9 +512,9 @@ int plan_check(const struct config *cfg, const struct plan_certs *pc,
 		 * types: each must be defined and meet the role's rules. */
 		for (size_t k = 0;
 		     svc->certificate && k <= svc->nextra_certificates; k++) {
-			const char *name = k == 0
-						   ? svc->certificate
-						   : svc->extra_certificates[k - 1];
+			const char *name =
+				k == 0 ? svc->certificate
+				       : svc->extra_certificates[k - 1];
 			const struct config_cert *cc;
 			const struct cert_info *ci =
 				plan_cert_for(cfg, pc, name, &cc);

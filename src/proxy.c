@@ -40,25 +40,25 @@
 #define PROXY_IO_MAX (64 * 1024)
 
 enum proxy_state {
-	PROXY_PREREAD,     /* passthrough: buffering the ClientHello for SNI */
-	PROXY_HANDSHAKE,   /* TLS handshake with the client in progress */
-	PROXY_HTTP_WAIT,   /* http service (or redirect listener): client up,
-			    * no request for the backend yet */
-	PROXY_CONNECTING,  /* connecting to a backend server (failover inside) */
+	PROXY_PREREAD,	  /* passthrough: buffering the ClientHello for SNI */
+	PROXY_HANDSHAKE,  /* TLS handshake with the client in progress */
+	PROXY_HTTP_WAIT,  /* http service (or redirect listener): client up,
+			   * no request for the backend yet */
+	PROXY_CONNECTING, /* connecting to a backend server (failover inside) */
 	PROXY_BACKEND_TLS, /* reencrypt: TLS handshake with the backend */
-	PROXY_RELAY,       /* both sides up; bytes flow both ways */
+	PROXY_RELAY,	   /* both sides up; bytes flow both ways */
 };
 
 struct proxy_side {
 	struct bufferevent *bev; /* NULL until created / after it broke */
-	SSL *ssl;                /* owned by bev; NULL for plain TCP */
-	bool eof;                /* the peer finished sending (FIN, close_notify or dirty) */
-	bool dirty;              /* ... without close_notify */
-	bool shut;               /* we have shut our sending direction */
-	bool shut_pending;       /* shut it once the output has drained */
-	bool paused;             /* reading paused: the partner's output is full */
-	bool close_notify;       /* the peer's close_notify alert was read */
-	uint64_t bytes;          /* bytes read from this side */
+	SSL *ssl;		 /* owned by bev; NULL for plain TCP */
+	bool eof;   /* the peer finished sending (FIN, close_notify or dirty) */
+	bool dirty; /* ... without close_notify */
+	bool shut;  /* we have shut our sending direction */
+	bool shut_pending; /* shut it once the output has drained */
+	bool paused;	   /* reading paused: the partner's output is full */
+	bool close_notify; /* the peer's close_notify alert was read */
+	uint64_t bytes;	   /* bytes read from this side */
 };
 
 struct proxy_conn {
@@ -80,13 +80,14 @@ struct proxy_conn {
 	bool closing; /* a side broke: close once the other's output drained */
 
 	/* HTTP publishing (service with an http block), see http.h. */
-	struct http_conn *http;   /* NULL for plain relays */
-	bool tunnel;              /* after 101: raw relay from now on */
-	bool redirect;            /* a redirect_http listener connection */
-	bool http_close;          /* close once the client's output drained */
-	bool awaiting;            /* http: waiting for a request head ... */
-	time_t awaiting_since;    /* ... since then (header read timeout) */
-	struct evbuffer *staging; /* requests accepted before the backend is up */
+	struct http_conn *http; /* NULL for plain relays */
+	bool tunnel;		/* after 101: raw relay from now on */
+	bool redirect;		/* a redirect_http listener connection */
+	bool http_close;	/* close once the client's output drained */
+	bool awaiting;		/* http: waiting for a request head ... */
+	time_t awaiting_since;	/* ... since then (header read timeout) */
+	struct evbuffer
+		*staging; /* requests accepted before the backend is up */
 	struct http_peer hpeer;
 	char peer_ip[64];
 };
@@ -103,7 +104,8 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg);
  * what still tells the two apart, so a dirty close can be passed on dirty. */
 static void proxy_ssl_info_cb(const SSL *ssl, int where, int ret)
 {
-	if ((where & SSL_CB_READ_ALERT) && (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
+	if ((where & SSL_CB_READ_ALERT) &&
+	    (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
 		struct proxy_side *s = SSL_get_app_data(ssl);
 		if (s)
 			s->close_notify = true;
@@ -324,7 +326,6 @@ static void proxy_start_relay(struct proxy_conn *c)
 		proxy_pass_eof(c, &c->client);
 }
 
-
 /* ---- HTTP publishing -------------------------------------------------- */
 
 static void proxy_connect_backend(struct proxy_conn *c);
@@ -505,8 +506,9 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 		if (c->http) {
 			/* 504 when every server timed out, else 502. */
 			proxy_http_backend_failed(
-				c, reason && strstr(reason, "timeout") &&
-					   !strstr(reason, "refused"),
+				c,
+				reason && strstr(reason, "timeout") &&
+					!strstr(reason, "refused"),
 				reason);
 			return;
 		}
@@ -628,11 +630,12 @@ static void proxy_preread(struct proxy_conn *c)
 	c->sni = sni;
 	if (svc->sni_strict) {
 		if (r != TLS_PEEK_HELLO) {
-			log_info("service %s: client %s: sni_strict: %s refused",
-				 svc->name, c->peer,
-				 r == TLS_PEEK_NOT_TLS ? "non-TLS stream"
-						       : "incomplete "
-							 "ClientHello");
+			log_info(
+				"service %s: client %s: sni_strict: %s refused",
+				svc->name, c->peer,
+				r == TLS_PEEK_NOT_TLS ? "non-TLS stream"
+						      : "incomplete "
+							"ClientHello");
 			proxy_conn_close(c, "refused by sni_strict");
 			return;
 		}
@@ -684,7 +687,8 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg)
 	if (c->http_close) {
 		if (s == &c->client &&
 		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			proxy_conn_close(c, "closed by edge443 after a response");
+			proxy_conn_close(c,
+					 "closed by edge443 after a response");
 		return;
 	}
 	if (other->paused && other->bev) {
@@ -852,8 +856,7 @@ broken:
 					 : "");
 		if (c->http) {
 			snprintf(why, sizeof(why), "TLS to %s failed: %s%s%s",
-				 c->server, reason,
-				 vr != X509_V_OK ? "; " : "",
+				 c->server, reason, vr != X509_V_OK ? "; " : "",
 				 vr != X509_V_OK
 					 ? X509_verify_cert_error_string(vr)
 					 : "");
@@ -973,8 +976,7 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void proxy_peer_string(const struct sockaddr *sa, char *buf,
-			      size_t len)
+static void proxy_peer_string(const struct sockaddr *sa, char *buf, size_t len)
 {
 	if (!backend_addr_string(sa, buf, len))
 		snprintf(buf, len, "?");
@@ -1050,7 +1052,8 @@ static int proxy_accept_any(struct proxy_owner *owner, struct runtime *rt,
 			return -1;
 		}
 		proxy_ssl_prepare(c->client.ssl, &c->client);
-		/* On failure libevent has freed the SSL: never free it again. */
+		/* On failure libevent has freed the SSL: never free it again.
+		 */
 		c->client.bev = bufferevent_openssl_socket_new(
 			owner->base, fd, c->client.ssl,
 			BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);

@@ -17,9 +17,9 @@
 #define REPORT_COLUMNS 8
 
 /* The cert_info of a service's certificate, or NULL. */
-static const struct cert_info *report_service_cert(const struct config *cfg,
-						   const struct plan_certs *pc,
-						   const struct config_service *svc)
+static const struct cert_info *
+report_service_cert(const struct config *cfg, const struct plan_certs *pc,
+		    const struct config_service *svc)
 {
 	if (!svc->certificate || !pc)
 		return NULL;
@@ -60,7 +60,7 @@ void report_service_map(FILE *out, const struct config *cfg,
 {
 	static const char *const head[REPORT_COLUMNS] = {
 		"SERVICE", "ROLE", "LISTEN", "FQDN",
-		"CERT",    "CN",   "MODE",   "BACKEND"};
+		"CERT",	   "CN",   "MODE",   "BACKEND"};
 	size_t rows = cfg->nservices;
 	char **listen = calloc(rows ? rows : 1, sizeof(*listen));
 	size_t width[REPORT_COLUMNS];
@@ -173,24 +173,21 @@ static json_t *report_json_services(const struct config *cfg,
 					      json_string(svc->sip_domains[j]));
 		json_array_append_new(
 			arr,
-			json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, "
-				  "s:o, s:b, s:b, s:i, s:b}",
-				  "name", svc->name, "role",
-				  config_role_name(svc->role), "listen",
-				  listen ? listen : json_null(), "fqdn",
-				  report_string_or_null(svc->fqdn),
-				  "certificate",
-				  report_string_or_null(svc->certificate),
-				  "cn",
-				  report_string_or_null(ci ? ci->cn : NULL),
-				  "mode", config_mode_name(svc->mode),
-				  "backend",
-				  report_string_or_null(svc->backend),
-				  "sip_domains",
-				  domains ? domains : json_null(),
-				  "federation", svc->federation, "sni_strict",
-				  svc->sni_strict, "line", svc->line, "http",
-				  svc->http.present));
+			json_pack(
+				"{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o, "
+				"s:o, s:b, s:b, s:i, s:b}",
+				"name", svc->name, "role",
+				config_role_name(svc->role), "listen",
+				listen ? listen : json_null(), "fqdn",
+				report_string_or_null(svc->fqdn), "certificate",
+				report_string_or_null(svc->certificate), "cn",
+				report_string_or_null(ci ? ci->cn : NULL),
+				"mode", config_mode_name(svc->mode), "backend",
+				report_string_or_null(svc->backend),
+				"sip_domains", domains ? domains : json_null(),
+				"federation", svc->federation, "sni_strict",
+				svc->sni_strict, "line", svc->line, "http",
+				svc->http.present));
 	}
 	return arr;
 }
@@ -216,8 +213,8 @@ static json_t *report_json_cert(const struct config_cert *cc,
 		if (ci->eku & CERT_EKU_CLIENT)
 			json_array_append_new(eku, json_string("clientAuth"));
 		if (ci->eku & CERT_EKU_ANY)
-			json_array_append_new(eku,
-					      json_string("anyExtendedKeyUsage"));
+			json_array_append_new(
+				eku, json_string("anyExtendedKeyUsage"));
 	}
 	json_object_set_new(o, "cn", report_string_or_null(ci->cn));
 	json_object_set_new(o, "sans", sans ? sans : json_null());
@@ -233,13 +230,12 @@ static json_t *report_json_cert(const struct config_cert *cc,
 	json_object_set_new(o, "not_after", report_time(ci->not_after));
 	json_object_set_new(o, "fingerprint_sha256",
 			    json_string(ci->fingerprint));
-	json_object_set_new(o, "chain_status",
-			    json_string(ci->chain_status == CERT_CHAIN_OK
-						? "ok"
-					: ci->chain_status ==
-							CERT_CHAIN_INCOMPLETE
-						? "incomplete"
-						: "unchecked"));
+	json_object_set_new(
+		o, "chain_status",
+		json_string(ci->chain_status == CERT_CHAIN_OK ? "ok"
+			    : ci->chain_status == CERT_CHAIN_INCOMPLETE
+				    ? "incomplete"
+				    : "unchecked"));
 	return o;
 }
 
@@ -254,8 +250,8 @@ static json_t *report_json_findings(const struct plan_findings *findings)
 			plan_severity_name(f->severity), "rule", f->rule,
 			"file", f->file, "line",
 			f->line > 0 ? json_integer(f->line) : json_null(),
-			"subject", report_string_or_null(f->subject),
-			"message", f->message);
+			"subject", report_string_or_null(f->subject), "message",
+			f->message);
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -274,16 +270,15 @@ int report_check_json(FILE *out, const struct config *cfg,
 			certs, report_json_cert(&cfg->certs[i],
 						pc && i < pc->n ? pc->certs[i]
 								: NULL));
-	doc = json_pack("{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:b}", "config",
-			cfg->file, "platform",
-			cfg->platform == CONFIG_PLATFORM_LYNC ? "lync"
-							      : "ocs2007r2",
-			"services", report_json_services(cfg, pc),
-			"certificates", certs ? certs : json_array(),
-			"findings", report_json_findings(findings), "errors",
-			(json_int_t)findings->errors, "warnings",
-			(json_int_t)findings->warnings, "valid",
-			findings->errors == 0);
+	doc = json_pack(
+		"{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:b}", "config", cfg->file,
+		"platform",
+		cfg->platform == CONFIG_PLATFORM_LYNC ? "lync" : "ocs2007r2",
+		"services", report_json_services(cfg, pc), "certificates",
+		certs ? certs : json_array(), "findings",
+		report_json_findings(findings), "errors",
+		(json_int_t)findings->errors, "warnings",
+		(json_int_t)findings->warnings, "valid", findings->errors == 0);
 	if (!doc)
 		goto done;
 	if (json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0) {
@@ -320,8 +315,8 @@ static char *report_join(char *const *items, size_t n, const char *sep)
 static char *report_plan_services(const struct config *cfg,
 				  const struct order_cert *oc)
 {
-	char **names = calloc(oc->nservices ? oc->nservices : 1,
-			      sizeof(*names));
+	char **names =
+		calloc(oc->nservices ? oc->nservices : 1, sizeof(*names));
 	char *s;
 
 	if (!names)
@@ -350,8 +345,8 @@ void report_plan_text(FILE *out, const struct config *cfg,
 	for (size_t c = 0; c < REPORT_PLAN_COLUMNS; c++)
 		width[c] = strlen(head[c]);
 	for (size_t r = 0; r < rows; r++) {
-		sans[r] = report_join(plan->certs[r].sans,
-				      plan->certs[r].nsans, ",");
+		sans[r] = report_join(plan->certs[r].sans, plan->certs[r].nsans,
+				      ",");
 		svcs[r] = report_plan_services(cfg, &plan->certs[r]);
 	}
 	for (int pass = 0; pass < 2; pass++) {
@@ -374,8 +369,9 @@ void report_plan_text(FILE *out, const struct config *cfg,
 					if (strlen(cell[c]) > width[c])
 						width[c] = strlen(cell[c]);
 				} else {
-					report_cell(out, cell[c], width[c],
-						    c + 1 == REPORT_PLAN_COLUMNS);
+					report_cell(
+						out, cell[c], width[c],
+						c + 1 == REPORT_PLAN_COLUMNS);
 				}
 			}
 		}
@@ -384,8 +380,7 @@ void report_plan_text(FILE *out, const struct config *cfg,
 		"\n%s: %zu certificate%s (%zu public, %zu internal) for %zu "
 		"service%s — %s; public and internal names never share one\n",
 		cfg->file, plan->n, plan->n == 1 ? "" : "s", plan->npublic,
-		plan->ninternal, cfg->nservices,
-		cfg->nservices == 1 ? "" : "s",
+		plan->ninternal, cfg->nservices, cfg->nservices == 1 ? "" : "s",
 		cfg->platform == CONFIG_PLATFORM_LYNC
 			? "platform lync: no service takes its FQDN from the "
 			  "CN, so the services share certificates as SANs"
@@ -410,8 +405,9 @@ void report_plan_files(FILE *out, const struct order_plan *plan,
 	if (!lab_dir)
 		return;
 	for (size_t i = 0; i < plan->n; i++)
-		fprintf(out, "wrote %s/%s.crt, %s.key (mode 0600), %s.csr — "
-			     "issued by the lab %s\n",
+		fprintf(out,
+			"wrote %s/%s.crt, %s.key (mode 0600), %s.csr — "
+			"issued by the lab %s\n",
 			lab_dir, plan->certs[i].name, plan->certs[i].name,
 			plan->certs[i].name,
 			plan->certs[i].internal ? "internal root"
@@ -462,12 +458,13 @@ int report_plan_json(FILE *out, const struct config *cfg,
 		for (size_t j = 0; svcs && j < oc->nservices; j++)
 			json_array_append_new(
 				svcs,
-				json_string(cfg->services[oc->services[j]].name));
+				json_string(
+					cfg->services[oc->services[j]].name));
 		if (eku) {
 			json_array_append_new(eku, json_string("serverAuth"));
 			if (oc->client_auth)
-				json_array_append_new(eku,
-						      json_string("clientAuth"));
+				json_array_append_new(
+					eku, json_string("clientAuth"));
 		}
 		o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name",
 			      oc->name, "cn", oc->cn, "sans",
@@ -476,23 +473,22 @@ int report_plan_json(FILE *out, const struct config *cfg,
 			      oc->internal ? "internal" : "public", "services",
 			      svcs ? svcs : json_null());
 		if (o && out_dir)
-			json_object_set_new(o, "out",
-					    report_plan_paths(out_dir, oc->name,
-							      false));
+			json_object_set_new(
+				o, "out",
+				report_plan_paths(out_dir, oc->name, false));
 		if (o && lab_dir)
-			json_object_set_new(o, "lab",
-					    report_plan_paths(lab_dir, oc->name,
-							      true));
+			json_object_set_new(
+				o, "lab",
+				report_plan_paths(lab_dir, oc->name, true));
 		json_array_append_new(certs, o);
 	}
-	doc = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "config", cfg->file,
-			"platform",
-			cfg->platform == CONFIG_PLATFORM_LYNC ? "lync"
-							      : "ocs2007r2",
-			"certificates", certs ? certs : json_array(), "count",
-			(json_int_t)plan->n, "public",
-			(json_int_t)plan->npublic, "internal",
-			(json_int_t)plan->ninternal);
+	doc = json_pack(
+		"{s:s, s:s, s:o, s:I, s:I, s:I}", "config", cfg->file,
+		"platform",
+		cfg->platform == CONFIG_PLATFORM_LYNC ? "lync" : "ocs2007r2",
+		"certificates", certs ? certs : json_array(), "count",
+		(json_int_t)plan->n, "public", (json_int_t)plan->npublic,
+		"internal", (json_int_t)plan->ninternal);
 	if (!doc)
 		goto done;
 	if (lab_dir) {
@@ -520,7 +516,8 @@ done:
 void report_csr_text(FILE *out, const char *path, const struct csr_info *info)
 {
 	fprintf(out, "request:   %s (%s)\n", path, csr_form_name(info->form));
-	fprintf(out, "subject:   %s\n", info->subject[0] ? info->subject : "(empty)");
+	fprintf(out, "subject:   %s\n",
+		info->subject[0] ? info->subject : "(empty)");
 	fprintf(out, "SANs:      ");
 	if (info->nsans == 0)
 		fprintf(out, "(none)");

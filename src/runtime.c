@@ -74,8 +74,9 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 			rb->client_ctx =
 				tls_client_ctx_new(cfg, be, why, sizeof(why));
 			if (!rb->client_ctx) {
-				snprintf(err, errlen, "%s:%d: backend \"%s\": %s",
-					 cfg->file, be->line, be->name, why);
+				snprintf(err, errlen,
+					 "%s:%d: backend \"%s\": %s", cfg->file,
+					 be->line, be->name, why);
 				goto fail;
 			}
 		}
@@ -178,8 +179,8 @@ static int runtime_addr_match(const struct sockaddr_storage *listen,
 		const struct sockaddr_in6 *s = (const void *)sa;
 		if (l->sin6_port != s->sin6_port)
 			return 0;
-		if (memcmp(&l->sin6_addr, &s->sin6_addr, sizeof(s->sin6_addr)) ==
-		    0)
+		if (memcmp(&l->sin6_addr, &s->sin6_addr,
+			   sizeof(s->sin6_addr)) == 0)
 			return 2;
 		return IN6_IS_ADDR_UNSPECIFIED(&l->sin6_addr);
 	}

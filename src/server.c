@@ -73,13 +73,15 @@ struct server_worker {
 	bool started;
 	struct event_base *base;
 	struct proxy_owner owner;
-	struct runtime *rt; /* what new connections use; the worker's reference */
+	struct runtime
+		*rt; /* what new connections use; the worker's reference */
 	struct server_wl *wls;
-	struct event *sync_ev;   /* main -> worker: take the new runtime/listeners */
-	struct event *stop_ev;   /* main -> worker: stop accepting, drain */
-	struct event *kill_ev;   /* main -> worker: drain deadline passed */
+	struct event
+		*sync_ev; /* main -> worker: take the new runtime/listeners */
+	struct event *stop_ev;	 /* main -> worker: stop accepting, drain */
+	struct event *kill_ev;	 /* main -> worker: drain deadline passed */
 	struct event *resume_ev; /* accept back-off (EMFILE) and limit timer */
-	bool paused;             /* listeners disabled (limit or back-off) */
+	bool paused;		 /* listeners disabled (limit or back-off) */
 	bool draining;
 	time_t last_accept_error_log;
 };
@@ -93,7 +95,7 @@ struct server {
 	size_t nworkers;
 	struct event_base *base;
 	struct tls_tickets *tickets;
-	struct event *done_ev;     /* worker -> main: a worker has finished */
+	struct event *done_ev;	   /* worker -> main: a worker has finished */
 	struct event *deadline_ev; /* drain deadline */
 	struct event *rotate_ev;   /* session-ticket key rotation */
 	struct event *signals[5];
@@ -249,8 +251,7 @@ static void server_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server_worker *w = arg;
 
-	if (!w->draining &&
-	    w->owner.nconns < (size_t)server_worker_limit(w))
+	if (!w->draining && w->owner.nconns < (size_t)server_worker_limit(w))
 		server_worker_pause(w, false);
 	(void)fd;
 	(void)what;
@@ -311,10 +312,10 @@ static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		wl->w = w;
 		wl->l = l;
-		wl->evl = evconnlistener_new(
-			w->base, server_accept_cb, wl,
-			LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-			l->fds[w->index]);
+		wl->evl = evconnlistener_new(w->base, server_accept_cb, wl,
+					     LEV_OPT_CLOSE_ON_FREE |
+						     LEV_OPT_CLOSE_ON_EXEC,
+					     -1, l->fds[w->index]);
 		if (!wl->evl) {
 			log_error("worker %zu: cannot listen on %s", w->index,
 				  l->text);
@@ -677,7 +678,8 @@ static int server_write_pidfile(const char *path, char *err, size_t errlen)
 
 static size_t server_worker_count(const struct config *cfg)
 {
-	long n = cfg->workers > 0 ? cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
+	long n =
+		cfg->workers > 0 ? cfg->workers : sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (size_t)n : 1;
 }
 

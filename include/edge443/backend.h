@@ -18,8 +18,9 @@
 
 /* Shared, read-mostly state of one backend: the round-robin cursor. */
 struct backend_pool {
-	const struct config_backend *be; /* borrowed from the runtime's config */
-	atomic_uint next;                /* round-robin cursor, all workers */
+	const struct config_backend
+		*be;	  /* borrowed from the runtime's config */
+	atomic_uint next; /* round-robin cursor, all workers */
 };
 
 /* Called once with the outcome, always from the event loop (never from inside

@@ -18,17 +18,20 @@
 /* What went wrong reading one file; CERT_FILE_OK when it was read. */
 enum cert_file_status {
 	CERT_FILE_OK = 0,
-	CERT_FILE_MISSING,    /* does not exist */
-	CERT_FILE_UNREADABLE, /* permission denied, a directory, I/O error */
-	CERT_FILE_NO_PEM,     /* readable, but holds no PEM object of the kind expected */
-	CERT_FILE_BARE_BASE64,/* base64 without BEGIN/END armour: `hint` says which lines to add */
-	CERT_FILE_BAD_PEM,    /* armour present, contents do not decode */
+	CERT_FILE_MISSING,     /* does not exist */
+	CERT_FILE_UNREADABLE,  /* permission denied, a directory, I/O error */
+	CERT_FILE_NO_PEM,      /* readable, but holds no PEM object of the kind
+				  expected */
+	CERT_FILE_BARE_BASE64, /* base64 without BEGIN/END armour: `hint` says
+				  which lines to add */
+	CERT_FILE_BAD_PEM,     /* armour present, contents do not decode */
 };
 
 struct cert_file_error {
 	enum cert_file_status status;
 	char *path;   /* which file */
-	char *detail; /* human text: "No such file or directory", the lines to add, the OpenSSL reason */
+	char *detail; /* human text: "No such file or directory", the lines to
+			 add, the OpenSSL reason */
 };
 
 enum cert_key_type {
@@ -58,43 +61,52 @@ enum cert_chain_status {
 struct cert_info {
 	/* Owned OpenSSL objects (NULL when the file could not be read). */
 	X509 *leaf;
-	STACK_OF(X509) *chain; /* intermediates from `cert` after the leaf and from `chain`, in file order; never NULL once loaded */
-	EVP_PKEY *key;         /* NULL when no key file was named or it failed */
+	STACK_OF(X509) *
+		chain; /* intermediates from `cert` after the leaf and from
+			  `chain`, in file order; never NULL once loaded */
+	EVP_PKEY *key; /* NULL when no key file was named or it failed */
 
 	/* Load problems, one per file that failed (cert, chain, key). */
 	struct cert_file_error errors[3];
 	size_t nerrors;
 
 	/* Facts about the leaf (valid only when leaf != NULL). */
-	char *cn;       /* first subject CN, NULL when there is none */
-	char **sans;    /* dNSName SANs in certificate order */
+	char *cn;    /* first subject CN, NULL when there is none */
+	char **sans; /* dNSName SANs in certificate order */
 	size_t nsans;
-	bool has_san_ext;       /* a subjectAltName extension is present */
-	bool has_eku;           /* an extendedKeyUsage extension is present */
-	unsigned eku;           /* CERT_EKU_* */
-	bool has_ku;            /* a keyUsage extension is present */
-	unsigned ku;            /* CERT_KU_* */
+	bool has_san_ext; /* a subjectAltName extension is present */
+	bool has_eku;	  /* an extendedKeyUsage extension is present */
+	unsigned eku;	  /* CERT_EKU_* */
+	bool has_ku;	  /* a keyUsage extension is present */
+	unsigned ku;	  /* CERT_KU_* */
 	enum cert_key_type key_type;
-	int key_bits;           /* RSA modulus bits / EC field bits */
-	char key_curve[32];     /* EC group short name ("prime256v1", ...) or "" */
-	char sig_alg[64];       /* leaf signature algorithm, e.g. "sha256WithRSAEncryption" */
-	bool sig_weak;          /* MD5 or SHA-1 signature on the leaf or any intermediate */
-	char sig_weak_subject[256]; /* which certificate carries the weak signature */
+	int key_bits;	    /* RSA modulus bits / EC field bits */
+	char key_curve[32]; /* EC group short name ("prime256v1", ...) or "" */
+	char sig_alg[64];   /* leaf signature algorithm, e.g.
+			       "sha256WithRSAEncryption" */
+	bool sig_weak; /* MD5 or SHA-1 signature on the leaf or any intermediate
+			*/
+	char sig_weak_subject[256]; /* which certificate carries the weak
+				       signature */
 	time_t not_before, not_after;
-	char fingerprint[96];   /* SHA-256, "AA:BB:..." */
-	char subject[256];      /* one-line subject, RFC 2253 */
+	char fingerprint[96]; /* SHA-256, "AA:BB:..." */
+	char subject[256];    /* one-line subject, RFC 2253 */
 	char issuer[256];
-	bool self_signed;       /* issuer == subject and the signature verifies with its own key */
+	bool self_signed; /* issuer == subject and the signature verifies with
+			     its own key */
 
 	/* Key facts (valid when key != NULL). */
-	bool key_matches;       /* X509_check_private_key(leaf, key) */
-	mode_t key_mode;        /* st_mode & 0777 of the key file */
+	bool key_matches; /* X509_check_private_key(leaf, key) */
+	mode_t key_mode;  /* st_mode & 0777 of the key file */
 
 	/* Chain facts (after cert_verify_chain). */
 	enum cert_chain_status chain_status;
-	char chain_detail[256]; /* X509_verify_cert_error_string and at which depth */
-	bool chain_has_root;    /* the chain file holds a self-signed certificate */
-	size_t chain_extra;     /* intermediates that are not on the leaf's verified path */
+	char chain_detail[256]; /* X509_verify_cert_error_string and at which
+				   depth */
+	bool chain_has_root; /* the chain file holds a self-signed certificate
+			      */
+	size_t chain_extra; /* intermediates that are not on the leaf's verified
+			       path */
 };
 
 /* Load CERT_PATH (leaf first, may carry intermediates), CHAIN_PATH and KEY_PATH
@@ -105,7 +117,7 @@ struct cert_info *cert_load(const char *cert_path, const char *chain_path,
 
 /* Build a cert_info from certificates already in memory (probe: the chain as
  * served).  Takes its own references; LEAF must not be NULL. */
-struct cert_info *cert_from_x509(X509 *leaf, STACK_OF(X509) *chain);
+struct cert_info *cert_from_x509(X509 *leaf, STACK_OF(X509) * chain);
 
 void cert_free(struct cert_info *ci);
 

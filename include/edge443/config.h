@@ -22,16 +22,16 @@
 enum config_role {
 	CONFIG_ROLE_ACCESS_EDGE,   /* "access-edge" */
 	CONFIG_ROLE_WEBCONF_EDGE,  /* "webconf-edge" */
-	CONFIG_ROLE_AV_EDGE,       /* "av-edge" */
+	CONFIG_ROLE_AV_EDGE,	   /* "av-edge" */
 	CONFIG_ROLE_EDGE_INTERNAL, /* "edge-internal" */
-	CONFIG_ROLE_CWA,           /* "cwa" */
-	CONFIG_ROLE_WEB,           /* "web" */
-	CONFIG_ROLE_GENERIC,       /* "generic" (the default) */
+	CONFIG_ROLE_CWA,	   /* "cwa" */
+	CONFIG_ROLE_WEB,	   /* "web" */
+	CONFIG_ROLE_GENERIC,	   /* "generic" (the default) */
 };
 
 enum config_mode {
-	CONFIG_MODE_TERMINATE,   /* "terminate" */
-	CONFIG_MODE_REENCRYPT,   /* "reencrypt" */
+	CONFIG_MODE_TERMINATE,	 /* "terminate" */
+	CONFIG_MODE_REENCRYPT,	 /* "reencrypt" */
 	CONFIG_MODE_PASSTHROUGH, /* "passthrough" */
 };
 
@@ -48,7 +48,7 @@ enum config_host_header {
 
 enum config_platform {
 	CONFIG_PLATFORM_OCS2007R2, /* "ocs2007r2" (the default) */
-	CONFIG_PLATFORM_LYNC,      /* "lync" */
+	CONFIG_PLATFORM_LYNC,	   /* "lync" */
 };
 
 enum config_log_level {
@@ -70,7 +70,8 @@ struct config_addr {
 
 struct config_cert {
 	char *name;  /* section title */
-	char *cert;  /* absolute or relative-to-cwd path after resolution; NULL if absent */
+	char *cert;  /* absolute or relative-to-cwd path after resolution; NULL
+			if absent */
 	char *chain; /* NULL if absent */
 	char *key;   /* NULL if absent */
 	int line;    /* line of "certificate NAME {" */
@@ -84,12 +85,12 @@ struct config_backend {
 	bool tls;
 	char *trust_file;  /* NULL if absent (resolved path) */
 	char *verify_name; /* NULL if absent */
-	bool verify;       /* default true; false must be explicit */
+	bool verify;	   /* default true; false must be explicit */
 	bool verify_set;   /* "verify" was written in the file */
 	enum config_proxy_protocol proxy_protocol;
 	int line;
-	int servers_line, tls_line, trust_file_line, verify_name_line, verify_line,
-		proxy_protocol_line;
+	int servers_line, tls_line, trust_file_line, verify_name_line,
+		verify_line, proxy_protocol_line;
 };
 
 struct config_http {
@@ -124,8 +125,8 @@ struct config_service {
 	struct config_http http;
 	int line;
 	int role_line, fqdn_line, listen_line, certificate_line, mode_line,
-		backend_line, sip_domains_line, federation_line, sni_strict_line,
-		tls_min_line, tls_max_line;
+		backend_line, sip_domains_line, federation_line,
+		sni_strict_line, tls_min_line, tls_max_line;
 };
 
 struct config {
@@ -138,9 +139,9 @@ struct config {
 	int warn_days;
 	int handshake_timeout, idle_timeout, connect_timeout, shutdown_timeout;
 	int max_connections;
-	int tls_min, tls_max; /* default TLS 1.2 / 1.3 */
+	int tls_min, tls_max;  /* default TLS 1.2 / 1.3 */
 	char *ticket_key_file; /* NULL if absent */
-	char *log_file;        /* NULL: stderr (syslog with --daemon) */
+	char *log_file;	       /* NULL: stderr (syslog with --daemon) */
 	bool log_syslog;       /* syslog = true: log to syslog */
 	enum config_log_level log_level;
 	struct config_addr admin; /* .text == NULL when absent */
@@ -158,8 +159,9 @@ struct config {
 /* Result of config_load: which exit status the caller should use. */
 enum config_status {
 	CONFIG_OK = 0,
-	CONFIG_ERR_SYNTAX = 2,  /* syntax or value error: exit 2 */
-	CONFIG_ERR_READ = 3,    /* file missing / unreadable / not a file: exit 3 */
+	CONFIG_ERR_SYNTAX = 2, /* syntax or value error: exit 2 */
+	CONFIG_ERR_READ =
+		3, /* file missing / unreadable / not a file: exit 3 */
 };
 
 /* Parse and validate PATH.  On success returns a new config (free with

@@ -30,7 +30,7 @@
 
 /* Limits (RFC 9112 leaves them to the server; HAProxy's defaults are close). */
 #define HTTP_MAX_HEAD (16 * 1024) /* bytes of one request head: else 431 */
-#define HTTP_MAX_HEADERS 100      /* header fields in one head: else 431 */
+#define HTTP_MAX_HEADERS 100	  /* header fields in one head: else 431 */
 
 /* What the caller must do after a feed call. */
 enum http_action {
@@ -45,10 +45,10 @@ enum http_action {
  * strings are borrowed and must outlive the http_conn (proxy.c keeps them in
  * its connection struct).  BACKEND may change (it is read when logging). */
 struct http_peer {
-	const char *client_ip;   /* "192.0.2.7" (no port) */
+	const char *client_ip;	 /* "192.0.2.7" (no port) */
 	const char *client_addr; /* "192.0.2.7:51234" for the log */
 	const char *tls_version; /* "TLSv1.3" */
-	const char *backend;     /* "10.0.0.7:443", or "-" before connecting */
+	const char *backend;	 /* "10.0.0.7:443", or "-" before connecting */
 };
 
 struct http_conn;

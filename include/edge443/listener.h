@@ -18,8 +18,8 @@
 struct listener {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	char *text;   /* "127.0.0.11:443" as configured */
-	int *fds;     /* one per worker; -1 once a worker has taken it */
+	char *text; /* "127.0.0.11:443" as configured */
+	int *fds;   /* one per worker; -1 once a worker has taken it */
 	size_t nfds;
 	bool retired; /* no longer in the configuration: workers drop it */
 	struct listener *next;

@@ -23,11 +23,12 @@ enum plan_severity {
 
 struct plan_finding {
 	enum plan_severity severity;
-	const char *rule;  /* static rule id, e.g. "cn-is-fqdn" */
-	const char *file;  /* borrowed from the config (cfg->file) */
-	int line;          /* 0 when no line applies */
-	char *subject;     /* owned: "service \"webconf\"" / "certificate \"ssl1\"" / NULL */
-	char *message;     /* owned: what is wrong — what to do */
+	const char *rule; /* static rule id, e.g. "cn-is-fqdn" */
+	const char *file; /* borrowed from the config (cfg->file) */
+	int line;	  /* 0 when no line applies */
+	char *subject; /* owned: "service \"webconf\"" / "certificate \"ssl1\""
+			  / NULL */
+	char *message; /* owned: what is wrong — what to do */
 };
 
 struct plan_findings {
@@ -41,8 +42,8 @@ struct plan_findings {
 struct plan_certs {
 	struct cert_info **certs;
 	size_t n;
-	bool trust_ok;          /* the global trust_file could be read */
-	char trust_error[256];  /* why not */
+	bool trust_ok;	       /* the global trust_file could be read */
+	char trust_error[256]; /* why not */
 };
 
 /* Load every certificate section of CFG with cert_load and verify its chain

@@ -26,16 +26,16 @@ struct runtime_backend {
 
 struct runtime_service {
 	const struct config_service *svc; /* borrowed from runtime->cfg */
-	SSL_CTX *ctx;                     /* NULL for passthrough */
+	SSL_CTX *ctx;			  /* NULL for passthrough */
 	struct runtime_backend *backend;  /* NULL when none is configured */
-	char **names;  /* DNS SANs of the service's certificate(s): the Host
-			* names an http service accepts besides its FQDN */
+	char **names; /* DNS SANs of the service's certificate(s): the Host
+		       * names an http service accepts besides its FQDN */
 	size_t nnames;
 };
 
 struct runtime {
 	atomic_int refs;
-	struct config *cfg; /* owned */
+	struct config *cfg;		  /* owned */
 	struct runtime_service *services; /* parallel to cfg->services */
 	struct runtime_backend *backends; /* parallel to cfg->backends */
 };

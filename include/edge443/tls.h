@@ -28,8 +28,7 @@ struct tls_tickets;
 /* Load keys from PATH (NULL: random keys that rotate every ROTATE seconds in
  * tls_tickets_rotate).  The file holds 80 bytes per key (16 name + 32 HMAC +
  * 32 AES), newest first, as raw bytes or base64; err says why it failed. */
-struct tls_tickets *tls_tickets_new(const char *path, char *err,
-				    size_t errlen);
+struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen);
 /* Rotate the random keys if due (call from a timer on the main thread);
  * a no-op for file-based keys.  Thread-safe against the ticket callback. */
 void tls_tickets_rotate(struct tls_tickets *t);
@@ -67,9 +66,11 @@ SSL *tls_client_ssl_new(SSL_CTX *ctx, const struct config_backend *be);
 /* Outcome of peeking at the first bytes of a passthrough stream. */
 enum tls_peek_result {
 	TLS_PEEK_NEED_MORE, /* a ClientHello has begun; more bytes needed */
-	TLS_PEEK_HELLO,     /* a complete ClientHello; *sni set (may be NULL: no SNI) */
+	TLS_PEEK_HELLO,	    /* a complete ClientHello; *sni set (may be NULL: no
+			       SNI) */
 	TLS_PEEK_NOT_TLS,   /* the bytes are not a TLS ClientHello */
-	TLS_PEEK_TOO_BIG,   /* more than TLS_PEEK_MAX bytes without a full hello */
+	TLS_PEEK_TOO_BIG,   /* more than TLS_PEEK_MAX bytes without a full hello
+			     */
 };
 
 #define TLS_PEEK_MAX 16384

@@ -53,10 +53,10 @@ struct test_fx {
 	struct proxy_owner owner; /* first: closed_cb finds the fixture */
 	int closed_calls;
 	struct runtime *rt;
-	int lsock;   /* the backend listener */
-	int port;    /* its port */
-	int cli;     /* the test's end of the client connection */
-	int be;      /* the test's end of the backend connection */
+	int lsock;    /* the backend listener */
+	int port;     /* its port */
+	int cli;      /* the test's end of the client connection */
+	int be;	      /* the test's end of the backend connection */
 	int edge_cli; /* edge443's end of the client connection (its fd) */
 	int fds_before;
 };
@@ -241,9 +241,9 @@ static void test_accept(struct test_fx *fx, size_t idx, bool tcp)
 		sin.sin_port = htons((uint16_t)port);
 		sv[0] = socket(AF_INET, SOCK_STREAM, 0);
 		assert_true(sv[0] >= 0);
-		assert_int_equal(connect(sv[0], (struct sockaddr *)&sin,
-					 sizeof(sin)),
-				 0);
+		assert_int_equal(
+			connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)),
+			0);
 		struct pollfd pfd = {l, POLLIN, 0};
 		assert_int_equal(poll(&pfd, 1, 2000), 1);
 		sv[1] = accept(l, NULL, NULL);
@@ -342,7 +342,8 @@ static void test_read_exact(struct test_fx *fx, int fd, void *buf, size_t len)
 			continue;
 		}
 		if (n == 0)
-			fail_msg("recv: EOF with %zu bytes still expected", len);
+			fail_msg("recv: EOF with %zu bytes still expected",
+				 len);
 		if (errno != EAGAIN && errno != EINTR)
 			fail_msg("recv: %s", strerror(errno));
 		if (test_now() > end)
@@ -442,9 +443,8 @@ static void test_bytes_both_ways(void **state)
 		if (w_up < big &&
 		    (n = send(fx.cli, up + w_up, big - w_up, MSG_NOSIGNAL)) > 0)
 			w_up += (size_t)n;
-		if (w_down < big &&
-		    (n = send(fx.be, down + w_down, big - w_down,
-			      MSG_NOSIGNAL)) > 0)
+		if (w_down < big && (n = send(fx.be, down + w_down,
+					      big - w_down, MSG_NOSIGNAL)) > 0)
 			w_down += (size_t)n;
 		if (r_up < big &&
 		    (n = recv(fx.be, got_up + r_up, big - r_up, 0)) > 0)
@@ -703,8 +703,7 @@ static void test_backpressure(void **state)
 			 written);
 	print_message("backpressure: client blocked after %zu KiB (bound "
 		      "%zu KiB)\n",
-		      written / 1024,
-		      (wmem_max + 4 * TEST_MiB) / 1024);
+		      written / 1024, (wmem_max + 4 * TEST_MiB) / 1024);
 	assert_true(written < wmem_max + 4 * TEST_MiB);
 	assert_int_equal(fx.owner.nconns, 1);
 	{
@@ -730,7 +729,7 @@ static void test_backpressure(void **state)
 	while (rcvd < total && test_now() < end) {
 		if (written < total) {
 			size_t len = total - written < chunk ? total - written
-							    : chunk;
+							     : chunk;
 			test_fill(buf, written, len);
 			ssize_t n = send(fx.cli, buf, len, MSG_NOSIGNAL);
 			if (n > 0)
@@ -785,9 +784,8 @@ static void test_client_reset(void **state)
 		test_pump(&fx);
 	}
 	assert_true(w > 0);
-	assert_int_equal(setsockopt(fx.cli, SOL_SOCKET, SO_LINGER, &lg,
-				    sizeof(lg)),
-			 0);
+	assert_int_equal(
+		setsockopt(fx.cli, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	close(fx.cli);
 	fx.cli = -1;
 	/* The backend gets EOF or a reset once the relay gives up; drain
@@ -933,7 +931,8 @@ static void test_close_all(void **state)
 	test_fx_finish(&fx);
 }
 
-/* ---- terminate: an OpenSSL client on the socketpair ----------------------- */
+/* ---- terminate: an OpenSSL client on the socketpair -----------------------
+ */
 
 /* Drive SSL_do_handshake on a non-blocking socket while pumping. */
 static void test_tls_handshake(struct test_fx *fx, SSL *ssl)
@@ -969,8 +968,8 @@ static void test_tls_read_exact(struct test_fx *fx, SSL *ssl, void *buf,
 		}
 		int e = SSL_get_error(ssl, n);
 		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			fail_msg("SSL_read: error %d with %zu bytes expected", e,
-				 len);
+			fail_msg("SSL_read: error %d with %zu bytes expected",
+				 e, len);
 		if (test_now() > end)
 			fail_msg("SSL_read: timed out");
 		test_pump(fx);
