@@ -15,6 +15,7 @@
  * (tls.c), connecting with failover (backend.c).
  */
 #include "edge443/proxy.h"
+#include "edge443/proxy_internal.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -33,64 +34,6 @@
 
 #include "edge443/http.h"
 #include "edge443/log.h"
-
-/* Bytes that may wait in one side's output before the other side pauses. */
-#define PROXY_BUF_MAX (256 * 1024)
-/* Largest single socket read/write libevent may do (its default is 4 KiB). */
-#define PROXY_IO_MAX (64 * 1024)
-
-enum proxy_state {
-	PROXY_PREREAD,	  /* passthrough: buffering the ClientHello for SNI */
-	PROXY_HANDSHAKE,  /* TLS handshake with the client in progress */
-	PROXY_HTTP_WAIT,  /* http service (or redirect listener): client up,
-			   * no request for the backend yet */
-	PROXY_CONNECTING, /* connecting to a backend server (failover inside) */
-	PROXY_BACKEND_TLS, /* reencrypt: TLS handshake with the backend */
-	PROXY_RELAY,	   /* both sides up; bytes flow both ways */
-};
-
-struct proxy_side {
-	struct bufferevent *bev; /* NULL until created / after it broke */
-	SSL *ssl;		 /* owned by bev; NULL for plain TCP */
-	bool eof;   /* the peer finished sending (FIN, close_notify or dirty) */
-	bool dirty; /* ... without close_notify */
-	bool shut;  /* we have shut our sending direction */
-	bool shut_pending; /* shut it once the output has drained */
-	bool paused;	   /* reading paused: the partner's output is full */
-	bool close_notify; /* the peer's close_notify alert was read */
-	uint64_t bytes;	   /* bytes read from this side */
-};
-
-struct proxy_conn {
-	struct proxy_owner *owner;
-	struct proxy_conn *prev, *next;
-	struct runtime *rt;
-	const struct runtime_service *rs;
-	enum proxy_state state; /* see enum proxy_state; only moves forward */
-	struct proxy_side client, backend;
-	struct backend_connect *connecting;
-	struct event *timer; /* handshake timeout, then idle timeout */
-	time_t last_active;  /* monotonic seconds of the last byte read */
-	struct timespec start;
-	char *sni;
-	char peer[64];
-	char server[64];
-	const char *tls_version;
-	const char *cipher;
-	bool closing; /* a side broke: close once the other's output drained */
-
-	/* HTTP publishing (service with an http block), see http.h. */
-	struct http_conn *http; /* NULL for plain relays */
-	bool tunnel;		/* after 101: raw relay from now on */
-	bool redirect;		/* a redirect_http listener connection */
-	bool http_close;	/* close once the client's output drained */
-	bool awaiting;		/* http: waiting for a request head ... */
-	time_t awaiting_since;	/* ... since then (header read timeout) */
-	struct evbuffer
-		*staging; /* requests accepted before the backend is up */
-	struct http_peer hpeer;
-	char peer_ip[64];
-};
 
 static void proxy_read_cb(struct bufferevent *bev, void *arg);
 static void proxy_write_cb(struct bufferevent *bev, void *arg);
@@ -119,7 +62,7 @@ static void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s)
 	SSL_set_info_callback(ssl, proxy_ssl_info_cb);
 }
 
-static time_t proxy_now(void)
+time_t proxy_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -138,12 +81,12 @@ static struct proxy_side *proxy_partner(struct proxy_conn *c,
 	return s == &c->client ? &c->backend : &c->client;
 }
 
-static const struct config *proxy_cfg(const struct proxy_conn *c)
+const struct config *proxy_cfg(const struct proxy_conn *c)
 {
 	return c->rt->cfg;
 }
 
-static void proxy_arm_timer(struct proxy_conn *c, int seconds)
+void proxy_arm_timer(struct proxy_conn *c, int seconds)
 {
 	struct timeval tv = {seconds > 0 ? seconds : 1, 0};
 	evtimer_add(c->timer, &tv);
@@ -151,7 +94,7 @@ static void proxy_arm_timer(struct proxy_conn *c, int seconds)
 
 /* The one teardown path: log, free both sides, unlink, free.  After it the
  * caller must not touch C.  WHY is a short text ("closed by client", ...). */
-static void proxy_conn_close(struct proxy_conn *c, const char *why)
+void proxy_conn_close(struct proxy_conn *c, const char *why)
 {
 	struct proxy_owner *owner = c->owner;
 	struct timespec end;
@@ -260,7 +203,7 @@ static bool proxy_maybe_finish(struct proxy_conn *c)
 
 /* Move what FROM has read to its partner's output, pausing FROM when the
  * partner's output is full. */
-static void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
+void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 {
 	struct proxy_side *to = proxy_partner(c, from);
 	struct evbuffer *in = bufferevent_get_input(from->bev);
@@ -287,7 +230,7 @@ static void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 
 /* FROM will send no more: forward the half-close to the partner once the
  * partner's output has drained. */
-static void proxy_pass_eof(struct proxy_conn *c, struct proxy_side *from)
+void proxy_pass_eof(struct proxy_conn *c, struct proxy_side *from)
 {
 	struct proxy_side *to = proxy_partner(c, from);
 
@@ -324,171 +267,6 @@ static void proxy_start_relay(struct proxy_conn *c)
 	proxy_forward(c, &c->client);
 	if (c->client.eof)
 		proxy_pass_eof(c, &c->client);
-}
-
-/* ---- HTTP publishing -------------------------------------------------- */
-
-static void proxy_connect_backend(struct proxy_conn *c);
-
-/* Stop reading the client, let its output (an error response) drain, then
- * close.  Returns true when the connection was closed at once. */
-static bool proxy_flush_close(struct proxy_conn *c)
-{
-	c->http_close = true;
-	if (c->client.bev)
-		bufferevent_disable(c->client.bev, EV_READ);
-	if (c->backend.bev)
-		bufferevent_disable(c->backend.bev, EV_READ);
-	if (!c->client.bev ||
-	    evbuffer_get_length(bufferevent_get_output(c->client.bev)) == 0) {
-		proxy_conn_close(c, "closed by edge443 after a response");
-		return true;
-	}
-	bufferevent_setwatermark(c->client.bev, EV_WRITE, 0, 0);
-	return false;
-}
-
-/* Track whether a request head is awaited, for the header read timeout. */
-static void proxy_http_track(struct proxy_conn *c)
-{
-	bool awaiting = http_awaiting_head(c->http);
-
-	if (awaiting && !c->awaiting)
-		c->awaiting_since = proxy_now();
-	c->awaiting = awaiting;
-}
-
-/* Pause FROM when TO (an output or the staging buffer) holds too much. */
-static void proxy_http_limit(struct proxy_conn *c, struct proxy_side *from,
-			     struct evbuffer *to, struct proxy_side *to_side)
-{
-	if (evbuffer_get_length(to) < PROXY_BUF_MAX || !from->bev)
-		return;
-	bufferevent_disable(from->bev, EV_READ);
-	from->paused = true;
-	if (to_side && to_side->bev)
-		bufferevent_setwatermark(to_side->bev, EV_WRITE,
-					 PROXY_BUF_MAX / 2, 0);
-}
-
-/* Client bytes through the publishing rules.  Returns true when the
- * connection was closed. */
-static bool proxy_http_client(struct proxy_conn *c)
-{
-	struct evbuffer *in = bufferevent_get_input(c->client.bev);
-	bool ready = c->state == PROXY_RELAY && c->backend.bev;
-	struct evbuffer *to =
-		ready ? bufferevent_get_output(c->backend.bev) : c->staging;
-	size_t before = evbuffer_get_length(in);
-	bool need = false;
-	enum http_action act;
-
-	if (before == 0)
-		return false;
-	act = http_from_client(c->http, in, to,
-			       bufferevent_get_output(c->client.bev), &need);
-	c->client.bytes += before - evbuffer_get_length(in);
-	c->last_active = proxy_now();
-	proxy_http_track(c);
-	if (act == HTTP_CLOSE)
-		return proxy_flush_close(c);
-	proxy_http_limit(c, &c->client, to, ready ? &c->backend : NULL);
-	if (need && c->state == PROXY_HTTP_WAIT) {
-		proxy_connect_backend(c);
-		return c->state != PROXY_CONNECTING;
-	}
-	return false;
-}
-
-/* Backend bytes back through the response tracking.  Returns true when the
- * connection was closed. */
-static bool proxy_http_backend(struct proxy_conn *c)
-{
-	struct evbuffer *in = bufferevent_get_input(c->backend.bev);
-	struct evbuffer *out = bufferevent_get_output(c->client.bev);
-	size_t before = evbuffer_get_length(in);
-	enum http_action act;
-
-	if (before == 0)
-		return false;
-	act = http_from_backend(c->http, in, out);
-	c->backend.bytes += before - evbuffer_get_length(in);
-	c->last_active = proxy_now();
-	proxy_http_track(c);
-	if (act == HTTP_CLOSE)
-		return proxy_flush_close(c);
-	if (act == HTTP_TUNNEL) {
-		/* 101 Switching Protocols: plain bytes both ways from now. */
-		c->tunnel = true;
-		c->awaiting = false;
-		proxy_forward(c, &c->backend);
-		proxy_forward(c, &c->client);
-		return false;
-	}
-	proxy_http_limit(c, &c->backend, out, &c->client);
-	/* A response ended: the next pipelined request (or what followed a
-	 * refused upgrade) may already wait in the client's input. */
-	if (c->client.bev &&
-	    evbuffer_get_length(bufferevent_get_input(c->client.bev)))
-		return proxy_http_client(c);
-	return false;
-}
-
-/* The backend could not be reached or verified: 502/504 to the client. */
-static void proxy_http_backend_failed(struct proxy_conn *c, bool timeout,
-				      const char *reason)
-{
-	if (c->backend.bev) {
-		bufferevent_free(c->backend.bev);
-		c->backend.bev = NULL;
-		c->backend.ssl = NULL;
-	}
-	http_backend_failed(c->http, timeout, reason,
-			    bufferevent_get_output(c->client.bev));
-	proxy_flush_close(c);
-}
-
-/* The backend is up for an http service: send what was staged, relay. */
-static void proxy_http_backend_ready(struct proxy_conn *c)
-{
-	c->state = PROXY_RELAY;
-	c->last_active = proxy_now();
-	proxy_arm_timer(c, 1);
-	evbuffer_add_buffer(bufferevent_get_output(c->backend.bev), c->staging);
-	bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
-	if (c->client.paused && !c->client.eof) {
-		c->client.paused = false;
-		bufferevent_enable(c->client.bev, EV_READ);
-	}
-	if (proxy_http_client(c))
-		return;
-	if (c->client.eof)
-		proxy_pass_eof(c, &c->client);
-}
-
-/* After the TLS handshake of an http service: wait for a request. */
-static void proxy_http_start(struct proxy_conn *c)
-{
-	const struct runtime_service *rs = c->rs;
-	const struct config_backend *be =
-		rs->backend ? rs->backend->pool.be : NULL;
-
-	c->hpeer.client_ip = c->peer_ip;
-	c->hpeer.client_addr = c->peer;
-	c->hpeer.tls_version = c->tls_version ? c->tls_version : "-";
-	c->hpeer.backend = c->server;
-	c->http = http_conn_new(rs->svc, (const char *const *)rs->names,
-				rs->nnames, be ? be->verify_name : NULL,
-				&c->hpeer);
-	c->staging = evbuffer_new();
-	if (!c->http || !c->staging) {
-		proxy_conn_close(c, "out of memory");
-		return;
-	}
-	c->state = PROXY_HTTP_WAIT;
-	proxy_arm_timer(c, 1);
-	proxy_http_track(c);
-	proxy_http_client(c);
 }
 
 static void proxy_backend_connected_cb(int fd, size_t server,
@@ -583,7 +361,7 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 }
 
 /* The client side is ready (handshake done or ClientHello read): connect. */
-static void proxy_connect_backend(struct proxy_conn *c)
+void proxy_connect_backend(struct proxy_conn *c)
 {
 	if (!c->rs->backend) {
 		log_warn("service %s: client %s: no backend configured",
@@ -892,33 +670,6 @@ broken:
 		bufferevent_setwatermark(other->bev, EV_WRITE, 0, 0);
 	}
 	proxy_maybe_finish(c);
-}
-
-/* http: the header read timeout (handshake_timeout from the moment a
- * request head is awaited; slowloris cannot stretch it) and the idle
- * timeout, whichever comes first. */
-static void proxy_http_timer(struct proxy_conn *c)
-{
-	const struct config *cfg = proxy_cfg(c);
-	time_t now = proxy_now();
-	time_t next;
-
-	if (c->http_close)
-		return;
-	if (c->awaiting && now - c->awaiting_since >= cfg->handshake_timeout) {
-		http_head_timeout(c->http,
-				  bufferevent_get_output(c->client.bev));
-		proxy_flush_close(c);
-		return;
-	}
-	if (now - c->last_active >= cfg->idle_timeout) {
-		proxy_conn_close(c, "idle timeout");
-		return;
-	}
-	next = c->last_active + cfg->idle_timeout;
-	if (c->awaiting && c->awaiting_since + cfg->handshake_timeout < next)
-		next = c->awaiting_since + cfg->handshake_timeout;
-	proxy_arm_timer(c, (int)(next - now));
 }
 
 static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)

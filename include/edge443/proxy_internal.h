@@ -1,0 +1,111 @@
+/* proxy_internal.h — what proxy.c and proxy_http.c share about a connection.
+ *
+ * Private to the proxy module (not for other modules or tests): the
+ * connection struct with its state enum, and the relay primitives that the
+ * HTTP glue (proxy_http.c) uses.  Everything here runs on the event base of
+ * the worker that owns the connection.
+ */
+#ifndef EDGE443_PROXY_INTERNAL_H
+#define EDGE443_PROXY_INTERNAL_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "edge443/http.h"
+#include "edge443/proxy.h"
+
+/* Bytes that may wait in one side's output before the other side pauses. */
+#define PROXY_BUF_MAX (256 * 1024)
+/* Largest single socket read/write libevent may do (its default is 4 KiB). */
+#define PROXY_IO_MAX (64 * 1024)
+
+enum proxy_state {
+	PROXY_PREREAD,	  /* passthrough: buffering the ClientHello for SNI */
+	PROXY_HANDSHAKE,  /* TLS handshake with the client in progress */
+	PROXY_HTTP_WAIT,  /* http service (or redirect listener): client up,
+			   * no request for the backend yet */
+	PROXY_CONNECTING, /* connecting to a backend server (failover inside) */
+	PROXY_BACKEND_TLS, /* reencrypt: TLS handshake with the backend */
+	PROXY_RELAY,	   /* both sides up; bytes flow both ways */
+};
+
+struct proxy_side {
+	struct bufferevent *bev; /* NULL until created / after it broke */
+	SSL *ssl;		 /* owned by bev; NULL for plain TCP */
+	bool eof;   /* the peer finished sending (FIN, close_notify or dirty) */
+	bool dirty; /* ... without close_notify */
+	bool shut;  /* we have shut our sending direction */
+	bool shut_pending; /* shut it once the output has drained */
+	bool paused;	   /* reading paused: the partner's output is full */
+	bool close_notify; /* the peer's close_notify alert was read */
+	uint64_t bytes;	   /* bytes read from this side */
+};
+
+struct proxy_conn {
+	struct proxy_owner *owner;
+	struct proxy_conn *prev, *next;
+	struct runtime *rt;
+	const struct runtime_service *rs;
+	enum proxy_state state; /* see enum proxy_state; only moves forward */
+	struct proxy_side client, backend;
+	struct backend_connect *connecting;
+	struct event *timer; /* handshake timeout, then idle timeout */
+	time_t last_active;  /* monotonic seconds of the last byte read */
+	struct timespec start;
+	char *sni;
+	char peer[64];
+	char server[64];
+	const char *tls_version;
+	const char *cipher;
+	bool closing; /* a side broke: close once the other's output drained */
+
+	/* HTTP publishing (service with an http block), see http.h. */
+	struct http_conn *http; /* NULL for plain relays */
+	bool tunnel;		/* after 101: raw relay from now on */
+	bool redirect;		/* a redirect_http listener connection */
+	bool http_close;	/* close once the client's output drained */
+	bool awaiting;		/* http: waiting for a request head ... */
+	time_t awaiting_since;	/* ... since then (header read timeout) */
+	struct evbuffer
+		*staging; /* requests accepted before the backend is up */
+	struct http_peer hpeer;
+	char peer_ip[64];
+};
+
+/* ---- relay primitives (proxy.c) ---- */
+
+/* Monotonic seconds. */
+time_t proxy_now(void);
+const struct config *proxy_cfg(const struct proxy_conn *c);
+void proxy_arm_timer(struct proxy_conn *c, int seconds);
+/* The one teardown path; the caller must not touch C afterwards. */
+void proxy_conn_close(struct proxy_conn *c, const char *why);
+/* Move FROM's input to its partner's output (backpressure included). */
+void proxy_forward(struct proxy_conn *c, struct proxy_side *from);
+/* FROM sent its last byte: half-close the partner once it drained. */
+void proxy_pass_eof(struct proxy_conn *c, struct proxy_side *from);
+/* Start connecting to the service's backend (state PROXY_CONNECTING). */
+void proxy_connect_backend(struct proxy_conn *c);
+
+/* ---- HTTP publishing glue (proxy_http.c) ---- */
+
+/* Stop reading, let the client's output drain, then close; true when the
+ * connection was closed at once. */
+bool proxy_flush_close(struct proxy_conn *c);
+/* Client / backend bytes through http.c; true when the connection closed. */
+bool proxy_http_client(struct proxy_conn *c);
+bool proxy_http_backend(struct proxy_conn *c);
+/* The backend could not be reached or verified: 502 (504 on TIMEOUT). */
+void proxy_http_backend_failed(struct proxy_conn *c, bool timeout,
+			       const char *reason);
+/* The backend is up: send what was staged and relay. */
+void proxy_http_backend_ready(struct proxy_conn *c);
+/* After the TLS handshake of an http service: wait for a request. */
+void proxy_http_start(struct proxy_conn *c);
+/* The connection's timer fired in an http state. */
+void proxy_http_timer(struct proxy_conn *c);
+
+#endif
