@@ -114,6 +114,7 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 		 c->cipher ? c->cipher : "-", c->server,
 		 (unsigned long long)c->client.bytes,
 		 (unsigned long long)c->backend.bytes, ms, why);
+	owner->stats.open--;
 	owner->stats.bytes_in += c->client.bytes;
 	owner->stats.bytes_out += c->backend.bytes;
 
@@ -563,7 +564,7 @@ static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 		s->eof = true;
 		s->dirty = dirty || (s->ssl && !s->close_notify);
 		if (c->state == PROXY_HANDSHAKE) {
-			c->owner->stats.handshake_failures++;
+			c->owner->stats.handshake_failures[PROXY_HS_CLOSED]++;
 			log_info("service %s: client %s: closed during the TLS "
 				 "handshake",
 				 c->rs->svc->name, c->peer);
@@ -611,7 +612,7 @@ static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 
 broken:
 	if (c->state == PROXY_HANDSHAKE) {
-		c->owner->stats.handshake_failures++;
+		c->owner->stats.handshake_failures[PROXY_HS_ERROR]++;
 		/* Peer-caused: info, so a scanner cannot flood the log. */
 		log_info("service %s: client %s: TLS handshake failed: %s",
 			 c->rs->svc->name, c->peer, reason);
@@ -680,7 +681,7 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case PROXY_PREREAD:
 	case PROXY_HANDSHAKE:
-		c->owner->stats.handshake_failures++;
+		c->owner->stats.handshake_failures[PROXY_HS_TIMEOUT]++;
 		log_info("service %s: client %s: no %s within %d s",
 			 c->rs->svc->name, c->peer,
 			 c->state == PROXY_PREREAD ? "ClientHello"
@@ -769,6 +770,7 @@ static int proxy_accept_any(struct proxy_owner *owner, struct runtime *rt,
 	owner->conns = c;
 	owner->nconns++;
 	owner->stats.accepted++;
+	owner->stats.open++;
 	if (!c->timer) {
 		close(fd);
 		proxy_conn_close(c, "out of memory");

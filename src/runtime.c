@@ -60,9 +60,18 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 			      sizeof(*rt->services));
 	rt->backends = calloc(cfg->nbackends ? cfg->nbackends : 1,
 			      sizeof(*rt->backends));
-	if (!rt->services || !rt->backends) {
+	rt->cert_not_after = calloc(cfg->ncerts ? cfg->ncerts : 1,
+				    sizeof(*rt->cert_not_after));
+	if (!rt->services || !rt->backends || !rt->cert_not_after) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
+	for (size_t i = 0; i < cfg->ncerts; i++) {
+		struct cert_info *ci =
+			cert_load(cfg->certs[i].cert, NULL, NULL);
+		if (ci && ci->leaf)
+			rt->cert_not_after[i] = ci->not_after;
+		cert_free(ci);
 	}
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		struct runtime_backend *rb = &rt->backends[i];
@@ -154,6 +163,7 @@ void runtime_unref(struct runtime *rt)
 	}
 	free(rt->services);
 	free(rt->backends);
+	free(rt->cert_not_after);
 	config_free(rt->cfg);
 	free(rt);
 }

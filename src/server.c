@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "edge443/admin.h"
 #include "edge443/listener.h"
 #include "edge443/log.h"
 #include "edge443/plan.h"
@@ -101,6 +102,8 @@ struct server {
 	struct event *signals[5];
 	atomic_size_t workers_done;
 	bool stopping;
+	struct admin *admin;
+	uint64_t reloads_ok, reloads_failed;
 };
 
 /* ------------------------------------------------------------ validation */
@@ -529,6 +532,7 @@ static void server_reload(struct server *srv)
 		log_error("reload: %s is not valid; the previous configuration "
 			  "keeps serving",
 			  srv->opts.config_path);
+		srv->reloads_failed++;
 		return;
 	}
 	enum config_log_level level = cfg->log_level;
@@ -537,6 +541,7 @@ static void server_reload(struct server *srv)
 		log_error("reload: %s; the previous configuration keeps "
 			  "serving",
 			  err);
+		srv->reloads_failed++;
 		return;
 	}
 	if (server_bind_new(srv, rt->cfg, &newl, err, sizeof(err)) < 0) {
@@ -544,8 +549,10 @@ static void server_reload(struct server *srv)
 			  "serving",
 			  err);
 		runtime_unref(rt);
+		srv->reloads_failed++;
 		return;
 	}
+	srv->reloads_ok++;
 	pthread_mutex_lock(&srv->lock);
 	for (struct listener *l = srv->listeners; l; l = l->next)
 		if (!l->retired && !server_addr_in_config(rt->cfg, l)) {
@@ -683,6 +690,82 @@ static size_t server_worker_count(const struct config *cfg)
 	return n > 0 ? (size_t)n : 1;
 }
 
+/* /metrics: the workers' counters summed, plus certificate expiry. */
+static void server_metrics_cb(struct evbuffer *out, void *arg)
+{
+	struct server *srv = arg;
+	uint64_t acc = 0, open = 0, bfail = 0, in = 0, outb = 0;
+	uint64_t hs[PROXY_HS_NREASONS] = {0};
+	static const char *const hs_names[PROXY_HS_NREASONS] = {
+		"timeout", "closed", "error"};
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		struct proxy_stats *st = &srv->workers[i].owner.stats;
+		acc += st->accepted;
+		open += st->open;
+		bfail += st->backend_failures;
+		in += st->bytes_in;
+		outb += st->bytes_out;
+		for (int r = 0; r < PROXY_HS_NREASONS; r++)
+			hs[r] += st->handshake_failures[r];
+	}
+	evbuffer_add_printf(
+		out,
+		"# HELP edge443_connections_total Client connections "
+		"accepted.\n"
+		"# TYPE edge443_connections_total counter\n"
+		"edge443_connections_total %llu\n"
+		"# HELP edge443_connections_open Client connections open now.\n"
+		"# TYPE edge443_connections_open gauge\n"
+		"edge443_connections_open %llu\n"
+		"# HELP edge443_handshake_failures_total Client TLS handshakes "
+		"that failed, by reason.\n"
+		"# TYPE edge443_handshake_failures_total counter\n",
+		(unsigned long long)acc, (unsigned long long)open);
+	for (int r = 0; r < PROXY_HS_NREASONS; r++)
+		evbuffer_add_printf(out,
+				    "edge443_handshake_failures_total{reason="
+				    "\"%s\"} %llu\n",
+				    hs_names[r], (unsigned long long)hs[r]);
+	evbuffer_add_printf(
+		out,
+		"# HELP edge443_backend_failures_total Backend connections "
+		"that "
+		"failed (all servers down, TLS or verification failure).\n"
+		"# TYPE edge443_backend_failures_total counter\n"
+		"edge443_backend_failures_total %llu\n"
+		"# HELP edge443_bytes_total Bytes relayed (in: client to "
+		"backend) of closed connections.\n"
+		"# TYPE edge443_bytes_total counter\n"
+		"edge443_bytes_total{direction=\"in\"} %llu\n"
+		"edge443_bytes_total{direction=\"out\"} %llu\n"
+		"# HELP edge443_reloads_total SIGHUP reloads by result.\n"
+		"# TYPE edge443_reloads_total counter\n"
+		"edge443_reloads_total{result=\"ok\"} %llu\n"
+		"edge443_reloads_total{result=\"failed\"} %llu\n"
+		"# HELP edge443_certificate_expiry_seconds Seconds until the "
+		"certificate expires (negative: expired).\n"
+		"# TYPE edge443_certificate_expiry_seconds gauge\n",
+		(unsigned long long)bfail, (unsigned long long)in,
+		(unsigned long long)outb, (unsigned long long)srv->reloads_ok,
+		(unsigned long long)srv->reloads_failed);
+	/* The main thread is the only writer of srv->rt: no lock needed. */
+	for (size_t i = 0; i < srv->rt->cfg->ncerts; i++)
+		if (srv->rt->cert_not_after[i])
+			evbuffer_add_printf(
+				out,
+				"edge443_certificate_expiry_seconds{"
+				"certificate=\"%s\"} %lld\n",
+				srv->rt->cfg->certs[i].name,
+				(long long)(srv->rt->cert_not_after[i] - now));
+	evbuffer_add_printf(out,
+			    "# HELP edge443_workers Worker threads.\n"
+			    "# TYPE edge443_workers gauge\n"
+			    "edge443_workers %zu\n",
+			    srv->nworkers);
+}
+
 int server_run(const struct server_options *opts)
 {
 	struct server srv;
@@ -742,11 +825,6 @@ int server_run(const struct server_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
-	if (server_drop_privileges(srv.rt->cfg->user, opts->pidfile, err,
-				   sizeof(err)) < 0) {
-		log_error("%s", err);
-		goto out;
-	}
 	signal(SIGPIPE, SIG_IGN);
 
 	if (evthread_use_pthreads() < 0 || !(srv.base = event_base_new())) {
@@ -767,6 +845,21 @@ int server_run(const struct server_options *opts)
 	}
 	struct timeval rotate = {SERVER_TICKET_ROTATE_SEC, 0};
 	event_add(srv.rotate_ev, &rotate);
+	/* The admin endpoint binds now, before the privilege drop too. */
+	if (srv.rt->cfg->admin.text) {
+		srv.admin =
+			admin_new(srv.base, &srv.rt->cfg->admin,
+				  server_metrics_cb, &srv, err, sizeof(err));
+		if (!srv.admin) {
+			log_error("%s — nothing is served", err);
+			goto out;
+		}
+	}
+	if (server_drop_privileges(srv.rt->cfg->user, opts->pidfile, err,
+				   sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
 
 	srv.workers = calloc(srv.nworkers, sizeof(*srv.workers));
 	if (!srv.workers)
@@ -811,6 +904,7 @@ int server_run(const struct server_options *opts)
 	log_info("stopped");
 	code = SERVER_EXIT_OK;
 out:
+	admin_free(srv.admin);
 	for (size_t i = 0; srv.workers && i < srv.nworkers; i++)
 		server_worker_free(&srv.workers[i]);
 	free(srv.workers);

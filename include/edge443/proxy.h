@@ -20,13 +20,23 @@
 
 struct proxy_conn;
 
-/* Per-worker counters, read by the admin endpoint (relaxed reads are fine). */
+/* Why a client's TLS handshake (or passthrough ClientHello) failed. */
+enum proxy_hs_reason {
+	PROXY_HS_TIMEOUT, /* nothing (complete) within handshake_timeout */
+	PROXY_HS_CLOSED,  /* the client closed during the handshake */
+	PROXY_HS_ERROR,	  /* a TLS error: protocol, version, cipher, garbage */
+	PROXY_HS_NREASONS,
+};
+
+/* Per-worker counters.  Written by the worker, read by the admin endpoint
+ * on the main thread: atomics, so the reads are well defined. */
 struct proxy_stats {
-	uint64_t accepted;
-	uint64_t handshake_failures;
-	uint64_t backend_failures;
-	uint64_t bytes_in;  /* client -> backend */
-	uint64_t bytes_out; /* backend -> client */
+	_Atomic uint64_t accepted;
+	_Atomic uint64_t open;
+	_Atomic uint64_t handshake_failures[PROXY_HS_NREASONS];
+	_Atomic uint64_t backend_failures;
+	_Atomic uint64_t bytes_in;  /* client -> backend */
+	_Atomic uint64_t bytes_out; /* backend -> client */
 };
 
 /* What a worker hands to proxy.c: its event base and the list of its open

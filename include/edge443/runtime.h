@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "edge443/backend.h"
 #include "edge443/config.h"
@@ -38,6 +39,8 @@ struct runtime {
 	struct config *cfg;		  /* owned */
 	struct runtime_service *services; /* parallel to cfg->services */
 	struct runtime_backend *backends; /* parallel to cfg->backends */
+	time_t *cert_not_after;		  /* parallel to cfg->certs; 0 = unknown
+					   * (for edge443_certificate_expiry_seconds) */
 };
 
 /* Build the runtime for CFG (taking ownership of CFG on success and on

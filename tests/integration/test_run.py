@@ -23,6 +23,7 @@ connect_timeout = 2
 idle_timeout = 30
 shutdown_timeout = 10
 workers = 2
+admin = "127.0.1.40:9443"
 
 certificate ssl1 {
   cert  = "pki/%(ssl1)s.crt"
@@ -366,6 +367,30 @@ rc, body = curl("https://as.cwa.example.com/after", "127.0.1.15")
 H.check(rc == 0 and body == b"app /after\n", "still serving after a client reset mid-stream")
 H.check(edge.poll() is None, "edge443 is still running after the bad input")
 
+# ------------------------------------------------------------- admin endpoint
+def admin_get(path):
+    r = subprocess.run(["curl", "-sS", "--max-time", "5", "-w", "\n%{http_code}",
+                        "http://127.0.1.40:9443" + path], capture_output=True, text=True)
+    body, _, code = r.stdout.rpartition("\n")
+    return code, body
+
+code, body = admin_get("/health")
+H.check(code == "200" and body.strip() == "ok", "admin /health", (code, body))
+code, metrics = admin_get("/metrics")
+values = {}
+for line in metrics.splitlines():
+    if line and not line.startswith("#"):
+        name, _, value = line.rpartition(" ")
+        values[name] = float(value)
+H.check(code == "200" and values.get("edge443_connections_total", 0) > 20,
+        "admin /metrics counts connections", metrics[:300])
+H.check(values.get('edge443_handshake_failures_total{reason="timeout"}', 0) >= 2,
+        "metrics: handshake failures by reason", [k for k in values if "handshake" in k])
+H.check(values.get('edge443_certificate_expiry_seconds{certificate="ssl1"}', 0) > 86400,
+        "metrics: certificate expiry in seconds", [k for k in values if "expiry" in k])
+H.check(values.get("edge443_backend_failures_total", 0) >= 1, "metrics: backend failures")
+H.check(admin_get("/nope")[0] == "404", "admin: unknown path is 404")
+
 # ------------------------------------------------------------------- reload
 long = tls_connect("127.0.1.19", 8444, "as.cwa.example.com")
 long.sendall(b"before\n")
@@ -378,6 +403,8 @@ time.sleep(1)
 rc, body = curl("https://as.cwa.example.com/h", "127.0.1.15")
 H.check(rc == 0 and body == b"app /h\n", "SIGHUP with a broken config: still serving")
 H.check("keeps serving" in H.log(), "SIGHUP with a broken config: logged")
+H.check('edge443_reloads_total{result="failed"} 1' in admin_get("/metrics")[1],
+        "metrics: the failed reload is counted")
 
 H.write("run.conf", CONF % {"ssl1": "all"})
 edge.send_signal(signal.SIGHUP)

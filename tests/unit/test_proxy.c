@@ -879,7 +879,9 @@ static void test_silent_client(void **state)
 		assert_true(took >= 0.9 && took < 2.5);
 		assert_true(test_pump_until_closed(&fx, 1000));
 		assert_int_equal(fx.closed_calls, 1);
-		assert_int_equal(fx.owner.stats.handshake_failures, 1);
+		assert_int_equal(
+			fx.owner.stats.handshake_failures[PROXY_HS_TIMEOUT], 1);
+		assert_int_equal(fx.owner.stats.open, 0);
 		assert_int_equal(accept(fx.lsock, NULL, NULL), -1);
 		test_fx_finish(&fx);
 	}
@@ -1096,7 +1098,7 @@ static void test_terminate_garbage(void **state)
 	}
 	assert_int_equal(r, 0);
 	assert_true(test_pump_until_closed(&fx, 1000));
-	assert_int_equal(fx.owner.stats.handshake_failures, 1);
+	assert_int_equal(fx.owner.stats.handshake_failures[PROXY_HS_ERROR], 1);
 	assert_int_equal(accept(fx.lsock, NULL, NULL), -1);
 	test_fx_finish(&fx);
 }

@@ -1,0 +1,30 @@
+/* admin.h — the optional admin endpoint: /metrics and /health.
+ *
+ * admin.c serves plain HTTP with libevent's evhttp on the `admin` address
+ * (keep it on loopback): /metrics in the Prometheus text format, /health for
+ * load balancers and service managers.  It runs on the main thread's event
+ * base; the numbers come from a callback of the server, which reads the
+ * workers' atomic counters.
+ */
+#ifndef EDGE443_ADMIN_H
+#define EDGE443_ADMIN_H
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "edge443/config.h"
+
+/* Append the Prometheus text exposition to OUT. */
+typedef void (*admin_metrics_cb)(struct evbuffer *out, void *arg);
+
+struct admin;
+
+/* Listen on ADDR (bound now: call before dropping privileges).  NULL with
+ * the reason in err. */
+struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
+			admin_metrics_cb metrics, void *arg, char *err,
+			size_t errlen);
+void admin_free(struct admin *a);
+
+#endif
