@@ -118,6 +118,57 @@ static int main_parse_format(const char *s, enum main_format *fmt)
 	return 0;
 }
 
+/* What every command's option loop shares: -c, --format, -h and the
+ * answer to an unknown option.  Returns MAIN_OPT_MINE when C is one of the
+ * command's own options, MAIN_OPT_NEXT when it was handled here, or the exit
+ * code to return at once. */
+#define MAIN_OPT_MINE (-1)
+#define MAIN_OPT_NEXT (-2)
+
+struct main_args {
+	const char *cmd;	 /* "check", ... (for messages) */
+	const char *config;	 /* -c FILE */
+	enum main_format format; /* --format */
+};
+
+static int main_shared_opt(struct main_args *a, int c)
+{
+	switch (c) {
+	case 'c':
+		a->config = optarg;
+		return MAIN_OPT_NEXT;
+	case 'f':
+		if (main_parse_format(optarg, &a->format) < 0) {
+			fprintf(stderr,
+				"edge443 %s: --format %s: expected text or "
+				"json\n",
+				a->cmd, optarg);
+			return MAIN_EXIT_USAGE;
+		}
+		return MAIN_OPT_NEXT;
+	case 'h':
+		main_usage(stdout);
+		return MAIN_EXIT_OK;
+	case '?':
+	case ':':
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	default:
+		return MAIN_OPT_MINE;
+	}
+}
+
+/* Arguments left after the options are a usage error. */
+static int main_no_operands(const struct main_args *a, int argc, char **argv)
+{
+	if (optind >= argc)
+		return MAIN_OPT_NEXT;
+	fprintf(stderr, "edge443 %s: unexpected argument \"%s\"\n", a->cmd,
+		argv[optind]);
+	main_usage(stderr);
+	return MAIN_EXIT_USAGE;
+}
+
 /* edge443 check: load, validate, report.  Returns the exit code. */
 static int main_check(int argc, char **argv)
 {
@@ -127,8 +178,7 @@ static int main_check(int argc, char **argv)
 		{"at", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *path = CONFIG_DEFAULT_PATH;
-	enum main_format fmt = MAIN_FORMAT_TEXT;
+	struct main_args a = {"check", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
 	time_t now = time(NULL);
 	struct config *cfg = NULL;
 	struct plan_certs *pc = NULL;
@@ -137,19 +187,12 @@ static int main_check(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		int r = main_shared_opt(&a, c);
+		if (r == MAIN_OPT_NEXT)
+			continue;
+		if (r != MAIN_OPT_MINE)
+			return r;
 		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'f':
-			if (main_parse_format(optarg, &fmt) < 0) {
-				fprintf(stderr,
-					"edge443 check: --format %s: expected "
-					"text or json\n",
-					optarg);
-				return MAIN_EXIT_USAGE;
-			}
-			break;
 		case 'a':
 			if (main_parse_date(optarg, &now) < 0) {
 				fprintf(stderr,
@@ -160,22 +203,12 @@ static int main_check(int argc, char **argv)
 				return MAIN_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			main_usage(stdout);
-			return MAIN_EXIT_OK;
-		default:
-			main_usage(stderr);
-			return MAIN_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edge443 check: unexpected argument \"%s\"\n",
-			argv[optind]);
-		main_usage(stderr);
-		return MAIN_EXIT_USAGE;
-	}
+	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
+		return c;
 
-	cfg = main_load_config(path, &code);
+	cfg = main_load_config(a.config, &code);
 	if (!cfg)
 		return code;
 	pc = plan_load_certs(cfg);
@@ -184,7 +217,7 @@ static int main_check(int argc, char **argv)
 		code = MAIN_EXIT_RUNTIME;
 		goto done;
 	}
-	if (fmt == MAIN_FORMAT_JSON) {
+	if (a.format == MAIN_FORMAT_JSON) {
 		if (report_check_json(stdout, cfg, pc, &findings) < 0) {
 			fprintf(stderr, "edge443 check: cannot write JSON\n");
 			code = MAIN_EXIT_RUNTIME;
@@ -215,9 +248,8 @@ static int main_plan(int argc, char **argv)
 		{"force", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *path = CONFIG_DEFAULT_PATH;
+	struct main_args a = {"plan", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
 	const char *out_dir = NULL, *lab_dir = NULL;
-	enum main_format fmt = MAIN_FORMAT_TEXT;
 	enum csr_key_kind kind = CSR_KEY_RSA2048;
 	enum csr_status st;
 	bool force = false;
@@ -228,19 +260,12 @@ static int main_plan(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		int r = main_shared_opt(&a, c);
+		if (r == MAIN_OPT_NEXT)
+			continue;
+		if (r != MAIN_OPT_MINE)
+			return r;
 		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'f':
-			if (main_parse_format(optarg, &fmt) < 0) {
-				fprintf(stderr,
-					"edge443 plan: --format %s: expected "
-					"text or json\n",
-					optarg);
-				return MAIN_EXIT_USAGE;
-			}
-			break;
 		case 'o':
 			out_dir = optarg;
 			break;
@@ -259,27 +284,17 @@ static int main_plan(int argc, char **argv)
 		case 'F':
 			force = true;
 			break;
-		case 'h':
-			main_usage(stdout);
-			return MAIN_EXIT_OK;
-		default:
-			main_usage(stderr);
-			return MAIN_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edge443 plan: unexpected argument \"%s\"\n",
-			argv[optind]);
-		main_usage(stderr);
-		return MAIN_EXIT_USAGE;
-	}
+	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
+		return c;
 	if ((out_dir && !*out_dir) || (lab_dir && !*lab_dir)) {
 		fprintf(stderr,
 			"edge443 plan: --out and --lab need a folder\n");
 		return MAIN_EXIT_USAGE;
 	}
 
-	cfg = main_load_config(path, &code);
+	cfg = main_load_config(a.config, &code);
 	if (!cfg)
 		return code;
 	plan = order_plan_new(cfg, err, sizeof(err));
@@ -297,7 +312,7 @@ static int main_plan(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (fmt == MAIN_FORMAT_JSON) {
+	if (a.format == MAIN_FORMAT_JSON) {
 		if (report_plan_json(stdout, cfg, plan, out_dir, lab_dir) < 0) {
 			fprintf(stderr, "edge443 plan: cannot write JSON\n");
 			code = MAIN_EXIT_RUNTIME;
@@ -402,34 +417,29 @@ static int main_run(int argc, char **argv)
 		{"pidfile", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
+	struct main_args a = {"run", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
 	struct server_options so = {CONFIG_DEFAULT_PATH, false, NULL};
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		int r = main_shared_opt(&a, c);
+		if (r == MAIN_OPT_NEXT)
+			continue;
+		if (r != MAIN_OPT_MINE)
+			return r;
 		switch (c) {
-		case 'c':
-			so.config_path = optarg;
-			break;
 		case 'd':
 			so.daemon = true;
 			break;
 		case 'p':
 			so.pidfile = optarg;
 			break;
-		case 'h':
-			main_usage(stdout);
-			return MAIN_EXIT_OK;
-		default:
-			main_usage(stderr);
-			return MAIN_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edge443 run: unexpected argument \"%s\"\n",
-			argv[optind]);
-		return MAIN_EXIT_USAGE;
-	}
+	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
+		return c;
+	so.config_path = a.config;
 	return server_run(&so);
 }
 
@@ -444,8 +454,8 @@ static int main_probe(int argc, char **argv)
 		{"format", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *path = CONFIG_DEFAULT_PATH, *target_text = NULL;
-	enum main_format fmt = MAIN_FORMAT_TEXT;
+	struct main_args a = {"probe", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
+	const char *target_text = NULL;
 	struct probe_options po = {NULL, NULL, 0};
 	struct config_addr target = {0};
 	struct config *cfg = NULL;
@@ -457,39 +467,22 @@ static int main_probe(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		int r = main_shared_opt(&a, c);
+		if (r == MAIN_OPT_NEXT)
+			continue;
+		if (r != MAIN_OPT_MINE)
+			return r;
 		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
 		case 's':
 			po.service = optarg;
 			break;
 		case 't':
 			target_text = optarg;
 			break;
-		case 'f':
-			if (main_parse_format(optarg, &fmt) < 0) {
-				fprintf(stderr,
-					"edge443 probe: --format %s: expected "
-					"text or json\n",
-					optarg);
-				return MAIN_EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			main_usage(stdout);
-			return MAIN_EXIT_OK;
-		default:
-			main_usage(stderr);
-			return MAIN_EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "edge443 probe: unexpected argument \"%s\"\n",
-			argv[optind]);
-		main_usage(stderr);
-		return MAIN_EXIT_USAGE;
-	}
+	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
+		return c;
 	if (target_text) {
 		if (config_addr_parse(target_text, &target, err, sizeof(err)) <
 		    0) {
@@ -504,7 +497,7 @@ static int main_probe(int argc, char **argv)
 		po.target = &target;
 	}
 
-	cfg = main_load_config(path, &code);
+	cfg = main_load_config(a.config, &code);
 	if (!cfg)
 		goto done;
 	for (size_t i = 0; po.service && i < cfg->nservices; i++)
@@ -528,7 +521,7 @@ static int main_probe(int argc, char **argv)
 		code = MAIN_EXIT_RUNTIME;
 		goto done;
 	}
-	if (fmt == MAIN_FORMAT_JSON) {
+	if (a.format == MAIN_FORMAT_JSON) {
 		if (report_probe_json(stdout, cfg, &rep) < 0) {
 			fprintf(stderr, "edge443 probe: cannot write JSON\n");
 			code = MAIN_EXIT_RUNTIME;
