@@ -4,14 +4,15 @@
  * cipher list, groups, certificates with their own chains, ALPN, session
  * cache and tickets), the client SSL_CTX of a re-encrypting backend (chain
  * verified to the backend's trust_file at OpenSSL's full default depth, name
- * checked per connection), owns the session-ticket keys, and reads the SNI of
- * a buffered ClientHello for passthrough by running OpenSSL itself on a memory
- * BIO.  It reads certificate files through cert.c, so the files are read the
- * same way `edge443 check` reads them.  It knows nothing about sockets or
- * libevent and prints nothing.  Error queue: the constructors (main thread)
- * clear the thread's OpenSSL error queue and leave it empty; tls_peek_sni,
- * which runs on workers between a connection's reads, leaves it exactly as
- * it found it; tls_error_string drains it.
+ * checked per connection), attaches the session-ticket keys of tls_tickets.c
+ * (which owns them), and reads the SNI of a buffered ClientHello for
+ * passthrough by running OpenSSL itself on a memory BIO.  It reads certificate
+ * files through cert.c, so the files are read the same way `edge443 check`
+ * reads them.  It knows nothing about sockets or libevent and prints nothing.
+ * Error queue: the constructors (main thread) clear the thread's OpenSSL error
+ * queue and leave it empty; tls_peek_sni, which runs on workers between a
+ * connection's reads, leaves it exactly as it found it; tls_error_string drains
+ * it.
  *
  * Decisions worth knowing:
  * - Certificate choice.  A listener serves one certificate per key type; when
@@ -34,21 +35,17 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "edge443/cert.h"

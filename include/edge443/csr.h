@@ -1,6 +1,8 @@
 /* csr.h — private keys, certificate requests and the throw-away lab CA.
  *
- * csr.c is the OpenSSL side of `edge443 plan --out/--lab` and `edge443 csr`:
+ * The csr module (csr.c reads requests, csr_issue.c makes keys, requests and
+ * the lab CA, csr_write.c writes files) is the OpenSSL side of
+ * `edge443 plan --out/--lab` and `edge443 csr`:
  * it makes keys and PKCS#10 requests for the certificates that order.c
  * planned, creates a lab root, intermediate and internal root and issues the
  * planned certificates from them, writes the files (keys mode 0600, never

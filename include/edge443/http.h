@@ -18,6 +18,10 @@
  * client connection; the backend connection it feeds is pinned to that client
  * connection for its whole life (NTLM/Negotiate authenticate the TCP
  * connection), so nothing here pools or shares backend connections.
+ *
+ * The code: http.c (connection state, request and response flow),
+ * http_check.c (strict byte checks, Host/target/path rules), http_reply.c
+ * (our own responses, the redirect listener, the access log).
  */
 #ifndef EDGE443_HTTP_H
 #define EDGE443_HTTP_H

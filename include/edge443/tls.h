@@ -3,9 +3,9 @@
  * tls.c builds one server SSL_CTX per service (its own certificate(s) and
  * chain, so every listener keeps its own CN with or without SNI), one client
  * SSL_CTX per re-encrypting backend (verified against the backend's
- * trust_file), manages session-ticket keys, and reads the SNI of a buffered
- * ClientHello for passthrough through OpenSSL on a memory BIO (no hand-written
- * parser).  It knows nothing about sockets or libevent.
+ * trust_file), manages session-ticket keys (tls_tickets.c), and reads the SNI
+ * of a buffered ClientHello for passthrough through OpenSSL on a memory BIO (no
+ * hand-written parser).  It knows nothing about sockets or libevent.
  *
  * Thread safety: contexts are built on the main thread and then only read
  * (SSL_new) by workers; SSL_CTX is reference counted by OpenSSL, so a reload

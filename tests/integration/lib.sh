@@ -67,18 +67,18 @@ expect_rc() {
 # expect_out PATTERN WHAT — stdout+stderr contain the fixed string PATTERN.
 expect_out() {
   lib_checks=$((lib_checks + 1))
-  printf '%s\n%s\n' "$out" "$err" | grep -qF -- "$1" || lib_fail "$2: output lacks: $1"
+  grep -qF -- "$1" <<<"$out"$'\n'"$err" || lib_fail "$2: output lacks: $1"
 }
 
 expect_no_out() {
   lib_checks=$((lib_checks + 1))
-  if printf '%s\n%s\n' "$out" "$err" | grep -qF -- "$1"; then lib_fail "$2: output has: $1"; fi
+  if grep -qF -- "$1" <<<"$out"$'\n'"$err"; then lib_fail "$2: output has: $1"; fi
 }
 
 # expect_re REGEX WHAT — stdout+stderr match the extended regex.
 expect_re() {
   lib_checks=$((lib_checks + 1))
-  printf '%s\n%s\n' "$out" "$err" | grep -qE -- "$1" || lib_fail "$2: output does not match: $1"
+  grep -qE -- "$1" <<<"$out"$'\n'"$err" || lib_fail "$2: output does not match: $1"
 }
 
 lib_done() {
