@@ -69,14 +69,16 @@ static void set_events(struct conn *c, int out)
 static int flush(struct conn *c)
 {
 	while (c->outoff < c->outlen) {
-		ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		ssize_t n =
+			write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
 		if (n < 0)
 			return errno == EAGAIN ? 0 : -1;
 		c->outoff += (size_t)n;
 	}
 	c->outlen = c->outoff = 0;
 	while (c->bulk_left > 0) {
-		size_t len = c->bulk_left < CHUNK ? (size_t)c->bulk_left : CHUNK;
+		size_t len =
+			c->bulk_left < CHUNK ? (size_t)c->bulk_left : CHUNK;
 		ssize_t n = write(c->fd, chunk, len);
 		if (n < 0)
 			return errno == EAGAIN ? 0 : -1;
@@ -181,7 +183,8 @@ int main(int argc, char **argv)
 					c = calloc(1, sizeof(*c));
 					c->fd = fd;
 					struct epoll_event ev = {
-						.events = EPOLLIN, .data.ptr = c};
+						.events = EPOLLIN,
+						.data.ptr = c};
 					epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 				}
 				continue;

@@ -44,9 +44,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int count = atoi(argv[3]);
-	unsigned long long want = argc > 4 ? strtoull(argv[4], NULL, 10) : 64ULL << 20;
+	unsigned long long want =
+		argc > 4 ? strtoull(argv[4], NULL, 10) : 64ULL << 20;
 	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((unsigned short)atoi(argv[2]))};
+				 .sin_port =
+					 htons((unsigned short)atoi(argv[2]))};
 	if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1)
 		return 2;
 
@@ -58,10 +60,11 @@ int main(int argc, char **argv)
 
 	static char buf[1 << 16];
 	char req[256], proto[32] = "?", cipher[64] = "?";
-	int reqlen = snprintf(req, sizeof(req),
-			      "GET /bulk/%llu HTTP/1.1\r\nHost: test.example\r\n"
-			      "Connection: close\r\n\r\n",
-			      want);
+	int reqlen =
+		snprintf(req, sizeof(req),
+			 "GET /bulk/%llu HTTP/1.1\r\nHost: test.example\r\n"
+			 "Connection: close\r\n\r\n",
+			 want);
 	unsigned long long total = 0;
 	int ok = 0;
 	double t0 = now();
@@ -76,12 +79,14 @@ int main(int argc, char **argv)
 		SSL *ssl = SSL_new(ctx);
 		SSL_set_fd(ssl, fd);
 		SSL_set_tlsext_host_name(ssl, "test.example");
-		if (SSL_connect(ssl) != 1 || SSL_write(ssl, req, reqlen) != reqlen) {
+		if (SSL_connect(ssl) != 1 ||
+		    SSL_write(ssl, req, reqlen) != reqlen) {
 			ERR_print_errors_fp(stderr);
 			return 1;
 		}
 		snprintf(proto, sizeof(proto), "%s", SSL_get_version(ssl));
-		snprintf(cipher, sizeof(cipher), "%s", SSL_get_cipher_name(ssl));
+		snprintf(cipher, sizeof(cipher), "%s",
+			 SSL_get_cipher_name(ssl));
 		unsigned long long got = 0;
 		size_t hdr = 0;
 		int r;
@@ -98,8 +103,9 @@ int main(int argc, char **argv)
 		if (got - hdr == want)
 			ok++;
 		else
-			fprintf(stderr, "transfer %d: %llu of %llu body bytes\n",
-				i, got - hdr, want);
+			fprintf(stderr,
+				"transfer %d: %llu of %llu body bytes\n", i,
+				got - hdr, want);
 		total += got - hdr;
 	}
 	printf("ok=%d bytes=%llu secs=%.3f proto=%s cipher=%s\n", ok, total,

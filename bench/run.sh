@@ -121,7 +121,7 @@ stop() { # PID
 	echo "bench/run.sh: time limit ${LIMIT}s reached" >&2
 	kill -TERM $$
 ) &
-PIDS+=($!)
+PIDS+=("$!")
 
 cd "$work"
 
@@ -223,14 +223,14 @@ EDGE_PID=; HAP_PID=
 start_edge() {
 	# shellcheck disable=SC2086 # EDGE443_ENV is a list of VAR=value words
 	env ${EDGE443_ENV:-} taskset -c 1 "$bin" run -c "$work/edge.conf" >> edge.log 2>&1 &
-	EDGE_PID=$!; PIDS+=($EDGE_PID)
+	EDGE_PID=$!; PIDS+=("$EDGE_PID")
 	wait_listen $E_RSA $PORT $EDGE_PID && wait_listen $E_EC $EC_PORT $EDGE_PID ||
 		{ tail -20 edge.log >&2; die "edge443 did not start"; }
 	taskset -a -cp 1 $EDGE_PID >/dev/null
 }
 start_haproxy() {
 	taskset -c 1 haproxy -db -f "$work/haproxy.cfg" >> haproxy.log 2>&1 &
-	HAP_PID=$!; PIDS+=($HAP_PID)
+	HAP_PID=$!; PIDS+=("$HAP_PID")
 	wait_listen $H_RSA $PORT $HAP_PID && wait_listen $H_EC $EC_PORT $HAP_PID ||
 		{ tail -20 haproxy.log >&2; die "haproxy did not start"; }
 	taskset -a -cp 1 $HAP_PID >/dev/null
@@ -251,7 +251,7 @@ flt() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 
 # ---- backend on core 0 -------------------------------------------------------
 taskset -c 0 ./backend $BE_IP $BE_PORT "$work/served" > backend.log 2>&1 &
-BE_PID=$!; PIDS+=($BE_PID)
+BE_PID=$!; PIDS+=("$BE_PID")
 wait_listen $BE_IP $BE_PORT $BE_PID || die "backend did not start"
 
 # ---- scenarios -------------------------------------------------------------------
@@ -269,7 +269,7 @@ hs_round() { # TERM KIND
 	local term=$1 kind=$2 p ip lp
 	p=$(pid_of "$term"); ip=$(ip_of "$term" "$kind")
 	timeout 60 taskset -c 0 ./hsload -a "$ip" -p "$(port_of "$kind")" -c 32 -w "$WARM" -d "$DUR" -u /small > hs.out &
-	lp=$!; PIDS+=($lp)
+	lp=$!; PIDS+=("$lp")
 	window "$p"
 	wait "$lp" || true; forget "$lp"
 	[ "$W_REQ" -gt 0 ] || { cat hs.out >&2; die "hsload $term $kind: no requests"; }
@@ -285,7 +285,7 @@ ka_round() { # TERM
 	p=$(pid_of "$term"); ip=$(ip_of "$term" ec)
 	timeout 60 taskset -c 0 wrk -t1 -c50 -d "$(awk -v a="$WARM" -v b="$DUR" 'BEGIN { x = a + b; printf "%d", (x == int(x)) ? x : int(x) + 1 }')s" --latency \
 		"https://$ip:$EC_PORT/small" > wrk.out 2>&1 &
-	lp=$!; PIDS+=($lp)
+	lp=$!; PIDS+=("$lp")
 	window "$p"
 	wait "$lp" || true; forget "$lp"
 	[ "$W_REQ" -gt 0 ] || { cat wrk.out >&2; die "wrk $term: no requests"; }
@@ -321,7 +321,7 @@ mem_round() { # TERM: a fresh process, warmed, then N idle connections
 	before=$(rss_kib "$p")
 	rm -f ready
 	taskset -c 0 python3 idleconns.py "$ip" $EC_PORT $IDLE_N 120 ready > idle.out 2>&1 &
-	lp=$!; PIDS+=($lp)
+	lp=$!; PIDS+=("$lp")
 	for _ in $(seq 1 700); do [ -s ready ] && break; kill -0 "$lp" 2>/dev/null || break; sleep 0.1; done
 	[ -s ready ] || { cat idle.out >&2; die "idleconns $term never got ready"; }
 	sleep 1
@@ -336,21 +336,22 @@ mem_round() { # TERM: a fresh process, warmed, then N idle connections
 }
 
 log "edge443 $("$bin" version 2>/dev/null | head -1); $(haproxy -v | head -1 | cut -d' ' -f1-3); $(openssl version)"
+LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 log "rounds=$ROUNDS warm=${WARM}s window=${DUR}s bulk=${BULK_N}x64MiB idle=$IDLE_N"
 start_edge
 start_haproxy
 for kind in rsa ec; do
 	want hs-$kind || continue
 	log "full handshake + 1 request, $kind"
-	for r in $(seq 1 "$ROUNDS"); do hs_round edge $kind; hs_round haproxy $kind; done
+	for _ in $(seq 1 "$ROUNDS"); do hs_round edge $kind; hs_round haproxy $kind; done
 done
 if want ka; then
 	log "keep-alive, 50 connections"
-	for r in $(seq 1 "$ROUNDS"); do ka_round edge; ka_round haproxy; done
+	for _ in $(seq 1 "$ROUNDS"); do ka_round edge; ka_round haproxy; done
 fi
 if want bulk; then
 	log "bulk download"
-	for r in $(seq 1 "$ROUNDS"); do bulk_round edge; bulk_round haproxy; done
+	for _ in $(seq 1 "$ROUNDS"); do bulk_round edge; bulk_round haproxy; done
 fi
 stop "$EDGE_PID"
 stop "$HAP_PID"
@@ -358,7 +359,7 @@ want mem && log "memory per idle connection ($IDLE_N connections, fresh process 
 MEM_ROUNDS=$ROUNDS
 [ "$QUICK" = 1 ] || MEM_ROUNDS=$((ROUNDS > 4 ? 4 : ROUNDS))
 if want mem; then
-	for r in $(seq 1 "$MEM_ROUNDS"); do mem_round edge; mem_round haproxy; done
+	for _ in $(seq 1 "$MEM_ROUNDS"); do mem_round edge; mem_round haproxy; done
 fi
 
 # ---- report ----------------------------------------------------------------------
@@ -394,6 +395,9 @@ mode=full; [ "$QUICK" = 1 ] && mode=quick
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` ($mode: $ROUNDS interleaved rounds, memory $MEM_ROUNDS), $(nproc) cores, $(uname -r)."
 	echo "edge443 $("$bin" version 2>/dev/null | head -1) (git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(openssl version | cut -d' ' -f1-2); TLS 1.3 $cipher."
+	echo "Load average (1/5/15 min) at start $LOAD0, at end $(cut -d" " -f1-3 /proc/loadavg): other"
+	echo "work on the host inflates CPU per unit for both; the interleaving and medians are"
+	echo "what keep the ratio fair."
 	[ -z "${EDGE443_ENV:-}" ] || echo "**Experiment**: edge443 ran with \`${EDGE443_ENV}\`."
 	echo
 	echo "Terminator CPU (utime+stime of /proc/PID/stat, every thread) on core 1 per"

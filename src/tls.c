@@ -310,12 +310,13 @@ static int tls_set_sid_ctx(SSL_CTX *ctx, const char *name)
 	return SSL_CTX_set_session_id_context(ctx, md, mdlen);
 }
 
-SSL_CTX *tls_server_ctx_new(const struct config *cfg,
-			    const struct config_service *svc,
-			    const struct config_cert *cc,
-			    const struct config_cert *const *extra,
-			    size_t nextra, struct tls_tickets *tickets,
-			    char *err, size_t errlen)
+/* One server context serving CC and EXTRA (all of different key types). */
+static SSL_CTX *tls_server_ctx_one(const struct config *cfg,
+				   const struct config_service *svc,
+				   const struct config_cert *cc,
+				   const struct config_cert *const *extra,
+				   size_t nextra, struct tls_tickets *tickets,
+				   char *err, size_t errlen)
 {
 	SSL_CTX *ctx = NULL;
 	int *types = NULL;
@@ -404,6 +405,116 @@ fail:
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return NULL;
+}
+
+#define TLS_SERVER_MAX_CERTS 16
+
+/* The key type of CC's leaf (EVP_PKEY_RSA, ...), or -1 - I when it cannot be
+ * read (unique, so tls_server_ctx_one reports the problem). *LEAF gets a
+ * reference to the leaf or NULL. */
+static int tls_cert_key_type(const struct config_cert *cc, size_t i,
+			     X509 **leaf)
+{
+	struct cert_info *ci = cert_load(cc->cert, NULL, NULL);
+	int type = -1 - (int)i;
+
+	*leaf = NULL;
+	if (ci && ci->leaf && X509_get0_pubkey(ci->leaf)) {
+		type = EVP_PKEY_get_base_id(X509_get0_pubkey(ci->leaf));
+		if (X509_up_ref(ci->leaf) == 1)
+			*leaf = ci->leaf;
+	}
+	cert_free(ci);
+	return type;
+}
+
+/* The listener's certificates go into contexts of one certificate per key
+ * type: the Nth certificate of a key type into context N.  Context 0 is the
+ * listener's own (RSA + ECDSA twins are chosen by OpenSSL); the others are
+ * chosen by SNI (tls_sni.c). */
+SSL_CTX *tls_server_ctx_new(const struct config *cfg,
+			    const struct config_service *svc,
+			    const struct config_cert *cc,
+			    const struct config_cert *const *extra,
+			    size_t nextra, struct tls_tickets *tickets,
+			    char *err, size_t errlen)
+{
+	const struct config_cert *all[TLS_SERVER_MAX_CERTS];
+	const struct config_cert *mine[TLS_SERVER_MAX_CERTS];
+	X509 *leaf[TLS_SERVER_MAX_CERTS] = {0};
+	int type[TLS_SERVER_MAX_CERTS];
+	size_t group[TLS_SERVER_MAX_CERTS];
+	SSL_CTX *ctx[TLS_SERVER_MAX_CERTS] = {0};
+	STACK_OF(X509) * leaves[TLS_SERVER_MAX_CERTS] = {0};
+	size_t n = 0, ngroups = 0;
+	SSL_CTX *result = NULL;
+
+	if (cc == NULL)
+		return tls_server_ctx_one(cfg, svc, NULL, NULL, 0, tickets, err,
+					  errlen);
+	all[n++] = cc;
+	for (size_t i = 0; i < nextra; i++) {
+		if (extra[i] == NULL)
+			continue;
+		if (n == TLS_SERVER_MAX_CERTS) {
+			tls_errf(err, errlen,
+				 "more than %d certificates on one listener",
+				 TLS_SERVER_MAX_CERTS);
+			return NULL;
+		}
+		all[n++] = extra[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		type[i] = tls_cert_key_type(all[i], i, &leaf[i]);
+		group[i] = 0;
+		for (size_t j = 0; j < i; j++)
+			if (type[j] == type[i])
+				group[i]++;
+		if (group[i] + 1 > ngroups)
+			ngroups = group[i] + 1;
+	}
+	for (size_t g = 0; g < ngroups; g++) {
+		size_t k = 0;
+		leaves[g] = sk_X509_new_null();
+		if (!leaves[g]) {
+			tls_errf(err, errlen, "out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (group[i] != g)
+				continue;
+			mine[k++] = all[i];
+			if (leaf[i] && sk_X509_push(leaves[g], leaf[i]) > 0)
+				leaf[i] = NULL; /* the stack owns it now */
+		}
+		ctx[g] = tls_server_ctx_one(cfg, svc, mine[0], mine + 1, k - 1,
+					    tickets, err, errlen);
+		if (!ctx[g])
+			goto done;
+	}
+	if (ngroups > 1) {
+		/* tls_sni_attach owns ctx[1..] and every stack, even when it
+		 * fails. */
+		if (tls_sni_attach(ctx[0], ctx + 1, ngroups - 1, leaves) != 0) {
+			tls_errf(err, errlen,
+				 "cannot set up the choice of certificate by "
+				 "SNI");
+			SSL_CTX_free(ctx[0]);
+			ctx[0] = NULL;
+		}
+		memset(ctx + 1, 0, sizeof(ctx[0]) * (ngroups - 1));
+		memset(leaves, 0, sizeof(leaves));
+	}
+	result = ctx[0];
+	ctx[0] = NULL;
+done:
+	for (size_t g = 0; g < TLS_SERVER_MAX_CERTS; g++) {
+		SSL_CTX_free(ctx[g]);
+		sk_X509_pop_free(leaves[g], X509_free);
+	}
+	for (size_t i = 0; i < n; i++)
+		X509_free(leaf[i]);
+	return result;
 }
 
 /* ---- client contexts (re-encrypt) -------------------------------------- */
@@ -515,7 +626,7 @@ static pthread_once_t tls_peek_once = PTHREAD_ONCE_INIT;
  * (2-byte length) holding exactly one host_name entry (type 0, 2-byte
  * length).  Names with bytes outside printable ASCII (NUL, controls: they
  * would reach the log) or longer than 255 bytes give NULL. */
-static char *tls_peek_parse_sni(const unsigned char *p, size_t len)
+char *tls_sni_parse(const unsigned char *p, size_t len)
 {
 	size_t list, n;
 	char *name;
@@ -550,7 +661,7 @@ static int tls_peek_hello_cb(SSL *ssl, int *al, void *arg)
 	st->seen = true;
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
 	    1)
-		st->sni = tls_peek_parse_sni(p, len);
+		st->sni = tls_sni_parse(p, len);
 	return SSL_CLIENT_HELLO_RETRY;
 }
 

@@ -21,4 +21,19 @@ void tls_errf(char *err, size_t errlen, const char *fmt, ...)
  * OpenSSL error queue). */
 int tls_tickets_attach(SSL_CTX *ctx, struct tls_tickets *tickets);
 
+/* The host name of a ClientHello's server_name extension body (P, LEN as
+ * SSL_client_hello_get0_ext gives it), as a new string; NULL when absent or
+ * malformed (bounds-checked; printable ASCII only, at most 255 bytes). */
+char *tls_sni_parse(const unsigned char *p, size_t len);
+
+/* tls_sni.c: choose among several certificates of one key type by SNI.
+ * ALTS[0..NALTS) are further contexts of the listener whose context is MAIN;
+ * LEAVES[0..NALTS] are the certificates each context serves (LEAVES[0] for
+ * MAIN).  MAIN takes ownership of both (freed with MAIN) and gets a
+ * client-hello callback that switches a connection to the first context
+ * whose certificate covers the client's SNI (X509_check_host); clients
+ * without SNI, or with a name none covers, keep MAIN.  0 / -1. */
+int tls_sni_attach(SSL_CTX *main, SSL_CTX **alts, size_t nalts,
+		   STACK_OF(X509) * *leaves);
+
 #endif

@@ -501,14 +501,37 @@ static void test_server_rsa_ecdsa_twins(void **state)
 	SSL_CTX_free(cctx);
 }
 
-static void test_server_same_key_type_refused(void **state)
+/* Two RSA certificates on one listener: the second is chosen by SNI, the
+ * first stays the default (no SNI, or a name only it covers). */
+static void test_server_sni_selects(void **state)
 {
 	static const char *const extra[] = {"ssl2", NULL};
-	char err[1024] = "";
+	static const struct {
+		const char *sni; /* NULL: no SNI */
+		const char *cn;
+	} cases[] = {
+		{"webconf.example.com", "webconf.example.com"},
+		{"av.example.com", "webconf.example.com"},
+		{"sip.example.com", "sip.example.com"},
+		{"cwa.example.com", "sip.example.com"},
+		{"unknown.example.net", "sip.example.com"},
+		{NULL, "sip.example.com"},
+	};
+	SSL_CTX *sctx = test_server_ok("ssl1", "", extra, NULL);
+	SSL_CTX *cctx = test_client_ctx(false);
 
-	assert_null(test_server_ctx("ssl1", "", extra, NULL, err, sizeof(err)));
-	assert_non_null(strstr(err, "both have RSA keys"));
-	assert_non_null(strstr(err, "\"ssl2\""));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		SSL *srv = SSL_new(sctx), *cli = SSL_new(cctx);
+		if (cases[i].sni)
+			assert_int_equal(
+				SSL_set_tlsext_host_name(cli, cases[i].sni), 1);
+		assert_int_equal(test_handshake(srv, cli), 0);
+		test_peer_cn(cli, cases[i].cn);
+		SSL_free(srv);
+		SSL_free(cli);
+	}
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
 }
 
 static void test_server_expired_refused(void **state)
@@ -1234,7 +1257,7 @@ int main(void)
 		cmocka_unit_test(test_server_legacy_tls10),
 		cmocka_unit_test(test_server_alpn),
 		cmocka_unit_test(test_server_rsa_ecdsa_twins),
-		cmocka_unit_test(test_server_same_key_type_refused),
+		cmocka_unit_test(test_server_sni_selects),
 		cmocka_unit_test(test_server_expired_refused),
 		cmocka_unit_test(test_server_key_mismatch_refused),
 		cmocka_unit_test(test_server_bad_files_refused),
