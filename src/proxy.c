@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "edge443/http.h"
@@ -132,8 +133,7 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 			SSL_shutdown(s->ssl);
 			ERR_clear_error();
 		}
-		bufferevent_free(s->bev);
-		s->bev = NULL;
+		proxy_side_free(s);
 	}
 	if (c->prev)
 		c->prev->next = c->next;
@@ -222,7 +222,7 @@ void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 	evbuffer_add_buffer(bufferevent_get_output(to->bev), in);
 	if (evbuffer_get_length(bufferevent_get_output(to->bev)) >=
 	    PROXY_BUF_MAX) {
-		bufferevent_disable(from->bev, EV_READ);
+		proxy_side_reading(from, false);
 		from->paused = true;
 		bufferevent_setwatermark(to->bev, EV_WRITE, PROXY_BUF_MAX / 2,
 					 0);
@@ -253,6 +253,98 @@ static void proxy_setup_bev(struct proxy_conn *c, struct bufferevent *bev)
 	bufferevent_set_max_single_write(bev, PROXY_IO_MAX);
 }
 
+void proxy_side_reading(struct proxy_side *s, bool on)
+{
+	if (!s->bev)
+		return;
+	if (!s->rev) {
+		if (on)
+			bufferevent_enable(s->bev, EV_READ);
+		else
+			bufferevent_disable(s->bev, EV_READ);
+	} else if (on) {
+		event_add(s->rev, NULL);
+	} else {
+		event_del(s->rev);
+	}
+}
+
+void proxy_side_free(struct proxy_side *s)
+{
+	if (s->rev) {
+		event_free(s->rev);
+		s->rev = NULL;
+	}
+	if (s->bev) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	s->ssl = NULL;
+}
+
+/* A plain socket is readable: read up to PROXY_IO_MAX bytes at once into the
+ * bufferevent's input, then run the same callbacks a bufferevent would. */
+static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_side *s = arg;
+	struct proxy_conn *c = s->conn;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v[2];
+	ssize_t r;
+	int n;
+
+	/* A socket bufferevent keeps the end of its input frozen except
+	 * while it reads itself; do as it does. */
+	evbuffer_unfreeze(in, 0);
+	n = evbuffer_reserve_space(in, PROXY_IO_MAX, v, 2);
+	if (n <= 0) {
+		evbuffer_freeze(in, 0);
+		proxy_conn_close(c, "out of memory");
+		return;
+	}
+	r = readv(fd, (struct iovec *)v, n);
+	int err = errno;
+	if (r > 0) {
+		if ((size_t)r <= v[0].iov_len) {
+			v[0].iov_len = (size_t)r;
+			n = 1;
+		} else {
+			v[1].iov_len = (size_t)r - v[0].iov_len;
+		}
+		evbuffer_commit_space(in, v, n);
+		evbuffer_freeze(in, 0);
+		/* Not relaying yet (backend still connecting): keep at most
+		 * PROXY_BUF_MAX, as a read watermark would. */
+		if (c->state != PROXY_RELAY && !c->http &&
+		    evbuffer_get_length(in) >= PROXY_BUF_MAX) {
+			proxy_side_reading(s, false);
+			s->paused = true;
+		}
+		proxy_read_cb(s->bev, c);
+		return;
+	}
+	evbuffer_commit_space(in, v, 0);
+	evbuffer_freeze(in, 0);
+	if (r < 0 && (err == EAGAIN || err == EINTR))
+		return;
+	event_del(s->rev);
+	errno = err; /* proxy_event_cb reads it for the reason */
+	proxy_event_cb(s->bev,
+		       BEV_EVENT_READING |
+			       (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		       c);
+	(void)what;
+}
+
+/* A plain TCP side: the bufferevent writes, proxy_plain_read_cb reads. */
+static int proxy_plain_side(struct proxy_conn *c, struct proxy_side *s)
+{
+	s->conn = c;
+	s->rev = event_new(c->owner->base, bufferevent_getfd(s->bev),
+			   EV_READ | EV_PERSIST, proxy_plain_read_cb, s);
+	return s->rev ? 0 : -1;
+}
+
 /* Both sides are up: relay, starting with what the client already sent. */
 static void proxy_start_relay(struct proxy_conn *c)
 {
@@ -260,11 +352,12 @@ static void proxy_start_relay(struct proxy_conn *c)
 	c->last_active = proxy_now();
 	proxy_arm_timer(c, proxy_cfg(c)->idle_timeout);
 	bufferevent_setwatermark(c->client.bev, EV_READ, 0, 0);
-	bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->backend.bev, EV_WRITE);
+	proxy_side_reading(&c->backend, true);
+	bufferevent_enable(c->client.bev, EV_WRITE);
+	c->client.paused = false;
 	if (!c->client.eof)
-		bufferevent_enable(c->client.bev, EV_READ | EV_WRITE);
-	else
-		bufferevent_enable(c->client.bev, EV_WRITE);
+		proxy_side_reading(&c->client, true);
 	proxy_forward(c, &c->client);
 	if (c->client.eof)
 		proxy_pass_eof(c, &c->client);
@@ -343,6 +436,7 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 		}
 		proxy_setup_bev(c, c->backend.bev);
 		bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
+		c->backend.conn = c;
 		c->state = PROXY_BACKEND_TLS;
 		proxy_arm_timer(c, proxy_cfg(c)->connect_timeout);
 		return;
@@ -351,6 +445,10 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 						BEV_OPT_CLOSE_ON_FREE);
 	if (!c->backend.bev) {
 		close(fd);
+		proxy_conn_close(c, "out of memory");
+		return;
+	}
+	if (proxy_plain_side(c, &c->backend) < 0) {
 		proxy_conn_close(c, "out of memory");
 		return;
 	}
@@ -474,7 +572,7 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg)
 		other->paused = false;
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		if (!other->eof)
-			bufferevent_enable(other->bev, EV_READ);
+			proxy_side_reading(other, true);
 		/* http may have left bytes unread when it paused. */
 		if (c->http && !c->tunnel && c->state == PROXY_RELAY &&
 		    (other == &c->client ? proxy_http_client(c)
@@ -662,12 +760,10 @@ broken:
 	proxy_forward(c, s);
 	c->closing = true;
 	struct proxy_side *other = proxy_partner(c, s);
-	bufferevent_free(s->bev);
-	s->bev = NULL;
-	s->ssl = NULL;
+	proxy_side_free(s);
 	s->eof = true;
 	if (other->bev) {
-		bufferevent_disable(other->bev, EV_READ);
+		proxy_side_reading(other, false);
 		bufferevent_setwatermark(other->bev, EV_WRITE, 0, 0);
 	}
 	proxy_maybe_finish(c);
@@ -817,7 +913,14 @@ static int proxy_accept_any(struct proxy_owner *owner, struct runtime *rt,
 		}
 	}
 	proxy_setup_bev(c, c->client.bev);
-	bufferevent_enable(c->client.bev, EV_READ | EV_WRITE);
+	c->client.conn = c;
+	c->backend.conn = c;
+	if (!c->client.ssl && proxy_plain_side(c, &c->client) < 0) {
+		proxy_conn_close(c, "out of memory");
+		return -1;
+	}
+	bufferevent_enable(c->client.bev, EV_WRITE);
+	proxy_side_reading(&c->client, true);
 	proxy_arm_timer(c, rt->cfg->handshake_timeout);
 	return 0;
 }

@@ -20,10 +20,8 @@
 bool proxy_flush_close(struct proxy_conn *c)
 {
 	c->http_close = true;
-	if (c->client.bev)
-		bufferevent_disable(c->client.bev, EV_READ);
-	if (c->backend.bev)
-		bufferevent_disable(c->backend.bev, EV_READ);
+	proxy_side_reading(&c->client, false);
+	proxy_side_reading(&c->backend, false);
 	if (!c->client.bev ||
 	    evbuffer_get_length(bufferevent_get_output(c->client.bev)) == 0) {
 		proxy_conn_close(c, "closed by edge443 after a response");
@@ -49,7 +47,7 @@ static void proxy_http_limit(struct proxy_conn *c, struct proxy_side *from,
 {
 	if (evbuffer_get_length(to) < PROXY_BUF_MAX || !from->bev)
 		return;
-	bufferevent_disable(from->bev, EV_READ);
+	proxy_side_reading(from, false);
 	from->paused = true;
 	if (to_side && to_side->bev)
 		bufferevent_setwatermark(to_side->bev, EV_WRITE,
@@ -123,11 +121,7 @@ bool proxy_http_backend(struct proxy_conn *c)
 void proxy_http_backend_failed(struct proxy_conn *c, bool timeout,
 			       const char *reason)
 {
-	if (c->backend.bev) {
-		bufferevent_free(c->backend.bev);
-		c->backend.bev = NULL;
-		c->backend.ssl = NULL;
-	}
+	proxy_side_free(&c->backend);
 	http_backend_failed(c->http, timeout, reason,
 			    bufferevent_get_output(c->client.bev));
 	proxy_flush_close(c);
@@ -140,10 +134,11 @@ void proxy_http_backend_ready(struct proxy_conn *c)
 	c->last_active = proxy_now();
 	proxy_arm_timer(c, 1);
 	evbuffer_add_buffer(bufferevent_get_output(c->backend.bev), c->staging);
-	bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->backend.bev, EV_WRITE);
+	proxy_side_reading(&c->backend, true);
 	if (c->client.paused && !c->client.eof) {
 		c->client.paused = false;
-		bufferevent_enable(c->client.bev, EV_READ);
+		proxy_side_reading(&c->client, true);
 	}
 	if (proxy_http_client(c))
 		return;

@@ -362,12 +362,13 @@ static SSL_CTX *tls_server_ctx_one(const struct config *cfg,
 	if (SSL_CTX_set1_groups_list(ctx, TLS_SERVER_GROUPS) != 1)
 		goto ssl_fail;
 	/* RELEASE_BUFFERS: an idle connection holds no 34 KiB of buffers.
-	 * The other two: libevent retries writes from a moved buffer and
-	 * accepts partial writes.  NO_AUTO_CHAIN: serve exactly the
-	 * configured chain. */
+	 * ACCEPT_MOVING_WRITE_BUFFER: libevent retries writes from a moved
+	 * buffer.  No ENABLE_PARTIAL_WRITE: libevent 2.1's do_write goes on
+	 * with the next buffer chunk after a partial SSL_write, which
+	 * reorders data once a chunk is larger than one record.
+	 * NO_AUTO_CHAIN: serve exactly the configured chain. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_NO_AUTO_CHAIN);
 
 	if (tls_set_sid_ctx(ctx, svc->name) != 1)
@@ -549,8 +550,7 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
 	SSL_CTX_set_options(ctx,
 			    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_ENABLE_PARTIAL_WRITE);
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (be->verify) {
 		if (stat(be->trust_file, &st) != 0) {
 			tls_errf(err, errlen, "trust_file %s: %s",

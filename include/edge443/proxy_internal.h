@@ -33,7 +33,11 @@ enum proxy_state {
 };
 
 struct proxy_side {
+	struct proxy_conn *conn;
 	struct bufferevent *bev; /* NULL until created / after it broke */
+	struct event *rev;	 /* plain TCP: our own read event (libevent 2.1
+				  * reads plain sockets 4 KiB at a time; this reads
+				  * up to PROXY_IO_MAX); NULL for TLS sides */
 	SSL *ssl;		 /* owned by bev; NULL for plain TCP */
 	bool eof;   /* the peer finished sending (FIN, close_notify or dirty) */
 	bool dirty; /* ... without close_notify */
@@ -87,6 +91,11 @@ void proxy_conn_close(struct proxy_conn *c, const char *why);
 void proxy_forward(struct proxy_conn *c, struct proxy_side *from);
 /* FROM sent its last byte: half-close the partner once it drained. */
 void proxy_pass_eof(struct proxy_conn *c, struct proxy_side *from);
+/* Turn reading of S on or off (a TLS side through its bufferevent, a plain
+ * side through its own read event). */
+void proxy_side_reading(struct proxy_side *s, bool on);
+/* Free S's bufferevent (closing the socket) and read event. */
+void proxy_side_free(struct proxy_side *s);
 /* Start connecting to the service's backend (state PROXY_CONNECTING). */
 void proxy_connect_backend(struct proxy_conn *c);
 
