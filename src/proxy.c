@@ -219,6 +219,12 @@ void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 	}
 	from->bytes += len;
 	c->last_active = proxy_now();
+	/* A plain side with nothing queued: write at once, which saves the
+	 * bufferevent's add/remove of its write event for every chunk; what
+	 * the socket does not take is queued as usual. */
+	if (to->rev &&
+	    evbuffer_get_length(bufferevent_get_output(to->bev)) == 0)
+		evbuffer_write(in, bufferevent_getfd(to->bev));
 	evbuffer_add_buffer(bufferevent_get_output(to->bev), in);
 	if (evbuffer_get_length(bufferevent_get_output(to->bev)) >=
 	    PROXY_BUF_MAX) {

@@ -374,6 +374,9 @@ static SSL_CTX *tls_server_ctx_one(const struct config *cfg,
 	if (tls_set_sid_ctx(ctx, svc->name) != 1)
 		goto ssl_fail;
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/* One TLS 1.3 ticket per handshake (OpenSSL sends two): a client
+	 * resumes with one, and each ticket costs an encryption. */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_sess_set_cache_size(ctx, TLS_SESSION_CACHE_SIZE);
 	SSL_CTX_set_timeout(ctx, TLS_SESSION_TIMEOUT);
 	if (tickets != NULL && tls_tickets_attach(ctx, tickets) != 0)
