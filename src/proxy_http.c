@@ -62,14 +62,23 @@ bool proxy_http_client(struct proxy_conn *c)
 	bool ready = c->state == PROXY_RELAY && c->backend.bev;
 	struct evbuffer *to =
 		ready ? bufferevent_get_output(c->backend.bev) : c->staging;
+	/* A plain backend with nothing queued: collect the requests in the
+	 * (empty) staging buffer and write them at once, sparing the
+	 * bufferevent's add/remove of its write event per request. */
+	bool direct = ready && c->backend.rev && evbuffer_get_length(to) == 0 &&
+		      evbuffer_get_length(c->staging) == 0;
 	size_t before = evbuffer_get_length(in);
 	bool need = false;
 	enum http_action act;
 
 	if (before == 0)
 		return false;
-	act = http_from_client(c->http, in, to,
+	act = http_from_client(c->http, in, direct ? c->staging : to,
 			       bufferevent_get_output(c->client.bev), &need);
+	if (direct && evbuffer_get_length(c->staging)) {
+		evbuffer_write(c->staging, bufferevent_getfd(c->backend.bev));
+		evbuffer_add_buffer(to, c->staging);
+	}
 	c->client.bytes += before - evbuffer_get_length(in);
 	c->last_active = proxy_now();
 	proxy_http_track(c);
