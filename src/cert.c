@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -577,4 +579,43 @@ const char *cert_key_desc(const struct cert_info *ci, char *buf, size_t len)
 		break;
 	}
 	return buf;
+}
+
+/* A name that a public CA may not certify: a single label, an internal
+ * suffix, or a private / loopback IP literal. */
+bool cert_name_is_internal(const char *name)
+{
+	static const char *const suffixes[] = {
+		".local",	".corp", ".lan",      ".internal",
+		".localdomain", ".home", ".intranet",
+	};
+	char buf[256];
+	size_t len;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!name || !*name)
+		return false;
+	len = strlen(name);
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, name, len + 1);
+	if (len > 1 && buf[len - 1] == '.')
+		buf[--len] = '\0';
+	if (inet_pton(AF_INET, buf, &a4) == 1) {
+		unsigned long ip = ntohl(a4.s_addr);
+		return (ip >> 24) == 10 || (ip >> 20) == 0xac1ul ||
+		       (ip >> 16) == 0xc0a8ul || (ip >> 24) == 127;
+	}
+	if (inet_pton(AF_INET6, buf, &a6) == 1)
+		return (a6.s6_addr[0] & 0xfe) == 0xfc ||
+		       IN6_IS_ADDR_LOOPBACK(&a6);
+	if (!strchr(buf, '.'))
+		return true;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t sl = strlen(suffixes[i]);
+		if (len > sl && strcasecmp(buf + len - sl, suffixes[i]) == 0)
+			return true;
+	}
+	return false;
 }

@@ -11,6 +11,8 @@
  */
 #include "edge443/order.h"
 
+#include "edge443/cert.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -36,43 +38,6 @@ static void order_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-bool order_name_internal(const char *name)
-{
-	static const char *const suffixes[] = {
-		".local",	".corp", ".lan",      ".internal",
-		".localdomain", ".home", ".intranet",
-	};
-	char buf[256];
-	size_t len;
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (!name || !*name)
-		return false;
-	len = strlen(name);
-	if (len >= sizeof(buf))
-		return false;
-	memcpy(buf, name, len + 1);
-	if (len > 1 && buf[len - 1] == '.')
-		buf[--len] = '\0';
-	if (inet_pton(AF_INET, buf, &a4) == 1) {
-		unsigned long ip = ntohl(a4.s_addr);
-		return (ip >> 24) == 10 || (ip >> 20) == 0xac1ul ||
-		       (ip >> 16) == 0xc0a8ul || (ip >> 24) == 127;
-	}
-	if (inet_pton(AF_INET6, buf, &a6) == 1)
-		return (a6.s6_addr[0] & 0xfe) == 0xfc ||
-		       IN6_IS_ADDR_LOOPBACK(&a6);
-	if (!strchr(buf, '.'))
-		return true;
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		size_t sl = strlen(suffixes[i]);
-		if (len > sl && strcasecmp(buf + len - sl, suffixes[i]) == 0)
-			return true;
-	}
-	return false;
 }
 
 bool order_role_cn_bound(const struct config *cfg, enum config_role role)
@@ -229,7 +194,7 @@ static int order_add_san_prefixed(struct order_cert *oc, const char *prefix,
 static bool order_svc_internal(const struct config_service *svc)
 {
 	return svc->role == CONFIG_ROLE_EDGE_INTERNAL ||
-	       order_name_internal(svc->fqdn);
+	       cert_name_is_internal(svc->fqdn);
 }
 
 /* Start a new certificate with CN = FQDN of service index S.  Returns its

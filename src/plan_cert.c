@@ -65,46 +65,6 @@ static bool plan_cert_internal(const struct config *cfg,
 	return users > 0;
 }
 
-/* A name that a public CA may not certify: a single label, an internal
- * suffix, or a private / loopback IP literal. */
-static bool plan_name_internal(const char *name)
-{
-	static const char *const suffixes[] = {
-		".local",	".corp", ".lan",      ".internal",
-		".localdomain", ".home", ".intranet",
-	};
-	char buf[256];
-	size_t len;
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (!name || !*name)
-		return false;
-	len = strlen(name);
-	if (len >= sizeof(buf))
-		return false;
-	memcpy(buf, name, len + 1);
-	if (len > 1 && buf[len - 1] == '.')
-		buf[--len] = '\0';
-
-	if (inet_pton(AF_INET, buf, &a4) == 1) {
-		uint32_t ip = ntohl(a4.s_addr);
-		return (ip >> 24) == 10 || (ip >> 20) == (172u << 4 | 1u) ||
-		       (ip >> 16) == (192u << 8 | 168u) || (ip >> 24) == 127;
-	}
-	if (inet_pton(AF_INET6, buf, &a6) == 1)
-		return (a6.s6_addr[0] & 0xfe) == 0xfc ||
-		       IN6_IS_ADDR_LOOPBACK(&a6);
-	if (!strchr(buf, '.'))
-		return true;
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		size_t sl = strlen(suffixes[i]);
-		if (len > sl && strcasecmp(buf + len - sl, suffixes[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Which option of CC a file path belongs to, and its line. */
 static const char *plan_file_kind(const struct config_cert *cc,
 				  const char *path, int *line)
@@ -527,7 +487,7 @@ static int plan_check_internal_name(const struct config *cfg,
 		const char *name = i < ci->nsans ? ci->sans[i] : ci->cn;
 		bool dup = false;
 
-		if (!name || !plan_name_internal(name))
+		if (!name || !cert_name_is_internal(name))
 			continue;
 		/* The CN is normally also a SAN: name it once. */
 		for (size_t j = 0; i == ci->nsans && j < ci->nsans; j++)

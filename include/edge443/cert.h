@@ -134,6 +134,11 @@ int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
  * NEVER_CHECK_SUBJECT | NO_PARTIAL_WILDCARDS. */
 bool cert_covers(const struct cert_info *ci, const char *name);
 
+/* True when NAME is one a public CA may not certify: a single label, an
+ * internal suffix (.local, .corp, .lan, .internal, ...), or a private or
+ * loopback IP literal.  Used by the internal-name rule and by plan. */
+bool cert_name_is_internal(const char *name);
+
 /* True when NAME contains a '*' label. */
 bool cert_name_is_wildcard(const char *name);
 

@@ -66,10 +66,6 @@ void order_plan_free(struct order_plan *plan);
 const struct order_cert *order_plan_find_service(const struct order_plan *plan,
 						 size_t svc);
 
-/* True when a public CA may not certify NAME (single label, internal suffix
- * such as .local/.corp/.lan/.internal, private or loopback IP literal). */
-bool order_name_internal(const char *name);
-
 /* True when the role seeds a certificate of its own under CFG's platform. */
 bool order_role_cn_bound(const struct config *cfg, enum config_role role);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge443/cert.h"
 #include "edge443/order.h"
 
 #define T_MAX 8
@@ -493,8 +494,8 @@ static void test_name_internal(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		if (order_name_internal(cases[i].name) != cases[i].internal)
-			fail_msg("order_name_internal(%s) != %d",
+		if (cert_name_is_internal(cases[i].name) != cases[i].internal)
+			fail_msg("cert_name_is_internal(%s) != %d",
 				 cases[i].name ? cases[i].name : "NULL",
 				 cases[i].internal);
 }
