@@ -1,0 +1,264 @@
+/* server_worker.c — one worker thread of `edge443 run`.
+ *
+ * A worker has its own event base, its own SO_REUSEPORT socket per listening
+ * address and its own connections (proxy.c).  It accepts until it reaches
+ * max_connections (then pauses and resumes below it), backs off for a second
+ * when accept fails (EMFILE), takes the new runtime and listener set when
+ * the main thread reloads (sync_ev), stops accepting and drains on stop_ev,
+ * and closes what is left on kill_ev.  Signals and reloads themselves are
+ * server.c's.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "edge443/log.h"
+#include "edge443/server_internal.h"
+
+static void server_worker_pause(struct server_worker *w, bool pause)
+{
+	if (w->paused == pause)
+		return;
+	w->paused = pause;
+	for (struct server_wl *wl = w->wls; wl; wl = wl->next) {
+		if (pause)
+			evconnlistener_disable(wl->evl);
+		else
+			evconnlistener_enable(wl->evl);
+	}
+}
+
+static int server_worker_limit(const struct server_worker *w)
+{
+	return w->rt->cfg->max_connections > 0 ? w->rt->cfg->max_connections
+					       : 1;
+}
+
+static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+			     struct sockaddr *sa, int salen, void *arg)
+{
+	struct server_wl *wl = arg;
+	struct server_worker *w = wl->w;
+	const struct runtime_service *rs;
+	int one = 1;
+
+	if (w->draining) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	rs = runtime_service_for(w->rt, (const struct sockaddr *)&wl->l->sa);
+	if (rs) {
+		proxy_accept(&w->owner, w->rt, rs, fd, sa, (socklen_t)salen);
+	} else {
+		rs = runtime_redirect_for(w->rt,
+					  (const struct sockaddr *)&wl->l->sa);
+		if (rs)
+			proxy_accept_redirect(&w->owner, w->rt, rs, fd, sa,
+					      (socklen_t)salen);
+		else
+			close(fd);
+	}
+	if (w->owner.nconns >= (size_t)server_worker_limit(w)) {
+		if (!w->paused)
+			log_warn("worker %zu: max_connections (%d) reached; "
+				 "not accepting until connections close",
+				 w->index, server_worker_limit(w));
+		server_worker_pause(w, true);
+	}
+	(void)evl;
+}
+
+/* accept() failed: EMFILE and friends must not make the loop spin, so stop
+ * accepting for a second. */
+static void server_accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct server_wl *wl = arg;
+	struct server_worker *w = wl->w;
+	int err = EVUTIL_SOCKET_ERROR();
+	time_t now = time(NULL);
+	struct timeval one = {1, 0};
+
+	if (now != w->last_accept_error_log) {
+		w->last_accept_error_log = now;
+		log_warn("worker %zu: accept on %s failed: %s; pausing accepts "
+			 "for 1 s",
+			 w->index, wl->l->text, strerror(err));
+	}
+	server_worker_pause(w, true);
+	evtimer_add(w->resume_ev, &one);
+	(void)evl;
+}
+
+static void server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+
+	if (!w->draining && w->owner.nconns < (size_t)server_worker_limit(w))
+		server_worker_pause(w, false);
+	(void)fd;
+	(void)what;
+}
+
+static void server_conn_closed_cb(struct proxy_owner *owner)
+{
+	struct server_worker *w =
+		(struct server_worker *)((char *)owner -
+					 offsetof(struct server_worker, owner));
+
+	if (w->draining) {
+		if (owner->nconns == 0)
+			event_base_loopexit(w->base, NULL);
+		return;
+	}
+	if (w->paused && !evtimer_pending(w->resume_ev, NULL) &&
+	    owner->nconns < (size_t)server_worker_limit(w))
+		server_worker_pause(w, false);
+}
+
+static void server_wl_free(struct server_wl *wl)
+{
+	if (wl->evl)
+		evconnlistener_free(wl->evl); /* closes the worker's socket */
+	free(wl);
+}
+
+/* Take the current runtime and listener list (start-up and reload). */
+static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+	struct server *srv = w->srv;
+	struct runtime *old = NULL;
+
+	pthread_mutex_lock(&srv->lock);
+	if (w->rt != srv->rt) {
+		old = w->rt;
+		w->rt = runtime_ref(srv->rt);
+	}
+	/* Drop listeners that left the configuration. */
+	for (struct server_wl **p = &w->wls; *p;) {
+		if ((*p)->l->retired) {
+			struct server_wl *dead = *p;
+			*p = dead->next;
+			server_wl_free(dead);
+		} else {
+			p = &(*p)->next;
+		}
+	}
+	/* Open the ones this worker does not serve yet. */
+	for (struct listener *l = srv->listeners; l && !w->draining;
+	     l = l->next) {
+		if (l->retired || l->fds[w->index] < 0)
+			continue;
+		struct server_wl *wl = calloc(1, sizeof(*wl));
+		if (!wl)
+			break;
+		wl->w = w;
+		wl->l = l;
+		wl->evl = evconnlistener_new(w->base, server_accept_cb, wl,
+					     LEV_OPT_CLOSE_ON_FREE |
+						     LEV_OPT_CLOSE_ON_EXEC,
+					     -1, l->fds[w->index]);
+		if (!wl->evl) {
+			log_error("worker %zu: cannot listen on %s", w->index,
+				  l->text);
+			free(wl);
+			continue;
+		}
+		l->fds[w->index] = -1; /* the evconnlistener owns it now */
+		evconnlistener_set_error_cb(wl->evl, server_accept_error_cb);
+		if (w->paused)
+			evconnlistener_disable(wl->evl);
+		wl->next = w->wls;
+		w->wls = wl;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	runtime_unref(old);
+	(void)fd;
+	(void)what;
+}
+
+static void server_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+
+	w->draining = true;
+	while (w->wls) {
+		struct server_wl *wl = w->wls;
+		w->wls = wl->next;
+		server_wl_free(wl);
+	}
+	if (w->owner.nconns == 0)
+		event_base_loopexit(w->base, NULL);
+	(void)fd;
+	(void)what;
+}
+
+static void server_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_worker *w = arg;
+
+	if (w->owner.nconns)
+		log_warn("worker %zu: shutdown_timeout reached; closing %zu "
+			 "open connection%s",
+			 w->index, w->owner.nconns,
+			 w->owner.nconns == 1 ? "" : "s");
+	proxy_close_all(&w->owner, "shutdown");
+	event_base_loopexit(w->base, NULL);
+	(void)fd;
+	(void)what;
+}
+
+void *server_worker_main(void *arg)
+{
+	struct server_worker *w = arg;
+
+	server_sync_cb(-1, 0, w);
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	proxy_close_all(&w->owner, "shutdown");
+	while (w->wls) {
+		struct server_wl *wl = w->wls;
+		w->wls = wl->next;
+		server_wl_free(wl);
+	}
+	atomic_fetch_add(&w->srv->workers_done, 1);
+	event_active(w->srv->done_ev, EV_READ, 0);
+	return NULL;
+}
+
+int server_worker_init(struct server *srv, struct server_worker *w,
+		       size_t index)
+{
+	w->srv = srv;
+	w->index = index;
+	w->base = event_base_new();
+	if (!w->base)
+		return -1;
+	w->owner.base = w->base;
+	w->owner.closed_cb = server_conn_closed_cb;
+	w->sync_ev = event_new(w->base, -1, 0, server_sync_cb, w);
+	w->stop_ev = event_new(w->base, -1, 0, server_stop_cb, w);
+	w->kill_ev = event_new(w->base, -1, 0, server_kill_cb, w);
+	w->resume_ev = evtimer_new(w->base, server_resume_cb, w);
+	return w->sync_ev && w->stop_ev && w->kill_ev && w->resume_ev ? 0 : -1;
+}
+
+void server_worker_free(struct server_worker *w)
+{
+	if (w->sync_ev)
+		event_free(w->sync_ev);
+	if (w->stop_ev)
+		event_free(w->stop_ev);
+	if (w->kill_ev)
+		event_free(w->kill_ev);
+	if (w->resume_ev)
+		event_free(w->resume_ev);
+	runtime_unref(w->rt);
+	if (w->base)
+		event_base_free(w->base);
+}
