@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -98,6 +99,23 @@ void proxy_side_reading(struct proxy_side *s, bool on);
 void proxy_side_free(struct proxy_side *s);
 /* Start connecting to the service's backend (state PROXY_CONNECTING). */
 void proxy_connect_backend(struct proxy_conn *c);
+
+/* The bufferevent callbacks of both sides (proxy.c); a plain side's own
+ * read event calls them too. */
+void proxy_read_cb(struct bufferevent *bev, void *arg);
+void proxy_event_cb(struct bufferevent *bev, short events, void *arg);
+
+/* ---- the two sides' plumbing (proxy_side.c) ---- */
+
+/* Make SSL treat an EOF without close_notify as an end of stream and record
+ * a real close_notify in S (so a dirty close can be passed on dirty). */
+void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s);
+/* Give plain side S its own read event (reads up to PROXY_IO_MAX). 0 / -1. */
+int proxy_plain_side(struct proxy_conn *c, struct proxy_side *s);
+/* The OpenSSL reason of a bufferevent error (drains its queue); *DIRTY when
+ * the peer closed without close_notify. */
+void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
+		      size_t len);
 
 /* ---- HTTP publishing glue (proxy_http.c) ---- */
 

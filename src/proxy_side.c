@@ -1,0 +1,168 @@
+/* proxy_side.c — the plumbing of a connection's two sides.
+ *
+ * TLS sides run inside libevent's bufferevent_openssl; this file prepares
+ * their SSL objects (OpenSSL 3's unexpected EOF treated as an end of stream,
+ * with a close_notify tracker so a dirty close stays dirty) and turns their
+ * error queues into a reason.  Plain TCP sides keep a bufferevent for
+ * writing but read through an event of their own, up to PROXY_IO_MAX bytes
+ * per call (libevent 2.1 reads plain sockets 4 KiB at a time), feeding the
+ * same callbacks a bufferevent would.  The relay logic is proxy.c's.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "edge443/proxy_internal.h"
+#include "edge443/tls.h"
+
+/* Records a close_notify from the peer.  The SSLs run with
+ * SSL_OP_IGNORE_UNEXPECTED_EOF, so OpenSSL 3 reports an EOF without
+ * close_notify as an ordinary end of the stream instead of a fatal error
+ * (after which nothing more could be sent to that peer); this callback is
+ * what still tells the two apart, so a dirty close can be passed on dirty. */
+static void proxy_ssl_info_cb(const SSL *ssl, int where, int ret)
+{
+	if ((where & SSL_CB_READ_ALERT) &&
+	    (ret & 0xff) == SSL_AD_CLOSE_NOTIFY) {
+		struct proxy_side *s = SSL_get_app_data(ssl);
+		if (s)
+			s->close_notify = true;
+	}
+}
+
+void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s)
+{
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_set_app_data(ssl, s);
+	SSL_set_info_callback(ssl, proxy_ssl_info_cb);
+}
+
+void proxy_side_reading(struct proxy_side *s, bool on)
+{
+	if (!s->bev)
+		return;
+	if (!s->rev) {
+		if (on)
+			bufferevent_enable(s->bev, EV_READ);
+		else
+			bufferevent_disable(s->bev, EV_READ);
+	} else if (on) {
+		event_add(s->rev, NULL);
+	} else {
+		event_del(s->rev);
+	}
+}
+
+void proxy_side_free(struct proxy_side *s)
+{
+	if (s->rev) {
+		event_free(s->rev);
+		s->rev = NULL;
+	}
+	if (s->bev) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	s->ssl = NULL;
+}
+
+/* A plain socket is readable: read up to PROXY_IO_MAX bytes at once into the
+ * bufferevent's input, then run the same callbacks a bufferevent would. */
+static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_side *s = arg;
+	struct proxy_conn *c = s->conn;
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v[2];
+	ssize_t r;
+	int n;
+
+	/* A socket bufferevent keeps the end of its input frozen except
+	 * while it reads itself; do as it does. */
+	evbuffer_unfreeze(in, 0);
+	n = evbuffer_reserve_space(in, PROXY_IO_MAX, v, 2);
+	if (n <= 0) {
+		evbuffer_freeze(in, 0);
+		proxy_conn_close(c, "out of memory");
+		return;
+	}
+	r = readv(fd, (struct iovec *)v, n);
+	int err = errno;
+	if (r > 0) {
+		if ((size_t)r <= v[0].iov_len) {
+			v[0].iov_len = (size_t)r;
+			n = 1;
+		} else {
+			v[1].iov_len = (size_t)r - v[0].iov_len;
+		}
+		evbuffer_commit_space(in, v, n);
+		evbuffer_freeze(in, 0);
+		/* Not relaying yet (backend still connecting): keep at most
+		 * PROXY_BUF_MAX, as a read watermark would. */
+		if (c->state != PROXY_RELAY && !c->http &&
+		    evbuffer_get_length(in) >= PROXY_BUF_MAX) {
+			proxy_side_reading(s, false);
+			s->paused = true;
+		}
+		proxy_read_cb(s->bev, c);
+		return;
+	}
+	evbuffer_commit_space(in, v, 0);
+	evbuffer_freeze(in, 0);
+	if (r < 0 && (err == EAGAIN || err == EINTR))
+		return;
+	event_del(s->rev);
+	errno = err; /* proxy_event_cb reads it for the reason */
+	proxy_event_cb(s->bev,
+		       BEV_EVENT_READING |
+			       (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		       c);
+	(void)what;
+}
+
+/* A plain TCP side: the bufferevent writes, proxy_plain_read_cb reads. */
+int proxy_plain_side(struct proxy_conn *c, struct proxy_side *s)
+{
+	s->conn = c;
+	s->rev = event_new(c->owner->base, bufferevent_getfd(s->bev),
+			   EV_READ | EV_PERSIST, proxy_plain_read_cb, s);
+	return s->rev ? 0 : -1;
+}
+
+/* The OpenSSL reason of a bufferevent error (drains its queue).  Sets
+ * *dirty when the peer closed without close_notify. */
+void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
+		      size_t len)
+{
+	unsigned long e;
+
+	bool syscall = false;
+
+	buf[0] = '\0';
+	*dirty = false;
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		/* libevent 2.1 queues SSL_get_error()'s code itself before
+		 * the OpenSSL reasons: SSL_ERROR_SYSCALL with nothing else
+		 * is an EOF without close_notify. */
+		if (e == SSL_ERROR_SYSCALL) {
+			syscall = true;
+			continue;
+		}
+		if (e == SSL_ERROR_SSL)
+			continue;
+		if (tls_error_is_dirty_eof(e)) {
+			*dirty = true;
+			continue;
+		}
+		if (!buf[0])
+			ERR_error_string_n(e, buf, len);
+	}
+	if (syscall && !buf[0] && EVUTIL_SOCKET_ERROR() == 0)
+		*dirty = true;
+}
