@@ -90,10 +90,11 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 		 c->tls_version ? c->tls_version : "-",
 		 c->cipher ? c->cipher : "-", c->server,
 		 (unsigned long long)c->client.bytes,
-		 (unsigned long long)c->backend.bytes, ms, why);
+		 (unsigned long long)(c->backend.bytes + c->local_out), ms,
+		 why);
 	owner->stats.open--;
 	owner->stats.bytes_in += c->client.bytes;
-	owner->stats.bytes_out += c->backend.bytes;
+	owner->stats.bytes_out += c->backend.bytes + c->local_out;
 
 	struct proxy_side *sides[2] = {&c->client, &c->backend};
 	for (int i = 0; i < 2; i++) {
@@ -426,9 +427,11 @@ void proxy_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (c->redirect) {
-		enum http_action act =
-			http_redirect(c->rs->svc, bufferevent_get_input(bev),
-				      bufferevent_get_output(bev));
+		struct evbuffer *out = bufferevent_get_output(bev);
+		size_t was = evbuffer_get_length(out);
+		enum http_action act = http_redirect(
+			c->rs->svc, bufferevent_get_input(bev), out);
+		c->local_out += evbuffer_get_length(out) - was;
 		if (act == HTTP_CLOSE)
 			proxy_flush_close(c);
 		return;

@@ -73,8 +73,11 @@ bool proxy_http_client(struct proxy_conn *c)
 
 	if (before == 0)
 		return false;
-	act = http_from_client(c->http, in, direct ? c->staging : to,
-			       bufferevent_get_output(c->client.bev), &need);
+	struct evbuffer *cout = bufferevent_get_output(c->client.bev);
+	size_t was = evbuffer_get_length(cout);
+	act = http_from_client(c->http, in, direct ? c->staging : to, cout,
+			       &need);
+	c->local_out += evbuffer_get_length(cout) - was;
 	if (direct && evbuffer_get_length(c->staging)) {
 		evbuffer_write(c->staging, bufferevent_getfd(c->backend.bev));
 		evbuffer_add_buffer(to, c->staging);
@@ -131,8 +134,10 @@ void proxy_http_backend_failed(struct proxy_conn *c, bool timeout,
 			       const char *reason)
 {
 	proxy_side_free(&c->backend);
-	http_backend_failed(c->http, timeout, reason,
-			    bufferevent_get_output(c->client.bev));
+	struct evbuffer *cout = bufferevent_get_output(c->client.bev);
+	size_t was = evbuffer_get_length(cout);
+	http_backend_failed(c->http, timeout, reason, cout);
+	c->local_out += evbuffer_get_length(cout) - was;
 	proxy_flush_close(c);
 }
 
@@ -192,8 +197,10 @@ void proxy_http_timer(struct proxy_conn *c)
 	if (c->http_close)
 		return;
 	if (c->awaiting && now - c->awaiting_since >= cfg->handshake_timeout) {
-		http_head_timeout(c->http,
-				  bufferevent_get_output(c->client.bev));
+		struct evbuffer *cout = bufferevent_get_output(c->client.bev);
+		size_t was = evbuffer_get_length(cout);
+		http_head_timeout(c->http, cout);
+		c->local_out += evbuffer_get_length(cout) - was;
 		proxy_flush_close(c);
 		return;
 	}

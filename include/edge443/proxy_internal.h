@@ -77,6 +77,7 @@ struct proxy_conn {
 	struct evbuffer
 		*staging; /* requests accepted before the backend is up */
 	struct http_peer hpeer;
+	uint64_t local_out; /* bytes of responses edge443 wrote itself */
 	char peer_ip[64];
 };
 

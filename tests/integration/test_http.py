@@ -280,5 +280,8 @@ H.check(body.endswith(b"502") and b"502" in body, "backend down -> 502 with a bo
 time.sleep(0.3)
 log = H.log()
 H.check("access client=" in log and "status=404" in log, "access log lines are written", log[-500:])
+import re
+H.check(re.search(r"conn client=\S+ service=app .* backend=- in=\d+ out=[1-9]\d* ", log) is not None,
+        "the conn line counts the responses edge443 wrote itself (out > 0 without a backend)")
 H.check(H.stop(edge) == 0 and "Sanitizer" not in H.log(), "exits 0 on SIGTERM, no sanitizer report")
 H.done()
