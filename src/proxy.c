@@ -122,6 +122,8 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 	http_conn_free(c->http);
 	if (c->staging)
 		evbuffer_free(c->staging);
+	if (c->scratch)
+		evbuffer_free(c->scratch);
 	runtime_unref(c->rt);
 	free(c->sni);
 	free(c);
@@ -196,13 +198,7 @@ void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 	}
 	from->bytes += len;
 	c->last_active = proxy_now();
-	/* A plain side with nothing queued: write at once, which saves the
-	 * bufferevent's add/remove of its write event for every chunk; what
-	 * the socket does not take is queued as usual. */
-	if (to->rev &&
-	    evbuffer_get_length(bufferevent_get_output(to->bev)) == 0)
-		evbuffer_write(in, bufferevent_getfd(to->bev));
-	evbuffer_add_buffer(bufferevent_get_output(to->bev), in);
+	proxy_send(to, in);
 	if (evbuffer_get_length(bufferevent_get_output(to->bev)) >=
 	    PROXY_BUF_MAX) {
 		proxy_side_reading(from, false);

@@ -62,10 +62,9 @@ bool proxy_http_client(struct proxy_conn *c)
 	bool ready = c->state == PROXY_RELAY && c->backend.bev;
 	struct evbuffer *to =
 		ready ? bufferevent_get_output(c->backend.bev) : c->staging;
-	/* A plain backend with nothing queued: collect the requests in the
-	 * (empty) staging buffer and write them at once, sparing the
-	 * bufferevent's add/remove of its write event per request. */
-	bool direct = ready && c->backend.rev && evbuffer_get_length(to) == 0 &&
+	/* A backend with nothing queued: collect the requests in the (empty)
+	 * staging buffer and send them at once (proxy_send). */
+	bool direct = ready && evbuffer_get_length(to) == 0 &&
 		      evbuffer_get_length(c->staging) == 0;
 	size_t before = evbuffer_get_length(in);
 	bool need = false;
@@ -78,10 +77,8 @@ bool proxy_http_client(struct proxy_conn *c)
 	act = http_from_client(c->http, in, direct ? c->staging : to, cout,
 			       &need);
 	c->local_out += evbuffer_get_length(cout) - was;
-	if (direct && evbuffer_get_length(c->staging)) {
-		evbuffer_write(c->staging, bufferevent_getfd(c->backend.bev));
-		evbuffer_add_buffer(to, c->staging);
-	}
+	if (direct && evbuffer_get_length(c->staging))
+		proxy_send(&c->backend, c->staging);
 	c->client.bytes += before - evbuffer_get_length(in);
 	c->last_active = proxy_now();
 	proxy_http_track(c);
@@ -106,7 +103,11 @@ bool proxy_http_backend(struct proxy_conn *c)
 
 	if (before == 0)
 		return false;
-	act = http_from_backend(c->http, in, out);
+	/* As for requests: responses go out at once when nothing is queued. */
+	bool direct = evbuffer_get_length(out) == 0;
+	act = http_from_backend(c->http, in, direct ? c->scratch : out);
+	if (direct && evbuffer_get_length(c->scratch))
+		proxy_send(&c->client, c->scratch);
 	c->backend.bytes += before - evbuffer_get_length(in);
 	c->last_active = proxy_now();
 	proxy_http_track(c);
@@ -175,7 +176,8 @@ void proxy_http_start(struct proxy_conn *c)
 				rs->nnames, be ? be->verify_name : NULL,
 				&c->hpeer);
 	c->staging = evbuffer_new();
-	if (!c->http || !c->staging) {
+	c->scratch = evbuffer_new();
+	if (!c->http || !c->staging || !c->scratch) {
 		proxy_conn_close(c, "out of memory");
 		return;
 	}

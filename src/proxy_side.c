@@ -166,3 +166,30 @@ void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
 	if (syscall && !buf[0] && EVUTIL_SOCKET_ERROR() == 0)
 		*dirty = true;
 }
+
+void proxy_send(struct proxy_side *to, struct evbuffer *src)
+{
+	struct evbuffer *out = bufferevent_get_output(to->bev);
+
+	if (evbuffer_get_length(out) == 0) {
+		if (!to->ssl) {
+			evbuffer_write(src, bufferevent_getfd(to->bev));
+		} else if (SSL_is_init_finished(to->ssl)) {
+			/* Whole chunks, no partial writes: on WANT_WRITE the
+			 * chunk becomes the first of the output, so libevent's
+			 * retry repeats the same SSL_write, as OpenSSL asks. */
+			struct evbuffer_iovec v;
+			while (evbuffer_peek(src, -1, NULL, &v, 1) > 0 &&
+			       v.iov_len > 0) {
+				int n = SSL_write(to->ssl, v.iov_base,
+						  (int)v.iov_len);
+				if (n <= 0) {
+					ERR_clear_error();
+					break;
+				}
+				evbuffer_drain(src, (size_t)n);
+			}
+		}
+	}
+	evbuffer_add_buffer(out, src);
+}

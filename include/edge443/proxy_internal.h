@@ -76,6 +76,7 @@ struct proxy_conn {
 	time_t awaiting_since;	/* ... since then (header read timeout) */
 	struct evbuffer
 		*staging; /* requests accepted before the backend is up */
+	struct evbuffer *scratch; /* responses on their way to the client */
 	struct http_peer hpeer;
 	uint64_t local_out; /* bytes of responses edge443 wrote itself */
 	char peer_ip[64];
@@ -113,6 +114,10 @@ void proxy_event_cb(struct bufferevent *bev, short events, void *arg);
 void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s);
 /* Give plain side S its own read event (reads up to PROXY_IO_MAX). 0 / -1. */
 int proxy_plain_side(struct proxy_conn *c, struct proxy_side *s);
+/* Send SRC (drained) to side TO: written at once when TO has nothing queued
+ * (sparing the bufferevent's add/remove of its write event per chunk), the
+ * rest queued in TO's bufferevent as usual. */
+void proxy_send(struct proxy_side *to, struct evbuffer *src);
 /* The OpenSSL reason of a bufferevent error (drains its queue); *DIRTY when
  * the peer closed without close_notify. */
 void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
