@@ -167,6 +167,23 @@ void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
 		*dirty = true;
 }
 
+/* The next chunk of SRC to SSL_write, small pieces (a response head and
+ * its body) first joined into one TLS record's worth, so that they leave
+ * in one record and one write(2).  False when SRC is empty. */
+bool proxy_send_chunk(struct evbuffer *src, struct evbuffer_iovec *v)
+{
+	size_t len = evbuffer_get_length(src);
+	size_t want = len < PROXY_RECORD ? len : PROXY_RECORD;
+
+	if (len == 0 || evbuffer_peek(src, -1, NULL, v, 1) < 1)
+		return false;
+	if (v->iov_len < want) {
+		v->iov_base = evbuffer_pullup(src, (ev_ssize_t)want);
+		v->iov_len = want;
+	}
+	return v->iov_base != NULL && v->iov_len > 0;
+}
+
 void proxy_send(struct proxy_side *to, struct evbuffer *src)
 {
 	struct evbuffer *out = bufferevent_get_output(to->bev);
@@ -179,8 +196,7 @@ void proxy_send(struct proxy_side *to, struct evbuffer *src)
 			 * chunk becomes the first of the output, so libevent's
 			 * retry repeats the same SSL_write, as OpenSSL asks. */
 			struct evbuffer_iovec v;
-			while (evbuffer_peek(src, -1, NULL, &v, 1) > 0 &&
-			       v.iov_len > 0) {
+			while (proxy_send_chunk(src, &v)) {
 				int n = SSL_write(to->ssl, v.iov_base,
 						  (int)v.iov_len);
 				if (n <= 0) {

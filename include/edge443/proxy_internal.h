@@ -22,6 +22,9 @@
 #define PROXY_BUF_MAX (256 * 1024)
 /* Largest single socket read/write libevent may do (its default is 4 KiB). */
 #define PROXY_IO_MAX (64 * 1024)
+/* One TLS record's plaintext: small pieces are joined up to this before an
+ * SSL_write so that they leave as one record. */
+#define PROXY_RECORD (16 * 1024)
 
 enum proxy_state {
 	PROXY_PREREAD,	  /* passthrough: buffering the ClientHello for SNI */
@@ -118,6 +121,9 @@ int proxy_plain_side(struct proxy_conn *c, struct proxy_side *s);
  * (sparing the bufferevent's add/remove of its write event per chunk), the
  * rest queued in TO's bufferevent as usual. */
 void proxy_send(struct proxy_side *to, struct evbuffer *src);
+/* The next chunk of SRC for one SSL_write: pieces smaller than a record are
+ * joined first (a response head and its body leave as one record). */
+bool proxy_send_chunk(struct evbuffer *src, struct evbuffer_iovec *v);
 /* The OpenSSL reason of a bufferevent error (drains its queue); *DIRTY when
  * the peer closed without close_notify. */
 void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -43,6 +44,7 @@
 #include "edge443/config.h"
 #include "edge443/log.h"
 #include "edge443/proxy.h"
+#include "edge443/proxy_internal.h"
 #include "edge443/runtime.h"
 
 #define TEST_MiB (1024 * 1024)
@@ -1103,6 +1105,46 @@ static void test_terminate_garbage(void **state)
 	test_fx_finish(&fx);
 }
 
+/* proxy_send_chunk: a head and a body held in separate chunks leave as one
+ * SSL_write (one TLS record, one write(2)); a large chunk is not copied; an
+ * empty buffer gives nothing. */
+static void test_send_chunk_joins(void **state)
+{
+	static const char head[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+	static char big[3 * PROXY_RECORD];
+	struct evbuffer *b = evbuffer_new();
+	struct evbuffer_iovec v;
+
+	(void)state;
+	assert_non_null(b);
+	assert_false(proxy_send_chunk(b, &v));
+	assert_int_equal(
+		evbuffer_add_reference(b, head, strlen(head), NULL, NULL), 0);
+	assert_int_equal(evbuffer_add_reference(b, "hello", 5, NULL, NULL), 0);
+	assert_true(evbuffer_get_length(b) == strlen(head) + 5);
+	assert_true(proxy_send_chunk(b, &v));
+	assert_int_equal(v.iov_len, strlen(head) + 5);
+	assert_memory_equal(v.iov_base, head, strlen(head));
+	assert_memory_equal((char *)v.iov_base + strlen(head), "hello", 5);
+	evbuffer_drain(b, v.iov_len);
+
+	/* More than a record: the first SSL_write carries a full record. */
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(evbuffer_add_reference(b, "y", 1, NULL, NULL), 0);
+	assert_int_equal(
+		evbuffer_add_reference(b, big, sizeof(big), NULL, NULL), 0);
+	assert_true(proxy_send_chunk(b, &v));
+	assert_int_equal(v.iov_len, PROXY_RECORD);
+	assert_int_equal(((char *)v.iov_base)[0], 'y');
+	evbuffer_drain(b, v.iov_len);
+	/* What is left is one large chunk: handed over as it is. */
+	assert_true(proxy_send_chunk(b, &v));
+	assert_int_equal(v.iov_len, sizeof(big) + 1 - PROXY_RECORD);
+	assert_ptr_equal(v.iov_base, big + PROXY_RECORD - 1);
+	evbuffer_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1119,6 +1161,7 @@ int main(void)
 		cmocka_unit_test(test_close_all),
 		cmocka_unit_test(test_terminate_half_close),
 		cmocka_unit_test(test_terminate_garbage),
+		cmocka_unit_test(test_send_chunk_joins),
 	};
 
 	/* Connection lines go to stderr; keep them for failure analysis. */
