@@ -57,7 +57,10 @@ void http_log_access(struct http_conn *h, int status, uint64_t bytes,
 	const char *method = h->cur.method[0] ? h->cur.method : "-";
 	const char *target = h->cur.target[0] ? h->cur.target : "-";
 	const char *host = h->cur.host[0] ? h->cur.host : "-";
+	char why[512];
 
+	if (!log_enabled(CONFIG_LOG_INFO))
+		return;
 	log_info("access client=%s host=%s \"%s %s HTTP/1.%d\" status=%d "
 		 "bytes=%" PRIu64 " ms=%lld backend=%s tls=%s%s%s%s",
 		 p && p->client_addr ? p->client_addr : "-", host, method,
@@ -65,7 +68,8 @@ void http_log_access(struct http_conn *h, int status, uint64_t bytes,
 		 http_ms_since(&h->cur.start),
 		 p && p->backend ? p->backend : "-",
 		 p && p->tls_version ? p->tls_version : "-",
-		 reason ? " reason=\"" : "", reason ? reason : "",
+		 reason ? " reason=\"" : "",
+		 reason ? log_quoted(why, sizeof(why), reason) : "",
 		 reason ? "\"" : "");
 }
 

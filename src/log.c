@@ -264,3 +264,15 @@ void log_msg(enum config_log_level level, const char *fmt, ...)
 	log_write_all(line, len);
 	errno = saved_errno;
 }
+
+const char *log_quoted(char *dst, size_t cap, const char *s)
+{
+	size_t o = 0;
+
+	if (cap == 0)
+		return "";
+	for (; s && *s && o + 1 < cap; s++)
+		dst[o++] = *s == '"' ? '\'' : *s;
+	dst[o] = '\0';
+	return dst;
+}

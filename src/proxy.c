@@ -76,22 +76,25 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 	struct proxy_owner *owner = c->owner;
 	struct timespec end;
 	double ms;
+	char end_why[512];
 
 	if (c->connecting)
 		backend_connect_cancel(c->connecting);
 	if (c->timer)
 		event_free(c->timer);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
-	     (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
-	log_info("conn client=%s service=%s sni=%s tls=%s cipher=%s "
-		 "backend=%s in=%llu out=%llu ms=%.1f end=\"%s\"",
-		 c->peer, c->rs->svc->name, c->sni ? c->sni : "-",
-		 c->tls_version ? c->tls_version : "-",
-		 c->cipher ? c->cipher : "-", c->server,
-		 (unsigned long long)c->client.bytes,
-		 (unsigned long long)(c->backend.bytes + c->local_out), ms,
-		 why);
+	if (log_enabled(CONFIG_LOG_INFO)) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
+		     (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
+		log_info("conn client=%s service=%s sni=%s tls=%s cipher=%s "
+			 "backend=%s in=%llu out=%llu ms=%.1f end=\"%s\"",
+			 c->peer, c->rs->svc->name, c->sni ? c->sni : "-",
+			 c->tls_version ? c->tls_version : "-",
+			 c->cipher ? c->cipher : "-", c->server,
+			 (unsigned long long)c->client.bytes,
+			 (unsigned long long)(c->backend.bytes + c->local_out),
+			 ms, log_quoted(end_why, sizeof(end_why), why));
+	}
 	owner->stats.open--;
 	owner->stats.bytes_in += c->client.bytes;
 	owner->stats.bytes_out += c->backend.bytes + c->local_out;

@@ -19,6 +19,8 @@
 #ifndef EDGE443_LOG_H
 #define EDGE443_LOG_H
 
+#include <stddef.h>
+
 #include "edge443/config.h"
 
 enum log_target {
@@ -43,6 +45,10 @@ void log_close(void);
 
 /* True when LEVEL would be written (to skip building expensive lines). */
 int log_enabled(enum config_log_level level);
+
+/* Copy S into DST (CAP bytes, cut) for a quoted field of a log line
+ * (reason="..."): '"' becomes '\'' so the field cannot end early. */
+const char *log_quoted(char *dst, size_t cap, const char *s);
 
 void log_msg(enum config_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

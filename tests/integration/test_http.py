@@ -4,6 +4,7 @@ real binary, curl and raw requests over TLS (Python ssl), a real backend.
 Addresses 127.0.4.x; port 443 and 80 need root, as CI is."""
 import hashlib
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -36,6 +37,18 @@ backend b_app {
   verify_name = "app01.corp.example"
 }
 backend b_down { servers = {"127.0.4.97:9"} }
+certificate web {
+  cert  = "pki/web.crt"
+  chain = "pki/chain.pem"
+  key   = "pki/web.key"
+}
+backend b_badname {
+  servers = {"127.0.4.24:8443"}
+  tls = true
+  trust_file = "pki/internal-ca.crt"
+  verify_name = "other01.corp.example"
+}
+backend b_full { servers = {"127.0.4.27:8080"} }
 
 service cwa {
   role = "cwa"
@@ -67,6 +80,28 @@ service down {
   certificate = "ssl1"
   mode = "terminate"
   backend = "b_down"
+  http {
+    paths = {"/"}
+  }
+}
+service badname {
+  role = "web"
+  fqdn = "bad.example.com"
+  listen = "127.0.4.17:443"
+  certificate = "web"
+  mode = "reencrypt"
+  backend = "b_badname"
+  http {
+    paths = {"/"}
+  }
+}
+service full {
+  role = "web"
+  fqdn = "full.example.com"
+  listen = "127.0.4.18:443"
+  certificate = "web"
+  mode = "terminate"
+  backend = "b_full"
   http {
     paths = {"/"}
   }
@@ -277,10 +312,42 @@ s.close()
 # ---------------------------------------------------------------- backend down
 rc, body = curl("https://download.cwa.example.com/x", "127.0.4.16", extra=["-o", "-", "-w", "%{http_code}"])
 H.check(body.endswith(b"502") and b"502" in body, "backend down -> 502 with a body", body[-100:])
+
+# --------------------------------------------- backend fails verification: 502
+rc, body = curl("https://bad.example.com/x", "127.0.4.17", extra=["-o", "-", "-w", "%{http_code}"])
+H.check(rc == 0 and body.endswith(b"502"), "backend certificate not for verify_name -> 502", body[-100:])
+
+# ------------------------------------------- backend connect timeout: 504
+# A listener whose accept queue is full drops further SYNs: connect hangs.
+full = socket.socket()
+full.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+full.bind(("127.0.4.27", 8080))
+full.listen(0)
+fillers = []
+for _ in range(4):
+    f = socket.socket()
+    f.settimeout(0.3)
+    try:
+        f.connect(("127.0.4.27", 8080))
+    except OSError:
+        pass
+    fillers.append(f)
+t0 = time.time()
+rc, body = curl("https://full.example.com/x", "127.0.4.18", extra=["-o", "-", "-w", "%{http_code}"])
+took = time.time() - t0
+H.check(rc == 0 and body.endswith(b"504") and 1.5 < took < 6,
+        "backend connect timeout (connect_timeout = 2) -> 504", (body[-100:], took))
+for f in fillers:
+    f.close()
+full.close()
+
 time.sleep(0.3)
 log = H.log()
+H.check(re.search(r"status=502 .*reason=\"[^\"]*(verif|certificate)", log, re.I) is not None,
+        "the 502 log line says the backend failed verification", log[-800:])
+H.check(re.search(r"status=504 .*reason=\"[^\"]*time", log, re.I) is not None,
+        "the 504 log line says the connect timed out", log[-800:])
 H.check("access client=" in log and "status=404" in log, "access log lines are written", log[-500:])
-import re
 H.check(re.search(r"conn client=\S+ service=app .* backend=- in=\d+ out=[1-9]\d* ", log) is not None,
         "the conn line counts the responses edge443 wrote itself (out > 0 without a backend)")
 H.check(H.stop(edge) == 0 and "Sanitizer" not in H.log(), "exits 0 on SIGTERM, no sanitizer report")

@@ -325,6 +325,20 @@ static void test_syslog_target(void **state)
 }
 
 /* errno survives a log call, so "log, then report errno" works. */
+/* log_quoted: a '"' inside a quoted field cannot end it; cut at CAP. */
+static void test_quoted_field(void **state)
+{
+	char buf[16];
+
+	(void)state;
+	assert_string_equal(log_quoted(buf, sizeof(buf), "be \"b\" down"),
+			    "be 'b' down");
+	assert_string_equal(log_quoted(buf, sizeof(buf), "0123456789abcdefXYZ"),
+			    "0123456789abcde");
+	assert_string_equal(log_quoted(buf, 1, "x"), "");
+	assert_string_equal(log_quoted(buf, 0, "x"), "");
+}
+
 static void test_errno_preserved(void **state)
 {
 	struct test_dir *t = *state;
@@ -424,6 +438,7 @@ static void test_threads_whole_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quoted_field),
 		cmocka_unit_test_setup_teardown(test_levels, test_setup,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(test_control_characters,
