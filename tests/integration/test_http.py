@@ -8,9 +8,10 @@ import re
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
-from harness import (Harness, client_ctx, curl, payload_sha, recv_all,
+from harness import (PKI, Harness, client_ctx, curl, payload_sha, recv_all,
                      tls_connect)
 
 H = Harness("http")
@@ -49,6 +50,18 @@ backend b_badname {
   verify_name = "other01.corp.example"
 }
 backend b_full { servers = {"127.0.4.27:8080"} }
+backend b_inject_pre {
+  servers = {"127.0.4.28:8443"}
+  tls = true
+  trust_file = "pki/internal-ca.crt"
+  verify_name = "cwa01.corp.example"
+}
+backend b_inject_post {
+  servers = {"127.0.4.29:8443"}
+  tls = true
+  trust_file = "pki/internal-ca.crt"
+  verify_name = "cwa01.corp.example"
+}
 
 service cwa {
   role = "cwa"
@@ -91,6 +104,28 @@ service badname {
   certificate = "web"
   mode = "reencrypt"
   backend = "b_badname"
+  http {
+    paths = {"/"}
+  }
+}
+service injectpre {
+  role = "web"
+  fqdn = "inject1.example.com"
+  listen = "127.0.4.19:443"
+  certificate = "web"
+  mode = "reencrypt"
+  backend = "b_inject_pre"
+  http {
+    paths = {"/"}
+  }
+}
+service injectpost {
+  role = "web"
+  fqdn = "inject2.example.com"
+  listen = "127.0.4.20:443"
+  certificate = "web"
+  mode = "reencrypt"
+  backend = "b_inject_post"
   http {
     paths = {"/"}
   }
@@ -340,6 +375,59 @@ H.check(rc == 0 and body.endswith(b"504") and 1.5 < took < 6,
 for f in fillers:
     f.close()
 full.close()
+
+# ---------------- only bytes out of the backend's TLS layer reach the client
+# (nginx CVE-2026-1642): plaintext a man in the middle writes on the backend
+# connection, before the handshake or between records, is never forwarded.
+INJECT = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ninjected"
+
+
+def injector(addr, after_handshake):
+    """One-shot backend on ADDR: plaintext response before the TLS
+    handshake, or (AFTER_HANDSHAKE) a real handshake, then the plaintext
+    written on the raw socket beside the TLS records."""
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(addr)
+    ls.listen(4)
+    ls.settimeout(10)
+
+    def run():
+        try:
+            c, _ = ls.accept()
+        except OSError:
+            ls.close()
+            return
+        c.settimeout(5)
+        try:
+            if after_handshake:
+                sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                sctx.load_cert_chain(os.path.join(PKI, "cwa-backend.crt"),
+                                     os.path.join(PKI, "cwa-backend.key"))
+                c = sctx.wrap_socket(c, server_side=True)
+                c.recv(4096)  # the request
+                os.write(c.fileno(), INJECT)  # raw, outside TLS
+            else:
+                c.sendall(INJECT)
+            time.sleep(1)
+        except (OSError, ssl.SSLError):
+            pass
+        c.close()
+        ls.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+for name, ip, port, post in (("inject1.example.com", "127.0.4.19", 28, False),
+                             ("inject2.example.com", "127.0.4.20", 29, True)):
+    t = injector(("127.0.4.%d" % port, 8443), post)
+    resp = raw((ip, name), b"GET /x HTTP/1.1\r\nHost: " + name.encode() + b"\r\n\r\n", timeout=8)
+    t.join(10)
+    when = "between TLS records" if post else "before the TLS handshake"
+    H.check(b"injected" not in resp and (status(resp) == 502 or resp == b""),
+            "plaintext injected %s is not forwarded (502 or close)" % when, resp[:120])
 
 time.sleep(0.3)
 log = H.log()
