@@ -50,6 +50,12 @@ backend b_badname {
   verify_name = "other01.corp.example"
 }
 backend b_full { servers = {"127.0.4.27:8080"} }
+backend b_deep {
+  servers = {"127.0.4.30:8443"}
+  tls = true
+  trust_file = "pki/internal-ca.crt"
+  verify_name = "cwa02.corp.example"
+}
 backend b_inject_pre {
   servers = {"127.0.4.28:8443"}
   tls = true
@@ -130,6 +136,17 @@ service injectpost {
     paths = {"/"}
   }
 }
+service deep {
+  role = "web"
+  fqdn = "deep.example.com"
+  listen = "127.0.4.21:443"
+  certificate = "web"
+  mode = "reencrypt"
+  backend = "b_deep"
+  http {
+    paths = {"/"}
+  }
+}
 service full {
   role = "web"
   fqdn = "full.example.com"
@@ -145,6 +162,7 @@ service full {
 
 H.backend("127.0.4.24:8443", "http", "cwa-backend", ("cwa-backend.crt", "cwa-backend.key"))
 H.backend("127.0.4.25:8080", "http", "app")
+H.backend("127.0.4.30:8443", "http", "deep-backend", ("cwa-deep-full.pem", "cwa-deep.key"))
 edge = H.edge("http.conf", wait_for=["127.0.4.14:443", "127.0.4.15:443", "127.0.4.14:80"])
 
 APP = ("127.0.4.15", "as.cwa.example.com")
@@ -347,6 +365,11 @@ s.close()
 # ---------------------------------------------------------------- backend down
 rc, body = curl("https://download.cwa.example.com/x", "127.0.4.16", extra=["-o", "-", "-w", "%{http_code}"])
 H.check(body.endswith(b"502") and b"502" in body, "backend down -> 502 with a body", body[-100:])
+
+# ------------------ a backend chain with two intermediates verifies in full
+rc, body = curl("https://deep.example.com/deep", "127.0.4.21")
+H.check(rc == 0 and body == b"deep-backend /deep\n",
+        "re-encrypt verifies a backend two intermediates below the internal root", (rc, body))
 
 # --------------------------------------------- backend fails verification: 502
 rc, body = curl("https://bad.example.com/x", "127.0.4.17", extra=["-o", "-", "-w", "%{http_code}"])

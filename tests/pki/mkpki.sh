@@ -13,6 +13,7 @@
 #   trust.pem = root.crt   chain.pem = int.crt
 #   internal-ca.crt/.key   "edge443 Test Internal Root" (self-signed CA)
 #   good leaves            ssl1 ssl2 all ecdsa web edge-int cwa-backend
+#                          cwa-deep (two internal intermediates: cwa-deep-full.pem)
 #   broken leaves          expired notyet soon longlife nosan cn-not-san
 #                          wildcard badorder rsa1024 sha1 clientonly serveronly
 #                          nodigsig internal-name selfsigned
@@ -86,6 +87,12 @@ subjectKeyIdentifier   = hash
 
 [ v3_int ]
 basicConstraints       = critical,CA:TRUE,pathlen:0
+keyUsage               = critical,keyCertSign,cRLSign
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
+[ v3_int_top ]
+basicConstraints       = critical,CA:TRUE,pathlen:1
 keyUsage               = critical,keyCertSign,cRLSign
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
@@ -184,6 +191,17 @@ E443_SAN=DNS:www.example.com E443_KU=critical,digitalSignature \
 leaf web www.example.com 'www.example.com,*.example.com'
 leaf edge-int edge01.corp.example edge01.corp.example internal-ca
 leaf cwa-backend cwa01.corp.example cwa01.corp.example internal-ca
+# A backend two intermediates below the internal root (nginx's default verify
+# depth of 1 rejected such chains): cwa-deep-full.pem = leaf + both.
+rsakey internal-int1
+sign internal-int1 "edge443 Test Internal Policy CA" internal-ca v3_int_top \
+	"$yesterday" $((yesterday + 5 * 365 * day))
+rsakey internal-int2
+sign internal-int2 "edge443 Test Internal Issuing CA" internal-int1 v3_int \
+	"$yesterday" $((yesterday + 5 * 365 * day))
+leaf cwa-deep cwa02.corp.example cwa02.corp.example internal-int2
+cat "$dir/cwa-deep.crt" "$dir/internal-int2.crt" "$dir/internal-int1.crt" \
+	>"$dir/cwa-deep-full.pem"
 
 # --- broken variants -----------------------------------------------------
 sip=DNS:sip.example.com
