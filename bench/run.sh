@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
-# bench/run.sh [--quick] — edge443 against HAProxy 2.6 (mode tcp), side by side,
-# following /work/shared/BENCH.md: each terminator alone on core 1 (every
-# thread re-pinned), load generator and backend on core 0, terminator CPU
-# (utime+stime from /proc/PID/stat) per unit of work, rounds interleaved
-# (edge443, HAProxy, edge443, HAProxy, ...), medians and ratios.
+# bench/run.sh [--quick] — edge443 against its peers, side by side: HAProxy 2.6
+# (mode tcp), nginx 1.22 (stream), hitch 1.7 — all Debian packages — following
+# /work/shared/BENCH.md: each terminator alone on core 1 (every thread and
+# child process re-pinned), load generator and backend on core 0, terminator
+# CPU (utime+stime from /proc/PID/stat, summed over the process and its
+# children) per unit of work, rounds interleaved (edge443, HAProxy, nginx,
+# hitch, edge443, ...), medians and ratios.
 #
-# Scenarios (both terminators: one worker/thread, terminate TLS, plain TCP to
-# the same backend, the same throw-away certificates):
+# Scenarios (every terminator: one worker/thread/process, terminate TLS, plain
+# TCP to the same backend, the same throw-away certificates):
 #   hs-rsa   full handshake + 1 request, RSA-2048, TLS 1.3    (hsload, never resumes)
 #   hs-ec    same, ECDSA P-256
 #   ka       keep-alive 100-byte GET, 50 connections           (wrk -t1 -c50)
 #   http     same through HTTP publishing: an edge443 service with an http
 #            block (parses and re-serialises every request) against HAProxy
-#            in mode http; ECDSA certificate, Host: test.example; any non-2xx
-#            answer fails the run
+#            in mode http and nginx's http proxy (hitch has no HTTP mode),
+#            each setting X-Forwarded-*; ECDSA certificate, Host:
+#            test.example; any non-2xx answer fails the run
 #   bulk     64 MiB download over one connection              (bulkget, repeated)
 #   mem      RSS delta / N for N=2000 idle TLS connections    (idleconns.py, fresh process)
 #
 # Everything it starts (backend, terminators, clients) is stopped by PID on
 # exit; certificates, binaries and logs live in a temporary directory that is
 # removed at the end (KEEP=1 keeps it).  Loopback only.  Bounded: the whole run
-# takes < 10 min (--quick < 3 min).  Needs root only to apt-get install
-# haproxy / wrk / libssl-dev when they are missing.
+# takes < 15 min (--quick < 5 min).  Needs root only to apt-get install
+# haproxy / nginx / hitch / wrk / libssl-dev when they are missing.
 #
-# Environment: EDGE443_BIN (default build-bench/edge443, built when missing),
+# Environment: PEERS (default "haproxy nginx hitch"; HAProxy is always run, it
+# is the reference of the ratios), EDGE443_BIN (default build-bench/edge443,
+# built when missing),
 # ROUNDS, KEEP=1, SCENARIOS (default "hs-rsa hs-ec ka http bulk mem"), RESULTS
 # (default bench/results.md), EDGE443_ENV (extra VAR=value words for the
 # edge443 process only, for experiments, e.g. an LD_PRELOAD).
@@ -42,10 +47,14 @@ tools=${BENCH_TOOLS:-/work/shared/tools}
 bin=${EDGE443_BIN:-$root/build-bench/edge443}
 
 if [ "$QUICK" = 1 ]; then
-	ROUNDS=${ROUNDS:-2}; WARM=0.5; DUR=2; BULK_N=3; LIMIT=170
+	ROUNDS=${ROUNDS:-2}; WARM=0.5; DUR=2; BULK_N=3; LIMIT=290
 else
-	ROUNDS=${ROUNDS:-6}; WARM=1; DUR=3; BULK_N=12; LIMIT=570
+	ROUNDS=${ROUNDS:-6}; WARM=1; DUR=3; BULK_N=12; LIMIT=890
 fi
+PEERS=${PEERS:-haproxy nginx hitch}
+case " $PEERS " in *" haproxy "*) ;; *) PEERS="haproxy $PEERS" ;; esac
+TERMS="edge $PEERS"
+peer() { case " $PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 IDLE_N=2000
 SCENARIOS=${SCENARIOS:-hs-rsa hs-ec ka http bulk mem}
 RESULTS=${RESULTS:-$here/results.md}
@@ -58,8 +67,11 @@ EC_PORT=28444
 BE_IP=127.0.83.2; BE_PORT=28080
 E_RSA=127.0.83.11; E_EC=127.0.83.12     # edge443
 H_RSA=127.0.83.21; H_EC=127.0.83.22     # HAProxy
+N_RSA=127.0.83.31; N_EC=127.0.83.32     # nginx (stream)
+T_RSA=127.0.83.41; T_EC=127.0.83.42     # hitch
 HTTP_PORT=28445                         # http scenario (ECDSA certificate):
 E_HTTP=127.0.83.13; H_HTTP=127.0.83.23  #   edge443 http block / HAProxy mode http
+N_HTTP=127.0.83.33                      #   nginx http proxy
 HTTP_HOST=test.example                  # Host wrk sends: the fqdn, a SAN of the certificate
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
@@ -68,6 +80,11 @@ die() { log "error: $*"; exit 1; }
 # ---- prerequisites --------------------------------------------------------
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
+if peer nginx; then
+	command -v nginx >/dev/null || missing+=(nginx)
+	[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+fi
+peer hitch && { command -v hitch >/dev/null || missing+=(hitch); }
 command -v wrk >/dev/null || missing+=(wrk)
 command -v taskset >/dev/null || missing+=(util-linux)
 [ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
@@ -75,8 +92,19 @@ command -v cc >/dev/null || missing+=(gcc)
 if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || die "missing ${missing[*]}: run as root or apt-get install them"
 	log "installing ${missing[*]}"
+	# The nginx and hitch packages start their services on install (nginx on
+	# every address, port 80): forbid service starts for this install unless
+	# the machine already has a policy.
+	policy=/usr/sbin/policy-rc.d made_policy=0
+	if [ ! -e $policy ]; then
+		printf '#!/bin/sh\n# bench/run.sh: no service starts during its apt-get install\nexit 101\n' > $policy
+		chmod 755 $policy; made_policy=1
+	fi
+	rc=0
 	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null; }
+		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >/dev/null; } || rc=$?
+	[ "$made_policy" = 0 ] || rm -f $policy
+	[ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed"
 fi
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores (terminator on core 1, load on core 0)"
 if [ ! -x "$bin" ]; then
@@ -247,6 +275,82 @@ backend be_http
   server s1 $BE_IP:$BE_PORT
 EOF
 fi
+if peer nginx; then
+	cat > nginx.conf <<EOF
+# nginx under test: one worker process, stream (mode tcp) terminate, same backend.
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx.err error;
+events { worker_connections 8192; }
+stream {
+  ssl_protocols TLSv1.2 TLSv1.3; # 1.22's default stops at TLS 1.2
+  server {
+    listen $N_RSA:$PORT ssl;
+    ssl_certificate $work/rsa.crt;
+    ssl_certificate_key $work/rsa.key;
+    proxy_pass $BE_IP:$BE_PORT;
+  }
+  server {
+    listen $N_EC:$EC_PORT ssl;
+    ssl_certificate $work/ec.crt;
+    ssl_certificate_key $work/ec.key;
+    proxy_pass $BE_IP:$BE_PORT;
+  }
+}
+http {
+  access_log off;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  upstream be_http {
+    server $BE_IP:$BE_PORT;
+    keepalive 64;
+  }
+  server {
+    listen $N_HTTP:$HTTP_PORT ssl;
+    server_name $HTTP_HOST;
+    ssl_certificate $work/ec.crt;
+    ssl_certificate_key $work/ec.key;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://be_http;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto https;
+      proxy_set_header X-Forwarded-Host \$host;
+    }
+  }
+}
+EOF
+	nginx -t -q -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" || die "nginx -t refused the bench configuration"
+fi
+if peer hitch; then
+	mkdir -p "$work/ocsp"
+	chmod 1777 "$work/ocsp" # hitch refuses to run its workers as root
+	cat > hitch.conf <<EOF
+# hitch under test: one worker, terminate, same backend.
+frontend = {
+  host = "$T_RSA"
+  port = "$PORT"
+  pem-file = "$work/rsa.pem"
+}
+frontend = {
+  host = "$T_EC"
+  port = "$EC_PORT"
+  pem-file = "$work/ec.pem"
+}
+backend = "[$BE_IP]:$BE_PORT"
+workers = 1
+user = "nobody"
+group = "nogroup"
+daemon = off
+tls-protos = TLSv1.2 TLSv1.3
+ocsp-dir = "$work/ocsp"
+syslog = off
+EOF
+	hitch --test --config="$work/hitch.conf" > hitch.test 2>&1 || { cat hitch.test >&2; die "hitch --test refused the bench configuration"; }
+fi
 "$bin" check -c edge.conf > check.out 2>&1 || { cat check.out >&2; die "edge443 check refused the bench configuration"; }
 haproxy -c -q -f haproxy.cfg || die "haproxy -c refused the bench configuration"
 
@@ -259,6 +363,11 @@ wait_listen() { # IP PORT PID
 	done
 	return 1
 }
+declare -A TPID=()
+# Every process of a terminator: the PID and its children (nginx and hitch
+# run a master and one worker).
+procs() { echo "$1"; pgrep -P "$1" || true; }
+pin() { local q; for q in $(procs "$1"); do taskset -a -cp 1 "$q" >/dev/null 2>&1 || true; done; }
 EDGE_PID=; HAP_PID=
 start_edge() {
 	# shellcheck disable=SC2086 # EDGE443_ENV is a list of VAR=value words
@@ -268,6 +377,7 @@ start_edge() {
 		{ ! want http || wait_listen $E_HTTP $HTTP_PORT $EDGE_PID; } ||
 		{ tail -20 edge.log >&2; die "edge443 did not start"; }
 	taskset -a -cp 1 $EDGE_PID >/dev/null
+	TPID[edge]=$EDGE_PID
 }
 start_haproxy() {
 	taskset -c 1 haproxy -db -f "$work/haproxy.cfg" >> haproxy.log 2>&1 &
@@ -276,15 +386,49 @@ start_haproxy() {
 		{ ! want http || wait_listen $H_HTTP $HTTP_PORT $HAP_PID; } ||
 		{ tail -20 haproxy.log >&2; die "haproxy did not start"; }
 	taskset -a -cp 1 $HAP_PID >/dev/null
+	TPID[haproxy]=$HAP_PID
 }
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; } # ticks, all threads
+start_nginx() {
+	taskset -c 1 nginx -g 'daemon off;' -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" >> nginx.log 2>&1 &
+	local p=$!; PIDS+=("$p")
+	wait_listen $N_RSA $PORT $p && wait_listen $N_EC $EC_PORT $p &&
+		{ ! want http || wait_listen $N_HTTP $HTTP_PORT $p; } ||
+		{ tail -20 nginx.log nginx.err >&2; die "nginx did not start"; }
+	pin $p
+	TPID[nginx]=$p
+}
+start_hitch() {
+	taskset -c 1 hitch --config="$work/hitch.conf" >> hitch.log 2>&1 &
+	local p=$!; PIDS+=("$p")
+	wait_listen $T_RSA $PORT $p && wait_listen $T_EC $EC_PORT $p ||
+		{ tail -20 hitch.log >&2; die "hitch did not start"; }
+	sleep 0.2 # its worker starts after the listeners
+	pin $p
+	TPID[hitch]=$p
+}
+start_term() { "start_$1"; }
+cpu() { # ticks, every thread of the process and its children
+	local q t=0
+	for q in $(procs "$1"); do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null || echo 0)))
+	done
+	echo $t
+}
 served() { od -An -t u8 -N8 "$work/served" | tr -d ' '; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-pid_of() { if [ "$1" = edge ]; then echo "$EDGE_PID"; else echo "$HAP_PID"; fi; }
-ip_of() { # TERM KIND(rsa|ec)
+rss_kib() { # the process and its children
+	local q k=0
+	for q in $(procs "$1"); do
+		k=$((k + $(awk '/^VmRSS:/ {print $2}' "/proc/$q/status" 2>/dev/null || echo 0)))
+	done
+	echo $k
+}
+pid_of() { echo "${TPID[$1]}"; }
+ip_of() { # TERM KIND(rsa|ec|http)
 	case "$1/$2" in
-	edge/rsa) echo $E_RSA ;; edge/ec) echo $E_EC ;;
-	haproxy/rsa) echo $H_RSA ;; haproxy/ec) echo $H_EC ;;
+	edge/rsa) echo $E_RSA ;; edge/ec) echo $E_EC ;; edge/http) echo $E_HTTP ;;
+	haproxy/rsa) echo $H_RSA ;; haproxy/ec) echo $H_EC ;; haproxy/http) echo $H_HTTP ;;
+	nginx/rsa) echo $N_RSA ;; nginx/ec) echo $N_EC ;; nginx/http) echo $N_HTTP ;;
+	hitch/rsa) echo $T_RSA ;; hitch/ec) echo $T_EC ;;
 	esac
 }
 port_of() { if [ "$1" = rsa ]; then echo $PORT; else echo $EC_PORT; fi; }
@@ -352,7 +496,8 @@ ka_round() { # TERM
 }
 http_round() { # TERM: through HTTP publishing; every answer must be 2xx
 	local ip
-	if [ "$1" = edge ]; then ip=$E_HTTP; else ip=$H_HTTP; fi
+	ip=$(ip_of "$1" http)
+	[ -n "$ip" ] || return 0 # hitch: no HTTP mode
 	wrk_round http p99h "$1" 1 "https://$ip:$HTTP_PORT/small" -H "Host: $HTTP_HOST"
 }
 
@@ -371,7 +516,7 @@ bulk_round() { # TERM
 
 mem_round() { # TERM: a fresh process, warmed, then N idle connections
 	local term=$1 p ip lp before after n
-	if [ "$term" = edge ]; then start_edge; else start_haproxy; fi
+	start_term "$term"
 	p=$(pid_of "$term"); ip=$(ip_of "$term" ec)
 	timeout 20 taskset -c 0 ./hsload -a "$ip" -p $EC_PORT -c 8 -w 0 -d 0.5 -u /small > /dev/null || true
 	sleep 0.5
@@ -392,60 +537,81 @@ mem_round() { # TERM: a fresh process, warmed, then N idle connections
 	echo "mem $term: $kib KiB/conn (RSS $before -> $after KiB, $n of $IDLE_N connections; $(head -1 idle.out))" >> rounds.log
 }
 
-log "edge443 $("$bin" version 2>/dev/null | head -1); $(haproxy -v | head -1 | cut -d' ' -f1-3); $(openssl version)"
+versions() {
+	printf 'edge443 %s; %s' "$("$bin" version 2>/dev/null | head -1 | cut -d' ' -f2)" "$(haproxy -v | head -1 | cut -d' ' -f1-3)"
+	if peer nginx; then printf '; %s' "$(nginx -v 2>&1 | sed 's/^nginx version: //')"; fi
+	if peer hitch; then printf '; %s' "$(hitch --version 2>&1 | head -1)"; fi
+	printf '; %s\n' "$(openssl version | cut -d' ' -f1-2)"
+}
+log "$(versions)"
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
 log "rounds=$ROUNDS warm=${WARM}s window=${DUR}s bulk=${BULK_N}x64MiB idle=$IDLE_N"
-start_edge
-start_haproxy
+for t in $TERMS; do start_term "$t"; done
 for kind in rsa ec; do
 	want hs-$kind || continue
 	log "full handshake + 1 request, $kind"
-	for _ in $(seq 1 "$ROUNDS"); do hs_round edge $kind; hs_round haproxy $kind; done
+	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do hs_round "$t" $kind; done; done
 done
 if want ka; then
 	log "keep-alive, 50 connections"
-	for _ in $(seq 1 "$ROUNDS"); do ka_round edge; ka_round haproxy; done
+	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do ka_round "$t"; done; done
 fi
 if want http; then
-	log "keep-alive via http publishing (edge443 http block, HAProxy mode http), 50 connections"
-	for _ in $(seq 1 "$ROUNDS"); do http_round edge; http_round haproxy; done
+	log "keep-alive via http publishing (edge443 http block, HAProxy mode http, nginx http proxy), 50 connections"
+	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do http_round "$t"; done; done
 fi
 if want bulk; then
 	log "bulk download"
-	for _ in $(seq 1 "$ROUNDS"); do bulk_round edge; bulk_round haproxy; done
+	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do bulk_round "$t"; done; done
 fi
-stop "$EDGE_PID"
-stop "$HAP_PID"
+for t in $TERMS; do stop "$(pid_of "$t")"; done
 want mem && log "memory per idle connection ($IDLE_N connections, fresh process each round)"
 MEM_ROUNDS=$ROUNDS
 [ "$QUICK" = 1 ] || MEM_ROUNDS=$((ROUNDS > 4 ? 4 : ROUNDS))
 if want mem; then
-	for _ in $(seq 1 "$MEM_ROUNDS"); do mem_round edge; mem_round haproxy; done
+	for _ in $(seq 1 "$MEM_ROUNDS"); do for t in $TERMS; do mem_round "$t"; done; done
 fi
 
 # ---- report ----------------------------------------------------------------------
 median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 cipher=$(grep -m1 -o 'cipher=[A-Z0-9_-]*' rounds.log | cut -d= -f2 || true)
+name_of() { case $1 in edge) echo edge443 ;; haproxy) echo HAProxy ;; nginx) echo nginx ;; hitch) echo hitch ;; esac; }
 row() { # SCENARIO LABEL UNIT FMT TARGET-TEXT BETTER(lower|higher) TARGET-VALUE BENCH-HAPROXY-VALUE
-	local s=$1 e h ratio met rt rmet
+	local s=$1 t v e h ratio best bt bv cells="" rbest met rt rmet
 	[ -s "res.$s.edge" ] || return 0
 	e=$(median "res.$s.edge"); h=$(median "res.$s.haproxy")
+	for t in $TERMS; do
+		if [ -s "res.$s.$t" ]; then
+			v=$(median "res.$s.$t")
+			cells="$cells | $(printf "$4" "$v") $3"
+			if [ "$t" != edge ] && { [ -z "${bv:-}" ] ||
+				awk -v v="$v" -v b="$bv" -v d="$6" 'BEGIN { exit !((d == "lower" && v < b) || (d == "higher" && v > b)) }'; }; then
+				bv=$v; bt=$t
+			fi
+		else
+			cells="$cells | —"
+		fi
+	done
 	ratio=$(awk -v e="$e" -v h="$h" 'BEGIN { printf "%.2f", h ? e / h : 0 }')
+	rbest=$(awk -v e="$e" -v b="$bv" 'BEGIN { printf "%.2f", b ? e / b : 0 }')
+	best="$rbest ($(name_of "$bt"))"
 	# BENCH.md's targets were set on another machine: also judge them as a
 	# ratio to HAProxy measured there (target / BENCH.md HAProxy figure).
 	if [ -z "${7:-}" ]; then # no BENCH.md target for this scenario
-		printf '| %s | %s %s | %s %s | %s | — | — | — |\n' "$2" "$(printf "$4" "$e")" "$3" "$(printf "$4" "$h")" "$3" "$ratio"
+		printf '| %s%s | %s | %s | — | — | — |\n' "$2" "$cells" "$ratio" "$best"
 		return 0
 	fi
 	rt=$(awk -v t="$7" -v h="$8" 'BEGIN { printf "%.2f", t / h }')
 	met=$(awk -v e="$e" -v t="$7" -v b="$6" 'BEGIN { print ((b == "lower" && e <= t) || (b == "higher" && e >= t)) ? "yes" : "no" }')
 	rmet=$(awk -v e="$ratio" -v t="$rt" -v b="$6" 'BEGIN { print ((b == "lower" && e <= t) || (b == "higher" && e >= t)) ? "yes" : "no" }')
 	[ "$6" = lower ] && rt="≤ $rt" || rt="≥ $rt"
-	printf '| %s | %s %s | %s %s | %s | %s | %s | %s / %s |\n' "$2" "$(printf "$4" "$e")" "$3" "$(printf "$4" "$h")" "$3" "$ratio" "$5" "$rt" "$met" "$rmet"
+	printf '| %s%s | %s | %s | %s | %s | %s / %s |\n' "$2" "$cells" "$ratio" "$best" "$5" "$rt" "$met" "$rmet"
 }
 {
-	echo "| scenario | edge443 | HAProxy (tcp) | ratio edge443/HAProxy | BENCH.md target | target as ratio | met (absolute / ratio) |"
-	echo "|---|---|---|---|---|---|---|"
+	hdr="| scenario" sep="|---"
+	for t in $TERMS; do hdr="$hdr | $(name_of "$t")"; sep="$sep|---"; done
+	echo "$hdr | edge443 / HAProxy | edge443 / best peer | BENCH.md target | target as ratio to HAProxy | met (absolute / ratio) |"
+	echo "$sep|---|---|---|---|---|"
 	row hs-rsa "full handshake + 1 request, RSA-2048, TLS 1.3" "µs/conn" "%.0f" "≤ 650 µs" lower 650 971
 	row hs-ec "same, ECDSA P-256, TLS 1.3" "µs/conn" "%.0f" "≤ 420 µs" lower 420 662
 	row ka "keep-alive 100-byte GET, 50 connections" "µs/req" "%.1f" "≤ 17 µs" lower 17 21.4
@@ -459,23 +625,30 @@ row() { # SCENARIO LABEL UNIT FMT TARGET-TEXT BETTER(lower|higher) TARGET-VALUE 
 
 mode=full; [ "$QUICK" = 1 ] && mode=quick
 {
-	echo "# edge443 vs HAProxy — bench/run.sh results"
+	echo "# edge443 vs HAProxy, nginx, hitch — bench/run.sh results"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` ($mode: $ROUNDS interleaved rounds, memory $MEM_ROUNDS), $(nproc) cores, $(uname -r)."
-	echo "edge443 $("$bin" version 2>/dev/null | head -1) (git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')), $(haproxy -v | head -1 | cut -d' ' -f1-3), $(openssl version | cut -d' ' -f1-2); TLS 1.3 $cipher."
+	gitrev="git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+dirty')"
+	echo "$(versions | sed "s|^\(edge443 [^;]*\);|\1 ($gitrev);|"); TLS 1.3 $cipher."
 	echo "Load average (1/5/15 min) at start $LOAD0, at end $(cut -d" " -f1-3 /proc/loadavg): other"
-	echo "work on the host inflates CPU per unit for both; the interleaving and medians are"
-	echo "what keep the ratio fair."
+	echo "work on the host inflates CPU per unit for all; the interleaving and medians are"
+	echo "what keep the ratios fair."
 	[ -z "${EDGE443_ENV:-}" ] || echo "**Experiment**: edge443 ran with \`${EDGE443_ENV}\`."
 	echo
-	echo "Terminator CPU (utime+stime of /proc/PID/stat, every thread) on core 1 per"
-	echo "unit of work, medians; load generator and backend on core 0. Lower is better"
-	echo "except bulk. edge443: \`workers = 1\`, \`mode = terminate\`; HAProxy: \`nbthread 1\`,"
-	echo "\`mode tcp\`; same certificates (leaf only, no chain) and backend (bench/backend.c)."
+	echo "Terminator CPU (utime+stime of /proc/PID/stat, every thread, summed over the"
+	echo "process and its children) on core 1 per unit of work, medians; load generator"
+	echo "and backend on core 0. Lower is better except bulk and requests/s. edge443:"
+	echo "\`workers = 1\`, \`mode = terminate\`; HAProxy: \`nbthread 1\`, \`mode tcp\`;"
+	echo "nginx: \`worker_processes 1\`, \`stream\` module; hitch: \`workers = 1\`; all with"
+	echo "their default TLS session settings, the same certificates (leaf only, no chain)"
+	echo "and backend (bench/backend.c). \"best peer\" is the best of the peers measured."
 	if want http; then
-		echo "The two \"http publishing\" rows: edge443 service with \`http { paths = {\"/\"} host_header = \"original\" }\`"
+		echo "The \"http publishing\" rows: edge443 service with \`http { paths = {\"/\"} host_header = \"original\" }\`"
 		echo "(every request parsed and re-serialised, X-Forwarded-* added) against HAProxy \`mode http\`,"
-		echo "\`option http-keep-alive\`, \`option forwardfor\` and X-Forwarded-Proto/-Host set, as edge443 does; wrk -t1 -c50 with \`Host: $HTTP_HOST\`, ECDSA certificate, all answers 200."
+		echo "\`option http-keep-alive\`, \`option forwardfor\` and X-Forwarded-Proto/-Host set, and nginx's"
+		echo "http proxy setting the same headers (keep-alive upstream pool; nginx shares backend connections"
+		echo "between clients, edge443 pins one to each client); hitch has no HTTP mode."
+		echo "wrk -t1 -c50 with \`Host: $HTTP_HOST\`, ECDSA certificate, all answers 200."
 	fi
 	echo
 	cat table.md
