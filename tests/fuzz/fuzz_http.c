@@ -10,13 +10,17 @@
  * HTTP_TUNNEL the connection is over, as in proxy_http.c.  One property is
  * checked on top: whatever http.c sends to the backend parses as clean
  * HTTP/1.1 requests with a second, independent http_parser — a request that
- * the checker let through can never smuggle a second one.
+ * the checker let through can never smuggle a second one.  With bit 4 of
+ * byte 0 the client bytes go to the port-80 redirect listener instead
+ * (http_redirect), whose answer must parse as one response with at most
+ * one Location and no header a request could inject.
  *
  * build and run: tests/fuzz/run.sh [SECONDS]
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <http_parser.h>
@@ -57,6 +61,75 @@ static void fuzz_wire_feed(struct fuzz_wire *w, struct evbuffer *b)
 		abort(); /* http.c sent the backend something unparseable */
 }
 
+/* The redirect answer: header names allowed in it, Location counted. */
+struct fuzz_answer {
+	int locations;
+	const char *field;
+	size_t fieldlen;
+};
+
+static int fuzz_on_field(http_parser *p, const char *at, size_t len)
+{
+	struct fuzz_answer *a = p->data;
+	static const char *const allowed[] = {
+		"Location",   "Content-Type",  "Content-Length",
+		"Connection", "Cache-Control", "Server",
+		"Date"};
+	bool ok = false;
+
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (strlen(allowed[i]) == len &&
+		    strncasecmp(allowed[i], at, len) == 0)
+			ok = true;
+	if (!ok)
+		abort(); /* a header the request injected */
+	if (len == 8 && strncasecmp(at, "Location", 8) == 0)
+		a->locations++;
+	return 0;
+}
+
+static void fuzz_check_answer(struct evbuffer *b)
+{
+	static http_parser_settings st = {.on_header_field = fuzz_on_field};
+	struct fuzz_answer a = {0, NULL, 0};
+	http_parser p;
+	size_t n = evbuffer_get_length(b);
+	const char *bytes = (const char *)evbuffer_pullup(b, -1);
+
+	if (n == 0)
+		return;
+	http_parser_init(&p, HTTP_RESPONSE);
+	p.data = &a;
+	http_parser_execute(&p, &st, bytes, n);
+	if (HTTP_PARSER_ERRNO(&p) != HPE_OK || a.locations > 1)
+		abort();
+}
+
+static void fuzz_redirect(const struct config_service *svc, const uint8_t *data,
+			  size_t size)
+{
+	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+
+	for (size_t i = 1; in && out && i < size;) {
+		size_t n = (size_t)(data[i] & 0x7f) + 1;
+
+		i++;
+		if (n > size - i)
+			n = size - i;
+		evbuffer_add(in, data + i, n);
+		i += n;
+		enum http_action a = http_redirect(svc, in, out);
+		fuzz_check_answer(out);
+		if (a != HTTP_CONTINUE)
+			break;
+		evbuffer_drain(out, evbuffer_get_length(out));
+	}
+	if (in)
+		evbuffer_free(in);
+	if (out)
+		evbuffer_free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char *paths_all[] = {"/"};
@@ -85,6 +158,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data[0] & 1 ? CONFIG_HOST_BACKEND : CONFIG_HOST_ORIGINAL;
 	svc.http.paths = data[0] & 2 ? paths_some : paths_all;
 	svc.http.npaths = data[0] & 2 ? 3 : 1;
+	if (data[0] & 16) {
+		fuzz_redirect(&svc, data, size);
+		return 0;
+	}
 	h = http_conn_new(&svc, fuzz_names, 2, "cwa01.corp.example", &peer);
 	cin = evbuffer_new();
 	bout = evbuffer_new();
