@@ -3,7 +3,9 @@
  * Start-up: validate the plan exactly as `check` does (any error: print the
  * findings, bind nothing, exit 1), build the runtime (SSL contexts), raise
  * the open-files limit, bind every listener (all or nothing), daemonise if
- * asked, drop privileges, start the workers.  Each worker thread has its own
+ * asked, drop privileges (keeping only CAP_NET_BIND_SERVICE, so that a
+ * reload can still bind a new address on port 443), start the workers.
+ * Each worker thread has its own
  * event base, its own SO_REUSEPORT socket per address and its own
  * connections; the main thread only handles signals and reloads:
  *
@@ -26,6 +28,7 @@
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -35,8 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -350,6 +355,24 @@ static void server_raise_nofile(const struct config *cfg, size_t nworkers)
 			(unsigned long long)want);
 }
 
+/* Permitted and effective capabilities: CAP_NET_BIND_SERVICE alone, or
+ * none (glibc has no capset wrapper; libcap would add a dependency for one
+ * call). */
+static int server_set_caps(bool bind)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	unsigned idx = CAP_TO_INDEX(CAP_NET_BIND_SERVICE);
+
+	memset(data, 0, sizeof(data));
+	if (bind) {
+		data[idx].permitted = CAP_TO_MASK(CAP_NET_BIND_SERVICE);
+		data[idx].effective = CAP_TO_MASK(CAP_NET_BIND_SERVICE);
+	}
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
 static int server_drop_privileges(const char *user, const char *pidfile,
 				  char *err, size_t errlen)
 {
@@ -369,9 +392,28 @@ static int server_drop_privileges(const char *user, const char *pidfile,
 	if (pidfile && chown(pidfile, pw->pw_uid, pw->pw_gid) < 0)
 		snprintf(err, errlen, "cannot hand the pid file to \"%s\"",
 			 user);
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	/* Keep the permitted capabilities across setuid, then keep only
+	 * CAP_NET_BIND_SERVICE: a reload may add a listener on port 443, as
+	 * the root master of HAProxy, nginx and hitch can.  No thread exists
+	 * yet: the workers inherit this set. */
+	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0 ||
+	    setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
 	    setuid(pw->pw_uid) < 0) {
 		snprintf(err, errlen, "cannot drop privileges to \"%s\": %s",
+			 user, strerror(errno));
+		return -1;
+	}
+	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	if (server_set_caps(true) == 0)
+		return 0;
+	log_warn("kept no CAP_NET_BIND_SERVICE after dropping to \"%s\" "
+		 "(%s): a reload cannot bind new addresses below port 1024",
+		 user, strerror(errno));
+	/* KEEPCAPS kept every permitted capability: never run with them. */
+	if (server_set_caps(false) < 0) {
+		snprintf(err, errlen,
+			 "cannot drop the capabilities kept across the change "
+			 "to \"%s\": %s",
 			 user, strerror(errno));
 		return -1;
 	}

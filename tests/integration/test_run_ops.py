@@ -414,6 +414,44 @@ resp, _, _, sport = app_request("127.0.3.41", 443, "/priv2")
 H.check(wait_for(lambda: conn_lines(read(PLOG), "127.0.3.1", sport), 5),
         "user = nobody: SIGUSR1 reopens the logrotate-created file",
         read(PLOG)[-400:] + read(PLOG + ".1")[-400:])
+st = proc_state(priv.pid) or ""
+caps = dict(re.findall(r"^(Cap(?:Inh|Prm|Eff|Amb)):\s+([0-9a-f]+)", st, re.M))
+H.check(all(int(caps.get(k, "-1"), 16) == 1 << 10 for k in ("CapPrm", "CapEff")) and
+        int(caps.get("CapInh", "1"), 16) == 0 and int(caps.get("CapAmb", "0"), 16) == 0,
+        "user = nobody: the only capability kept is CAP_NET_BIND_SERVICE", caps)
+# A reload that adds a service on a new address, port 443: as nobody, with the
+# key now in a folder of its own (the reload re-reads it as nobody).
+keydir = H.path("privkeys")
+os.mkdir(keydir, 0o700)
+with open(os.path.join(H.tmp, "pki", "ssl1.key"), "rb") as f:
+    keybytes = f.read()
+KEY2 = os.path.join(keydir, "ssl1.key")
+fd = os.open(KEY2, os.O_CREAT | os.O_WRONLY, 0o600)
+os.write(fd, keybytes)
+os.close(fd)
+for path in (keydir, KEY2):
+    os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+reload_conf = conf(ONE, 'user = "nobody"\nlog_file = "%s"' % PLOG, listen="127.0.3.41:443")
+reload_conf = reload_conf.replace('%s/pki/ssl1.key' % H.tmp, KEY2) + """
+service app2 {
+  fqdn = "cwa.example.com"
+  listen = "127.0.3.42:443"
+  certificate = "ssl1"
+  mode = "terminate"
+  backend = "b_app"
+}
+"""
+H.write("priv.conf", reload_conf)
+priv.send_signal(signal.SIGHUP)
+H.check(wait_port("127.0.3.42:443", 10),
+        "user = nobody: SIGHUP binds a new service on port 443 (CAP_NET_BIND_SERVICE kept)",
+        read(PLOG)[-600:])
+resp, _, _, _ = app_request("127.0.3.42", 443, "/reloaded")
+H.check(resp.endswith(b"app /reloaded\n"), "user = nobody: the new service serves after the reload",
+        resp[-200:])
+resp, _, _, _ = app_request("127.0.3.41", 443, "/still")
+H.check(resp.endswith(b"app /still\n"), "user = nobody: the old service still serves after the reload",
+        resp[-200:])
 H.check(H.stop(priv) == 0, "user = nobody: SIGTERM exit 0")
 
 # ---------------------------------------------------- --daemon --pidfile
