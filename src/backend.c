@@ -4,11 +4,14 @@
  * cursor per backend, shared by all workers), connects to it without blocking
  * under a per-server timeout, and on a connect error or timeout fails over to
  * the following servers in order, each tried at most once per client
- * connection.  The outcome is reported exactly once through the caller's
+ * connection; servers whose connect failed in the last BACKEND_FAIL_TIMEOUT
+ * seconds are tried after the others (passive health, logged when a server
+ * goes down or comes back).  The outcome is reported exactly once through
+ * the caller's
  * callback, always from the event loop and never from inside
  * backend_connect_start, so the caller's state is complete when it runs.  It
  * also formats PROXY protocol v1/v2 headers and socket addresses.  It does no
- * TLS, no relaying and no logging: the caller (proxy.c) gets a connected
+ * TLS and no relaying: the caller (proxy.c) gets a connected
  * socket, or a reason naming every server that failed.
  */
 #include "edge443/backend.h"
@@ -22,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "edge443/log.h"
 
 /* Room for the reasons of every server; a longer list is cut short (the
  * reason is for a log line, not for parsing). */
@@ -40,7 +46,8 @@ struct backend_connect {
 	backend_connect_cb cb;
 	void *arg;
 
-	size_t first;	 /* server index chosen round robin */
+	size_t *order;	 /* servers in the order to try: round robin from
+			  * the cursor, servers up first */
 	size_t attempts; /* servers tried so far (including the pending one) */
 	size_t cur;	 /* index of the server being tried */
 
@@ -87,14 +94,90 @@ static const char *backend_server_name(const struct backend_connect *bc,
 	return backend_addr_string((const struct sockaddr *)&a->sa, buf, len);
 }
 
-/* Record why the current server failed: "A: why", separated by "; ". */
+static long long backend_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+bool backend_server_up(const struct backend_pool *pool, size_t i)
+{
+	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
+	    i >= pool->be->nservers)
+		return true;
+	return atomic_load(&pool->servers[i].down_until) <= backend_now();
+}
+
+unsigned long long backend_server_failures(const struct backend_pool *pool,
+					   size_t i)
+{
+	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
+	    i >= pool->be->nservers)
+		return 0;
+	return atomic_load(&pool->servers[i].failures);
+}
+
+int backend_pool_init(struct backend_pool *pool,
+		      const struct config_backend *be)
+{
+	pool->be = be;
+	atomic_init(&pool->next, 0);
+	pool->servers = NULL;
+	if (be == NULL || be->nservers == 0)
+		return 0;
+	pool->servers = calloc(be->nservers, sizeof(*pool->servers));
+	return pool->servers != NULL ? 0 : -1;
+}
+
+void backend_pool_free(struct backend_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	free(pool->servers);
+	pool->servers = NULL;
+}
+
+/* Record why the current server failed: "A: why", separated by "; ".  The
+ * server is down for BACKEND_FAIL_TIMEOUT seconds from now; the first
+ * failure after it was up is logged. */
 static void backend_server_failed(struct backend_connect *bc, const char *why)
 {
 	char name[INET6_ADDRSTRLEN + 16];
+	const char *sname =
+		backend_server_name(bc, bc->cur, name, sizeof(name));
+	struct backend_server_state *st =
+		bc->pool->servers ? &bc->pool->servers[bc->cur] : NULL;
 
-	backend_reason_add(bc, "%s%s: %s", bc->attempts > 1 ? "; " : "",
-			   backend_server_name(bc, bc->cur, name, sizeof(name)),
+	backend_reason_add(bc, "%s%s: %s", bc->attempts > 1 ? "; " : "", sname,
 			   why);
+	if (st == NULL)
+		return;
+	long long now = backend_now();
+	long long was =
+		atomic_exchange(&st->down_until, now + BACKEND_FAIL_TIMEOUT);
+	atomic_fetch_add(&st->failures, 1);
+	if (was <= now)
+		log_warn("backend %s: server %s marked down for %d s (tried "
+			 "after the others): %s",
+			 bc->pool->be->name ? bc->pool->be->name : "?", sname,
+			 BACKEND_FAIL_TIMEOUT, why);
+}
+
+/* A connect to server I succeeded: it is up again. */
+static void backend_server_ok(struct backend_connect *bc, size_t i)
+{
+	char name[INET6_ADDRSTRLEN + 16];
+	struct backend_server_state *st =
+		bc->pool->servers ? &bc->pool->servers[i] : NULL;
+
+	if (st == NULL || atomic_load(&st->down_until) == 0)
+		return;
+	if (atomic_exchange(&st->down_until, 0) > 0)
+		log_info("backend %s: server %s is up again",
+			 bc->pool->be->name ? bc->pool->be->name : "?",
+			 backend_server_name(bc, i, name, sizeof(name)));
 }
 
 /* Close the pending attempt, if any. */
@@ -148,7 +231,7 @@ static int backend_attempt_start(struct backend_connect *bc, size_t i)
 	return 1;
 }
 
-/* Try the servers not tried yet, in order after bc->first, until one is
+/* Try the servers not tried yet, in bc->order, until one is
  * pending or connected.  Returns 1 when an attempt is pending; 0 when the
  * outcome is known (result_fd / result_server set, nothing armed). */
 static int backend_advance(struct backend_connect *bc)
@@ -156,12 +239,13 @@ static int backend_advance(struct backend_connect *bc)
 	const struct config_backend *be = bc->pool->be;
 
 	while (bc->attempts < be->nservers) {
-		size_t i = (bc->first + bc->attempts) % be->nservers;
+		size_t i = bc->order[bc->attempts];
 		int rc = backend_attempt_start(bc, i);
 
 		if (rc == 1)
 			return 1;
 		if (rc == 0) {
+			backend_server_ok(bc, i);
 			bc->result_fd = bc->fd;
 			bc->result_server = i;
 			bc->fd = -1;
@@ -198,6 +282,7 @@ static void backend_deliver(struct backend_connect *bc)
 			 be->name != NULL ? be->name : "?", bc->reason);
 	}
 	backend_attempt_clear(bc);
+	free(bc->order);
 	free(bc);
 	cb(fd, server, reason[0] != '\0' ? reason : NULL, arg);
 }
@@ -228,6 +313,7 @@ static void backend_connect_event_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		event_free(bc->ev);
 		bc->ev = NULL;
+		backend_server_ok(bc, bc->cur);
 		bc->result_fd = bc->fd;
 		bc->result_server = bc->cur;
 		bc->fd = -1;
@@ -237,6 +323,25 @@ static void backend_connect_event_cb(evutil_socket_t fd, short what, void *arg)
 	backend_attempt_clear(bc);
 	if (backend_advance(bc) == 0)
 		backend_deliver(bc);
+}
+
+/* The order to try the N servers in: round robin from the shared cursor,
+ * servers that are up first, those marked down after them. */
+static int backend_order(struct backend_connect *bc, size_t n)
+{
+	size_t first = atomic_fetch_add(&bc->pool->next, 1) % n;
+	size_t k = 0;
+
+	bc->order = calloc(n, sizeof(*bc->order));
+	if (bc->order == NULL)
+		return -1;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t j = 0; j < n; j++) {
+			size_t i = (first + j) % n;
+			if (backend_server_up(bc->pool, i) == (pass == 0))
+				bc->order[k++] = i;
+		}
+	return 0;
 }
 
 struct backend_connect *backend_connect_start(struct event_base *base,
@@ -260,7 +365,10 @@ struct backend_connect *backend_connect_start(struct event_base *base,
 	bc->fd = -1;
 	bc->result_fd = -1;
 	n = pool->be->nservers;
-	bc->first = n > 0 ? atomic_fetch_add(&pool->next, 1) % n : 0;
+	if (n > 0 && backend_order(bc, n) < 0) {
+		free(bc);
+		return NULL;
+	}
 
 	if (backend_advance(bc) == 1)
 		return bc;
@@ -276,6 +384,7 @@ struct backend_connect *backend_connect_start(struct event_base *base,
 fail:
 	if (bc->result_fd >= 0)
 		close(bc->result_fd);
+	free(bc->order);
 	free(bc);
 	return NULL;
 }
@@ -287,6 +396,7 @@ void backend_connect_cancel(struct backend_connect *bc)
 	backend_attempt_clear(bc);
 	if (bc->result_fd >= 0)
 		close(bc->result_fd);
+	free(bc->order);
 	free(bc);
 }
 

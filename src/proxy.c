@@ -82,6 +82,8 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 		backend_connect_cancel(c->connecting);
 	if (c->timer)
 		event_free(c->timer);
+	if (c->kick)
+		event_free(c->kick);
 	if (log_enabled(CONFIG_LOG_INFO)) {
 		clock_gettime(CLOCK_MONOTONIC, &end);
 		ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
@@ -477,6 +479,33 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg)
 	proxy_maybe_finish(c);
 }
 
+/* The kick: every TLS side with output waiting writes again. */
+static void proxy_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *sides[2] = {&c->client, &c->backend};
+
+	for (int i = 0; i < 2; i++)
+		if (sides[i]->ssl && sides[i]->bev &&
+		    evbuffer_get_length(bufferevent_get_output(sides[i]->bev)))
+			bufferevent_enable(sides[i]->bev, EV_WRITE);
+	(void)fd;
+	(void)what;
+}
+
+/* libevent 2.1.12 stops writing a TLS side too when its read side ends, and
+ * does so after our event callback returns (conn_closed): what waits in its
+ * output would never go out (a half-close) nor fail (a reset), and a partner
+ * paused behind it would hold the connection until the idle timeout.  Re-arm
+ * the write event from the loop, once libevent is done. */
+static void proxy_kick_writing(struct proxy_conn *c)
+{
+	if (!c->kick)
+		c->kick = event_new(c->owner->base, -1, 0, proxy_kick_cb, c);
+	if (c->kick)
+		event_active(c->kick, EV_TIMEOUT, 0);
+}
+
 void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 {
 	struct proxy_conn *c = arg;
@@ -504,6 +533,21 @@ void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 		return;
 	}
 
+	/* A write that failed means the peer is gone (a reset, a closed
+	 * socket), whatever libevent calls it: after the peer's close_notify
+	 * or EOF it reports a failed SSL_write as an EOF.  Never a half-close
+	 * to wait on. */
+	if ((events & BEV_EVENT_WRITING) &&
+	    (events & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
+		int err = EVUTIL_SOCKET_ERROR();
+		if (s->ssl)
+			proxy_ssl_reason(bev, &dirty, reason, sizeof(reason));
+		if (!reason[0])
+			snprintf(reason, sizeof(reason), "%s",
+				 err ? strerror(err) : "write failed");
+		goto broken;
+	}
+
 	if (events & BEV_EVENT_ERROR) {
 		int err = EVUTIL_SOCKET_ERROR();
 		if (s->ssl)
@@ -521,6 +565,8 @@ void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 	if (events & BEV_EVENT_EOF) {
 		s->eof = true;
 		s->dirty = dirty || (s->ssl && !s->close_notify);
+		if (s->ssl)
+			proxy_kick_writing(c);
 		if (c->state == PROXY_HANDSHAKE) {
 			c->owner->stats.handshake_failures[PROXY_HS_CLOSED]++;
 			log_info("service %s: client %s: closed during the TLS "

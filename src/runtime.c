@@ -76,8 +76,10 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		struct runtime_backend *rb = &rt->backends[i];
 		const struct config_backend *be = &cfg->backends[i];
-		rb->pool.be = be;
-		atomic_init(&rb->pool.next, 0);
+		if (backend_pool_init(&rb->pool, be) < 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 		if (be->tls) {
 			char why[512];
 			rb->client_ctx =
@@ -158,8 +160,11 @@ void runtime_unref(struct runtime *rt)
 				free(rt->services[i].names[j]);
 			free(rt->services[i].names);
 		}
-		for (size_t i = 0; rt->backends && i < rt->cfg->nbackends; i++)
+		for (size_t i = 0; rt->backends && i < rt->cfg->nbackends;
+		     i++) {
 			SSL_CTX_free(rt->backends[i].client_ctx);
+			backend_pool_free(&rt->backends[i].pool);
+		}
 	}
 	free(rt->services);
 	free(rt->backends);

@@ -440,6 +440,59 @@ static size_t server_worker_count(const struct config *cfg)
 }
 
 /* /metrics: the workers' counters summed, plus certificate expiry. */
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static void server_label(struct evbuffer *out, const char *v)
+{
+	for (; v && *v; v++) {
+		if (*v == '\\' || *v == '"')
+			evbuffer_add_printf(out, "\\%c", *v);
+		else if (*v == '\n')
+			evbuffer_add(out, "\\n", 2);
+		else
+			evbuffer_add(out, v, 1);
+	}
+}
+
+/* Passive health of every backend server of the current runtime. */
+static void server_metrics_backends(struct evbuffer *out,
+				    const struct runtime *rt)
+{
+	static const char *const names[2] = {"edge443_backend_server_up",
+					     "edge443_backend_server_failures_"
+					     "total"};
+
+	evbuffer_add_printf(
+		out,
+		"# HELP edge443_backend_server_up 1 unless a connect to the "
+		"server failed in the last %d s (it is then tried after the "
+		"others).\n"
+		"# TYPE edge443_backend_server_up gauge\n"
+		"# HELP edge443_backend_server_failures_total Connects to the "
+		"server that failed (since start or the last reload).\n"
+		"# TYPE edge443_backend_server_failures_total counter\n",
+		BACKEND_FAIL_TIMEOUT);
+	for (size_t b = 0; b < rt->cfg->nbackends; b++) {
+		const struct backend_pool *pool = &rt->backends[b].pool;
+		const struct config_backend *be = pool->be;
+
+		for (size_t i = 0; i < be->nservers; i++)
+			for (int m = 0; m < 2; m++) {
+				evbuffer_add_printf(out, "%s{backend=\"",
+						    names[m]);
+				server_label(out, be->name);
+				evbuffer_add(out, "\",server=\"", 10);
+				server_label(out, be->servers[i].text);
+				evbuffer_add_printf(
+					out, "\"} %llu\n",
+					m == 0 ? (unsigned long long)
+							 backend_server_up(pool,
+									   i)
+					       : backend_server_failures(pool,
+									 i));
+			}
+	}
+}
+
 static void server_metrics_cb(struct evbuffer *out, void *arg)
 {
 	struct server *srv = arg;
@@ -501,13 +554,17 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 		(unsigned long long)srv->reloads_failed);
 	/* The main thread is the only writer of srv->rt: no lock needed. */
 	for (size_t i = 0; i < srv->rt->cfg->ncerts; i++)
-		if (srv->rt->cert_not_after[i])
+		if (srv->rt->cert_not_after[i]) {
+			evbuffer_add(out,
+				     "edge443_certificate_expiry_seconds{"
+				     "certificate=\"",
+				     48);
+			server_label(out, srv->rt->cfg->certs[i].name);
 			evbuffer_add_printf(
-				out,
-				"edge443_certificate_expiry_seconds{"
-				"certificate=\"%s\"} %lld\n",
-				srv->rt->cfg->certs[i].name,
+				out, "\"} %lld\n",
 				(long long)(srv->rt->cert_not_after[i] - now));
+		}
+	server_metrics_backends(out, srv->rt);
 	evbuffer_add_printf(out,
 			    "# HELP edge443_workers Worker threads.\n"
 			    "# TYPE edge443_workers gauge\n"

@@ -5,23 +5,55 @@
  * on a connect error or timeout (each server tried at most once per client
  * connection), and builds PROXY protocol v1/v2 headers.  It does no TLS and
  * no relaying: the caller (proxy.c) gets a connected socket.
+ *
+ * Passive health (as nginx's max_fails=1 fail_timeout=10s): a server whose
+ * connect failed is "down" for BACKEND_FAIL_TIMEOUT seconds, during which
+ * every other server is tried before it (it is still tried last, so a
+ * backend whose servers all failed recently is not refused untried); a
+ * connect that succeeds marks it up again.  Clients no longer each wait out
+ * the connect timeout of a dead server.  Transitions are logged.
  */
 #ifndef EDGE443_BACKEND_H
 #define EDGE443_BACKEND_H
 
 #include <event2/event.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
 #include "edge443/config.h"
 
-/* Shared, read-mostly state of one backend: the round-robin cursor. */
+/* Seconds a server whose connect failed is tried after the others. */
+#define BACKEND_FAIL_TIMEOUT 10
+
+/* What all workers know of one server. */
+struct backend_server_state {
+	_Atomic long long down_until;	     /* CLOCK_MONOTONIC s; 0 = up */
+	_Atomic unsigned long long failures; /* connects that failed */
+};
+
+/* Shared, read-mostly state of one backend: the round-robin cursor and the
+ * servers' health. */
 struct backend_pool {
 	const struct config_backend
 		*be;	  /* borrowed from the runtime's config */
 	atomic_uint next; /* round-robin cursor, all workers */
+	struct backend_server_state *servers; /* parallel to be->servers;
+					       * NULL: no health memory */
 };
+
+/* Set up POOL for BE (cursor 0, every server up); 0, or -1 out of memory.
+ * backend_pool_free releases what it allocated (POOL itself is the
+ * caller's). */
+int backend_pool_init(struct backend_pool *pool,
+		      const struct config_backend *be);
+void backend_pool_free(struct backend_pool *pool);
+/* Server I of POOL: up now (not within BACKEND_FAIL_TIMEOUT of a failed
+ * connect), and how many connects to it failed. */
+bool backend_server_up(const struct backend_pool *pool, size_t i);
+unsigned long long backend_server_failures(const struct backend_pool *pool,
+					   size_t i);
 
 /* Called once with the outcome, always from the event loop (never from inside
  * backend_connect_start).  FD >= 0 is a connected non-blocking socket now

@@ -61,6 +61,7 @@ struct proxy_conn {
 	struct proxy_side client, backend;
 	struct backend_connect *connecting;
 	struct event *timer; /* handshake timeout, then idle timeout */
+	struct event *kick;  /* re-arms TLS writing after a read-side end */
 	time_t last_active;  /* monotonic seconds of the last byte read */
 	struct timespec start;
 	char *sni;

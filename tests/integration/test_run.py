@@ -363,6 +363,48 @@ raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x
 raw.close()
 s.close()                           # RST mid-stream
 time.sleep(0.3)
+
+# Half-close without close_notify while the download is backed up, then a
+# reset: libevent stops writing a TLS side whose read side ended, so without
+# care the reset went unnoticed and the connection (and its paused backend)
+# stayed until the idle timeout.
+s = tls_connect("127.0.1.15", 443, "as.cwa.example.com")
+s.sendall(b"GET /size/%d HTTP/1.1\r\nHost: x\r\n\r\n" % BIG)
+s.recv(1024)
+sport = s.getsockname()[1]
+time.sleep(0.5)                             # socket buffers full, backend paused
+raw = socket.socket(fileno=os.dup(s.fileno()))
+raw.shutdown(socket.SHUT_WR)                # FIN, no close_notify
+time.sleep(0.5)                             # edge443: dirty EOF, output backed up
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+raw.close()
+s.close()                                   # RST
+ended = None
+for _ in range(30):
+    for line in H.log().splitlines():
+        if "conn client=127.0.0.1:%d " % sport in line:
+            ended = line
+    if ended:
+        break
+    time.sleep(0.1)
+H.check(ended is not None and 'end="client failed"' in ended,
+        "a reset after a half-close ends the connection at once (not at the idle timeout)",
+        ended or H.log()[-600:])
+# The same half-close with a client that goes on reading: everything arrives.
+s = tls_connect("127.0.1.15", 443, "as.cwa.example.com")
+HALF = 8 * MiB
+s.sendall(b"GET /size/%d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % HALF)
+time.sleep(0.5)                             # output backed up, backend paused
+raw = socket.socket(fileno=os.dup(s.fileno()))
+raw.shutdown(socket.SHUT_WR)                # FIN, no close_notify
+raw.close()
+s.settimeout(10)
+got = recv_all(s)
+s.close()
+body = got.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in got else b""
+H.check(hashlib.sha256(body).hexdigest() == payload_sha(HALF),
+        "after a half-close without close_notify a backed-up download still completes",
+        (len(got), HALF))
 rc, body = curl("https://as.cwa.example.com/after", "127.0.1.15")
 H.check(rc == 0 and body == b"app /after\n", "still serving after a client reset mid-stream")
 H.check(edge.poll() is None, "edge443 is still running after the bad input")
@@ -389,6 +431,18 @@ H.check(values.get('edge443_handshake_failures_total{reason="timeout"}', 0) >= 2
 H.check(values.get('edge443_certificate_expiry_seconds{certificate="ssl1"}', 0) > 86400,
         "metrics: certificate expiry in seconds", [k for k in values if "expiry" in k])
 H.check(values.get("edge443_backend_failures_total", 0) >= 1, "metrics: backend failures")
+H.check(values.get('edge443_backend_server_failures_total{backend="b_failover",server="127.0.1.98:9"}', 0) >= 1
+        and values.get('edge443_backend_server_up{backend="b_failover",server="127.0.1.25:8080"}') == 1,
+        "metrics: backend server health (failures, up)", [k for k in values if "server" in k])
+# A failover a moment ago: the refused server is down now, tried last.
+rc, body = curl("https://as.cwa.example.com:8442/f2", "127.0.1.17", 8442)
+rc2, body2 = curl("https://as.cwa.example.com:8442/f3", "127.0.1.17", 8442)
+m = admin_get("/metrics")[1]
+H.check(rc == 0 and rc2 == 0 and
+        'edge443_backend_server_up{backend="b_failover",server="127.0.1.98:9"} 0' in m,
+        "metrics: a server refused within the last 10 s is down", m[-600:])
+H.check("backend b_failover: server 127.0.1.98:9 marked down" in H.log(),
+        "log: a server going down is logged", H.log()[-400:])
 H.check(admin_get("/nope")[0] == "404", "admin: unknown path is 404")
 
 # ------------------------------------------------------------------- reload

@@ -365,6 +365,95 @@ static void test_connect_round_robin(void **state)
 	assert_int_equal(test_count_fds(), fds);
 }
 
+/* ---- passive health ----------------------------------------------------- */
+
+/* A refused server is marked down and then tried after the others: the
+ * next connection whose round robin starts at it goes straight to the live
+ * server (no failure in the reason); a success marks a server up again. */
+static void test_health_down_tried_last(void **state)
+{
+	struct event_base *base = *state;
+	int fds = test_count_fds();
+	struct test_backend tb;
+	struct test_outcome o;
+
+	test_backend_init(&tb);
+	test_backend_add(&tb, 'r');
+	test_backend_add(&tb, 'l');
+	assert_int_equal(backend_pool_init(&tb.pool, &tb.be), 0);
+	assert_true(backend_server_up(&tb.pool, 0));
+	test_connect(base, &tb, 5, &o); /* cursor 0: refused, then 1 */
+	assert_int_equal(o.server, 1);
+	assert_true(o.has_reason);
+	test_assert_accepts(tb.sock[1]);
+	close(o.fd);
+	assert_false(backend_server_up(&tb.pool, 0));
+	assert_true(backend_server_up(&tb.pool, 1));
+	assert_int_equal(backend_server_failures(&tb.pool, 0), 1);
+	assert_int_equal(backend_server_failures(&tb.pool, 1), 0);
+	for (int k = 0; k < 2; k++) { /* cursors 1 and 2 (= server 0) */
+		test_connect(base, &tb, 5, &o);
+		assert_int_equal(o.server, 1);
+		assert_false(o.has_reason); /* server 0 was not tried first */
+		test_assert_accepts(tb.sock[1]);
+		close(o.fd);
+	}
+	assert_int_equal(backend_server_failures(&tb.pool, 0), 1);
+
+	/* Every server down: they are still tried, and one that answers is
+	 * up again. */
+	atomic_store(&tb.pool.servers[1].down_until, (long long)1 << 40);
+	test_connect(base, &tb, 5, &o);
+	assert_int_equal(o.server, 1);
+	test_assert_accepts(tb.sock[1]);
+	close(o.fd);
+	assert_true(backend_server_up(&tb.pool, 1));
+	backend_pool_free(&tb.pool);
+	test_backend_done(&tb);
+	assert_int_equal(test_count_fds(), fds);
+}
+
+/* A server that hangs costs the connect timeout once, not for every
+ * client: the next connection starting at it does not wait. */
+static void test_health_hanging_server_waited_once(void **state)
+{
+	struct event_base *base = *state;
+	int fds = test_count_fds();
+	struct test_backend tb;
+	struct test_outcome o;
+	struct timespec t0, t1;
+	double secs;
+
+	test_backend_init(&tb);
+	test_backend_add(&tb, 'h');
+	test_backend_add(&tb, 'l');
+	assert_int_equal(backend_pool_init(&tb.pool, &tb.be), 0);
+	test_connect(base, &tb, 1, &o);
+	if (o.fd >= 0 && o.server == 0) { /* see test_connect_timeout */
+		close(o.fd);
+		backend_pool_free(&tb.pool);
+		test_backend_done(&tb);
+		skip();
+	}
+	assert_int_equal(o.server, 1);
+	test_assert_accepts(tb.sock[1]);
+	close(o.fd);
+	atomic_store(&tb.pool.next, 0); /* start at the hanging one again */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	test_connect(base, &tb, 1, &o);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_int_equal(o.server, 1);
+	assert_false(o.has_reason);
+	assert_true(secs < 0.5);
+	test_assert_accepts(tb.sock[1]);
+	close(o.fd);
+	backend_pool_free(&tb.pool);
+	test_backend_done(&tb);
+	assert_int_equal(test_count_fds(), fds);
+}
+
 /* Run the loop briefly: a cancelled connect must never call back. */
 static void test_run_briefly(struct event_base *base)
 {
@@ -636,6 +725,11 @@ int main(void)
 		cmocka_unit_test(test_proxy_v2),
 		cmocka_unit_test(test_proxy_odd_inputs),
 		cmocka_unit_test(test_addr_string),
+		cmocka_unit_test_setup_teardown(test_health_down_tried_last,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_health_hanging_server_waited_once, test_setup,
+			test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
