@@ -480,7 +480,7 @@ static void server_metrics_backends(struct evbuffer *out,
 				evbuffer_add_printf(out, "%s{backend=\"",
 						    names[m]);
 				server_label(out, be->name);
-				evbuffer_add(out, "\",server=\"", 10);
+				evbuffer_add_printf(out, "\",server=\"");
 				server_label(out, be->servers[i].text);
 				evbuffer_add_printf(
 					out, "\"} %llu\n",
@@ -555,10 +555,9 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 	/* The main thread is the only writer of srv->rt: no lock needed. */
 	for (size_t i = 0; i < srv->rt->cfg->ncerts; i++)
 		if (srv->rt->cert_not_after[i]) {
-			evbuffer_add(out,
-				     "edge443_certificate_expiry_seconds{"
-				     "certificate=\"",
-				     48);
+			evbuffer_add_printf(
+				out, "edge443_certificate_expiry_seconds{"
+				     "certificate=\"");
 			server_label(out, srv->rt->cfg->certs[i].name);
 			evbuffer_add_printf(
 				out, "\"} %lld\n",
