@@ -59,6 +59,11 @@ void http_log_access(struct http_conn *h, int status, uint64_t bytes,
 	const char *host = h->cur.host[0] ? h->cur.host : "-";
 	char why[512];
 
+	if (p && p->responses)
+		atomic_fetch_add(&p->responses[status >= 100 && status < 600
+						       ? status / 100
+						       : 0],
+				 1);
 	if (!log_enabled(CONFIG_LOG_INFO))
 		return;
 	log_info("access client=%s host=%s \"%s %s HTTP/1.%d\" status=%d "

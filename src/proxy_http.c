@@ -172,6 +172,7 @@ void proxy_http_start(struct proxy_conn *c)
 	c->hpeer.client_addr = c->peer;
 	c->hpeer.tls_version = c->tls_version ? c->tls_version : "-";
 	c->hpeer.backend = c->server;
+	c->hpeer.responses = c->owner->stats.http_responses;
 	c->http = http_conn_new(rs->svc, (const char *const *)rs->names,
 				rs->nnames, be ? be->verify_name : NULL,
 				&c->hpeer);

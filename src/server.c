@@ -498,6 +498,7 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 	struct server *srv = arg;
 	uint64_t acc = 0, open = 0, bfail = 0, in = 0, outb = 0;
 	uint64_t hs[PROXY_HS_NREASONS] = {0};
+	unsigned long long http[6] = {0};
 	static const char *const hs_names[PROXY_HS_NREASONS] = {
 		"timeout", "closed", "error"};
 	time_t now = time(NULL);
@@ -511,6 +512,8 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 		outb += st->bytes_out;
 		for (int r = 0; r < PROXY_HS_NREASONS; r++)
 			hs[r] += st->handshake_failures[r];
+		for (int k = 0; k < 6; k++)
+			http[k] += st->http_responses[k];
 	}
 	evbuffer_add_printf(
 		out,
@@ -564,6 +567,17 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 				(long long)(srv->rt->cert_not_after[i] - now));
 		}
 	server_metrics_backends(out, srv->rt);
+	evbuffer_add_printf(out,
+			    "# HELP edge443_http_responses_total Responses of "
+			    "http services (from backends and edge443's own) "
+			    "by status class.\n"
+			    "# TYPE edge443_http_responses_total counter\n");
+	static const char *const classes[6] = {"other", "1xx", "2xx",
+					       "3xx",	"4xx", "5xx"};
+	for (int k = 0; k < 6; k++)
+		evbuffer_add_printf(
+			out, "edge443_http_responses_total{code=\"%s\"} %llu\n",
+			classes[k], http[k]);
 	evbuffer_add_printf(out,
 			    "# HELP edge443_workers Worker threads.\n"
 			    "# TYPE edge443_workers gauge\n"

@@ -27,6 +27,7 @@
 #define EDGE443_HTTP_H
 
 #include <event2/buffer.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -53,6 +54,9 @@ struct http_peer {
 	const char *client_addr; /* "192.0.2.7:51234" for the log */
 	const char *tls_version; /* "TLSv1.3" */
 	const char *backend;	 /* "10.0.0.7:443", or "-" before connecting */
+	/* Responses counted by class when not NULL: [0] other, [1] 1xx ...
+	 * [5] 5xx (edge443_http_responses_total). */
+	_Atomic unsigned long long *responses;
 };
 
 struct http_conn;

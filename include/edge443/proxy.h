@@ -37,6 +37,9 @@ struct proxy_stats {
 	_Atomic uint64_t backend_failures;
 	_Atomic uint64_t bytes_in;  /* client -> backend */
 	_Atomic uint64_t bytes_out; /* backend -> client */
+	/* Responses of http services by class: [0] other, [1] 1xx ... [5] 5xx
+	 */
+	_Atomic unsigned long long http_responses[6];
 };
 
 /* What a worker hands to proxy.c: its event base and the list of its open

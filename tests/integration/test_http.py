@@ -21,6 +21,7 @@ trust_file = "pki/trust.pem"
 handshake_timeout = 2
 connect_timeout = 2
 workers = 2
+admin = "127.0.4.40:9443"
 
 certificate ssl1 {
   cert  = "pki/ssl1.crt"
@@ -461,5 +462,12 @@ H.check(re.search(r"status=504 .*reason=\"[^\"]*time", log, re.I) is not None,
 H.check("access client=" in log and "status=404" in log, "access log lines are written", log[-500:])
 H.check(re.search(r"conn client=\S+ service=app .* backend=- in=\d+ out=[1-9]\d* ", log) is not None,
         "the conn line counts the responses edge443 wrote itself (out > 0 without a backend)")
+r = subprocess.run(["curl", "-sS", "--max-time", "5", "http://127.0.4.40:9443/metrics"],
+                   capture_output=True, text=True)
+classes = dict(re.findall(r'^edge443_http_responses_total\{code="(\w+)"\} (\d+)$', r.stdout, re.M))
+H.check(int(classes.get("2xx", 0)) >= 20 and int(classes.get("4xx", 0)) >= 10
+        and int(classes.get("5xx", 0)) >= 3 and int(classes.get("1xx", 0)) >= 1
+        and int(classes.get("3xx", -1)) >= 0,
+        "metrics: http responses by class (2xx, 4xx from the rules, 5xx 502/504, 1xx 101/100)", classes)
 H.check(H.stop(edge) == 0 and "Sanitizer" not in H.log(), "exits 0 on SIGTERM, no sanitizer report")
 H.done()
