@@ -139,6 +139,24 @@ void backend_pool_free(struct backend_pool *pool)
 	pool->servers = NULL;
 }
 
+/* Server state ST (named NAME) failed for WHY: down for BACKEND_FAIL_TIMEOUT
+ * seconds from now; the first failure after it was up is logged. */
+static void backend_state_failed(const struct backend_pool *pool,
+				 struct backend_server_state *st,
+				 const char *name, const char *why)
+{
+	long long now = backend_now();
+	long long was =
+		atomic_exchange(&st->down_until, now + BACKEND_FAIL_TIMEOUT);
+
+	atomic_fetch_add(&st->failures, 1);
+	if (was <= now)
+		log_warn("backend %s: server %s marked down for %d s (tried "
+			 "after the others): %s",
+			 pool->be->name ? pool->be->name : "?", name,
+			 BACKEND_FAIL_TIMEOUT, why);
+}
+
 /* Record why the current server failed: "A: why", separated by "; ".  The
  * server is down for BACKEND_FAIL_TIMEOUT seconds from now; the first
  * failure after it was up is logged. */
@@ -152,32 +170,55 @@ static void backend_server_failed(struct backend_connect *bc, const char *why)
 
 	backend_reason_add(bc, "%s%s: %s", bc->attempts > 1 ? "; " : "", sname,
 			   why);
-	if (st == NULL)
-		return;
-	long long now = backend_now();
-	long long was =
-		atomic_exchange(&st->down_until, now + BACKEND_FAIL_TIMEOUT);
-	atomic_fetch_add(&st->failures, 1);
-	if (was <= now)
-		log_warn("backend %s: server %s marked down for %d s (tried "
-			 "after the others): %s",
-			 bc->pool->be->name ? bc->pool->be->name : "?", sname,
-			 BACKEND_FAIL_TIMEOUT, why);
+	if (st != NULL)
+		backend_state_failed(bc->pool, st, sname, why);
 }
 
-/* A connect to server I succeeded: it is up again. */
-static void backend_server_ok(struct backend_connect *bc, size_t i)
+void backend_server_mark_failed(struct backend_pool *pool, size_t i,
+				const char *why)
 {
 	char name[INET6_ADDRSTRLEN + 16];
-	struct backend_server_state *st =
-		bc->pool->servers ? &bc->pool->servers[i] : NULL;
+	const struct config_addr *a;
 
-	if (st == NULL || atomic_load(&st->down_until) == 0)
+	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
+	    i >= pool->be->nservers)
 		return;
-	if (atomic_exchange(&st->down_until, 0) > 0)
-		log_info("backend %s: server %s is up again",
-			 bc->pool->be->name ? bc->pool->be->name : "?",
-			 backend_server_name(bc, i, name, sizeof(name)));
+	a = &pool->be->servers[i];
+	backend_state_failed(
+		pool, &pool->servers[i],
+		a->text ? a->text
+			: backend_addr_string((const struct sockaddr *)&a->sa,
+					      name, sizeof(name)),
+		why);
+}
+
+void backend_server_mark_ok(struct backend_pool *pool, size_t i)
+{
+	char name[INET6_ADDRSTRLEN + 16];
+	const struct config_addr *a;
+	struct backend_server_state *st;
+
+	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
+	    i >= pool->be->nservers)
+		return;
+	st = &pool->servers[i];
+	if (atomic_load(&st->down_until) == 0 ||
+	    atomic_exchange(&st->down_until, 0) == 0)
+		return;
+	a = &pool->be->servers[i];
+	log_info("backend %s: server %s is up again",
+		 pool->be->name ? pool->be->name : "?",
+		 a->text ? a->text
+			 : backend_addr_string((const struct sockaddr *)&a->sa,
+					       name, sizeof(name)));
+}
+
+/* A connect to server I succeeded: it is up again, unless the backend
+ * speaks TLS (then the caller says so once the handshake succeeded). */
+static void backend_server_ok(struct backend_connect *bc, size_t i)
+{
+	if (!bc->pool->be->tls)
+		backend_server_mark_ok(bc->pool, i);
 }
 
 /* Close the pending attempt, if any. */

@@ -279,6 +279,7 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 		proxy_conn_close(c, "backend unreachable");
 		return;
 	}
+	c->server_index = server;
 	backend_addr_string((const struct sockaddr *)&be->servers[server].sa,
 			    c->server, sizeof(c->server));
 	if (be->proxy_protocol != CONFIG_PROXY_OFF) {
@@ -525,6 +526,8 @@ void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 			else
 				proxy_connect_backend(c);
 		} else if (!is_client && c->state == PROXY_BACKEND_TLS) {
+			backend_server_mark_ok(&c->rs->backend->pool,
+					       c->server_index);
 			if (c->http)
 				proxy_http_backend_ready(c);
 			else
@@ -637,6 +640,12 @@ broken:
 			 vr != X509_V_OK ? "; certificate verification: " : "",
 			 vr != X509_V_OK ? X509_verify_cert_error_string(vr)
 					 : "");
+		snprintf(why, sizeof(why), "TLS handshake failed: %s%s%s",
+			 reason, vr != X509_V_OK ? "; " : "",
+			 vr != X509_V_OK ? X509_verify_cert_error_string(vr)
+					 : "");
+		backend_server_mark_failed(&c->rs->backend->pool,
+					   c->server_index, why);
 		if (c->http) {
 			snprintf(why, sizeof(why), "TLS to %s failed: %s%s%s",
 				 c->server, reason, vr != X509_V_OK ? "; " : "",

@@ -54,6 +54,14 @@ void backend_pool_free(struct backend_pool *pool);
 bool backend_server_up(const struct backend_pool *pool, size_t i);
 unsigned long long backend_server_failures(const struct backend_pool *pool,
 					   size_t i);
+/* Server I failed after the connect (the TLS handshake to it, or its
+ * certificate's verification): down as for a failed connect, WHY logged on
+ * the transition.  A no-op without health memory. */
+void backend_server_mark_failed(struct backend_pool *pool, size_t i,
+				const char *why);
+/* Server I works (for a TLS backend: its handshake and verification
+ * succeeded; plain backends are marked up by a successful connect). */
+void backend_server_mark_ok(struct backend_pool *pool, size_t i);
 
 /* Called once with the outcome, always from the event loop (never from inside
  * backend_connect_start).  FD >= 0 is a connected non-blocking socket now

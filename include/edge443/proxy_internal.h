@@ -67,6 +67,7 @@ struct proxy_conn {
 	char *sni;
 	char peer[64];
 	char server[64];
+	size_t server_index; /* of the backend's servers, once connected */
 	const char *tls_version;
 	const char *cipher;
 	bool closing; /* a side broke: close once the other's output drained */

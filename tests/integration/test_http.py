@@ -469,5 +469,10 @@ H.check(int(classes.get("2xx", 0)) >= 20 and int(classes.get("4xx", 0)) >= 10
         and int(classes.get("5xx", 0)) >= 3 and int(classes.get("1xx", 0)) >= 1
         and int(classes.get("3xx", -1)) >= 0,
         "metrics: http responses by class (2xx, 4xx from the rules, 5xx 502/504, 1xx 101/100)", classes)
+H.check(re.search(r'^edge443_backend_server_failures_total\{backend="b_badname",server="127.0.4.24:8443"\} [1-9]', r.stdout, re.M)
+        and re.search(r'^edge443_backend_server_up\{backend="b_cwa",server="127.0.4.24:8443"\} 1$', r.stdout, re.M)
+        and "backend b_badname: server 127.0.4.24:8443 marked down" in H.log(),
+        "a backend failing TLS verification counts in its health; the verified one stays up",
+        [l for l in r.stdout.splitlines() if "server_" in l])
 H.check(H.stop(edge) == 0 and "Sanitizer" not in H.log(), "exits 0 on SIGTERM, no sanitizer report")
 H.done()

@@ -454,6 +454,36 @@ static void test_health_hanging_server_waited_once(void **state)
 	assert_int_equal(test_count_fds(), fds);
 }
 
+/* A TLS backend: a failure after the connect (handshake, verification)
+ * marks the server down; the connect alone does not mark it up again, the
+ * caller's mark_ok after the handshake does. */
+static void test_health_tls_marks(void **state)
+{
+	struct event_base *base = *state;
+	int fds = test_count_fds();
+	struct test_backend tb;
+	struct test_outcome o;
+
+	test_backend_init(&tb);
+	test_backend_add(&tb, 'l');
+	tb.be.tls = true;
+	assert_int_equal(backend_pool_init(&tb.pool, &tb.be), 0);
+	backend_server_mark_failed(&tb.pool, 0, "certificate verify failed");
+	assert_false(backend_server_up(&tb.pool, 0));
+	assert_int_equal(backend_server_failures(&tb.pool, 0), 1);
+	test_connect(base, &tb, 5, &o); /* the only server: still tried */
+	assert_int_equal(o.server, 0);
+	test_assert_accepts(tb.sock[0]);
+	close(o.fd);
+	assert_false(backend_server_up(&tb.pool, 0));
+	backend_server_mark_ok(&tb.pool, 0);
+	assert_true(backend_server_up(&tb.pool, 0));
+	backend_server_mark_failed(&tb.pool, 7, "out of range: ignored");
+	backend_pool_free(&tb.pool);
+	test_backend_done(&tb);
+	assert_int_equal(test_count_fds(), fds);
+}
+
 /* Run the loop briefly: a cancelled connect must never call back. */
 static void test_run_briefly(struct event_base *base)
 {
@@ -730,6 +760,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_health_hanging_server_waited_once, test_setup,
 			test_teardown),
+		cmocka_unit_test_setup_teardown(test_health_tls_marks,
+						test_setup, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
