@@ -646,6 +646,20 @@ broken:
 					 : "");
 		backend_server_mark_failed(&c->rs->backend->pool,
 					   c->server_index, why);
+		/* Another server may do better: the failed one is now tried
+		 * last, and what the client sent is still buffered here.  At
+		 * most one attempt per server. */
+		if (++c->tls_failures < c->rs->backend->pool.be->nservers) {
+			log_warn("service %s: client %s: trying another server "
+				 "of backend %s",
+				 c->rs->svc->name, c->peer,
+				 c->rs->backend->pool.be->name);
+			proxy_side_free(&c->backend);
+			struct proxy_side fresh = {.conn = c};
+			c->backend = fresh;
+			proxy_connect_backend(c);
+			return;
+		}
 		if (c->http) {
 			snprintf(why, sizeof(why), "TLS to %s failed: %s%s%s",
 				 c->server, reason, vr != X509_V_OK ? "; " : "",

@@ -68,6 +68,7 @@ struct proxy_conn {
 	char peer[64];
 	char server[64];
 	size_t server_index; /* of the backend's servers, once connected */
+	size_t tls_failures; /* backend servers whose TLS handshake failed */
 	const char *tls_version;
 	const char *cipher;
 	bool closing; /* a side broke: close once the other's output drained */

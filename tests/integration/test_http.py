@@ -51,6 +51,18 @@ backend b_badname {
   verify_name = "other01.corp.example"
 }
 backend b_full { servers = {"127.0.4.27:8080"} }
+backend b_retry {
+  servers = {"127.0.4.31:8443", "127.0.4.24:8443"}
+  tls = true
+  trust_file = "pki/internal-ca.crt"
+  verify_name = "cwa01.corp.example"
+}
+backend b_retry2 {
+  servers = {"127.0.4.31:8443", "127.0.4.24:8443"}
+  tls = true
+  trust_file = "pki/internal-ca.crt"
+  verify_name = "cwa01.corp.example"
+}
 backend b_deep {
   servers = {"127.0.4.30:8443"}
   tls = true
@@ -148,6 +160,25 @@ service deep {
     paths = {"/"}
   }
 }
+service retry {
+  role = "web"
+  fqdn = "retry.example.com"
+  listen = "127.0.4.22:443"
+  certificate = "web"
+  mode = "reencrypt"
+  backend = "b_retry"
+  http {
+    paths = {"/"}
+  }
+}
+service retrytcp {
+  role = "web"
+  fqdn = "retrytcp.example.com"
+  listen = "127.0.4.23:443"
+  certificate = "web"
+  mode = "reencrypt"
+  backend = "b_retry2"
+}
 service full {
   role = "web"
   fqdn = "full.example.com"
@@ -164,6 +195,8 @@ service full {
 H.backend("127.0.4.24:8443", "http", "cwa-backend", ("cwa-backend.crt", "cwa-backend.key"))
 H.backend("127.0.4.25:8080", "http", "app")
 H.backend("127.0.4.30:8443", "http", "deep-backend", ("cwa-deep-full.pem", "cwa-deep.key"))
+# A server of b_retry with a certificate from the public CA: fails verification.
+H.backend("127.0.4.31:8443", "http", "wrong-backend", ("ssl1.crt", "ssl1.key"))
 edge = H.edge("http.conf", wait_for=["127.0.4.14:443", "127.0.4.15:443", "127.0.4.14:80"])
 
 APP = ("127.0.4.15", "as.cwa.example.com")
@@ -371,6 +404,15 @@ H.check(body.endswith(b"502") and b"502" in body, "backend down -> 502 with a bo
 rc, body = curl("https://deep.example.com/deep", "127.0.4.21")
 H.check(rc == 0 and body == b"deep-backend /deep\n",
         "re-encrypt verifies a backend two intermediates below the internal root", (rc, body))
+
+# ------------- a server failing TLS verification: the next server answers
+for name, ip in (("retry.example.com", "127.0.4.22"), ("retrytcp.example.com", "127.0.4.23")):
+    got = [curl("https://%s/r%d" % (name, i), ip) for i in range(3)]
+    H.check(all(rc == 0 and body.startswith(b"cwa-backend /r") for rc, body in got),
+            "%s: a server failing verification is skipped for the next one, every request answered" % name,
+            got)
+H.check("trying another server of backend b_retry" in H.log(),
+        "the retry on another server is logged", H.log()[-500:])
 
 # --------------------------------------------- backend fails verification: 502
 rc, body = curl("https://bad.example.com/x", "127.0.4.17", extra=["-o", "-", "-w", "%{http_code}"])
