@@ -480,6 +480,26 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg)
 	proxy_maybe_finish(c);
 }
 
+/* The TLS handshake with backend server c->server_index failed (WHY): mark
+ * it down and, when another server is left, try it — the failed one is now
+ * tried last, and what the client sent is still buffered here.  At most one
+ * attempt per server.  True when a new attempt started. */
+static bool proxy_backend_tls_retry(struct proxy_conn *c, const char *why)
+{
+	struct backend_pool *pool = &c->rs->backend->pool;
+
+	backend_server_mark_failed(pool, c->server_index, why);
+	if (++c->tls_failures >= pool->be->nservers)
+		return false;
+	log_warn("service %s: client %s: trying another server of backend %s",
+		 c->rs->svc->name, c->peer, pool->be->name);
+	proxy_side_free(&c->backend);
+	struct proxy_side fresh = {.conn = c};
+	c->backend = fresh;
+	proxy_connect_backend(c);
+	return true;
+}
+
 /* The kick: every TLS side with output waiting writes again. */
 static void proxy_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -644,22 +664,8 @@ broken:
 			 reason, vr != X509_V_OK ? "; " : "",
 			 vr != X509_V_OK ? X509_verify_cert_error_string(vr)
 					 : "");
-		backend_server_mark_failed(&c->rs->backend->pool,
-					   c->server_index, why);
-		/* Another server may do better: the failed one is now tried
-		 * last, and what the client sent is still buffered here.  At
-		 * most one attempt per server. */
-		if (++c->tls_failures < c->rs->backend->pool.be->nservers) {
-			log_warn("service %s: client %s: trying another server "
-				 "of backend %s",
-				 c->rs->svc->name, c->peer,
-				 c->rs->backend->pool.be->name);
-			proxy_side_free(&c->backend);
-			struct proxy_side fresh = {.conn = c};
-			c->backend = fresh;
-			proxy_connect_backend(c);
+		if (proxy_backend_tls_retry(c, why))
 			return;
-		}
 		if (c->http) {
 			snprintf(why, sizeof(why), "TLS to %s failed: %s%s%s",
 				 c->server, reason, vr != X509_V_OK ? "; " : "",
@@ -720,6 +726,8 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 			 "took more than %d s",
 			 c->rs->svc->name, c->peer, c->server,
 			 cfg->connect_timeout);
+		if (proxy_backend_tls_retry(c, "TLS handshake timeout"))
+			return;
 		if (c->http) {
 			proxy_http_backend_failed(c, true,
 						  "backend TLS handshake "

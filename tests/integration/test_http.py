@@ -57,6 +57,12 @@ backend b_retry {
   trust_file = "pki/internal-ca.crt"
   verify_name = "cwa01.corp.example"
 }
+backend b_retry3 {
+  servers = {"127.0.4.32:8443", "127.0.4.24:8443"}
+  tls = true
+  trust_file = "pki/internal-ca.crt"
+  verify_name = "cwa01.corp.example"
+}
 backend b_retry2 {
   servers = {"127.0.4.31:8443", "127.0.4.24:8443"}
   tls = true
@@ -178,6 +184,17 @@ service retrytcp {
   certificate = "web"
   mode = "reencrypt"
   backend = "b_retry2"
+}
+service retryslow {
+  role = "web"
+  fqdn = "retryslow.example.com"
+  listen = "127.0.4.33:443"
+  certificate = "web"
+  mode = "reencrypt"
+  backend = "b_retry3"
+  http {
+    paths = {"/"}
+  }
 }
 service full {
   role = "web"
@@ -411,6 +428,19 @@ for name, ip in (("retry.example.com", "127.0.4.22"), ("retrytcp.example.com", "
     H.check(all(rc == 0 and body.startswith(b"cwa-backend /r") for rc, body in got),
             "%s: a server failing verification is skipped for the next one, every request answered" % name,
             got)
+# A server that accepts but never answers the TLS handshake: after
+# connect_timeout (2 s) the next server answers.
+silent = socket.socket()
+silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+silent.bind(("127.0.4.32", 8443))
+silent.listen(8)
+t0 = time.time()
+rc, body = curl("https://retryslow.example.com/s", "127.0.4.33")
+took = time.time() - t0
+H.check(rc == 0 and body == b"cwa-backend /s\n" and 1.5 < took < 6,
+        "a server silent in the TLS handshake is left for the next one after connect_timeout",
+        (rc, body[:80], took))
+silent.close()
 H.check("trying another server of backend b_retry" in H.log(),
         "the retry on another server is logged", H.log()[-500:])
 
