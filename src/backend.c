@@ -83,11 +83,12 @@ backend_reason_add(struct backend_connect *bc, const char *fmt, ...)
 	bc->reasonlen += (size_t)n < room ? (size_t)n : room - 1;
 }
 
-/* Name of server I for messages: as written in the config when known. */
-static const char *backend_server_name(const struct backend_connect *bc,
+/* Name of server I of POOL for messages: as written in the config when
+ * known. */
+static const char *backend_server_name(const struct backend_pool *pool,
 				       size_t i, char *buf, size_t len)
 {
-	const struct config_addr *a = &bc->pool->be->servers[i];
+	const struct config_addr *a = &pool->be->servers[i];
 
 	if (a->text != NULL)
 		return a->text;
@@ -102,21 +103,29 @@ static long long backend_now(void)
 	return (long long)ts.tv_sec;
 }
 
-bool backend_server_up(const struct backend_pool *pool, size_t i)
+/* The health of server I, or NULL (no health memory, no such server). */
+static struct backend_server_state *
+backend_state(const struct backend_pool *pool, size_t i)
 {
 	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
 	    i >= pool->be->nservers)
-		return true;
-	return atomic_load(&pool->servers[i].down_until) <= backend_now();
+		return NULL;
+	return &pool->servers[i];
+}
+
+bool backend_server_up(const struct backend_pool *pool, size_t i)
+{
+	struct backend_server_state *st = backend_state(pool, i);
+
+	return st == NULL || atomic_load(&st->down_until) <= backend_now();
 }
 
 unsigned long long backend_server_failures(const struct backend_pool *pool,
 					   size_t i)
 {
-	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
-	    i >= pool->be->nservers)
-		return 0;
-	return atomic_load(&pool->servers[i].failures);
+	struct backend_server_state *st = backend_state(pool, i);
+
+	return st != NULL ? atomic_load(&st->failures) : 0;
 }
 
 int backend_pool_init(struct backend_pool *pool,
@@ -139,78 +148,50 @@ void backend_pool_free(struct backend_pool *pool)
 	pool->servers = NULL;
 }
 
-/* Server state ST (named NAME) failed for WHY: down for BACKEND_FAIL_TIMEOUT
- * seconds from now; the first failure after it was up is logged. */
-static void backend_state_failed(const struct backend_pool *pool,
-				 struct backend_server_state *st,
-				 const char *name, const char *why)
+void backend_server_mark_failed(struct backend_pool *pool, size_t i,
+				const char *why)
 {
+	struct backend_server_state *st = backend_state(pool, i);
+	char name[INET6_ADDRSTRLEN + 16];
+
+	if (st == NULL)
+		return;
 	long long now = backend_now();
 	long long was =
 		atomic_exchange(&st->down_until, now + BACKEND_FAIL_TIMEOUT);
-
 	atomic_fetch_add(&st->failures, 1);
 	if (was <= now)
 		log_warn("backend %s: server %s marked down for %d s (tried "
 			 "after the others): %s",
-			 pool->be->name ? pool->be->name : "?", name,
+			 pool->be->name ? pool->be->name : "?",
+			 backend_server_name(pool, i, name, sizeof(name)),
 			 BACKEND_FAIL_TIMEOUT, why);
-}
-
-/* Record why the current server failed: "A: why", separated by "; ".  The
- * server is down for BACKEND_FAIL_TIMEOUT seconds from now; the first
- * failure after it was up is logged. */
-static void backend_server_failed(struct backend_connect *bc, const char *why)
-{
-	char name[INET6_ADDRSTRLEN + 16];
-	const char *sname =
-		backend_server_name(bc, bc->cur, name, sizeof(name));
-	struct backend_server_state *st =
-		bc->pool->servers ? &bc->pool->servers[bc->cur] : NULL;
-
-	backend_reason_add(bc, "%s%s: %s", bc->attempts > 1 ? "; " : "", sname,
-			   why);
-	if (st != NULL)
-		backend_state_failed(bc->pool, st, sname, why);
-}
-
-void backend_server_mark_failed(struct backend_pool *pool, size_t i,
-				const char *why)
-{
-	char name[INET6_ADDRSTRLEN + 16];
-	const struct config_addr *a;
-
-	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
-	    i >= pool->be->nservers)
-		return;
-	a = &pool->be->servers[i];
-	backend_state_failed(
-		pool, &pool->servers[i],
-		a->text ? a->text
-			: backend_addr_string((const struct sockaddr *)&a->sa,
-					      name, sizeof(name)),
-		why);
 }
 
 void backend_server_mark_ok(struct backend_pool *pool, size_t i)
 {
+	struct backend_server_state *st = backend_state(pool, i);
 	char name[INET6_ADDRSTRLEN + 16];
-	const struct config_addr *a;
-	struct backend_server_state *st;
 
-	if (pool == NULL || pool->servers == NULL || pool->be == NULL ||
-	    i >= pool->be->nservers)
-		return;
-	st = &pool->servers[i];
-	if (atomic_load(&st->down_until) == 0 ||
+	if (st == NULL || atomic_load(&st->down_until) == 0 ||
 	    atomic_exchange(&st->down_until, 0) == 0)
 		return;
-	a = &pool->be->servers[i];
 	log_info("backend %s: server %s is up again",
 		 pool->be->name ? pool->be->name : "?",
-		 a->text ? a->text
-			 : backend_addr_string((const struct sockaddr *)&a->sa,
-					       name, sizeof(name)));
+		 backend_server_name(pool, i, name, sizeof(name)));
+}
+
+/* Record why the current server failed ("A: why", separated by "; ") and
+ * mark it down. */
+static void backend_server_failed(struct backend_connect *bc, const char *why)
+{
+	char name[INET6_ADDRSTRLEN + 16];
+
+	backend_reason_add(
+		bc, "%s%s: %s", bc->attempts > 1 ? "; " : "",
+		backend_server_name(bc->pool, bc->cur, name, sizeof(name)),
+		why);
+	backend_server_mark_failed(bc->pool, bc->cur, why);
 }
 
 /* A connect to server I succeeded: it is up again, unless the backend

@@ -588,7 +588,10 @@ void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 	if (events & BEV_EVENT_EOF) {
 		s->eof = true;
 		s->dirty = dirty || (s->ssl && !s->close_notify);
-		if (s->ssl)
+		/* Only output already queued is stranded: new data re-arms
+		 * writing by itself (libevent's output callback). */
+		if (s->ssl && s->bev &&
+		    evbuffer_get_length(bufferevent_get_output(s->bev)))
 			proxy_kick_writing(c);
 		if (c->state == PROXY_HANDSHAKE) {
 			c->owner->stats.handshake_failures[PROXY_HS_CLOSED]++;
