@@ -306,7 +306,10 @@ static void backend_deliver(struct backend_connect *bc)
 	backend_attempt_clear(bc);
 	free(bc->order);
 	free(bc);
-	cb(fd, server, reason[0] != '\0' ? reason : NULL, arg);
+	enum backend_result r = fd >= 0 ? BACKEND_OK : BACKEND_FAILED;
+	if (fd < 0 && strstr(reason, "timeout") && !strstr(reason, "refused"))
+		r = BACKEND_TIMEOUT;
+	cb(fd, server, r, reason[0] != '\0' ? reason : NULL, arg);
 }
 
 /* The deferred delivery of an outcome known inside backend_connect_start. */

@@ -510,6 +510,8 @@ enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 				  struct evbuffer *to, struct evbuffer *client,
 				  bool *need_backend)
 {
+	if (h->client_ended)
+		return h->resp_pending ? HTTP_CONTINUE : HTTP_CLOSE;
 	for (;;) {
 		enum http_action act;
 		const char *why = NULL;
@@ -550,6 +552,7 @@ enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 							: "-",
 						why);
 					h->state = HTTP_S_CLOSING;
+					h->resp_cut = true;
 					return HTTP_CLOSE;
 				}
 				h->resp_pending = false;
@@ -586,6 +589,8 @@ static enum http_action http_resp_fail(struct http_conn *h, struct evbuffer *to,
 			 h->svc->fqdn);
 		n = http_write_page(to, 502, msg, NULL, true,
 				    h->cur.head_method);
+	} else {
+		h->resp_cut = true;
 	}
 	http_log_access(h, status ? status : h->resp_status,
 			status ? n : h->resp_bytes, why);
@@ -719,4 +724,49 @@ void http_head_timeout(struct http_conn *h, struct evbuffer *client)
 bool http_awaiting_head(const struct http_conn *h)
 {
 	return h->state == HTTP_S_HEAD;
+}
+
+/* ---- the ends of the streams (TEMPORARY versions; see http.h) ---------- */
+
+size_t http_client_eof(struct http_conn *h, struct evbuffer *from)
+{
+	size_t n = evbuffer_get_length(from);
+
+	evbuffer_drain(from, n);
+	h->client_ended = true;
+	if (h->state == HTTP_S_BODY)
+		http_log_access(h, 0, 0, "client ended inside the request");
+	return n;
+}
+
+bool http_request_incomplete(const struct http_conn *h)
+{
+	return h->state == HTTP_S_BODY;
+}
+
+bool http_response_pending(const struct http_conn *h)
+{
+	return h->resp_pending;
+}
+
+bool http_backend_eof(struct http_conn *h)
+{
+	if (!h->resp_pending || !h->resp_head_done)
+		return !h->resp_pending;
+	http_parser_execute(&h->resp_parser, &http_resp_settings, NULL, 0);
+	if (!h->resp_paused_end)
+		return false;
+	h->resp_paused_end = false;
+	http_parser_pause(&h->resp_parser, 0);
+	h->resp_head_done = false;
+	http_log_access(h, h->resp_status, h->resp_bytes, NULL);
+	h->resp_pending = false;
+	h->nrequests++;
+	h->state = HTTP_S_CLOSING;
+	return true;
+}
+
+bool http_response_cut(const struct http_conn *h)
+{
+	return h->resp_cut;
 }

@@ -275,7 +275,8 @@ static void http_redir_target(struct evbuffer *loc, const char *u, size_t n)
 }
 
 enum http_action http_redirect(const struct config_service *svc,
-			       struct evbuffer *from, struct evbuffer *to)
+			       struct evbuffer *from, struct evbuffer *to,
+			       int *status)
 {
 	struct http_scan s;
 	http_parser p;
@@ -285,11 +286,13 @@ enum http_action http_redirect(const struct config_service *svc,
 	enum http_errno err;
 	int r;
 
+	*status = 0;
 	memset(&s, 0, sizeof(s));
 	r = http_scan_from(&s, from);
 	if (r == 0)
 		return HTTP_CONTINUE;
 	if (r < 0) {
+		*status = s.status;
 		http_write_page(to, s.status, "The request is malformed.", NULL,
 				true, false);
 		return HTTP_CLOSE;
@@ -327,6 +330,7 @@ enum http_action http_redirect(const struct config_service *svc,
 		/* The page shows the URL too (escaped once more as HTML). */
 		http_write_page(to, 301, shown, extra, true,
 				p.method == HTTP_HEAD);
+		*status = 301;
 		free(shown);
 		free(extra);
 	}
@@ -341,5 +345,6 @@ bad:
 		evbuffer_free(loc);
 	http_write_page(to, 400, "The request is malformed.", NULL, true,
 			false);
+	*status = 400;
 	return HTTP_CLOSE;
 }

@@ -5,22 +5,33 @@
  * bytes waiting in the partner's output, reading pauses until a write
  * watermark says the partner drained half of it.  An EOF on one side is
  * forwarded as a half-close once everything read from that side has been
- * written (close_notify + FIN for TLS, FIN for plain TCP); a peer that closes
- * without close_notify (OpenSSL 3's "unexpected EOF") is treated as a dirty
- * EOF, and the dirty close is passed on dirty.  The connection ends when both
- * directions have finished or one side breaks, always through
- * proxy_conn_close, the one teardown path, which writes the log line.
+ * written (close_notify + FIN for TLS, FIN for plain TCP).  A dirty end stays
+ * dirty on the other side: a peer that closes without close_notify (OpenSSL
+ * 3's "unexpected EOF") is passed on as a FIN without close_notify, a peer
+ * that resets as an RST, and a stream that edge443 itself cuts (a timeout,
+ * the shutdown deadline) never ends with a close_notify, so a truncated
+ * stream looks truncated.
  *
- * Not here: choosing the service (listener.c), building SSL contexts
- * (tls.c), connecting with failover (backend.c).
+ * The connection follows the state machine of proxy_internal.h, with one
+ * owner (the worker's proxy_owner), one teardown (proxy_conn_close) and a
+ * deferred free: every callback holds the connection while it runs.  A
+ * protocol layer (HTTP publishing) plugs in through struct proxy_hooks and
+ * then owns every client byte; without hooks this is a plain byte relay.
+ *
+ * Not here: choosing the service for a listener (server_worker.c with
+ * runtime.c), building SSL contexts (tls.c), connecting with failover
+ * (backend.c), the sides' socket and SSL plumbing (proxy_side.c), HTTP
+ * (proxy_http.c), the port-80 redirect listener (redirect.c).
  */
 #include "edge443/proxy.h"
 #include "edge443/proxy_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <stdbool.h>
@@ -30,14 +41,72 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "edge443/http.h"
 #include "edge443/log.h"
 
 static void proxy_write_cb(struct bufferevent *bev, void *arg);
 static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ---- the state machine -------------------------------------------------- */
+
+#define PROXY_BIT(s) (1u << (s))
+
+static const unsigned proxy_next[PROXY_NSTATES] = {
+	[PROXY_PREREAD] = PROXY_BIT(PROXY_CONNECTING) | PROXY_BIT(PROXY_CLOSED),
+	[PROXY_HANDSHAKE] = PROXY_BIT(PROXY_WAIT) |
+			    PROXY_BIT(PROXY_CONNECTING) |
+			    PROXY_BIT(PROXY_CLOSED),
+	[PROXY_WAIT] = PROXY_BIT(PROXY_CONNECTING) | PROXY_BIT(PROXY_FLUSH) |
+		       PROXY_BIT(PROXY_CLOSED),
+	[PROXY_CONNECTING] = PROXY_BIT(PROXY_BACKEND_TLS) |
+			     PROXY_BIT(PROXY_RELAY) | PROXY_BIT(PROXY_FLUSH) |
+			     PROXY_BIT(PROXY_CLOSED),
+	[PROXY_BACKEND_TLS] = PROXY_BIT(PROXY_CONNECTING) |
+			      PROXY_BIT(PROXY_RELAY) | PROXY_BIT(PROXY_FLUSH) |
+			      PROXY_BIT(PROXY_CLOSED),
+	[PROXY_RELAY] = PROXY_BIT(PROXY_FLUSH) | PROXY_BIT(PROXY_CLOSED),
+	[PROXY_FLUSH] = PROXY_BIT(PROXY_CLOSED),
+	[PROXY_CLOSED] = 0,
+};
+
+static const char *const proxy_state_names[PROXY_NSTATES] = {
+	[PROXY_PREREAD] = "preread",
+	[PROXY_HANDSHAKE] = "handshake",
+	[PROXY_WAIT] = "wait",
+	[PROXY_CONNECTING] = "connecting",
+	[PROXY_BACKEND_TLS] = "backend-tls",
+	[PROXY_RELAY] = "relay",
+	[PROXY_FLUSH] = "flush",
+	[PROXY_CLOSED] = "closed",
+};
+
+bool proxy_state_allowed(enum proxy_state from, enum proxy_state to)
+{
+	if ((unsigned)from >= PROXY_NSTATES || (unsigned)to >= PROXY_NSTATES)
+		return false;
+	return (proxy_next[from] & PROXY_BIT(to)) != 0;
+}
+
+const char *proxy_state_name(enum proxy_state s)
+{
+	return (unsigned)s < PROXY_NSTATES ? proxy_state_names[s] : "?";
+}
+
+void proxy_set_state(struct proxy_conn *c, enum proxy_state to)
+{
+	if (c->state == to)
+		return;
+	if (!proxy_state_allowed(c->state, to)) {
+		log_error("internal: connection state %s -> %s refused",
+			  proxy_state_name(c->state), proxy_state_name(to));
+		assert(!"proxy state transition not in the table");
+		return;
+	}
+	c->state = to;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
 
 time_t proxy_now(void)
 {
@@ -66,40 +135,90 @@ const struct config *proxy_cfg(const struct proxy_conn *c)
 void proxy_arm_timer(struct proxy_conn *c, int seconds)
 {
 	struct timeval tv = {seconds > 0 ? seconds : 1, 0};
-	evtimer_add(c->timer, &tv);
+	if (c->timer)
+		evtimer_add(c->timer, &tv);
 }
 
-/* The one teardown path: log, free both sides, unlink, free.  After it the
- * caller must not touch C.  WHY is a short text ("closed by client", ...). */
-void proxy_conn_close(struct proxy_conn *c, const char *why)
+void proxy_set_end(struct proxy_conn *c, enum proxy_end end)
 {
-	struct proxy_owner *owner = c->owner;
+	if (end > c->end)
+		c->end = end;
+}
+
+/* ---- ownership: hold, release, close ----------------------------------- */
+
+void proxy_hold(struct proxy_conn *c)
+{
+	c->depth++;
+}
+
+static void proxy_conn_free(struct proxy_conn *c)
+{
+	runtime_unref(c->rt);
+	free(c->sni);
+	free(c);
+}
+
+void proxy_release(struct proxy_conn *c)
+{
+	if (--c->depth == 0 && c->state == PROXY_CLOSED)
+		proxy_conn_free(c);
+}
+
+static void proxy_log_close(struct proxy_conn *c, const char *why)
+{
 	struct timespec end;
 	double ms;
 	char end_why[512];
 
-	if (c->connecting)
+	if (!log_enabled(CONFIG_LOG_INFO))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
+	     (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
+	log_info("conn client=%s service=%s sni=%s tls=%s cipher=%s "
+		 "backend=%s in=%llu out=%llu discarded=%llu ms=%.1f "
+		 "end=\"%s\"",
+		 c->peer, c->rs->svc->name, c->sni ? c->sni : "-",
+		 c->tls_version ? c->tls_version : "-",
+		 c->cipher ? c->cipher : "-", c->server,
+		 (unsigned long long)c->client.bytes,
+		 (unsigned long long)(c->backend.bytes + c->local_out),
+		 (unsigned long long)c->discarded, ms,
+		 log_quoted(end_why, sizeof(end_why), why));
+}
+
+/* The one teardown: log, free both sides (sending close_notify only on a
+ * clean end), unlink.  The struct itself waits for the last release. */
+void proxy_conn_close(struct proxy_conn *c, const char *why)
+{
+	struct proxy_owner *owner = c->owner;
+	bool relayed = c->state == PROXY_RELAY || c->state == PROXY_FLUSH;
+
+	if (c->state == PROXY_CLOSED)
+		return;
+	if (c->connecting) {
 		backend_connect_cancel(c->connecting);
-	if (c->timer)
-		event_free(c->timer);
-	if (c->kick)
-		event_free(c->kick);
-	if (log_enabled(CONFIG_LOG_INFO)) {
-		clock_gettime(CLOCK_MONOTONIC, &end);
-		ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
-		     (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
-		log_info("conn client=%s service=%s sni=%s tls=%s cipher=%s "
-			 "backend=%s in=%llu out=%llu ms=%.1f end=\"%s\"",
-			 c->peer, c->rs->svc->name, c->sni ? c->sni : "-",
-			 c->tls_version ? c->tls_version : "-",
-			 c->cipher ? c->cipher : "-", c->server,
-			 (unsigned long long)c->client.bytes,
-			 (unsigned long long)(c->backend.bytes + c->local_out),
-			 ms, log_quoted(end_why, sizeof(end_why), why));
+		c->connecting = NULL;
 	}
+	if (c->timer) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	if (c->kick) {
+		event_free(c->kick);
+		c->kick = NULL;
+	}
+	/* The layer first: a response that ends with the connection is
+	 * logged while the connection's facts are still there. */
+	if (c->hooks && c->hooks->free)
+		c->hooks->free(c);
+	c->hooks = NULL;
+	proxy_log_close(c, why);
 	owner->stats.open--;
 	owner->stats.bytes_in += c->client.bytes;
 	owner->stats.bytes_out += c->backend.bytes + c->local_out;
+	owner->stats.client_bytes_discarded += c->discarded;
 
 	struct proxy_side *sides[2] = {&c->client, &c->backend};
 	for (int i = 0; i < 2; i++) {
@@ -108,14 +227,14 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 			continue;
 		/* A clean end sends close_notify (BEV_OPT_CLOSE_ON_FREE would
 		 * not); a dirty one stays dirty. */
-		if (s->ssl && !s->shut && !s->dirty &&
-		    !proxy_partner(c, s)->dirty &&
-		    (c->state == PROXY_RELAY || s == &c->client) &&
+		if (c->end == PROXY_END_CLEAN && s->ssl && !s->shut &&
+		    !s->dirty && !proxy_partner(c, s)->dirty &&
+		    (relayed || s == &c->client) &&
 		    SSL_is_init_finished(s->ssl)) {
 			SSL_shutdown(s->ssl);
 			ERR_clear_error();
 		}
-		proxy_side_free(s);
+		proxy_side_free(s, c->end == PROXY_END_RESET);
 	}
 	if (c->prev)
 		c->prev->next = c->next;
@@ -123,18 +242,46 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 		owner->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
 	owner->nconns--;
-	http_conn_free(c->http);
-	if (c->staging)
-		evbuffer_free(c->staging);
-	if (c->scratch)
-		evbuffer_free(c->scratch);
-	runtime_unref(c->rt);
-	free(c->sni);
-	free(c);
+	c->state = PROXY_CLOSED; /* every state may close */
 	if (owner->closed_cb)
 		owner->closed_cb(owner);
+	if (c->depth == 0)
+		proxy_conn_free(c);
 }
+
+/* FLUSH: close once no side has output left. */
+static void proxy_flush_check(struct proxy_conn *c)
+{
+	if (c->state != PROXY_FLUSH)
+		return;
+	if (proxy_side_pending(&c->client) || proxy_side_pending(&c->backend))
+		return;
+	proxy_conn_close(c, c->why ? c->why : "closed");
+}
+
+void proxy_flush_close(struct proxy_conn *c, const char *why)
+{
+	if (c->state == PROXY_CLOSED)
+		return;
+	if (c->state != PROXY_FLUSH) {
+		proxy_set_state(c, PROXY_FLUSH);
+		c->why = why;
+		proxy_side_reading(&c->client, false);
+		proxy_side_reading(&c->backend, false);
+		c->client.paused = c->backend.paused = false;
+		/* Bounded: a client that never reads does not keep it. */
+		proxy_arm_timer(c, proxy_cfg(c)->idle_timeout);
+	}
+	struct proxy_side *sides[2] = {&c->client, &c->backend};
+	for (int i = 0; i < 2; i++)
+		if (sides[i]->bev)
+			bufferevent_setwatermark(sides[i]->bev, EV_WRITE, 0, 0);
+	proxy_flush_check(c);
+}
+
+/* ---- the relay ---------------------------------------------------------- */
 
 /* Shut our sending direction on S: close_notify (unless the other peer
  * closed dirty) and FIN. */
@@ -146,7 +293,8 @@ static void proxy_shut(struct proxy_conn *c, struct proxy_side *s)
 		return;
 	s->shut = true;
 	s->shut_pending = false;
-	if (s->ssl && !proxy_partner(c, s)->dirty) {
+	if (s->ssl && !proxy_partner(c, s)->dirty &&
+	    c->end == PROXY_END_CLEAN) {
 		SSL_shutdown(s->ssl);
 		ERR_clear_error();
 	}
@@ -155,45 +303,47 @@ static void proxy_shut(struct proxy_conn *c, struct proxy_side *s)
 		shutdown(fd, SHUT_WR);
 }
 
-/* End the connection when there is nothing left to do.  Returns true when
- * the connection was closed (the caller must return at once). */
-static bool proxy_maybe_finish(struct proxy_conn *c)
+/* A plain relay ends when both directions have finished. */
+static void proxy_maybe_finish(struct proxy_conn *c)
 {
 	struct proxy_side *sides[2] = {&c->client, &c->backend};
 
-	if (c->closing) {
-		/* One side broke: wait only for the survivor's output. */
-		for (int i = 0; i < 2; i++)
-			if (sides[i]->bev &&
-			    evbuffer_get_length(
-				    bufferevent_get_output(sides[i]->bev)))
-				return false;
-		proxy_conn_close(c, c->client.bev ? "backend failed"
-						  : "client failed");
-		return true;
-	}
 	if (c->state != PROXY_RELAY)
-		return false;
+		return;
 	for (int i = 0; i < 2; i++) {
 		if (!sides[i]->eof || !sides[i]->bev)
-			return false;
-		if (evbuffer_get_length(bufferevent_get_output(sides[i]->bev)))
-			return false;
+			return;
+		if (proxy_side_pending(sides[i]))
+			return;
 	}
 	proxy_conn_close(c, c->client.dirty || c->backend.dirty
 				    ? "closed (without close_notify)"
 				    : "closed");
-	return true;
 }
 
-/* Move what FROM has read to its partner's output, pausing FROM when the
- * partner's output is full. */
+void proxy_limit(struct proxy_conn *c, struct proxy_side *from,
+		 struct evbuffer *to, struct proxy_side *to_side)
+{
+	if (evbuffer_get_length(to) < PROXY_BUF_MAX || !from->bev)
+		return;
+	proxy_side_reading(from, false);
+	from->paused = true;
+	if (to_side && to_side->bev)
+		bufferevent_setwatermark(to_side->bev, EV_WRITE,
+					 PROXY_BUF_MAX / 2, 0);
+	(void)c;
+}
+
 void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 {
 	struct proxy_side *to = proxy_partner(c, from);
-	struct evbuffer *in = bufferevent_get_input(from->bev);
-	size_t len = evbuffer_get_length(in);
+	struct evbuffer *in;
+	size_t len;
 
+	if (!from->bev)
+		return;
+	in = bufferevent_get_input(from->bev);
+	len = evbuffer_get_length(in);
 	if (len == 0)
 		return;
 	if (!to->bev || to->shut) {
@@ -201,33 +351,30 @@ void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 		evbuffer_drain(in, len);
 		return;
 	}
+	if (from == &c->client && from->bytes == 0)
+		c->client_first = proxy_now();
 	from->bytes += len;
 	c->last_active = proxy_now();
 	proxy_send(to, in);
-	if (evbuffer_get_length(bufferevent_get_output(to->bev)) >=
-	    PROXY_BUF_MAX) {
-		proxy_side_reading(from, false);
-		from->paused = true;
-		bufferevent_setwatermark(to->bev, EV_WRITE, PROXY_BUF_MAX / 2,
-					 0);
-	}
+	proxy_limit(c, from, bufferevent_get_output(to->bev), to);
 }
 
-/* FROM will send no more: forward the half-close to the partner once the
- * partner's output has drained. */
 void proxy_pass_eof(struct proxy_conn *c, struct proxy_side *from)
 {
 	struct proxy_side *to = proxy_partner(c, from);
 
 	if (!to->bev || to->shut)
 		return;
-	if (evbuffer_get_length(bufferevent_get_output(to->bev)) == 0) {
+	if (proxy_side_pending(to) == 0) {
 		proxy_shut(c, to);
 	} else {
 		to->shut_pending = true;
 		bufferevent_setwatermark(to->bev, EV_WRITE, 0, 0);
 	}
 }
+
+/* A hook of the attached layer, or NULL (none, or detached). */
+#define PROXY_HOOK(c, name) ((c)->hooks ? (c)->hooks->name : NULL)
 
 static void proxy_setup_bev(struct proxy_conn *c, struct bufferevent *bev)
 {
@@ -237,12 +384,13 @@ static void proxy_setup_bev(struct proxy_conn *c, struct bufferevent *bev)
 	bufferevent_set_max_single_write(bev, PROXY_IO_MAX);
 }
 
-/* Both sides are up: relay, starting with what the client already sent. */
+/* Both sides are up (plain relay): start with what the client already
+ * sent. */
 static void proxy_start_relay(struct proxy_conn *c)
 {
-	c->state = PROXY_RELAY;
+	proxy_set_state(c, PROXY_RELAY);
 	c->last_active = proxy_now();
-	proxy_arm_timer(c, proxy_cfg(c)->idle_timeout);
+	proxy_arm_timer(c, 1);
 	bufferevent_setwatermark(c->client.bev, EV_READ, 0, 0);
 	bufferevent_enable(c->backend.bev, EV_WRITE);
 	proxy_side_reading(&c->backend, true);
@@ -255,61 +403,81 @@ static void proxy_start_relay(struct proxy_conn *c)
 		proxy_pass_eof(c, &c->client);
 }
 
-static void proxy_backend_connected_cb(int fd, size_t server,
-				       const char *reason, void *arg)
+/* The backend is up: the layer's relay, or the plain one. */
+static void proxy_backend_up(struct proxy_conn *c)
 {
-	struct proxy_conn *c = arg;
+	void (*ready)(struct proxy_conn *) = PROXY_HOOK(c, backend_ready);
+
+	if (ready) {
+		proxy_set_state(c, PROXY_RELAY);
+		c->last_active = proxy_now();
+		bufferevent_enable(c->backend.bev, EV_WRITE);
+		proxy_side_reading(&c->backend, true);
+		ready(c);
+	} else {
+		proxy_start_relay(c);
+	}
+}
+
+/* No backend server could be used: the layer answers, or we close. */
+static void proxy_backend_unusable(struct proxy_conn *c, enum backend_result r,
+				   const char *reason, const char *why)
+{
+	void (*failed)(struct proxy_conn *, enum backend_result, const char *) =
+		PROXY_HOOK(c, backend_failed);
+
+	proxy_side_free(&c->backend, false);
+	if (failed && c->client.bev) {
+		failed(c, r, reason);
+		return;
+	}
+	proxy_conn_close(c, why);
+}
+
+/* Send the PROXY protocol header on the fresh socket FD; 0 / -1. */
+static int proxy_send_proxy_header(struct proxy_conn *c, int fd)
+{
+	const struct config_backend *be = c->rs->backend->pool.be;
+	unsigned char hdr[232];
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	int cfd = bufferevent_getfd(c->client.bev);
+	int n = -1;
+
+	/* The address the client reached: our side of its socket. */
+	if (getsockname(cfd, (struct sockaddr *)&local, &llen) == 0 &&
+	    getpeername(cfd, (struct sockaddr *)&peer, &plen) == 0)
+		n = backend_proxy_header(
+			be->proxy_protocol, (struct sockaddr *)&peer,
+			(struct sockaddr *)&local, hdr, sizeof(hdr));
+	/* A fresh socket takes a few hundred bytes at once. */
+	if (n < 0 || send(fd, hdr, (size_t)n, MSG_NOSIGNAL) != n) {
+		log_warn("service %s: client %s: cannot send the PROXY header "
+			 "to %s",
+			 c->rs->svc->name, c->peer, c->server);
+		return -1;
+	}
+	return 0;
+}
+
+/* FD is connected to server SERVER: wrap it as the backend side. */
+static void proxy_backend_attach(struct proxy_conn *c, int fd, size_t server)
+{
 	const struct runtime_backend *rb = c->rs->backend;
 	const struct config_backend *be = rb->pool.be;
 
-	c->connecting = NULL;
-	if (fd < 0) {
-		c->owner->stats.backend_failures++;
-		log_warn("service %s: client %s: backend unreachable: %s",
-			 c->rs->svc->name, c->peer, reason);
-		if (c->http) {
-			/* 504 when every server timed out, else 502. */
-			proxy_http_backend_failed(
-				c,
-				reason && strstr(reason, "timeout") &&
-					!strstr(reason, "refused"),
-				reason);
-			return;
-		}
-		proxy_conn_close(c, "backend unreachable");
-		return;
-	}
 	c->server_index = server;
 	backend_addr_string((const struct sockaddr *)&be->servers[server].sa,
 			    c->server, sizeof(c->server));
-	if (be->proxy_protocol != CONFIG_PROXY_OFF) {
-		unsigned char hdr[232];
-		struct sockaddr_storage local;
-		socklen_t llen = sizeof(local);
-		int n = -1;
-		/* The address the client reached: our side of its socket. */
-		if (getsockname(bufferevent_getfd(c->client.bev),
-				(struct sockaddr *)&local, &llen) == 0) {
-			struct sockaddr_storage peer;
-			socklen_t plen = sizeof(peer);
-			if (getpeername(bufferevent_getfd(c->client.bev),
-					(struct sockaddr *)&peer, &plen) == 0)
-				n = backend_proxy_header(
-					be->proxy_protocol,
-					(struct sockaddr *)&peer,
-					(struct sockaddr *)&local, hdr,
-					sizeof(hdr));
-		}
-		/* A fresh socket takes a few hundred bytes at once. */
-		if (n < 0 || send(fd, hdr, (size_t)n, MSG_NOSIGNAL) != n) {
-			log_warn("service %s: client %s: cannot send the PROXY "
-				 "header to %s",
-				 c->rs->svc->name, c->peer, c->server);
-			close(fd);
-			proxy_conn_close(c, "backend failed");
-			return;
-		}
+	if (be->proxy_protocol != CONFIG_PROXY_OFF &&
+	    proxy_send_proxy_header(c, fd) < 0) {
+		close(fd);
+		proxy_backend_unusable(c, BACKEND_FAILED,
+				       "cannot send the PROXY header",
+				       "backend failed");
+		return;
 	}
+	c->backend.conn = c;
 	if (rb->client_ctx) {
 		c->backend.ssl = tls_client_ssl_new(rb->client_ctx, be);
 		if (!c->backend.ssl) {
@@ -329,8 +497,7 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 		}
 		proxy_setup_bev(c, c->backend.bev);
 		bufferevent_enable(c->backend.bev, EV_READ | EV_WRITE);
-		c->backend.conn = c;
-		c->state = PROXY_BACKEND_TLS;
+		proxy_set_state(c, PROXY_BACKEND_TLS);
 		proxy_arm_timer(c, proxy_cfg(c)->connect_timeout);
 		return;
 	}
@@ -346,26 +513,43 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 		return;
 	}
 	proxy_setup_bev(c, c->backend.bev);
-	if (c->http)
-		proxy_http_backend_ready(c);
-	else
-		proxy_start_relay(c);
+	proxy_backend_up(c);
 }
 
-/* The client side is ready (handshake done or ClientHello read): connect. */
+static void proxy_backend_connected_cb(int fd, size_t server,
+				       enum backend_result r,
+				       const char *reason, void *arg)
+{
+	struct proxy_conn *c = arg;
+
+	proxy_hold(c);
+	c->connecting = NULL;
+	if (fd < 0) {
+		c->owner->stats.backend_failures++;
+		log_warn("service %s: client %s: backend unreachable: %s",
+			 c->rs->svc->name, c->peer, reason ? reason : "?");
+		proxy_backend_unusable(c, r, reason, "backend unreachable");
+	} else {
+		proxy_backend_attach(c, fd, server);
+	}
+	proxy_release(c);
+}
+
 void proxy_connect_backend(struct proxy_conn *c)
 {
 	if (!c->rs->backend) {
+		/* check refuses this (backend-required); never serve it. */
 		log_warn("service %s: client %s: no backend configured",
 			 c->rs->svc->name, c->peer);
 		proxy_conn_close(c, "no backend");
 		return;
 	}
-	c->state = PROXY_CONNECTING;
-	evtimer_del(c->timer);
+	proxy_set_state(c, PROXY_CONNECTING);
+	if (c->timer)
+		evtimer_del(c->timer);
 	/* Until the backend is up, keep at most PROXY_BUF_MAX of client data
-	 * (http: the staging buffer is limited by proxy_http_limit). */
-	if (!c->http)
+	 * (a layer limits its own staging). */
+	if (!c->hooks)
 		bufferevent_setwatermark(c->client.bev, EV_READ, 0,
 					 PROXY_BUF_MAX);
 	c->connecting = backend_connect_start(
@@ -375,7 +559,23 @@ void proxy_connect_backend(struct proxy_conn *c)
 		proxy_conn_close(c, "out of memory");
 }
 
-/* Passthrough: read the SNI from the buffered ClientHello, then connect. */
+/* ---- passthrough: the ClientHello --------------------------------------- */
+
+/* sni_strict refused the ClientHello: a fatal unrecognized_name alert (for
+ * a TLS client; nothing for a non-TLS stream), then close. */
+static void proxy_preread_refuse(struct proxy_conn *c, bool tls)
+{
+	static const unsigned char alert[7] = {
+		0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112 /* unrecognized_name */
+	};
+
+	if (tls)
+		(void)send(bufferevent_getfd(c->client.bev), alert,
+			   sizeof(alert), MSG_NOSIGNAL | MSG_DONTWAIT);
+	proxy_conn_close(c, "refused by sni_strict");
+}
+
+/* Read the SNI from the buffered ClientHello, then connect. */
 static void proxy_preread(struct proxy_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->client.bev);
@@ -385,7 +585,8 @@ static void proxy_preread(struct proxy_conn *c)
 	char *sni = NULL;
 
 	if (len == 0) {
-		proxy_conn_close(c, "client closed before sending");
+		if (c->client.eof)
+			proxy_conn_close(c, "client closed before sending");
 		return;
 	}
 	if (len > TLS_PEEK_MAX)
@@ -406,48 +607,45 @@ static void proxy_preread(struct proxy_conn *c)
 				r == TLS_PEEK_NOT_TLS ? "non-TLS stream"
 						      : "incomplete "
 							"ClientHello");
-			proxy_conn_close(c, "refused by sni_strict");
+			proxy_preread_refuse(c, r != TLS_PEEK_NOT_TLS);
 			return;
 		}
-		if (!sni || strcasecmp(sni, svc->fqdn) != 0) {
+		if (!sni || !runtime_service_covers(c->rs, sni)) {
 			log_info("service %s: client %s: sni_strict: "
 				 "ClientHello for \"%s\" refused",
 				 svc->name, c->peer, sni ? sni : "(no SNI)");
-			proxy_conn_close(c, "refused by sni_strict");
+			proxy_preread_refuse(c, true);
 			return;
 		}
 	}
 	proxy_connect_backend(c);
 }
 
+/* ---- callbacks ---------------------------------------------------------- */
+
 void proxy_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct proxy_conn *c = arg;
+	bool is_client = bev == c->client.bev;
 
+	proxy_hold(c);
 	if (c->state == PROXY_PREREAD) {
 		proxy_preread(c);
-		return;
-	}
-	if (c->redirect) {
-		struct evbuffer *out = bufferevent_get_output(bev);
-		size_t was = evbuffer_get_length(out);
-		enum http_action act = http_redirect(
-			c->rs->svc, bufferevent_get_input(bev), out);
-		c->local_out += evbuffer_get_length(out) - was;
-		if (act == HTTP_CLOSE)
-			proxy_flush_close(c);
-		return;
-	}
-	if (c->http && !c->tunnel && !c->http_close) {
-		if (bev == c->client.bev)
-			proxy_http_client(c);
+	} else if (c->state == PROXY_FLUSH || c->state == PROXY_CLOSED) {
+		/* Nothing more is read (a plain side's last read). */
+	} else if (c->hooks) {
+		void (*data)(struct proxy_conn *) =
+			is_client		  ? c->hooks->client_data
+			: c->state == PROXY_RELAY ? c->hooks->backend_data
+						  : NULL;
+		if (data)
+			data(c);
 		else if (c->state == PROXY_RELAY)
-			proxy_http_backend(c);
-		return;
-	}
-	if (c->state != PROXY_RELAY)
-		return; /* stays buffered until the backend is up */
-	proxy_forward(c, proxy_side_of(c, bev));
+			proxy_forward(c, proxy_side_of(c, bev)); /* tunnel */
+	} else if (c->state == PROXY_RELAY) {
+		proxy_forward(c, proxy_side_of(c, bev));
+	} /* else: stays buffered until the backend is up */
+	proxy_release(c);
 }
 
 static void proxy_write_cb(struct bufferevent *bev, void *arg)
@@ -456,28 +654,30 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg)
 	struct proxy_side *s = proxy_side_of(c, bev);
 	struct proxy_side *other = proxy_partner(c, s);
 
-	if (c->http_close) {
-		if (s == &c->client &&
-		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			proxy_conn_close(c,
-					 "closed by edge443 after a response");
-		return;
+	proxy_hold(c);
+	if (c->state == PROXY_FLUSH) {
+		proxy_flush_check(c);
+		goto out;
 	}
 	if (other->paused && other->bev) {
 		other->paused = false;
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		if (!other->eof)
 			proxy_side_reading(other, true);
-		/* http may have left bytes unread when it paused. */
-		if (c->http && !c->tunnel && c->state == PROXY_RELAY &&
-		    (other == &c->client ? proxy_http_client(c)
-					 : proxy_http_backend(c)))
-			return;
+		/* A layer may have left bytes unread when it paused. */
+		void (*data)(struct proxy_conn *) =
+			other == &c->client ? PROXY_HOOK(c, client_data)
+					    : PROXY_HOOK(c, backend_data);
+		if (data && c->state != PROXY_CLOSED)
+			data(c);
+		if (proxy_closed(c))
+			goto out;
 	}
-	if (s->shut_pending &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (s->shut_pending && proxy_side_pending(s) == 0)
 		proxy_shut(c, s);
 	proxy_maybe_finish(c);
+out:
+	proxy_release(c);
 }
 
 /* The TLS handshake with backend server c->server_index failed (WHY): mark
@@ -493,25 +693,36 @@ static bool proxy_backend_tls_retry(struct proxy_conn *c, const char *why)
 		return false;
 	log_warn("service %s: client %s: trying another server of backend %s",
 		 c->rs->svc->name, c->peer, pool->be->name);
-	proxy_side_free(&c->backend);
+	proxy_side_free(&c->backend, false);
 	struct proxy_side fresh = {.conn = c};
 	c->backend = fresh;
 	proxy_connect_backend(c);
 	return true;
 }
 
-/* The kick: every TLS side with output waiting writes again. */
-static void proxy_kick_cb(evutil_socket_t fd, short what, void *arg)
+/* The TLS handshake with the backend failed (REASON) or timed out. */
+static void proxy_backend_tls_failed(struct proxy_conn *c, const char *reason,
+				     bool timeout)
 {
-	struct proxy_conn *c = arg;
-	struct proxy_side *sides[2] = {&c->client, &c->backend};
+	long vr = c->backend.ssl ? SSL_get_verify_result(c->backend.ssl)
+				 : X509_V_OK;
+	const char *verr =
+		vr != X509_V_OK ? X509_verify_cert_error_string(vr) : "";
+	const char *vname = c->rs->backend->pool.be->verify_name;
+	char why[512];
 
-	for (int i = 0; i < 2; i++)
-		if (sides[i]->ssl && sides[i]->bev &&
-		    evbuffer_get_length(bufferevent_get_output(sides[i]->bev)))
-			bufferevent_enable(sides[i]->bev, EV_WRITE);
-	(void)fd;
-	(void)what;
+	c->owner->stats.backend_failures++;
+	log_warn("service %s: client %s: TLS to backend %s (%s) failed: "
+		 "%s%s%s",
+		 c->rs->svc->name, c->peer, c->server, vname ? vname : "-",
+		 reason, verr[0] ? "; certificate verification: " : "", verr);
+	snprintf(why, sizeof(why), "TLS to %s failed: %s%s%s", c->server,
+		 reason, verr[0] ? "; " : "", verr);
+	if (proxy_backend_tls_retry(c, why))
+		return;
+	proxy_backend_unusable(
+		c, timeout ? BACKEND_TIMEOUT : BACKEND_FAILED, why,
+		timeout ? "backend TLS timeout" : "backend TLS failed");
 }
 
 /* libevent 2.1.12 stops writing a TLS side too when its read side ends, and
@@ -519,6 +730,19 @@ static void proxy_kick_cb(evutil_socket_t fd, short what, void *arg)
  * output would never go out (a half-close) nor fail (a reset), and a partner
  * paused behind it would hold the connection until the idle timeout.  Re-arm
  * the write event from the loop, once libevent is done. */
+static void proxy_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *sides[2] = {&c->client, &c->backend};
+
+	for (int i = 0; i < 2; i++)
+		if (sides[i]->ssl && sides[i]->bev &&
+		    proxy_side_pending(sides[i]))
+			bufferevent_enable(sides[i]->bev, EV_WRITE);
+	(void)fd;
+	(void)what;
+}
+
 static void proxy_kick_writing(struct proxy_conn *c)
 {
 	if (!c->kick)
@@ -527,191 +751,236 @@ static void proxy_kick_writing(struct proxy_conn *c)
 		event_active(c->kick, EV_TIMEOUT, 0);
 }
 
-void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
+/* A TLS handshake finished on side S. */
+static void proxy_side_connected(struct proxy_conn *c, struct proxy_side *s)
 {
-	struct proxy_conn *c = arg;
-	struct proxy_side *s = proxy_side_of(c, bev);
+	if (s == &c->client && c->state == PROXY_HANDSHAKE) {
+		c->tls_version = tls_ssl_version(s->ssl);
+		c->cipher = tls_ssl_cipher(s->ssl);
+		const char *sni = tls_ssl_sni(s->ssl);
+		c->sni = sni ? strdup(sni) : NULL;
+		void (*start)(struct proxy_conn *) = PROXY_HOOK(c, start);
+		if (start) {
+			proxy_set_state(c, PROXY_WAIT);
+			start(c);
+		} else {
+			proxy_connect_backend(c);
+		}
+	} else if (s == &c->backend && c->state == PROXY_BACKEND_TLS) {
+		backend_server_mark_ok(&c->rs->backend->pool, c->server_index);
+		proxy_backend_up(c);
+	}
+}
+
+/* Side S ended its sending direction (FIN or close_notify; DIRTY: without
+ * close_notify). */
+static void proxy_side_ended(struct proxy_conn *c, struct proxy_side *s,
+			     bool dirty)
+{
 	bool is_client = s == &c->client;
-	char reason[256] = "";
-	bool dirty = false;
 
-	if (events & BEV_EVENT_CONNECTED) {
-		if (is_client && c->state == PROXY_HANDSHAKE) {
-			c->tls_version = tls_ssl_version(s->ssl);
-			c->cipher = tls_ssl_cipher(s->ssl);
-			const char *sni = tls_ssl_sni(s->ssl);
-			c->sni = sni ? strdup(sni) : NULL;
-			if (c->rs->svc->http.present)
-				proxy_http_start(c);
-			else
-				proxy_connect_backend(c);
-		} else if (!is_client && c->state == PROXY_BACKEND_TLS) {
-			backend_server_mark_ok(&c->rs->backend->pool,
-					       c->server_index);
-			if (c->http)
-				proxy_http_backend_ready(c);
-			else
-				proxy_start_relay(c);
-		}
+	s->eof = true;
+	s->dirty = dirty;
+	/* Only output already queued is stranded: new data re-arms writing
+	 * by itself (libevent's output callback). */
+	if (s->ssl && proxy_side_pending(s))
+		proxy_kick_writing(c);
+	switch (c->state) {
+	case PROXY_HANDSHAKE:
+		c->owner->stats.handshake_failures[PROXY_HS_CLOSED]++;
+		log_info("service %s: client %s: closed during the TLS "
+			 "handshake",
+			 c->rs->svc->name, c->peer);
+		proxy_conn_close(c, "client closed during handshake");
 		return;
-	}
-
-	/* A write that failed means the peer is gone (a reset, a closed
-	 * socket), whatever libevent calls it: after the peer's close_notify
-	 * or EOF it reports a failed SSL_write as an EOF.  Never a half-close
-	 * to wait on. */
-	if ((events & BEV_EVENT_WRITING) &&
-	    (events & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
-		int err = EVUTIL_SOCKET_ERROR();
-		if (s->ssl)
-			proxy_ssl_reason(bev, &dirty, reason, sizeof(reason));
-		if (!reason[0])
-			snprintf(reason, sizeof(reason), "%s",
-				 err ? strerror(err) : "write failed");
-		goto broken;
-	}
-
-	if (events & BEV_EVENT_ERROR) {
-		int err = EVUTIL_SOCKET_ERROR();
-		if (s->ssl)
-			proxy_ssl_reason(bev, &dirty, reason, sizeof(reason));
-		if (!dirty && !reason[0] && err == 0)
-			dirty = s->ssl != NULL; /* EOF without an alert */
-		if (!dirty && !reason[0])
-			snprintf(reason, sizeof(reason), "%s",
-				 err ? strerror(err) : "connection error");
-		if (!dirty)
-			goto broken;
-		events |= BEV_EVENT_EOF;
-	}
-
-	if (events & BEV_EVENT_EOF) {
-		s->eof = true;
-		s->dirty = dirty || (s->ssl && !s->close_notify);
-		/* Only output already queued is stranded: new data re-arms
-		 * writing by itself (libevent's output callback). */
-		if (s->ssl && s->bev &&
-		    evbuffer_get_length(bufferevent_get_output(s->bev)))
-			proxy_kick_writing(c);
-		if (c->state == PROXY_HANDSHAKE) {
-			c->owner->stats.handshake_failures[PROXY_HS_CLOSED]++;
-			log_info("service %s: client %s: closed during the TLS "
-				 "handshake",
-				 c->rs->svc->name, c->peer);
-			proxy_conn_close(c, "client closed during handshake");
-			return;
-		}
-		if (c->state == PROXY_PREREAD) {
-			proxy_preread(c); /* decide with what we have */
-			return;
-		}
-		if (!is_client && c->state == PROXY_BACKEND_TLS) {
-			snprintf(reason, sizeof(reason),
-				 "closed during the TLS handshake");
-			goto broken;
-		}
-		if (c->redirect || c->state == PROXY_HTTP_WAIT) {
-			proxy_conn_close(c, "closed by client");
-			return;
-		}
-		if (c->state != PROXY_RELAY)
-			return; /* passed on when the relay starts */
-		if (c->http && !c->tunnel) {
-			/* What came before the EOF still goes through the
-			 * rules; a backend that closes ends the connection
-			 * once its last response reached the client. */
-			if (is_client ? proxy_http_client(c)
-				      : proxy_http_backend(c))
-				return;
-			if (!is_client) {
-				proxy_flush_close(c);
-				return;
-			}
-		}
-		proxy_forward(c, s);
-		proxy_pass_eof(c, s);
-		proxy_maybe_finish(c);
+	case PROXY_PREREAD:
+		proxy_preread(c); /* decide with what we have */
 		return;
+	case PROXY_FLUSH:
+		proxy_side_reading(s, false);
+		proxy_flush_check(c);
+		return;
+	case PROXY_BACKEND_TLS:
+		if (!is_client) {
+			proxy_backend_tls_failed(
+				c, "closed during the TLS handshake", false);
+			return;
+		}
+		break;
+	default:
+		break;
 	}
-
-	if (events & BEV_EVENT_TIMEOUT) {
-		snprintf(reason, sizeof(reason), "timeout");
-		goto broken;
+	proxy_side_reading(s, false);
+	if (c->hooks) {
+		if (is_client && c->hooks->client_end) {
+			c->hooks->client_end(c, false);
+			return;
+		}
+		if (!is_client && c->hooks->backend_end) {
+			c->hooks->backend_end(c, dirty, false);
+			return;
+		}
 	}
-	return;
+	if (c->state != PROXY_RELAY)
+		return; /* the client's end is passed on when the relay starts
+			 */
+	proxy_forward(c, s);
+	proxy_pass_eof(c, s);
+	proxy_maybe_finish(c);
+}
 
-broken:
-	if (c->state == PROXY_HANDSHAKE) {
+/* Side S broke (REASON; RESET: the peer reset the connection). */
+static void proxy_side_broke(struct proxy_conn *c, struct proxy_side *s,
+			     const char *reason, bool reset)
+{
+	bool is_client = s == &c->client;
+
+	switch (c->state) {
+	case PROXY_HANDSHAKE:
 		c->owner->stats.handshake_failures[PROXY_HS_ERROR]++;
 		/* Peer-caused: info, so a scanner cannot flood the log. */
 		log_info("service %s: client %s: TLS handshake failed: %s",
 			 c->rs->svc->name, c->peer, reason);
 		proxy_conn_close(c, "handshake failed");
 		return;
-	}
-	if (!is_client && c->state == PROXY_BACKEND_TLS) {
-		long vr = SSL_get_verify_result(s->ssl);
-		char why[512];
-		c->owner->stats.backend_failures++;
-		log_warn("service %s: client %s: TLS to backend %s (%s) "
-			 "failed: %s%s%s",
-			 c->rs->svc->name, c->peer, c->server,
-			 c->rs->backend->pool.be->verify_name
-				 ? c->rs->backend->pool.be->verify_name
-				 : "-",
-			 reason,
-			 vr != X509_V_OK ? "; certificate verification: " : "",
-			 vr != X509_V_OK ? X509_verify_cert_error_string(vr)
-					 : "");
-		snprintf(why, sizeof(why), "TLS handshake failed: %s%s%s",
-			 reason, vr != X509_V_OK ? "; " : "",
-			 vr != X509_V_OK ? X509_verify_cert_error_string(vr)
-					 : "");
-		if (proxy_backend_tls_retry(c, why))
-			return;
-		if (c->http) {
-			snprintf(why, sizeof(why), "TLS to %s failed: %s%s%s",
-				 c->server, reason, vr != X509_V_OK ? "; " : "",
-				 vr != X509_V_OK
-					 ? X509_verify_cert_error_string(vr)
-					 : "");
-			proxy_http_backend_failed(c, false, why);
+	case PROXY_PREREAD:
+		proxy_conn_close(c, "client failed");
+		return;
+	case PROXY_BACKEND_TLS:
+		if (!is_client) {
+			proxy_backend_tls_failed(c, reason, false);
 			return;
 		}
-		proxy_conn_close(c, "backend TLS failed");
-		return;
+		break;
+	default:
+		break;
 	}
 	log_info("service %s: client %s: %s side failed: %s", c->rs->svc->name,
 		 c->peer, is_client ? "client" : "backend", reason);
-	if (c->http && !c->tunnel && !is_client && c->client.bev &&
-	    !c->http_close) {
-		proxy_http_backend_failed(c, false, reason);
+	s->eof = true;
+	s->dirty = true;
+	proxy_set_end(c, reset ? PROXY_END_RESET : PROXY_END_DIRTY);
+	proxy_side_reading(s, false);
+	if (c->state == PROXY_FLUSH) {
+		proxy_side_free(s, false);
+		proxy_flush_check(c);
 		return;
+	}
+	if (c->hooks) {
+		if (is_client && c->hooks->client_end) {
+			c->hooks->client_end(c, true);
+			return;
+		}
+		if (!is_client && c->hooks->backend_end) {
+			c->hooks->backend_end(c, true, reset);
+			return;
+		}
 	}
 	if (c->state != PROXY_RELAY) {
 		proxy_conn_close(c, is_client ? "client failed"
 					      : "backend failed");
 		return;
 	}
-	/* Deliver what the broken side sent before it broke, then end once
-	 * the survivor's output has drained. */
+	/* Deliver what the broken side sent before it broke, then end (dirty)
+	 * once the survivor's output has drained. */
 	proxy_forward(c, s);
-	c->closing = true;
-	struct proxy_side *other = proxy_partner(c, s);
-	proxy_side_free(s);
-	s->eof = true;
-	if (other->bev) {
-		proxy_side_reading(other, false);
-		bufferevent_setwatermark(other->bev, EV_WRITE, 0, 0);
+	proxy_side_free(s, false);
+	proxy_flush_close(c, is_client ? "client failed" : "backend failed");
+}
+
+void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *s = proxy_side_of(c, bev);
+	char reason[256] = "";
+	bool dirty = false;
+	int err = EVUTIL_SOCKET_ERROR();
+
+	proxy_hold(c);
+	if (c->state == PROXY_CLOSED)
+		goto out;
+	if (events & BEV_EVENT_CONNECTED) {
+		proxy_side_connected(c, s);
+		goto out;
 	}
-	proxy_maybe_finish(c);
+	/* A write that failed means the peer is gone (a reset, a closed
+	 * socket), whatever libevent calls it: after the peer's close_notify
+	 * or EOF it reports a failed SSL_write as an EOF.  Never a half-close
+	 * to wait on. */
+	if ((events & BEV_EVENT_WRITING) &&
+	    (events & (BEV_EVENT_ERROR | BEV_EVENT_EOF))) {
+		if (s->ssl)
+			proxy_ssl_reason(bev, &dirty, reason, sizeof(reason));
+		if (!reason[0])
+			snprintf(reason, sizeof(reason), "%s",
+				 err ? strerror(err) : "write failed");
+		proxy_side_broke(c, s, reason,
+				 err == ECONNRESET || err == EPIPE);
+		goto out;
+	}
+	if (events & BEV_EVENT_ERROR) {
+		if (s->ssl)
+			proxy_ssl_reason(bev, &dirty, reason, sizeof(reason));
+		if (!dirty && !reason[0] && err == 0)
+			dirty = s->ssl != NULL; /* EOF without an alert */
+		if (dirty) {
+			proxy_side_ended(c, s, true);
+			goto out;
+		}
+		if (!reason[0])
+			snprintf(reason, sizeof(reason), "%s",
+				 err ? strerror(err) : "connection error");
+		proxy_side_broke(c, s, reason, err == ECONNRESET);
+		goto out;
+	}
+	if (events & BEV_EVENT_EOF) {
+		proxy_side_ended(c, s, s->ssl && !s->close_notify);
+		goto out;
+	}
+	if (events & BEV_EVENT_TIMEOUT)
+		proxy_side_broke(c, s, "timeout", false);
+out:
+	proxy_release(c);
+}
+
+/* A plain relay's idle and response timeouts. */
+static void proxy_relay_timer(struct proxy_conn *c)
+{
+	const struct config *cfg = proxy_cfg(c);
+	const struct config_backend *be = c->rs->backend->pool.be;
+	int rto = be->response_timeout > 0 ? be->response_timeout : 60;
+	time_t now = proxy_now();
+	time_t idle = now - c->last_active;
+	time_t next = c->last_active + cfg->idle_timeout;
+
+	/* The backend must answer the client's first bytes in time. */
+	if (c->backend.bytes == 0 && c->client.bytes > 0) {
+		if (now - c->client_first >= rto) {
+			log_warn("service %s: client %s: backend %s sent "
+				 "nothing within response_timeout (%d s)",
+				 c->rs->svc->name, c->peer, c->server, rto);
+			proxy_set_end(c, PROXY_END_DIRTY);
+			proxy_conn_close(c, "response timeout");
+			return;
+		}
+		if (c->client_first + rto < next)
+			next = c->client_first + rto;
+	}
+	if (idle >= cfg->idle_timeout) {
+		proxy_set_end(c, PROXY_END_DIRTY);
+		proxy_conn_close(c, "idle timeout");
+		return;
+	}
+	proxy_arm_timer(c, (int)(next - now));
 }
 
 static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy_conn *c = arg;
 	const struct config *cfg = proxy_cfg(c);
+	void (*timer)(struct proxy_conn *) = PROXY_HOOK(c, timer);
 
+	proxy_hold(c);
 	switch (c->state) {
 	case PROXY_PREREAD:
 	case PROXY_HANDSHAKE:
@@ -722,60 +991,112 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 						   : "TLS handshake",
 			 cfg->handshake_timeout);
 		proxy_conn_close(c, "handshake timeout");
-		return;
+		break;
 	case PROXY_BACKEND_TLS:
-		c->owner->stats.backend_failures++;
 		log_warn("service %s: client %s: TLS handshake with backend %s "
 			 "took more than %d s",
 			 c->rs->svc->name, c->peer, c->server,
 			 cfg->connect_timeout);
-		if (proxy_backend_tls_retry(c, "TLS handshake timeout"))
-			return;
-		if (c->http) {
-			proxy_http_backend_failed(c, true,
-						  "backend TLS handshake "
-						  "timeout");
-			return;
-		}
-		proxy_conn_close(c, "backend TLS timeout");
-		return;
+		proxy_backend_tls_failed(c, "TLS handshake timeout", true);
+		break;
 	case PROXY_CONNECTING:
-		return; /* backend.c times each server out */
-	case PROXY_HTTP_WAIT:
-		if (c->redirect) {
-			proxy_conn_close(c, "request timeout");
-			return;
-		}
-		proxy_http_timer(c);
-		return;
-	case PROXY_RELAY: {
-		if (c->http && !c->tunnel) {
-			proxy_http_timer(c);
-			return;
-		}
-		time_t idle = proxy_now() - c->last_active;
-		if (idle >= cfg->idle_timeout) {
-			proxy_conn_close(c, "idle timeout");
-			return;
-		}
-		proxy_arm_timer(c, cfg->idle_timeout - (int)idle);
-		return;
+		break; /* backend.c times each server out */
+	case PROXY_WAIT:
+	case PROXY_RELAY:
+		if (timer)
+			timer(c);
+		else
+			proxy_relay_timer(c);
+		break;
+	case PROXY_FLUSH:
+		proxy_set_end(c, PROXY_END_DIRTY);
+		proxy_conn_close(c, "client did not read the rest in time");
+		break;
+	case PROXY_CLOSED:
+	case PROXY_NSTATES:
+		break;
 	}
-	}
+	proxy_release(c);
+	(void)fd;
+	(void)what;
 }
 
-static void proxy_peer_string(const struct sockaddr *sa, char *buf, size_t len)
+/* ---- accept, drain, close all ------------------------------------------- */
+
+void proxy_peer_format(const struct sockaddr *sa, char *addr, size_t addrlen,
+		       char *ip, size_t iplen)
 {
-	if (!backend_addr_string(sa, buf, len))
-		snprintf(buf, len, "?");
+	char host[64] = "?";
+	int port = -1;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	if (addr && addrlen) {
+		if (port < 0)
+			snprintf(addr, addrlen, "?");
+		else if (sa->sa_family == AF_INET6)
+			snprintf(addr, addrlen, "[%s]:%d", host, port);
+		else
+			snprintf(addr, addrlen, "%s:%d", host, port);
+	}
+	if (ip && iplen)
+		snprintf(ip, iplen, "%s", host);
 }
 
-static int proxy_accept_any(struct proxy_owner *owner, struct runtime *rt,
-			    const struct runtime_service *rs, int fd,
-			    const struct sockaddr *peer, bool redirect)
+/* The client side of a new connection: TLS accepting, or plain bytes for
+ * passthrough.  0 / -1 (FD is then closed). */
+static int proxy_client_side(struct proxy_conn *c, int fd)
+{
+	struct proxy_owner *owner = c->owner;
+
+	c->client.conn = c;
+	c->backend.conn = c;
+	if (c->rs->svc->mode == CONFIG_MODE_PASSTHROUGH) {
+		c->state = PROXY_PREREAD;
+		c->client.bev = bufferevent_socket_new(owner->base, fd,
+						       BEV_OPT_CLOSE_ON_FREE);
+		if (!c->client.bev) {
+			close(fd);
+			return -1;
+		}
+		proxy_setup_bev(c, c->client.bev);
+		return proxy_plain_side(c, &c->client);
+	}
+	c->state = PROXY_HANDSHAKE;
+	c->client.ssl = SSL_new(c->rs->ctx);
+	if (!c->client.ssl) {
+		close(fd);
+		return -1;
+	}
+	proxy_ssl_prepare(c->client.ssl, &c->client);
+	/* On failure libevent has freed the SSL: never free it again. */
+	c->client.bev = bufferevent_openssl_socket_new(
+		owner->base, fd, c->client.ssl, BUFFEREVENT_SSL_ACCEPTING,
+		BEV_OPT_CLOSE_ON_FREE);
+	if (!c->client.bev) {
+		c->client.ssl = NULL;
+		return -1;
+	}
+	proxy_setup_bev(c, c->client.bev);
+	return 0;
+}
+
+int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
+		 const struct runtime_service *rs, int fd,
+		 const struct sockaddr *peer, socklen_t peerlen,
+		 const struct proxy_hooks *hooks)
 {
 	struct proxy_conn *c = calloc(1, sizeof(*c));
+	int rc = 0;
 
+	(void)peerlen;
 	if (!c) {
 		close(fd);
 		return -1;
@@ -783,22 +1104,14 @@ static int proxy_accept_any(struct proxy_owner *owner, struct runtime *rt,
 	c->owner = owner;
 	c->rt = runtime_ref(rt);
 	c->rs = rs;
+	/* A layer needs decrypted bytes: never on passthrough. */
+	c->hooks = rs->svc->mode == CONFIG_MODE_PASSTHROUGH ? NULL : hooks;
+	c->state = PROXY_HANDSHAKE;
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	c->last_active = c->start.tv_sec;
-	proxy_peer_string(peer, c->peer, sizeof(c->peer));
-	snprintf(c->peer_ip, sizeof(c->peer_ip), "%s", c->peer);
-	/* "192.0.2.7:1234" / "[2001:db8::7]:1234" -> the address alone */
-	char *colon = strrchr(c->peer_ip, ':');
-	if (colon)
-		*colon = '\0';
-	if (c->peer_ip[0] == '[') {
-		memmove(c->peer_ip, c->peer_ip + 1, strlen(c->peer_ip));
-		char *b = strchr(c->peer_ip, ']');
-		if (b)
-			*b = '\0';
-	}
+	proxy_peer_format(peer, c->peer, sizeof(c->peer), c->peer_ip,
+			  sizeof(c->peer_ip));
 	snprintf(c->server, sizeof(c->server), "-");
-	c->timer = evtimer_new(owner->base, proxy_timer_cb, c);
 	/* Link first, so proxy_conn_close can unlink on every path. */
 	c->next = owner->conns;
 	if (owner->conns)
@@ -807,82 +1120,49 @@ static int proxy_accept_any(struct proxy_owner *owner, struct runtime *rt,
 	owner->nconns++;
 	owner->stats.accepted++;
 	owner->stats.open++;
+	proxy_hold(c);
+	c->timer = evtimer_new(owner->base, proxy_timer_cb, c);
 	if (!c->timer) {
 		close(fd);
-		proxy_conn_close(c, "out of memory");
-		return -1;
+		rc = -1;
+	} else if (proxy_client_side(c, fd) < 0) {
+		rc = -1;
 	}
-
-	if (redirect) {
-		c->redirect = true;
-		c->state = PROXY_HTTP_WAIT;
-		c->client.bev = bufferevent_socket_new(owner->base, fd,
-						       BEV_OPT_CLOSE_ON_FREE);
-		if (!c->client.bev) {
-			close(fd);
-			proxy_conn_close(c, "out of memory");
-			return -1;
-		}
-	} else if (rs->svc->mode == CONFIG_MODE_PASSTHROUGH) {
-		c->state = PROXY_PREREAD;
-		c->client.bev = bufferevent_socket_new(owner->base, fd,
-						       BEV_OPT_CLOSE_ON_FREE);
-		if (!c->client.bev) {
-			close(fd);
-			proxy_conn_close(c, "out of memory");
-			return -1;
-		}
+	if (rc < 0) {
+		proxy_conn_close(c, "out of memory");
 	} else {
-		c->state = PROXY_HANDSHAKE;
-		c->client.ssl = SSL_new(rs->ctx);
-		if (!c->client.ssl) {
-			close(fd);
-			proxy_conn_close(c, "out of memory");
-			return -1;
-		}
-		proxy_ssl_prepare(c->client.ssl, &c->client);
-		/* On failure libevent has freed the SSL: never free it again.
-		 */
-		c->client.bev = bufferevent_openssl_socket_new(
-			owner->base, fd, c->client.ssl,
-			BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (!c->client.bev) {
-			c->client.ssl = NULL;
-			proxy_conn_close(c, "out of memory");
-			return -1;
-		}
+		bufferevent_enable(c->client.bev, EV_WRITE);
+		proxy_side_reading(&c->client, true);
+		proxy_arm_timer(c, rt->cfg->handshake_timeout);
 	}
-	proxy_setup_bev(c, c->client.bev);
-	c->client.conn = c;
-	c->backend.conn = c;
-	if (!c->client.ssl && proxy_plain_side(c, &c->client) < 0) {
-		proxy_conn_close(c, "out of memory");
-		return -1;
-	}
-	bufferevent_enable(c->client.bev, EV_WRITE);
-	proxy_side_reading(&c->client, true);
-	proxy_arm_timer(c, rt->cfg->handshake_timeout);
-	return 0;
+	proxy_release(c);
+	return rc;
 }
 
-int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
-		 const struct runtime_service *rs, int fd,
-		 const struct sockaddr *peer, socklen_t peerlen)
+void proxy_drain(struct proxy_owner *owner)
 {
-	(void)peerlen;
-	return proxy_accept_any(owner, rt, rs, fd, peer, false);
-}
+	struct proxy_conn *c, *next;
 
-int proxy_accept_redirect(struct proxy_owner *owner, struct runtime *rt,
-			  const struct runtime_service *rs, int fd,
-			  const struct sockaddr *peer, socklen_t peerlen)
-{
-	(void)peerlen;
-	return proxy_accept_any(owner, rt, rs, fd, peer, true);
+	owner->draining = true;
+	for (c = owner->conns; c; c = next) {
+		void (*drain)(struct proxy_conn *) = PROXY_HOOK(c, drain);
+		/* A drain hook closes at most its own connection. */
+		next = c->next;
+		c->draining = true;
+		if (drain) {
+			proxy_hold(c);
+			drain(c);
+			proxy_release(c);
+		}
+	}
 }
 
 void proxy_close_all(struct proxy_owner *owner, const char *why)
 {
-	while (owner->conns)
-		proxy_conn_close(owner->conns, why);
+	while (owner->conns) {
+		struct proxy_conn *c = owner->conns;
+		/* Cut: whatever was still flowing must not look complete. */
+		proxy_set_end(c, PROXY_END_RESET);
+		proxy_conn_close(c, why);
+	}
 }

@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -59,8 +60,15 @@ void proxy_side_reading(struct proxy_side *s, bool on)
 	}
 }
 
-void proxy_side_free(struct proxy_side *s)
+void proxy_side_free(struct proxy_side *s, bool reset)
 {
+	if (reset && s->bev) {
+		/* An RST instead of a FIN: what was cut must look cut. */
+		struct linger lg = {1, 0};
+		int fd = bufferevent_getfd(s->bev);
+		if (fd >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
 	if (s->rev) {
 		event_free(s->rev);
 		s->rev = NULL;
@@ -70,6 +78,11 @@ void proxy_side_free(struct proxy_side *s)
 		s->bev = NULL;
 	}
 	s->ssl = NULL;
+}
+
+size_t proxy_side_pending(const struct proxy_side *s)
+{
+	return s->bev ? evbuffer_get_length(bufferevent_get_output(s->bev)) : 0;
 }
 
 /* A plain socket is readable: read up to PROXY_IO_MAX bytes at once into the
@@ -89,7 +102,9 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	n = evbuffer_reserve_space(in, PROXY_IO_MAX, v, 2);
 	if (n <= 0) {
 		evbuffer_freeze(in, 0);
+		proxy_hold(c);
 		proxy_conn_close(c, "out of memory");
+		proxy_release(c);
 		return;
 	}
 	r = readv(fd, (struct iovec *)v, n);
@@ -105,7 +120,7 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 		evbuffer_freeze(in, 0);
 		/* Not relaying yet (backend still connecting): keep at most
 		 * PROXY_BUF_MAX, as a read watermark would. */
-		if (c->state != PROXY_RELAY && !c->http &&
+		if (c->state != PROXY_RELAY && !c->hooks &&
 		    evbuffer_get_length(in) >= PROXY_BUF_MAX) {
 			proxy_side_reading(s, false);
 			s->paused = true;

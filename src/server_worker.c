@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "edge443/log.h"
+#include "edge443/proxy_http.h"
+#include "edge443/redirect.h"
 #include "edge443/server_internal.h"
 
 static void server_worker_pause(struct server_worker *w, bool pause)
@@ -54,13 +56,13 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	rs = runtime_service_for(w->rt, (const struct sockaddr *)&wl->l->sa);
 	if (rs) {
-		proxy_accept(&w->owner, w->rt, rs, fd, sa, (socklen_t)salen);
+		proxy_accept(&w->owner, w->rt, rs, fd, sa, (socklen_t)salen,
+			     rs->svc->http.present ? &proxy_http_hooks : NULL);
 	} else {
 		rs = runtime_redirect_for(w->rt,
 					  (const struct sockaddr *)&wl->l->sa);
 		if (rs)
-			proxy_accept_redirect(&w->owner, w->rt, rs, fd, sa,
-					      (socklen_t)salen);
+			redirect_accept(&w->owner, w->rt, rs, fd, sa);
 		else
 			close(fd);
 	}
@@ -193,6 +195,10 @@ static void server_stop_cb(evutil_socket_t fd, short what, void *arg)
 		w->wls = wl->next;
 		server_wl_free(wl);
 	}
+	/* Idle keep-alive connections close now, the rest after their
+	 * current exchange. */
+	redirect_close_all(&w->owner, "shutdown");
+	proxy_drain(&w->owner);
 	if (w->owner.nconns == 0)
 		event_base_loopexit(w->base, NULL);
 	(void)fd;
@@ -208,7 +214,8 @@ static void server_kill_cb(evutil_socket_t fd, short what, void *arg)
 			 "open connection%s",
 			 w->index, w->owner.nconns,
 			 w->owner.nconns == 1 ? "" : "s");
-	proxy_close_all(&w->owner, "shutdown");
+	redirect_close_all(&w->owner, "shutdown");
+	proxy_close_all(&w->owner, "shutdown deadline");
 	event_base_loopexit(w->base, NULL);
 	(void)fd;
 	(void)what;
@@ -220,6 +227,7 @@ void *server_worker_main(void *arg)
 
 	server_sync_cb(-1, 0, w);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	redirect_close_all(&w->owner, "shutdown");
 	proxy_close_all(&w->owner, "shutdown");
 	while (w->wls) {
 		struct server_wl *wl = w->wls;

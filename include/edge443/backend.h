@@ -72,8 +72,16 @@ void backend_server_mark_ok(struct backend_pool *pool, size_t i);
  * "all servers of backend \"cwa\" failed: 10.0.0.1:80: Connection refused;
  * 10.0.0.2:80: connect timeout after 5 s".  REASON is valid only during the
  * call.  The handle is already freed when the callback runs. */
-typedef void (*backend_connect_cb)(int fd, size_t server, const char *reason,
-				   void *arg);
+enum backend_result {
+	BACKEND_OK,
+	BACKEND_FAILED,	 /* servers refused/reset/unreachable (at least one
+			  * not a timeout) */
+	BACKEND_TIMEOUT, /* every server tried timed out */
+	BACKEND_LOCAL,	 /* a local resource error; no server judged */
+};
+typedef void (*backend_connect_cb)(int fd, size_t server,
+				   enum backend_result result,
+				   const char *reason, void *arg);
 
 struct backend_connect;
 

@@ -88,6 +88,8 @@ struct config_backend {
 	bool verify;	   /* default true; false must be explicit */
 	bool verify_set;   /* "verify" was written in the file */
 	enum config_proxy_protocol proxy_protocol;
+	int response_timeout; /* seconds the backend may stay silent while a
+			       * response is pending */
 	int line;
 	int servers_line, tls_line, trust_file_line, verify_name_line,
 		verify_line, proxy_protocol_line;

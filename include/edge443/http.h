@@ -109,11 +109,35 @@ void http_head_timeout(struct http_conn *h, struct evbuffer *client);
  * outstanding. */
 bool http_awaiting_head(const struct http_conn *h);
 
+/* The client ended its side (close_notify, FIN or RST); the caller has fed
+ * FROM through http_from_client.  Everything left in FROM (bytes not parsed:
+ * a pipelined request behind a pending response, an incomplete head, body
+ * bytes of a request that will never complete) is discarded; returns how
+ * many bytes.  From then on http_from_client parses and forwards nothing. */
+size_t http_client_eof(struct http_conn *h, struct evbuffer *from);
+
+/* True when the client ended inside a request body (the backend holds part
+ * of a request: the caller must close the backend connection). */
+bool http_request_incomplete(const struct http_conn *h);
+
+/* True while a forwarded request awaits (the rest of) its response. */
+bool http_response_pending(const struct http_conn *h);
+
+/* The backend ended its side cleanly: a response delimited by the close
+ * completes (and is logged).  True when no response is pending after it. */
+bool http_backend_eof(struct http_conn *h);
+
+/* True once a response was ended after part of it had gone to the client
+ * (a malformed rest, a broken request body): the client must see the
+ * connection end uncleanly, never a clean close after a cut response. */
+bool http_response_cut(const struct http_conn *h);
+
 /* The plain-HTTP redirect listener (redirect_http): read one request head
  * from FROM; when complete, write "301 Moved Permanently" to
  * https://FQDN/same-path?same-query to TO and return HTTP_CLOSE;
  * HTTP_CONTINUE while incomplete; 400 + HTTP_CLOSE on a malformed head. */
 enum http_action http_redirect(const struct config_service *svc,
-			       struct evbuffer *from, struct evbuffer *to);
+			       struct evbuffer *from, struct evbuffer *to,
+			       int *status);
 
 #endif

@@ -136,6 +136,8 @@ struct http_conn {
 	bool resp_paused_head, resp_paused_end;
 	bool resp_keepalive;
 	bool resp_bad101;
+	bool resp_cut;	   /* a response was ended after some of it was sent */
+	bool client_ended; /* http_client_eof was called */
 	int resp_status;
 	uint64_t resp_bytes;
 };

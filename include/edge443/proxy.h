@@ -5,6 +5,8 @@
  * (passthrough), the backend connection (plain or re-encrypted), the relay in
  * both directions with backpressure and half-close, the timeouts, and the one
  * teardown function that frees it all and writes the connection's log line.
+ * A protocol layer (HTTP publishing, proxy_http.h) attaches through hooks
+ * given to proxy_accept; the port-80 redirect listener is redirect.h's.
  *
  * Everything runs on the event base of the worker that accepted the
  * connection; nothing here is called from another thread.
@@ -14,11 +16,14 @@
 
 #include <event2/event.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "edge443/runtime.h"
 
 struct proxy_conn;
+struct proxy_hooks;   /* proxy_internal.h */
+struct redirect_conn; /* redirect.h */
 
 /* Why a client's TLS handshake (or passthrough ClientHello) failed. */
 enum proxy_hs_reason {
@@ -40,6 +45,8 @@ struct proxy_stats {
 	/* Responses of http services by class: [0] other, [1] 1xx ... [5] 5xx
 	 */
 	_Atomic unsigned long long http_responses[6];
+	_Atomic uint64_t client_bytes_discarded; /* http: unparsed at the
+						  * client's end */
 };
 
 /* What a worker hands to proxy.c: its event base and the list of its open
@@ -49,25 +56,35 @@ struct proxy_owner {
 	struct event_base *base;
 	size_t nconns;
 	struct proxy_conn *conns; /* doubly linked list of open connections */
+	struct redirect_conn *redirects; /* open redirect connections */
+	bool draining; /* stop: idle connections close at once */
 	struct proxy_stats stats;
 	void (*closed_cb)(struct proxy_owner *owner);
 };
 
 /* Take over FD (an accepted, non-blocking socket) for service RS of runtime
- * RT (a reference is taken).  PEER is the client address.  The connection
- * lives until it ends by itself or proxy_close_all.  On failure the fd is
- * closed and nothing remains; returns 0 / -1. */
+ * RT (a reference is taken).  PEER is the client address.  HOOKS attach a
+ * protocol layer (&proxy_http_hooks for a service with an http block), NULL
+ * for a plain relay.  The connection lives until it ends by itself or
+ * proxy_close_all.  On failure the fd is closed and nothing remains; returns
+ * 0 / -1. */
 int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 		 const struct runtime_service *rs, int fd,
-		 const struct sockaddr *peer, socklen_t peerlen);
+		 const struct sockaddr *peer, socklen_t peerlen,
+		 const struct proxy_hooks *hooks);
 
-/* The same for a connection to RS's redirect_http listener: read one plain
- * HTTP request head and answer 301 to https://FQDN/same-path. */
-int proxy_accept_redirect(struct proxy_owner *owner, struct runtime *rt,
-			  const struct runtime_service *rs, int fd,
-			  const struct sockaddr *peer, socklen_t peerlen);
+/* The worker stops (SIGTERM): idle connections (an http keep-alive
+ * connection between requests) close at once, the others after their
+ * current exchange (or when they end, or at the shutdown deadline). */
+void proxy_drain(struct proxy_owner *owner);
 
-/* Close every open connection of OWNER now (shutdown deadline). */
+/* Close every open connection of OWNER now (the shutdown deadline): what
+ * was still flowing is cut, so the peers see a reset, never a clean end. */
 void proxy_close_all(struct proxy_owner *owner, const char *why);
+
+/* "192.0.2.7:1234" / "[2001:db8::7]:1234" into ADDR and the address alone
+ * into IP (either may be NULL); "?" for an unknown family. */
+void proxy_peer_format(const struct sockaddr *sa, char *addr, size_t addrlen,
+		       char *ip, size_t iplen);
 
 #endif

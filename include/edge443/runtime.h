@@ -13,6 +13,7 @@
 
 #include <openssl/ssl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -57,6 +58,9 @@ void runtime_unref(struct runtime *rt);
  * of the same family on the same port), or NULL. */
 const struct runtime_service *runtime_service_for(const struct runtime *rt,
 						  const struct sockaddr *sa);
+
+/* True when NAME is the service's FQDN or a name its certificate covers. */
+bool runtime_service_covers(const struct runtime_service *rs, const char *name);
 
 /* The http service whose redirect_http listener is SA, or NULL. */
 const struct runtime_service *runtime_redirect_for(const struct runtime *rt,

@@ -263,7 +263,7 @@ lines = wait_for(lambda: conn_lines(read(LOG), "127.0.3.1", sport), 5)
 H.check(len(lines) == 1, "exactly one conn line per connection", lines)
 line = lines[0] if lines else ""
 m = re.search(r" conn client=(\S+) service=(\S+) sni=(\S+) tls=(\S+) "
-              r"cipher=(\S+) backend=(\S+) in=(\d+) out=(\d+) ms=([\d.]+) "
+              r"cipher=(\S+) backend=(\S+) in=(\d+) out=(\d+) discarded=0 ms=([\d.]+) "
               r'end="([^"]*)"$', line)
 H.check(m is not None, "conn line has every field in order", line)
 if m:

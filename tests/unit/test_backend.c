@@ -139,9 +139,10 @@ static void test_backend_done(struct test_backend *tb)
 	}
 }
 
-static void test_connect_cb(int fd, size_t server, const char *reason,
-			    void *arg)
+static void test_connect_cb(int fd, size_t server, enum backend_result result,
+			    const char *reason, void *arg)
 {
+	(void)result;
 	struct test_outcome *o = arg;
 
 	o->called++;
