@@ -2,7 +2,7 @@
 """backend.py — a small test backend for the integration tests.
 
     backend.py --listen IP:PORT [--tls CERT KEY [--chain FILE]] --mode MODE
-               [--name NAME] [--pidfile FILE]
+               [--name NAME] [--pidfile FILE] [--log FILE]
 
 MODE:
   echo    echo every byte back; on EOF from the peer, finish sending, then
@@ -18,6 +18,29 @@ MODE:
           (v1 "PROXY UNKNOWN" / v2 LOCAL: "proxy=unknown\n"; no header or a
           malformed one: "proxy=none\n" / "proxy=bad\n", then close), then
           echo like "echo"
+  rawlog  the independent observer of the hostile tests: append EVERY byte
+          received (after TLS, with --tls) to the --log FILE, per connection,
+          as it arrives (also while it waits or sends), and answer HTTP/1.1
+          requests parsed minimally here (head up to CRLFCRLF, Content-Length
+          or chunked body) by the first path segment it knows:
+            /slow/S        wait S seconds, then a small 200
+            /big/N         200 with Content-Length N, N bytes (a client that
+                           does not read leaves it pending)
+            /hang          read the request, never answer (go on logging)
+            /reset/N       a head with Content-Length N+100000, N body bytes,
+                           then RST (SO_LINGER 0 close)
+            /closedelim/N  HTTP/1.0-style close-delimited N bytes (no
+                           Content-Length), then a clean close (close_notify
+                           with --tls, then FIN)
+            /resetclose/N  the same close-delimited response, ended by RST
+            /dirtyclose/N  the same, ended by FIN without close_notify
+            /drip/N        Content-Length N, then 100 bytes every 0.1 s
+            /upgrade101    101 Switching Protocols (Upgrade: h2c) to anything,
+                           then no more parsing: every later byte is logged
+          other paths: a small 200 "rawlog NAME conn=ID PATH".  Log records,
+          one line each (tests/integration/test_hostile.py reads them back):
+            "ID open PEER" | "ID data HEX" | "ID eof" | "ID reset" |
+            "ID end HOW"   (HOW: clean, rst, dirty, error, timeout)
 
 It serves until killed (SIGTERM), one thread per connection, and prints
 "ready" on stdout once listening.
@@ -29,9 +52,12 @@ import os
 import random
 import socket
 import ssl
+import select
+import struct
 import sys
 import tempfile
 import threading
+import time
 
 
 def payload(n):
@@ -235,8 +261,306 @@ def handle_echo(conn, ctx):
         pass
 
 
+# ------------------------------------------------------------------ rawlog
+class RawLog:
+    """Appends one line per event to the --log file (whole lines, one write
+    each, under a lock, flushed at once)."""
+
+    def __init__(self, path):
+        self.f = open(path, "ab", buffering=0)
+        self.lock = threading.Lock()
+
+    def rec(self, conn_id, what, data=None):
+        line = b"%d %s" % (conn_id, what.encode())
+        if data is not None:
+            line += b" " + data.hex().encode()
+        with self.lock:
+            self.f.write(line + b"\n")
+
+
+RAWLOG_IDS = itertools.count(1)
+RAWLOG_MAX_LIFE = 300   # seconds: every connection ends by then
+RAWLOG_LINGER = 3       # seconds to drain the peer after our clean close
+
+
+def rawlog_request(buf):
+    """One request parsed minimally from BUF: (method, path, headers, rest)
+    or None when it is not complete yet."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head, rest = buf[:end], buf[end + 4:]
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    method = parts[0]
+    path = parts[1] if len(parts) > 1 else "/"
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        pos = 0
+        while True:
+            eol = rest.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            try:
+                size = int(rest[pos:eol].split(b";")[0], 16)
+            except ValueError:
+                size = 0
+            if size == 0:
+                tend = rest.find(b"\r\n\r\n", eol)
+                if tend < 0:
+                    return None
+                return method, path, headers, rest[tend + 4:]
+            if len(rest) < eol + 2 + size + 2:
+                return None
+            pos = eol + 2 + size + 2
+    try:
+        length = int(headers.get("content-length", "0"))
+    except ValueError:
+        length = 0
+    if len(rest) < length:
+        return None
+    return method, path, headers, rest[length:]
+
+
+def rawlog_actions(name, conn_id, method, path, headers):
+    """The answer to one request, as a list of actions: ("send", bytes),
+    ("wait", until), ("pause", seconds), ("drip", n), ("hang",),
+    ("tunnel",), ("close",), ("rst",), ("dirty",)."""
+    segs = path.split("?", 1)[0].split("/")
+    word, arg = None, None
+    for i, seg in enumerate(segs):
+        if seg in ("slow", "big", "hang", "reset", "closedelim", "resetclose",
+                   "dirtyclose", "drip", "upgrade101"):
+            word = seg
+            arg = segs[i + 1] if i + 1 < len(segs) else None
+            break
+
+    def num(default):
+        try:
+            return float(arg) if word == "slow" else int(arg)
+        except (TypeError, ValueError):
+            return default
+
+    close = headers.get("connection", "").lower() == "close"
+
+    def small():
+        body = ("rawlog %s conn=%d %s\n" % (name, conn_id, path)).encode()
+        return [("send", b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n"
+                 % (len(body), b"Connection: close\r\n" if close else b"")
+                 + (b"" if method == "HEAD" else body))] + \
+            ([("close",)] if close else [])
+
+    if word == "slow":
+        return [("wait", time.time() + num(1.0))] + small()
+    if word == "big":
+        n = num(1 << 20)
+        return [("send", b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n),
+                ("send", payload(n))] + ([("close",)] if close else [])
+    if word == "hang":
+        return [("hang",)]
+    if word == "reset":
+        n = num(1000)
+        return [("send", b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                 % (n + 100000) + payload(n)),
+                ("pause", 0.3), ("rst",)]
+    if word in ("closedelim", "resetclose", "dirtyclose"):
+        n = num(1000)
+        how = {"closedelim": "close", "resetclose": "rst",
+               "dirtyclose": "dirty"}[word]
+        return [("send", b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                 + payload(n)), ("pause", 0.3), (how,)]
+    if word == "drip":
+        n = num(100000)
+        return [("send", b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % n),
+                ("drip", n)]
+    if word == "upgrade101":
+        return [("send", b"HTTP/1.1 101 Switching Protocols\r\n"
+                 b"Upgrade: h2c\r\nConnection: Upgrade\r\n\r\n"), ("tunnel",)]
+    return small()
+
+
+def serve_rawlog(raw, ctx, name, log):
+    """One connection, one thread, non-blocking: read (and log) whenever
+    bytes arrive, whatever the answer is doing."""
+    conn_id = next(RAWLOG_IDS)
+    try:
+        peer = "%s:%d" % raw.getpeername()[:2]
+    except OSError:
+        peer = "?"
+    log.rec(conn_id, "open " + peer)
+    born = time.time()
+    sock = raw
+    if ctx is not None:
+        raw.settimeout(10)
+        try:
+            sock = ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            log.rec(conn_id, "end handshake-failed:%s" % type(e).__name__)
+            raw.close()
+            return
+    sock.setblocking(False)
+    raw = sock      # select on it; after wrap_socket the old object is detached
+    inbuf = b""
+    out = memoryview(b"")
+    actions = []
+    peer_eof = False
+    parsing = True
+    drip_next = 0.0
+
+    def read_available():
+        """Read what is there; False when the connection broke."""
+        nonlocal inbuf, peer_eof
+        for _ in range(1000):
+            try:
+                d = sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                    BlockingIOError, InterruptedError):
+                return True
+            except (ConnectionResetError, BrokenPipeError):
+                log.rec(conn_id, "reset")
+                return False
+            except (OSError, ssl.SSLError):
+                log.rec(conn_id, "reset")
+                return False
+            if not d:
+                peer_eof = True
+                log.rec(conn_id, "eof")
+                return True
+            log.rec(conn_id, "data", d)
+            if parsing:
+                inbuf += d
+        return True
+
+    def finish(how):
+        """End the connection HOW: close (clean), rst, dirty (FIN without
+        close_notify)."""
+        try:
+            if how == "rst":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                struct.pack("ii", 1, 0))
+                sock.close()
+                log.rec(conn_id, "end rst")
+                return
+            if how == "close" and ctx is not None:
+                try:
+                    sock.unwrap()   # sends close_notify; waits no further
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+                except (OSError, ssl.SSLError):
+                    pass
+            try:
+                # On a dup: SSLSocket.shutdown would drop the TLS layer.
+                dup = socket.socket(fileno=os.dup(sock.fileno()))
+                dup.shutdown(socket.SHUT_WR)
+                dup.close()
+            except OSError:
+                pass
+            # Drain (and log) what the peer still sends, so our close does
+            # not turn into a reset.
+            end = time.time() + RAWLOG_LINGER
+            while not peer_eof and time.time() < end:
+                r, _, _ = select.select([raw], [], [], 0.2)
+                if r and not read_available():
+                    break
+            log.rec(conn_id, "end " + ("clean" if how == "close" else how))
+        except (OSError, ssl.SSLError):
+            log.rec(conn_id, "end error")
+        finally:
+            try:
+                raw.close()
+            except OSError:
+                pass
+
+    try:
+        while time.time() - born < RAWLOG_MAX_LIFE:
+            now = time.time()
+            # Run the answer's actions, one after the other, each once the
+            # output before it has gone.
+            while actions and not out:
+                a = actions[0]
+                if a[0] == "send":
+                    out = memoryview(a[1])
+                    actions.pop(0)
+                elif a[0] == "pause":   # a wait timed from here
+                    actions[0] = ("wait", now + a[1])
+                elif a[0] == "wait":
+                    if now < a[1]:
+                        break
+                    actions.pop(0)
+                elif a[0] == "drip":
+                    if a[1] <= 0:
+                        actions.pop(0)
+                    elif now >= drip_next:
+                        k = min(100, a[1])
+                        out = memoryview(b"d" * k)
+                        actions[0] = ("drip", a[1] - k)
+                        drip_next = now + 0.1
+                    else:
+                        break
+                elif a[0] in ("close", "rst", "dirty"):
+                    finish(a[0])
+                    return
+                elif a[0] == "tunnel":
+                    parsing = False
+                    inbuf = b""
+                    actions.pop(0)
+                    actions.append(("hang",))
+                else:  # hang
+                    break
+            if not actions and not out and parsing:
+                req = rawlog_request(inbuf)
+                if req is not None:
+                    method, path, headers, inbuf = req
+                    actions = rawlog_actions(name, conn_id, method, path,
+                                             headers)
+                    continue
+            if peer_eof and not out and (not actions or actions[0][0] == "hang"):
+                finish("close")
+                return
+            if ctx is not None and not peer_eof and sock.pending():
+                if not read_available():
+                    break
+                continue
+            timeout = 0.5
+            if actions and actions[0][0] == "wait":
+                timeout = max(0.0, min(timeout, actions[0][1] - now))
+            if actions and actions[0][0] == "drip" and not out:
+                timeout = max(0.0, min(timeout, drip_next - now))
+            r, w, _ = select.select([] if peer_eof else [raw],
+                                    [raw] if out else [], [], timeout)
+            if r and not read_available():
+                break
+            if w and out:
+                try:
+                    n = sock.send(out[:16384])
+                    out = out[n:]
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                        BlockingIOError, InterruptedError):
+                    pass
+                except (OSError, ssl.SSLError):
+                    log.rec(conn_id, "reset")
+                    break
+        else:
+            log.rec(conn_id, "end timeout")
+            raw.close()
+            return
+        log.rec(conn_id, "end error")
+    except Exception as e:  # never let a thread die silently
+        log.rec(conn_id, "end exception:%s" % type(e).__name__)
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
 def handle(conn, args, ctx):
     try:
+        if args.mode == "rawlog":
+            serve_rawlog(conn, ctx, args.name, args.rawlog)
+            return
         if args.mode == "proxy":
             answer, go_on = read_proxy_header(conn)
             if ctx is not None:
@@ -293,10 +617,16 @@ def main():
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--chain")
     ap.add_argument("--mode", default="echo",
-                    choices=["echo", "http", "name", "dirty", "proxy"])
+                    choices=["echo", "http", "name", "dirty", "proxy",
+                             "rawlog"])
     ap.add_argument("--name", default="backend")
     ap.add_argument("--pidfile")
+    ap.add_argument("--log", help="rawlog: the file every byte goes to")
     args = ap.parse_args()
+    if args.mode == "rawlog":
+        if not args.log:
+            ap.error("--mode rawlog needs --log FILE")
+        args.rawlog = RawLog(args.log)
     host, port = args.listen.rsplit(":", 1)
     ctx = None
     if args.tls:

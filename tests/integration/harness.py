@@ -59,9 +59,10 @@ class Harness:
             f.write(text)
         return p
 
-    def backend(self, listen, mode, name="backend", tls=None, chain=None):
+    def backend(self, listen, mode, name="backend", tls=None, chain=None,
+                extra=()):
         args = [sys.executable, BACKEND, "--listen", listen, "--mode", mode,
-                "--name", name]
+                "--name", name, *extra]
         if tls:
             args += ["--tls", os.path.join(PKI, tls[0]),
                      os.path.join(PKI, tls[1])]
@@ -75,23 +76,24 @@ class Harness:
             raise RuntimeError("backend %s did not start: %s" % (listen, line))
         return p
 
-    def edge(self, conf, wait_for=None, extra=()):
-        """Start `edge443 run -c conf` with stderr to a log file; wait until
-        every address in WAIT_FOR accepts TCP (bounded)."""
-        log = open(self.path("edge443.log"), "ab")
+    def edge(self, conf, wait_for=None, extra=(), logname="edge443.log"):
+        """Start `edge443 run -c conf` with stderr to a log file (LOGNAME in
+        the test's folder); wait until every address in WAIT_FOR accepts TCP
+        (bounded)."""
+        log = open(self.path(logname), "ab")
         p = subprocess.Popen([EDGE443, "run", "-c", conf, *extra],
                              cwd=self.tmp, stdout=log, stderr=log)
-        p.logfile = self.path("edge443.log")
+        p.logfile = self.path(logname)
         self.procs.append(p)
         for addr in wait_for or ():
             if not wait_port(addr, 10):
                 raise RuntimeError("edge443 did not listen on %s: %s"
-                                   % (addr, self.log()))
+                                   % (addr, self.log(logname)))
         return p
 
-    def log(self):
+    def log(self, logname="edge443.log"):
         try:
-            with open(self.path("edge443.log"), errors="replace") as f:
+            with open(self.path(logname), errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
