@@ -256,12 +256,14 @@ static void proxy_start_relay(struct proxy_conn *c)
 }
 
 static void proxy_backend_connected_cb(int fd, size_t server,
+				       enum backend_result result,
 				       const char *reason, void *arg)
 {
 	struct proxy_conn *c = arg;
 	const struct runtime_backend *rb = c->rs->backend;
 	const struct config_backend *be = rb->pool.be;
 
+	(void)result;
 	c->connecting = NULL;
 	if (fd < 0) {
 		c->owner->stats.backend_failures++;
