@@ -34,38 +34,11 @@ static void listener_error(const struct config_addr *addr, int err, char *buf,
 				 : "");
 }
 
-/* Is ADDR free?  A socket with SO_REUSEADDR but without SO_REUSEPORT cannot
- * bind where any other socket listens (ours would join another process's
- * SO_REUSEPORT group without a word), yet ignores connections in TIME_WAIT
- * (a restart binds at once).  The probe is closed again before the real
- * sockets bind.  0, or -1 with the reason in err. */
-static int listener_probe(const struct config_addr *addr, char *err,
-			  size_t errlen)
-{
-	int one = 1, saved;
-	int fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	if (addr->sa.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0)
-		goto fail;
-	close(fd);
-	return 0;
-fail:
-	saved = errno;
-	listener_error(addr, saved, err, errlen);
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-static int listener_socket(const struct config_addr *addr, int backlog,
-			   char *err, size_t errlen)
+/* A socket bound to ADDR with SO_REUSEADDR, and with SO_REUSEPORT when
+ * REUSEPORT; listening with BACKLOG when BACKLOG > 0.  The fd, or -1 with
+ * the reason in err. */
+static int listener_socket(const struct config_addr *addr, bool reuseport,
+			   int backlog, char *err, size_t errlen)
 {
 	int one = 1, saved;
 	int fd = socket(addr->sa.ss_family,
@@ -74,14 +47,15 @@ static int listener_socket(const struct config_addr *addr, int backlog,
 	if (fd < 0)
 		goto fail;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+	    (reuseport &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0))
 		goto fail;
 	if (addr->sa.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0)
 		goto fail;
-	if (listen(fd, backlog) < 0)
+	if (backlog > 0 && listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -90,6 +64,22 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	return -1;
+}
+
+/* Is ADDR free?  A socket with SO_REUSEADDR but without SO_REUSEPORT cannot
+ * bind where any other socket listens (ours would join another process's
+ * SO_REUSEPORT group without a word), yet ignores connections in TIME_WAIT
+ * (a restart binds at once).  The probe is closed again before the real
+ * sockets bind.  0, or -1 with the reason in err. */
+static int listener_probe(const struct config_addr *addr, char *err,
+			  size_t errlen)
+{
+	int fd = listener_socket(addr, false, 0, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
@@ -112,7 +102,7 @@ struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
 		l->fds[i] = -1;
 	l->nfds = nworkers;
 	for (size_t i = 0; i < nworkers; i++) {
-		l->fds[i] = listener_socket(addr, backlog, err, errlen);
+		l->fds[i] = listener_socket(addr, true, backlog, err, errlen);
 		if (l->fds[i] < 0) {
 			listener_free(l);
 			return NULL;

@@ -26,12 +26,12 @@ struct listener {
 	struct listener *next;
 };
 
-/* Bind NWORKERS sockets for ADDR (listen backlog BACKLOG, which the kernel
- * caps at net.core.somaxconn).  Refuses an address on which another socket
- * already listens, even one with SO_REUSEPORT (another edge443): call it only
- * for addresses this process does not hold yet.  Returns a new listener, or
- * NULL with "127.0.0.11:443: cannot listen: Address already in use — ..."
- * in err.  The sockets listen already: wrap them with a backlog of 0 in
+/* Bind NWORKERS sockets for ADDR (listen backlog BACKLOG >= 1, which the
+ * kernel caps at net.core.somaxconn).  Refuses an address on which another
+ * socket already listens, even one with SO_REUSEPORT (another edge443): call it
+ * only for addresses this process does not hold yet.  Returns a new listener,
+ * or NULL with "127.0.0.11:443: cannot listen: Address already in use — ..." in
+ * err.  The sockets listen already: wrap them with a backlog of 0 in
  * evconnlistener_new (anything else calls listen() again). */
 struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
 			       int backlog, char *err, size_t errlen);
