@@ -18,7 +18,7 @@ import socket
 import subprocess
 import time
 
-from harness import EDGE443, Harness, client_hello, tls_connect, wait_port
+from harness import EDGE443, Harness, client_hello, recv_all, tls_connect
 
 H = Harness("limits")
 SNI = "as.cwa.example.com"
@@ -141,12 +141,7 @@ def echo_ok(ip, port, data=b"ping\n"):
     try:
         s = tls_connect(ip, port, SNI, timeout=10)
         s.sendall(data)
-        got = b""
-        while len(got) < len(data):
-            c = s.recv(100)
-            if not c:
-                break
-            got += c
+        got = recv_all(s, len(data))
         s.close()
         return got == data
     except OSError:
@@ -161,12 +156,7 @@ def http_get(path, timeout=3):
         s.settimeout(timeout)
         s.sendall(("GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
                    % path).encode())
-        data = b""
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            data += c
+        data = recv_all(s)
         s.close()
     except OSError:
         return None, ""
