@@ -133,6 +133,9 @@ fail:
 	return NULL;
 }
 
+/* Call once the event loop no longer runs: a pending accept back-off timer
+ * refers to the listener freed here (server.c frees the admin after the
+ * loop has stopped, then the base, which releases the timer). */
 void admin_free(struct admin *a)
 {
 	if (!a)
