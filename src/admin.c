@@ -2,21 +2,59 @@
  *
  * Only GET and HEAD of the two paths are answered; anything else is 404 or
  * 405.  The server supplies the metric text through a callback; this module
- * only listens and answers.  It does no TLS and no authentication: bind it to
- * loopback (the default in the documentation) or a management network.
+ * only listens and answers.  Like the workers' listeners it stops accepting
+ * for a second when accept() fails (EMFILE), instead of spinning.  It does no
+ * TLS and no authentication: bind it to loopback (the default in the
+ * documentation) or a management network.
  */
 #include "edge443/admin.h"
 
+#include <errno.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "edge443/log.h"
 
 struct admin {
 	struct evhttp *http;
 	admin_metrics_cb metrics;
 	void *arg;
 };
+
+/* One second after an accept failure: accept again. */
+static void admin_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(arg);
+	(void)fd;
+	(void)what;
+}
+
+/* accept() failed (EMFILE and friends): without this libevent retries at
+ * once, spinning the main thread and warning on every turn.  Stop accepting
+ * for a second, as the workers do.  evhttp owns the listener and passes its
+ * own pointer as the argument, so the timer is a one-shot on the listener
+ * (event_base_free releases one still pending); a pause per failure keeps
+ * the log to at most one line a second. */
+static void admin_accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval one = {1, 0};
+
+	evconnlistener_disable(evl);
+	if (event_base_once(evconnlistener_get_base(evl), -1, EV_TIMEOUT,
+			    admin_resume_cb, evl, &one) < 0) {
+		/* Nothing can re-enable it later: better a busy loop than
+		 * an endpoint that never answers again. */
+		evconnlistener_enable(evl);
+		return;
+	}
+	log_warn("admin: accept failed: %s; pausing accepts for 1 s",
+		 strerror(err));
+	(void)arg;
+}
 
 static void admin_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -54,6 +92,7 @@ struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
 			size_t errlen)
 {
 	struct admin *a = calloc(1, sizeof(*a));
+	struct evhttp_bound_socket *bound;
 	char host[64];
 	const char *colon;
 
@@ -76,8 +115,12 @@ struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
 	else
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr->text),
 			 addr->text);
-	if (evhttp_bind_socket(a->http, host, (ev_uint16_t)addr->port) < 0)
+	bound = evhttp_bind_socket_with_handle(a->http, host,
+					       (ev_uint16_t)addr->port);
+	if (!bound)
 		goto fail;
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound),
+				    admin_accept_error_cb);
 	evhttp_set_allowed_methods(
 		a->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 				 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
@@ -90,6 +133,9 @@ fail:
 	return NULL;
 }
 
+/* Call once the event loop no longer runs: a pending accept back-off timer
+ * refers to the listener freed here (server.c frees the admin after the
+ * loop has stopped, then the base, which releases the timer). */
 void admin_free(struct admin *a)
 {
 	if (!a)

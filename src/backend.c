@@ -6,13 +6,14 @@
  * the following servers in order, each tried at most once per client
  * connection; servers whose connect failed in the last BACKEND_FAIL_TIMEOUT
  * seconds are tried after the others (passive health, logged when a server
- * goes down or comes back).  The outcome is reported exactly once through
- * the caller's
- * callback, always from the event loop and never from inside
- * backend_connect_start, so the caller's state is complete when it runs.  It
- * also formats PROXY protocol v1/v2 headers and socket addresses.  It does no
- * TLS and no relaying: the caller (proxy.c) gets a connected
- * socket, or a reason naming every server that failed.
+ * goes down or comes back).  A local resource error (EMFILE, ENOBUFS, no
+ * local port) is not a verdict on a server: nothing is marked or counted,
+ * and the connect ends there as a local failure.  The outcome is reported
+ * exactly once through the caller's callback, always from the event loop and
+ * never from inside backend_connect_start, so the caller's state is complete
+ * when it runs.  It also formats PROXY protocol v1/v2 headers and socket
+ * addresses.  It does no TLS and no relaying: the caller (proxy.c) gets a
+ * connected socket, or a reason naming every server that failed.
  */
 #include "edge443/backend.h"
 
@@ -56,6 +57,8 @@ struct backend_connect {
 
 	int result_fd; /* outcome to deliver: connected fd or -1 */
 	size_t result_server;
+	size_t timeouts; /* attempts that ended in the connect timeout */
+	bool local;	 /* stopped on a local resource error */
 
 	/* "all servers of backend "x" failed: A: why; B: why" being built. */
 	char reason[BACKEND_REASON_MAX];
@@ -181,9 +184,9 @@ void backend_server_mark_ok(struct backend_pool *pool, size_t i)
 		 backend_server_name(pool, i, name, sizeof(name)));
 }
 
-/* Record why the current server failed ("A: why", separated by "; ") and
- * mark it down. */
-static void backend_server_failed(struct backend_connect *bc, const char *why)
+/* Record why the attempt on the current server ended ("A: why", separated
+ * by "; "). */
+static void backend_reason_server(struct backend_connect *bc, const char *why)
 {
 	char name[INET6_ADDRSTRLEN + 16];
 
@@ -191,7 +194,41 @@ static void backend_server_failed(struct backend_connect *bc, const char *why)
 		bc, "%s%s: %s", bc->attempts > 1 ? "; " : "",
 		backend_server_name(bc->pool, bc->cur, name, sizeof(name)),
 		why);
+}
+
+/* The current server failed: record why and mark it down. */
+static void backend_server_failed(struct backend_connect *bc, const char *why)
+{
+	backend_reason_server(bc, why);
 	backend_server_mark_failed(bc->pool, bc->cur, why);
+}
+
+/* A local resource error while connecting to the current server (no socket,
+ * no buffer, no local port): not the server's fault, so it is neither marked
+ * down nor counted, and trying the next server would only fail the same
+ * way.  Recorded for the reason; the connect stops. */
+static bool backend_errno_local(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	       err == ENOMEM || err == EADDRNOTAVAIL;
+}
+
+static void backend_local_failed(struct backend_connect *bc, int err)
+{
+	backend_reason_server(bc, strerror(err));
+	bc->local = true;
+}
+
+/* The current server failed: a local error stops the connect (returns
+ * -2), anything else marks the server down (returns -1). */
+static int backend_errno_failed(struct backend_connect *bc, int err)
+{
+	if (backend_errno_local(err)) {
+		backend_local_failed(bc, err);
+		return -2;
+	}
+	backend_server_failed(bc, strerror(err));
+	return -1;
 }
 
 /* A connect to server I succeeded: it is up again, unless the backend
@@ -217,7 +254,8 @@ static void backend_attempt_clear(struct backend_connect *bc)
 
 /* Start connecting to server I.  Returns 1 when the attempt is pending (ev
  * armed), 0 when it connected at once (fd set, nothing armed), -1 when it
- * failed (reason recorded, nothing left open). */
+ * failed (reason recorded, server marked down, nothing left open), -2 on a
+ * local error (reason recorded, nothing marked, nothing left open). */
 static int backend_attempt_start(struct backend_connect *bc, size_t i)
 {
 	const struct config_addr *a = &bc->pool->be->servers[i];
@@ -228,39 +266,38 @@ static int backend_attempt_start(struct backend_connect *bc, size_t i)
 	bc->attempts++;
 	bc->fd = socket(a->sa.ss_family,
 			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (bc->fd < 0) {
-		backend_server_failed(bc, strerror(errno));
-		return -1;
-	}
+	if (bc->fd < 0)
+		return backend_errno_failed(bc, errno);
 	/* Relayed TLS records and PROXY headers should leave at once. */
 	(void)setsockopt(bc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(bc->fd, (const struct sockaddr *)&a->sa, a->salen) == 0)
 		return 0;
 	if (errno != EINPROGRESS && errno != EINTR) {
-		backend_server_failed(bc, strerror(errno));
+		int rc = backend_errno_failed(bc, errno);
+
 		backend_attempt_clear(bc);
-		return -1;
+		return rc;
 	}
 	bc->ev = event_new(bc->base, bc->fd, EV_WRITE, backend_connect_event_cb,
 			   bc);
 	if (bc->ev == NULL ||
 	    event_add(bc->ev, bc->timeout_sec > 0 ? &tv : NULL) != 0) {
-		backend_server_failed(
-			bc, "cannot watch the socket (out of memory?)");
+		backend_local_failed(bc, ENOMEM);
 		backend_attempt_clear(bc);
-		return -1;
+		return -2;
 	}
 	return 1;
 }
 
-/* Try the servers not tried yet, in bc->order, until one is
- * pending or connected.  Returns 1 when an attempt is pending; 0 when the
- * outcome is known (result_fd / result_server set, nothing armed). */
+/* Try the servers not tried yet, in bc->order, until one is pending or
+ * connected, or a local error stops the search.  Returns 1 when an attempt
+ * is pending; 0 when the outcome is known (result_fd / result_server set,
+ * nothing armed). */
 static int backend_advance(struct backend_connect *bc)
 {
 	const struct config_backend *be = bc->pool->be;
 
-	while (bc->attempts < be->nservers) {
+	while (bc->attempts < be->nservers && !bc->local) {
 		size_t i = bc->order[bc->attempts];
 		int rc = backend_attempt_start(bc, i);
 
@@ -284,21 +321,31 @@ static int backend_advance(struct backend_connect *bc)
  * caller's connection) without touching a dangling handle. */
 static void backend_deliver(struct backend_connect *bc)
 {
-	char reason[BACKEND_REASON_MAX + 64];
+	char reason[BACKEND_REASON_MAX + 128];
 	backend_connect_cb cb = bc->cb;
 	void *arg = bc->arg;
 	int fd = bc->result_fd;
 	size_t server = bc->result_server;
 	const struct config_backend *be = bc->pool->be;
+	enum backend_result result = BACKEND_FAILED;
 
 	if (fd >= 0) {
 		/* Servers that failed before this one, for the caller's log. */
+		result = BACKEND_OK;
 		snprintf(reason, sizeof(reason), "%s", bc->reason);
+	} else if (bc->local) {
+		result = BACKEND_LOCAL;
+		snprintf(reason, sizeof(reason),
+			 "backend \"%s\": no connection could be opened here "
+			 "(a local error, no server judged): %s",
+			 be->name != NULL ? be->name : "?", bc->reason);
 	} else if (be->nservers == 0) {
 		snprintf(reason, sizeof(reason),
 			 "backend \"%s\" has no servers",
 			 be->name != NULL ? be->name : "?");
 	} else {
+		if (bc->attempts > 0 && bc->timeouts == bc->attempts)
+			result = BACKEND_TIMEOUT;
 		snprintf(reason, sizeof(reason),
 			 "all servers of backend \"%s\" failed: %s",
 			 be->name != NULL ? be->name : "?", bc->reason);
@@ -306,10 +353,7 @@ static void backend_deliver(struct backend_connect *bc)
 	backend_attempt_clear(bc);
 	free(bc->order);
 	free(bc);
-	enum backend_result r = fd >= 0 ? BACKEND_OK : BACKEND_FAILED;
-	if (fd < 0 && strstr(reason, "timeout") && !strstr(reason, "refused"))
-		r = BACKEND_TIMEOUT;
-	cb(fd, server, r, reason[0] != '\0' ? reason : NULL, arg);
+	cb(fd, server, result, reason[0] != '\0' ? reason : NULL, arg);
 }
 
 /* The deferred delivery of an outcome known inside backend_connect_start. */
@@ -329,12 +373,13 @@ static void backend_connect_event_cb(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_TIMEOUT) {
 		snprintf(why, sizeof(why), "connect timeout after %d s",
 			 bc->timeout_sec);
+		bc->timeouts++;
 		backend_server_failed(bc, why);
 	} else if (getsockopt(bc->fd, SOL_SOCKET, SO_ERROR, &err, &errlen) !=
 		   0) {
 		backend_server_failed(bc, strerror(errno));
 	} else if (err != 0) {
-		backend_server_failed(bc, strerror(err));
+		backend_errno_failed(bc, err);
 	} else {
 		event_free(bc->ev);
 		bc->ev = NULL;

@@ -263,6 +263,7 @@ static cfg_opt_t config_backend_opts[] = {
 	CONFIG_OPT_STR("verify_name"),
 	CONFIG_OPT_STR("verify"),
 	CONFIG_OPT_STR("proxy_protocol"),
+	CONFIG_OPT_STR("response_timeout"),
 	CFG_END(),
 };
 
@@ -305,6 +306,7 @@ static cfg_opt_t config_root_opts[] = {
 	CONFIG_OPT_STR("connect_timeout"),
 	CONFIG_OPT_STR("shutdown_timeout"),
 	CONFIG_OPT_STR("max_connections"),
+	CONFIG_OPT_STR("backlog"),
 	CONFIG_OPT_STR("tls_min"),
 	CONFIG_OPT_STR("tls_max"),
 	CONFIG_OPT_STR("ticket_key_file"),

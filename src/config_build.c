@@ -137,11 +137,15 @@ static int config_list_line(struct config_parse *p, cfg_opt_t *opt, unsigned i)
 	return r[n - nv + i].line;
 }
 
+/* An integer option from MIN to MAX (INT_MAX: no upper bound).  *OUT holds
+ * the option's default when this runs (config_defaults comes first), so that
+ * a refusal says what to write and what leaving the option out gives. */
 static void config_int(struct config_parse *p, cfg_t *sec, const char *name,
-		       int min, const char *unit, int *out, int *line)
+		       int min, int max, const char *unit, int *out, int *line)
 {
 	int l;
 	const char *v = config_str(p, sec, name, &l);
+	char range[160];
 	char *end = NULL;
 	long n;
 
@@ -149,28 +153,33 @@ static void config_int(struct config_parse *p, cfg_t *sec, const char *name,
 		*line = l;
 	if (!v)
 		return;
+	if (min == 1 && max == INT_MAX)
+		snprintf(range, sizeof(range), "a positive number of %s", unit);
+	else if (max == INT_MAX)
+		snprintf(range, sizeof(range), "a number of %s >= %d", unit,
+			 min);
+	else
+		snprintf(range, sizeof(range), "a number of %s from %d to %d",
+			 unit, min, max);
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (!*v || *end != '\0') {
+	if (!*v || *end != '\0')
 		config_report(p, l,
-			      "%s = \"%s\": not a whole number — expected a "
-			      "number of %s >= %d",
-			      name, v, unit, min);
-		return;
-	}
-	if (n < min) {
-		config_report(p, l, "%s = %s: expected a number of %s >= %d",
-			      name, v, unit, min);
-		return;
-	}
-	if (errno == ERANGE || n > INT_MAX) {
+			      "%s = \"%s\": not a whole number — use %s; the "
+			      "default is %d",
+			      name, v, range, *out);
+	else if (errno == ERANGE || n > INT_MAX)
 		config_report(p, l,
-			      "%s = %s: too large — expected a number of %s "
-			      "from %d to %d",
-			      name, v, unit, min, INT_MAX);
-		return;
-	}
-	*out = (int)n;
+			      "%s = %s: too large — use %s, at most %d; the "
+			      "default is %d",
+			      name, v, range, max, *out);
+	else if (n < min || n > max)
+		config_report(p, l,
+			      "%s = %s: out of range — use %s; the default is "
+			      "%d",
+			      name, v, range, *out);
+	else
+		*out = (int)n;
 }
 
 static void config_bool(struct config_parse *p, cfg_t *sec, const char *name,
@@ -386,7 +395,9 @@ static void config_build_backend(struct config_parse *p, cfg_t *sec,
 	const char *name;
 
 	b->line = config_open_line(sec);
+	/* A backend's defaults (the global ones are in config_defaults). */
 	b->verify = true;
+	b->response_timeout = 60;
 	config_check_name(p, sec);
 	config_copy(p, sec->title, &b->name);
 	config_addr_list(p, sec, "servers", &b->servers, &b->nservers,
@@ -413,6 +424,8 @@ static void config_build_backend(struct config_parse *p, cfg_t *sec,
 	config_enum(p, sec, "proxy_protocol", config_value_proxy_names,
 		    "proxy_protocol", &v, &b->proxy_protocol_line);
 	b->proxy_protocol = (enum config_proxy_protocol)v;
+	config_int(p, sec, "response_timeout", 1, INT_MAX, "seconds",
+		   &b->response_timeout, &b->response_timeout_line);
 }
 
 static void config_build_http(struct config_parse *p, cfg_t *svc,
@@ -556,22 +569,27 @@ static void config_build_global(struct config_parse *p, cfg_t *root,
 		config_report(p, line,
 			      "user = \"\": empty — expected a user name, or "
 			      "leave user out to keep the current user");
-	config_int(p, root, "workers", 0, "worker threads (0 = one per CPU)",
-		   &cfg->workers, NULL);
+	config_int(p, root, "workers", 0, INT_MAX,
+		   "worker threads (0 = one per CPU)", &cfg->workers, NULL);
 	config_path(p, root, "trust_file", &cfg->trust_file,
 		    &cfg->trust_file_line);
-	config_int(p, root, "warn_days", 0, "days", &cfg->warn_days,
+	config_int(p, root, "warn_days", 0, INT_MAX, "days", &cfg->warn_days,
 		   &cfg->warn_days_line);
-	config_int(p, root, "handshake_timeout", 0, "seconds",
+	/* A timeout of 0 would end every connection (or connect) at once:
+	 * refused.  shutdown_timeout = 0 has a meaning: no draining. */
+	config_int(p, root, "handshake_timeout", 1, INT_MAX, "seconds",
 		   &cfg->handshake_timeout, NULL);
-	config_int(p, root, "idle_timeout", 0, "seconds", &cfg->idle_timeout,
-		   NULL);
-	config_int(p, root, "connect_timeout", 0, "seconds",
+	config_int(p, root, "idle_timeout", 1, INT_MAX, "seconds",
+		   &cfg->idle_timeout, NULL);
+	config_int(p, root, "connect_timeout", 1, INT_MAX, "seconds",
 		   &cfg->connect_timeout, NULL);
-	config_int(p, root, "shutdown_timeout", 0, "seconds",
+	config_int(p, root, "shutdown_timeout", 0, INT_MAX,
+		   "seconds (0 = close open connections at once)",
 		   &cfg->shutdown_timeout, NULL);
-	config_int(p, root, "max_connections", 1, "connections",
+	config_int(p, root, "max_connections", 1, INT_MAX, "connections",
 		   &cfg->max_connections, NULL);
+	config_int(p, root, "backlog", 1, 65535, "pending connections",
+		   &cfg->backlog, NULL);
 	config_tls(p, root, "tls_min", &cfg->tls_min, &cfg->tls_min_line);
 	config_tls(p, root, "tls_max", &cfg->tls_max, &cfg->tls_max_line);
 	config_path(p, root, "ticket_key_file", &cfg->ticket_key_file, NULL);
@@ -610,6 +628,7 @@ static void config_defaults(struct config_parse *p, struct config *cfg)
 	cfg->connect_timeout = 5;
 	cfg->shutdown_timeout = 30;
 	cfg->max_connections = 10000;
+	cfg->backlog = 1024;
 	cfg->tls_min = TLS1_2_VERSION;
 	cfg->tls_max = TLS1_3_VERSION;
 	cfg->log_level = CONFIG_LOG_INFO;

@@ -1,9 +1,12 @@
 /* listener.c — bind the listening sockets of the services.
  *
  * One non-blocking SO_REUSEPORT socket per worker and address, so each worker
- * accepts on its own socket and the kernel balances new connections.  An
- * IPv6 socket is IPV6_V6ONLY so "[::]:443" and "0.0.0.0:443" can coexist.
- * Binding happens before the privilege drop; nothing here accepts.
+ * accepts on its own socket and the kernel balances new connections.  Before
+ * the first of them binds, a probe socket without SO_REUSEPORT makes sure no
+ * other process listens on the address: SO_REUSEPORT alone would let a second
+ * edge443 share the port silently.  An IPv6 socket is IPV6_V6ONLY so
+ * "[::]:443" and "0.0.0.0:443" can coexist.  Binding happens before the
+ * privilege drop; nothing here accepts.
  */
 #include "edge443/listener.h"
 
@@ -15,44 +18,78 @@
 #include <string.h>
 #include <unistd.h>
 
-static int listener_socket(const struct config_addr *addr, int backlog,
-			   char *err, size_t errlen)
+/* "ADDR: cannot listen: why — what to do" for errno ERR. */
+static void listener_error(const struct config_addr *addr, int err, char *buf,
+			   size_t len)
 {
-	int one = 1;
+	snprintf(buf, len, "%s: cannot listen: %s%s", addr->text, strerror(err),
+		 err == EADDRINUSE
+			 ? " — another process listens on it (a second "
+			   "edge443?); stop it, or give this service another "
+			   "address"
+		 : err == EADDRNOTAVAIL
+			 ? " — the address is not configured on this machine"
+		 : err == EACCES ? " — binding a port below 1024 needs root "
+				   "or CAP_NET_BIND_SERVICE"
+				 : "");
+}
+
+/* A socket bound to ADDR with SO_REUSEADDR, and with SO_REUSEPORT when
+ * REUSEPORT; listening with BACKLOG when BACKLOG > 0.  The fd, or -1 with
+ * the reason in err. */
+static int listener_socket(const struct config_addr *addr, bool reuseport,
+			   int backlog, char *err, size_t errlen)
+{
+	int one = 1, saved;
 	int fd = socket(addr->sa.ss_family,
 			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		goto fail;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+	    (reuseport &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0))
 		goto fail;
 	if (addr->sa.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0)
 		goto fail;
-	if (listen(fd, backlog) < 0)
+	if (backlog > 0 && listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
 fail:
-	snprintf(err, errlen, "%s: cannot listen: %s%s", addr->text,
-		 strerror(errno),
-		 errno == EADDRNOTAVAIL
-			 ? " — the address is not configured on this machine"
-		 : errno == EACCES ? " — binding a port below 1024 needs root "
-				     "or CAP_NET_BIND_SERVICE"
-				   : "");
+	saved = errno;
+	listener_error(addr, saved, err, errlen);
 	if (fd >= 0)
 		close(fd);
 	return -1;
 }
 
+/* Is ADDR free?  A socket with SO_REUSEADDR but without SO_REUSEPORT cannot
+ * bind where any other socket listens (ours would join another process's
+ * SO_REUSEPORT group without a word), yet ignores connections in TIME_WAIT
+ * (a restart binds at once).  The probe is closed again before the real
+ * sockets bind.  0, or -1 with the reason in err. */
+static int listener_probe(const struct config_addr *addr, char *err,
+			  size_t errlen)
+{
+	int fd = listener_socket(addr, false, 0, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
 			       int backlog, char *err, size_t errlen)
 {
-	struct listener *l = calloc(1, sizeof(*l));
+	struct listener *l = NULL;
 
+	if (listener_probe(addr, err, errlen) < 0)
+		return NULL;
+	l = calloc(1, sizeof(*l));
 	if (!l)
 		goto oom;
 	l->sa = addr->sa;
@@ -65,7 +102,7 @@ struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
 		l->fds[i] = -1;
 	l->nfds = nworkers;
 	for (size_t i = 0; i < nworkers; i++) {
-		l->fds[i] = listener_socket(addr, backlog, err, errlen);
+		l->fds[i] = listener_socket(addr, true, backlog, err, errlen);
 		if (l->fds[i] < 0) {
 			listener_free(l);
 			return NULL;

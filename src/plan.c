@@ -52,6 +52,7 @@ const char *const plan_rule_ids[] = {
 	"internal-name",
 	/* Per service, by role */
 	"cert-required",
+	"backend-required",
 	"fqdn-covered",
 	"cn-is-fqdn",
 	"wildcard-forbidden",

@@ -3,10 +3,11 @@
  * This part of the plan module judges one service: whether its certificate
  * suits its role (FQDN covered, CN is the FQDN, no wildcard where the role
  * forbids it, client EKU, SIP domains, CWA names), and the service rules that
- * need no certificate (certificate required, Edge terminated, backend
- * verification, legacy TLS).  It does not judge the certificate on its own
- * (plan_cert.c) or clashes between services (plan.c), and like all of plan it
- * reads no file and prints nothing: it appends findings.
+ * need no certificate (certificate required, backend required, Edge
+ * terminated, backend verification, legacy TLS).  It does not judge the
+ * certificate on its own (plan_cert.c) or clashes between services (plan.c),
+ * and like all of plan it reads no file and prints nothing: it appends
+ * findings.
  */
 #include "edge443/plan.h"
 #include "edge443/plan_internal.h"
@@ -241,7 +242,7 @@ int plan_check_service_cert(const struct config *cfg,
 }
 
 /* The per-service rules that need no certificate: cert-required,
- * edge-terminated, backend-verify, tls-legacy. */
+ * backend-required, edge-terminated, backend-verify, tls-legacy. */
 int plan_check_service(const struct config *cfg,
 		       const struct config_service *svc,
 		       struct plan_findings *out)
@@ -275,6 +276,19 @@ int plan_check_service(const struct config *cfg,
 				       "passthrough)",
 				       who, config_role_name(svc->role));
 	}
+
+	/* Without a backend `run` would accept connections it can only
+	 * drop (and http publishing has nowhere to send a request). */
+	if (!svc->backend)
+		rc |= plan_add(out, PLAN_ERROR, "backend-required", file,
+			       svc->line, who,
+			       "%s (%s, mode = \"%s\") names no backend, so "
+			       "edge443 would have nowhere to send its "
+			       "connections — add backend = \"NAME\" naming a "
+			       "backend section with the servers to forward "
+			       "to",
+			       who, config_role_name(svc->role),
+			       config_mode_name(svc->mode));
 
 	if (plan_role_cn_bound(svc->role) && terminates)
 		rc |= plan_add(

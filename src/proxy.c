@@ -525,7 +525,9 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 	proxy_hold(c);
 	c->connecting = NULL;
 	if (fd < 0) {
-		c->owner->stats.backend_failures++;
+		/* A local resource error is no verdict on the backend. */
+		if (r != BACKEND_LOCAL)
+			c->owner->stats.backend_failures++;
 		log_warn("service %s: client %s: backend unreachable: %s",
 			 c->rs->svc->name, c->peer, reason ? reason : "?");
 		proxy_backend_unusable(c, r, reason, "backend unreachable");

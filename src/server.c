@@ -59,7 +59,6 @@
 #define SERVER_EXIT_SYNTAX 2
 #define SERVER_EXIT_RUNTIME 3
 
-#define SERVER_BACKLOG 1024
 #define SERVER_TICKET_ROTATE_SEC 3600
 #define SERVER_ERRLEN 65536
 
@@ -187,8 +186,12 @@ static const struct config_addr *server_config_addr(const struct config *cfg,
 	return NULL;
 }
 
-/* Bind the addresses of CFG that are not bound yet, onto *NEWL.  All or
- * nothing: on failure everything bound here is closed again. */
+/* Bind the addresses of CFG that are not bound yet, onto *NEWL, with CFG's
+ * backlog (a reload does not change the backlog of an address already
+ * bound).  The ones this process holds are kept, never bound again, so a
+ * reload keeps its listeners while an address that another process
+ * listens on (a second edge443) is refused.  All or nothing: on failure
+ * everything bound here is closed again. */
 static int server_bind_new(struct server *srv, const struct config *cfg,
 			   struct listener **newl, char *err, size_t errlen)
 {
@@ -202,7 +205,7 @@ static int server_bind_new(struct server *srv, const struct config *cfg,
 		if (known)
 			continue;
 		struct listener *l = listener_bind(a, srv->nworkers,
-						   SERVER_BACKLOG, err, errlen);
+						   cfg->backlog, err, errlen);
 		if (!l)
 			goto fail;
 		l->next = *newl;

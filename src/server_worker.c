@@ -162,10 +162,12 @@ static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		wl->w = w;
 		wl->l = l;
+		/* Backlog 0: the socket listens already, with the
+		 * configured backlog (-1 would listen() again with 128). */
 		wl->evl = evconnlistener_new(w->base, server_accept_cb, wl,
 					     LEV_OPT_CLOSE_ON_FREE |
 						     LEV_OPT_CLOSE_ON_EXEC,
-					     -1, l->fds[w->index]);
+					     0, l->fds[w->index]);
 		if (!wl->evl) {
 			log_error("worker %zu: cannot listen on %s", w->index,
 				  l->text);

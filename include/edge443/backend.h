@@ -63,22 +63,32 @@ void backend_server_mark_failed(struct backend_pool *pool, size_t i,
  * succeeded; plain backends are marked up by a successful connect). */
 void backend_server_mark_ok(struct backend_pool *pool, size_t i);
 
-/* Called once with the outcome, always from the event loop (never from inside
- * backend_connect_start).  FD >= 0 is a connected non-blocking socket now
- * owned by the callee and SERVER the index of the server used; REASON is then
- * NULL, or, when earlier servers failed first, lists them
- * ("10.0.0.1:80: Connection refused") so the caller can log the failover.
- * FD < 0 means every server failed and REASON says why, e.g.
- * "all servers of backend \"cwa\" failed: 10.0.0.1:80: Connection refused;
- * 10.0.0.2:80: connect timeout after 5 s".  REASON is valid only during the
- * call.  The handle is already freed when the callback runs. */
+/* How a connect ended. */
 enum backend_result {
-	BACKEND_OK,
+	BACKEND_OK,	 /* FD is connected */
 	BACKEND_FAILED,	 /* servers refused/reset/unreachable (at least one
-			  * not a timeout) */
+			  * not a timeout), or the backend has no servers */
 	BACKEND_TIMEOUT, /* every server tried timed out */
-	BACKEND_LOCAL,	 /* a local resource error; no server judged */
+	BACKEND_LOCAL,	 /* a local resource error (EMFILE, ENFILE, ENOBUFS,
+			  * ENOMEM, EADDRNOTAVAIL: no socket or no local
+			  * port); no server judged */
 };
+
+/* Called once with the outcome, always from the event loop (never from inside
+ * backend_connect_start).  RESULT is BACKEND_OK exactly when FD >= 0: a
+ * connected non-blocking socket now owned by the callee, SERVER the index of
+ * the server used; REASON is then NULL, or, when earlier servers failed
+ * first, lists them ("10.0.0.1:80: Connection refused") so the caller can log
+ * the failover.  Otherwise FD is -1 and REASON says why, e.g. "all servers of
+ * backend \"cwa\" failed: 10.0.0.1:80: Connection refused; 10.0.0.2:80:
+ * connect timeout after 5 s" (BACKEND_FAILED; an http service answers 502),
+ * every server timing out (BACKEND_TIMEOUT; 504), or "backend \"cwa\": no
+ * connection could be opened here (a local error, no server judged):
+ * 10.0.0.1:80: Too many open files" (BACKEND_LOCAL).  A local error is not
+ * the server's fault: the server is not marked down, no failure is counted
+ * for it, and the connect stops there (the next server would fail the same
+ * way).  REASON is valid only during the call.  The handle is already freed
+ * when the callback runs. */
 typedef void (*backend_connect_cb)(int fd, size_t server,
 				   enum backend_result result,
 				   const char *reason, void *arg);
@@ -88,9 +98,10 @@ struct backend_connect;
 /* Start connecting to the pool's servers on BASE with TIMEOUT_SEC per server
  * (<= 0: no timeout).  The first server is chosen round robin across all
  * callers (pool->next), then the following ones in order, each at most once;
- * a connect error or timeout moves on to the next.  Returns a handle, or NULL
- * when nothing could be started (out of memory, bad arguments; the callback
- * is then never called).  Call from the thread that runs BASE. */
+ * a connect error or timeout moves on to the next (a local error does not).
+ * Returns a handle, or NULL when nothing could be started (out of memory, bad
+ * arguments; the callback is then never called).  Call from the thread that
+ * runs BASE. */
 struct backend_connect *backend_connect_start(struct event_base *base,
 					      struct backend_pool *pool,
 					      int timeout_sec,

@@ -88,11 +88,12 @@ struct config_backend {
 	bool verify;	   /* default true; false must be explicit */
 	bool verify_set;   /* "verify" was written in the file */
 	enum config_proxy_protocol proxy_protocol;
-	int response_timeout; /* seconds the backend may stay silent while a
-			       * response is pending */
+	int response_timeout; /* seconds from the request's last byte to the
+			       * response head (http services: 504); > 0,
+			       * default 60 */
 	int line;
 	int servers_line, tls_line, trust_file_line, verify_name_line,
-		verify_line, proxy_protocol_line;
+		verify_line, proxy_protocol_line, response_timeout_line;
 };
 
 struct config_http {
@@ -139,8 +140,12 @@ struct config {
 	int workers;
 	char *trust_file; /* default /etc/ssl/certs/ca-certificates.crt */
 	int warn_days;
+	/* seconds, all > 0 except shutdown_timeout (0 = close open connections
+	 * at once, without draining) */
 	int handshake_timeout, idle_timeout, connect_timeout, shutdown_timeout;
 	int max_connections;
+	int backlog; /* listen backlog of every listener, 1-65535; default
+		      * 1024 (the kernel caps it at net.core.somaxconn) */
 	int tls_min, tls_max;  /* default TLS 1.2 / 1.3 */
 	char *ticket_key_file; /* NULL if absent */
 	char *log_file;	       /* NULL: stderr (syslog with --daemon) */

@@ -3,8 +3,9 @@
  * listener.c binds one listening socket per worker for an address, with
  * SO_REUSEPORT so the kernel spreads new connections over the workers.
  * Binding is all-or-nothing: either every socket of an address is bound or
- * none is left open.  It does not accept: each worker wraps its own socket in
- * an evconnlistener (server.c).
+ * none is left open, and an address another process listens on is refused.  It
+ * does not accept: each worker wraps its own socket in an evconnlistener
+ * (server.c).
  */
 #ifndef EDGE443_LISTENER_H
 #define EDGE443_LISTENER_H
@@ -25,8 +26,13 @@ struct listener {
 	struct listener *next;
 };
 
-/* Bind NWORKERS sockets for ADDR (listen backlog BACKLOG).  Returns a new
- * listener, or NULL with "127.0.0.11:443: Address already in use" in err. */
+/* Bind NWORKERS sockets for ADDR (listen backlog BACKLOG >= 1, which the
+ * kernel caps at net.core.somaxconn).  Refuses an address on which another
+ * socket already listens, even one with SO_REUSEPORT (another edge443): call it
+ * only for addresses this process does not hold yet.  Returns a new listener,
+ * or NULL with "127.0.0.11:443: cannot listen: Address already in use — ..." in
+ * err.  The sockets listen already: wrap them with a backlog of 0 in
+ * evconnlistener_new (anything else calls listen() again). */
 struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
 			       int backlog, char *err, size_t errlen);
 

@@ -19,7 +19,9 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +53,7 @@ struct test_outcome {
 	int reentrant;	    /* the callback ran inside backend_connect_start */
 	int fd;
 	size_t server;
+	enum backend_result result;
 	char reason[2048];
 	int has_reason;
 };
@@ -150,6 +153,7 @@ static void test_connect_cb(int fd, size_t server, enum backend_result result,
 		o->reentrant = 1;
 	o->fd = fd;
 	o->server = server;
+	o->result = result;
 	o->has_reason = reason != NULL;
 	snprintf(o->reason, sizeof(o->reason), "%s", reason ? reason : "");
 	event_base_loopbreak(o->base);
@@ -219,6 +223,7 @@ static void test_connect_one_server(void **state)
 	test_backend_add(&tb, 'l');
 	test_connect(base, &tb, 5, &o);
 	assert_true(o.fd >= 0);
+	assert_int_equal(o.result, BACKEND_OK);
 	assert_int_equal(o.server, 0);
 	assert_false(o.has_reason);
 	test_assert_accepts(tb.sock[0]);
@@ -266,6 +271,7 @@ static void test_connect_all_refused(void **state)
 	atomic_store(&tb.pool.next, 1); /* start at the second server */
 	test_connect(base, &tb, 5, &o);
 	assert_int_equal(o.fd, -1);
+	assert_int_equal(o.result, BACKEND_FAILED);
 	snprintf(want, sizeof(want),
 		 "all servers of backend \"cwa\" failed: "
 		 "%s: Connection refused; %s: Connection refused; "
@@ -304,6 +310,7 @@ static void test_connect_no_servers(void **state)
 	test_backend_init(&tb);
 	test_connect(base, &tb, 5, &o);
 	assert_int_equal(o.fd, -1);
+	assert_int_equal(o.result, BACKEND_FAILED);
 	assert_string_equal(o.reason, "backend \"cwa\" has no servers");
 }
 
@@ -362,6 +369,108 @@ static void test_connect_round_robin(void **state)
 		close(o.fd);
 	}
 	assert_int_equal(atomic_load(&tb.pool.next), 6);
+	test_backend_done(&tb);
+	assert_int_equal(test_count_fds(), fds);
+}
+
+/* Every server timed out: BACKEND_TIMEOUT (an http service answers 504); a
+ * timeout and a refusal: BACKEND_FAILED (502). */
+static void test_connect_result_timeout(void **state)
+{
+	static const char *const kinds[] = {"h", "hr"};
+	static const enum backend_result want[] = {BACKEND_TIMEOUT,
+						   BACKEND_FAILED};
+	struct event_base *base = *state;
+	int fds = test_count_fds();
+
+	for (size_t k = 0; k < 2; k++) {
+		struct test_backend tb;
+		struct test_outcome o;
+
+		test_backend_init(&tb);
+		for (const char *c = kinds[k]; *c; c++)
+			test_backend_add(&tb, *c);
+		test_connect(base, &tb, 1, &o);
+		if (o.fd >= 0) { /* see test_connect_timeout */
+			close(o.fd);
+			test_backend_done(&tb);
+			skip();
+		}
+		assert_int_equal(o.result, want[k]);
+		assert_non_null(strstr(o.reason, "connect timeout after 1 s"));
+		test_backend_done(&tb);
+	}
+	assert_int_equal(test_count_fds(), fds);
+}
+
+/* The lowest free file descriptor. */
+static int test_lowest_free_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+/* No socket can be had here (EMFILE: the open-files limit is reached): a
+ * local failure, not a verdict on the servers.  Neither is marked down or
+ * counted, the next server is not tried (it would fail the same way), and
+ * the result says BACKEND_LOCAL so the caller need not guess from the
+ * text.  Afterwards both servers serve as before. */
+static void test_connect_local_error(void **state)
+{
+	struct event_base *base = *state;
+	int fds = test_count_fds();
+	struct test_backend tb;
+	struct test_outcome o;
+	struct timeval limit = {10, 0};
+	struct backend_connect *bc;
+	struct rlimit saved, low;
+	char want[512];
+
+	test_backend_init(&tb);
+	test_backend_add(&tb, 'l');
+	test_backend_add(&tb, 'l');
+	assert_int_equal(backend_pool_init(&tb.pool, &tb.be), 0);
+
+	/* Every descriptor below the lowest free one is taken, so with the
+	 * soft limit there socket() fails with EMFILE.  Only around the start:
+	 * the failure is seen inside it, and cmocka needs descriptors. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)test_lowest_free_fd();
+	test_outcome_init(&o, base);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	bc = backend_connect_start(base, &tb.pool, 5, test_connect_cb, &o);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	o.start_returned = 1;
+	assert_non_null(bc);
+	event_base_loopexit(base, &limit);
+	event_base_dispatch(base);
+	assert_int_equal(o.called, 1);
+	assert_false(o.reentrant);
+
+	assert_int_equal(o.fd, -1);
+	assert_int_equal(o.result, BACKEND_LOCAL);
+	snprintf(want, sizeof(want),
+		 "backend \"cwa\": no connection could be opened here (a "
+		 "local error, no server judged): %s: %s",
+		 tb.text[0], strerror(EMFILE));
+	assert_string_equal(o.reason, want); /* one server tried, no more */
+	for (size_t i = 0; i < 2; i++) {
+		assert_true(backend_server_up(&tb.pool, i));
+		assert_int_equal(backend_server_failures(&tb.pool, i), 0);
+	}
+
+	/* With descriptors again the round robin goes on, untroubled. */
+	test_connect(base, &tb, 5, &o);
+	assert_int_equal(o.result, BACKEND_OK);
+	assert_int_equal(o.server, 1);
+	assert_false(o.has_reason);
+	test_assert_accepts(tb.sock[1]);
+	close(o.fd);
+	backend_pool_free(&tb.pool);
 	test_backend_done(&tb);
 	assert_int_equal(test_count_fds(), fds);
 }
@@ -745,6 +854,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connect_timeout,
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_connect_round_robin,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_connect_result_timeout,
+						test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_connect_local_error,
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_connect_cancel_pending,
 						test_setup, test_teardown),

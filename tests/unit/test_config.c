@@ -386,6 +386,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(cfg->connect_timeout, 5);
 	assert_int_equal(cfg->shutdown_timeout, 30);
 	assert_int_equal(cfg->max_connections, 10000);
+	assert_int_equal(cfg->backlog, 1024);
 	assert_int_equal(cfg->tls_min, TLS1_2_VERSION);
 	assert_int_equal(cfg->tls_max, TLS1_3_VERSION);
 	assert_int_equal(cfg->tls_min_line, 0);
@@ -418,6 +419,8 @@ static void test_config_defaults(void **state)
 	assert_true(b->verify);
 	assert_false(b->verify_set);
 	assert_int_equal(b->proxy_protocol, CONFIG_PROXY_OFF);
+	assert_int_equal(b->response_timeout, 60);
+	assert_int_equal(b->response_timeout_line, 0);
 	config_free(cfg);
 }
 
@@ -624,24 +627,71 @@ static const struct {
 	 "\"192.0.2.1:443\"\n  mode = \"bridge\"\n}\n",
 	 "bad.conf:4: mode \"bridge\": unknown mode — expected one of "
 	 "terminate, reencrypt, passthrough"},
+	/* numbers: a timeout of 0 or less is refused (0 would end every
+	 * connection at once), except shutdown_timeout = 0 (no draining) */
 	{"handshake_timeout = -1\n" SVC "}\n",
-	 "bad.conf:1: handshake_timeout = -1: expected a number of seconds >= "
-	 "0"},
+	 "bad.conf:1: handshake_timeout = -1: out of range — use a positive "
+	 "number of seconds; the default is 10\n"},
+	{"handshake_timeout = 0\n" SVC "}\n",
+	 "bad.conf:1: handshake_timeout = 0: out of range — use a positive "
+	 "number of seconds; the default is 10\n"},
 	{"\nidle_timeout = -5\n" SVC "}\n",
-	 "bad.conf:2: idle_timeout = -5: expected a number of seconds >= 0"},
+	 "bad.conf:2: idle_timeout = -5: out of range — use a positive number "
+	 "of seconds; the default is 300\n"},
+	{"\nidle_timeout = 0\n" SVC "}\n",
+	 "bad.conf:2: idle_timeout = 0: out of range — use a positive number "
+	 "of seconds; the default is 300\n"},
 	{"connect_timeout = -1\n" SVC "}\n",
-	 "bad.conf:1: connect_timeout = -1: expected a number of seconds >= 0"},
+	 "bad.conf:1: connect_timeout = -1: out of range — use a positive "
+	 "number of seconds; the default is 5\n"},
+	{"connect_timeout = 0\n" SVC "}\n",
+	 "bad.conf:1: connect_timeout = 0: out of range — use a positive "
+	 "number of seconds; the default is 5\n"},
+	{"connect_timeout = 1.5\n" SVC "}\n",
+	 "bad.conf:1: connect_timeout = \"1.5\": not a whole number — use a "
+	 "positive number of seconds; the default is 5\n"},
 	{"shutdown_timeout = -1\n" SVC "}\n",
-	 "bad.conf:1: shutdown_timeout = -1: expected a number of seconds >= "
-	 "0"},
+	 "bad.conf:1: shutdown_timeout = -1: out of range — use a number of "
+	 "seconds (0 = close open connections at once) >= 0; the default is "
+	 "30\n"},
+	{"backend b {\n  servers = \"10.0.0.1:443\"\n  response_timeout = "
+	 "0\n}\n" SVC "}\n",
+	 "bad.conf:3: response_timeout = 0: out of range — use a positive "
+	 "number of seconds; the default is 60\n"},
+	{"backend b {\n  servers = \"10.0.0.1:443\"\n  response_timeout = "
+	 "-60\n}\n" SVC "}\n",
+	 "bad.conf:3: response_timeout = -60: out of range — use a positive "
+	 "number of seconds; the default is 60\n"},
+	{"backend b {\n  servers = \"10.0.0.1:443\"\n  response_timeout = "
+	 "\"soon\"\n}\n" SVC "}\n",
+	 "bad.conf:3: response_timeout = \"soon\": not a whole number — use a "
+	 "positive number of seconds; the default is 60\n"},
+	{"backend b {\n  servers = \"10.0.0.1:443\"\n  response_timeout = "
+	 "5\n  response_timeout = 6\n}\n" SVC "}\n",
+	 "bad.conf:4: response_timeout is set twice in backend \"b\" (also on "
+	 "line 3) — keep one"},
+	{"backlog = 0\n" SVC "}\n",
+	 "bad.conf:1: backlog = 0: out of range — use a number of pending "
+	 "connections from 1 to 65535; the default is 1024\n"},
+	{"backlog = -1\n" SVC "}\n",
+	 "bad.conf:1: backlog = -1: out of range — use a number of pending "
+	 "connections from 1 to 65535; the default is 1024\n"},
+	{"backlog = 65536\n" SVC "}\n",
+	 "bad.conf:1: backlog = 65536: out of range — use a number of pending "
+	 "connections from 1 to 65535; the default is 1024\n"},
+	{"backlog = 99999999999\n" SVC "}\n",
+	 "bad.conf:1: backlog = 99999999999: too large — use a number of "
+	 "pending connections from 1 to 65535, at most 65535; the default is "
+	 "1024\n"},
 	{"warn_days = -1\n" SVC "}\n",
-	 "bad.conf:1: warn_days = -1: expected a number of days >= 0"},
+	 "bad.conf:1: warn_days = -1: out of range — use a number of days >= "
+	 "0; the default is 30\n"},
 	{"workers = -2\n" SVC "}\n",
-	 "bad.conf:1: workers = -2: expected a number of worker threads (0 = "
-	 "one per CPU) >= 0"},
+	 "bad.conf:1: workers = -2: out of range — use a number of worker "
+	 "threads (0 = one per CPU) >= 0; the default is 0\n"},
 	{"max_connections = 0\n" SVC "}\n",
-	 "bad.conf:1: max_connections = 0: expected a number of connections >= "
-	 "1"},
+	 "bad.conf:1: max_connections = 0: out of range — use a positive "
+	 "number of connections; the default is 10000\n"},
 	{"workers = 2x\n" SVC "}\n",
 	 "bad.conf:1: workers = \"2x\": not a whole number"},
 	{"workers = 99999999999\n" SVC "}\n",
@@ -821,6 +871,66 @@ static void test_config_bad_table(void **state)
 			fail_msg("case %zu (file): expected\n  %s\ngot\n  %s",
 				 i, test_config_bad[i].expected, err);
 		assert_memory_equal(err, path, strlen(path));
+	}
+}
+
+/* The numbers that are accepted, at the edges of their ranges: what is
+ * written is what is used, and the line is recorded where the struct has
+ * one.  The refusals (0 and negative timeouts, backlog out of range) are in
+ * test_config_bad. */
+static void test_config_numbers(void **state)
+{
+	static const struct {
+		const char *text; /* written before SVC "}" */
+		size_t field;	  /* offsetof(struct config, ...) */
+		int value;
+	} global[] = {
+		{"handshake_timeout = 1\n",
+		 offsetof(struct config, handshake_timeout), 1},
+		{"idle_timeout = 1\n", offsetof(struct config, idle_timeout),
+		 1},
+		{"idle_timeout = 86400\n",
+		 offsetof(struct config, idle_timeout), 86400},
+		{"connect_timeout = 1\n",
+		 offsetof(struct config, connect_timeout), 1},
+		{"shutdown_timeout = 0\n",
+		 offsetof(struct config, shutdown_timeout), 0},
+		{"shutdown_timeout = 2147483647\n",
+		 offsetof(struct config, shutdown_timeout), 2147483647},
+		{"backlog = 1\n", offsetof(struct config, backlog), 1},
+		{"backlog = 511\n", offsetof(struct config, backlog), 511},
+		{"backlog = 65535\n", offsetof(struct config, backlog), 65535},
+	};
+	static const struct {
+		const char *value;
+		int want;
+	} response[] = {{"1", 1}, {"60", 60}, {"3600", 3600}};
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(global) / sizeof(global[0]); i++) {
+		struct config *cfg;
+
+		snprintf(text, sizeof(text), "%s" SVC "}\n", global[i].text);
+		cfg = test_config_ok(text, NULL);
+		assert_int_equal(
+			*(const int *)((const char *)cfg + global[i].field),
+			global[i].value);
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(response) / sizeof(response[0]); i++) {
+		struct config *cfg;
+
+		snprintf(text, sizeof(text),
+			 "backend b {\n  servers = \"10.0.0.1:443\"\n\n  "
+			 "response_timeout = %s\n}\n" SVC
+			 "  backend = \"b\"\n}\n",
+			 response[i].value);
+		cfg = test_config_ok(text, NULL);
+		assert_int_equal(cfg->backends[0].response_timeout,
+				 response[i].want);
+		assert_int_equal(cfg->backends[0].response_timeout_line, 4);
+		config_free(cfg);
 	}
 }
 
@@ -1066,6 +1176,7 @@ int main(void)
 		cmocka_unit_test(test_config_good_string),
 		cmocka_unit_test(test_config_relative_paths),
 		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_numbers),
 		cmocka_unit_test(test_config_names),
 		cmocka_unit_test(test_config_addr),
 		cmocka_unit_test(test_config_bad_table),

@@ -629,6 +629,69 @@ static void test_cert_required(void **state)
 	run_free(&r);
 }
 
+/* backend-required: every service, whatever its mode or role, names a
+ * backend; without one `run` would accept connections it can only drop (an
+ * http service crashed).  One error per service, on its section line. */
+static void test_backend_required(void **state)
+{
+	static const char tmpl[] = "trust_file = \"@PKI@/trust.pem\"\n"
+				   "certificate c {\n"
+				   "  cert = \"@PKI@/ssl1.crt\"\n"
+				   "  chain = \"@PKI@/chain.pem\"\n"
+				   "  key = \"@PKI@/ssl1.key\"\n"
+				   "}\n"
+				   "backend b {\n"
+				   "  servers = {\"127.0.0.1:8443\"}\n"
+				   "}\n"
+				   "service with {\n"
+				   "  fqdn = \"sip.example.com\"\n"
+				   "  listen = \"127.0.0.1:443\"\n"
+				   "  certificate = \"c\"\n"
+				   "  mode = \"terminate\"\n"
+				   "  backend = \"b\"\n"
+				   "}\n"
+				   "service web {\n"
+				   "  role = \"cwa\"\n"
+				   "  fqdn = \"cwa.example.com\"\n"
+				   "  listen = \"127.0.0.2:443\"\n"
+				   "  certificate = \"c\"\n"
+				   "  mode = \"terminate\"\n"
+				   "  http {\n"
+				   "  }\n"
+				   "}\n"
+				   "service pass {\n"
+				   "  role = \"av-edge\"\n"
+				   "  fqdn = \"av.example.com\"\n"
+				   "  listen = \"127.0.0.3:443\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "}\n";
+	static const char *const without[] = {"service web {",
+					      "service pass {"};
+	struct run r;
+
+	(void)state;
+	run(&r, tmpl);
+	assert_int_equal(count(&r, "backend-required"), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct plan_finding *f = find_at(
+			&r, "backend-required", line_of(r.text, without[i]));
+
+		if (!f) {
+			dump(&r);
+			fail_msg("no backend-required for %s", without[i]);
+		}
+		assert_int_equal(f->severity, PLAN_ERROR);
+		assert_non_null(strstr(f->message, "names no backend"));
+		assert_non_null(strstr(f->message, "— add backend = \"NAME\""));
+	}
+	assert_string_equal(find_at(&r, "backend-required",
+				    line_of(r.text, "service web {"))
+				    ->subject,
+			    "service \"web\"");
+	assert_true(r.f.errors >= 2);
+	run_free(&r);
+}
+
 static void test_backend_verify(void **state)
 {
 	static const char base[] = "trust_file = \"@PKI@/trust.pem\"\n"
@@ -1299,24 +1362,43 @@ static void test_now_is_used(void **state)
 static void test_rule_ids(void **state)
 {
 	static const char *const expected[] = {
-		"file-unreadable",  "key-missing",
-		"key-match",	    "key-perms",
-		"key-strength",	    "sig-weak",
-		"eku-server",	    "ku-mismatch",
-		"san-present",	    "cn-in-san",
-		"san-order",	    "not-yet-valid",
-		"expired",	    "expires-soon",
-		"validity-cap",	    "chain-incomplete",
-		"chain-extra",	    "internal-name",
-		"cert-required",    "fqdn-covered",
-		"cn-is-fqdn",	    "wildcard-forbidden",
-		"eku-client",	    "sip-domain-san",
-		"edge-terminated",  "cwa-sans",
-		"backend-verify",   "listen-unique",
-		"fqdn-port-unique", "tls-legacy",
-		"cn-shared",	    "ref-unknown",
-		"unused",	    "unreachable",
-		"served-differs",   "served-chain-incomplete",
+		"file-unreadable",
+		"key-missing",
+		"key-match",
+		"key-perms",
+		"key-strength",
+		"sig-weak",
+		"eku-server",
+		"ku-mismatch",
+		"san-present",
+		"cn-in-san",
+		"san-order",
+		"not-yet-valid",
+		"expired",
+		"expires-soon",
+		"validity-cap",
+		"chain-incomplete",
+		"chain-extra",
+		"internal-name",
+		"cert-required",
+		"backend-required",
+		"fqdn-covered",
+		"cn-is-fqdn",
+		"wildcard-forbidden",
+		"eku-client",
+		"sip-domain-san",
+		"edge-terminated",
+		"cwa-sans",
+		"backend-verify",
+		"listen-unique",
+		"fqdn-port-unique",
+		"tls-legacy",
+		"cn-shared",
+		"ref-unknown",
+		"unused",
+		"unreachable",
+		"served-differs",
+		"served-chain-incomplete",
 		"served-no-sni",
 	};
 	size_t n = 0;
@@ -1430,6 +1512,7 @@ int main(void)
 		cmocka_unit_test(test_chain_rules),
 		cmocka_unit_test(test_service_rules),
 		cmocka_unit_test(test_cert_required),
+		cmocka_unit_test(test_backend_required),
 		cmocka_unit_test(test_backend_verify),
 		cmocka_unit_test(test_listen_unique),
 		cmocka_unit_test(test_fqdn_port_unique),
