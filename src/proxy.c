@@ -432,7 +432,7 @@ void proxy_read_cb(struct bufferevent *bev, void *arg)
 		struct evbuffer *out = bufferevent_get_output(bev);
 		size_t was = evbuffer_get_length(out);
 		enum http_action act = http_redirect(
-			c->rs->svc, bufferevent_get_input(bev), out);
+			c->rs->svc, bufferevent_get_input(bev), out, &(int){0});
 		c->local_out += evbuffer_get_length(out) - was;
 		if (act == HTTP_CLOSE)
 			proxy_flush_close(c);

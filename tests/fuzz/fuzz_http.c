@@ -118,7 +118,8 @@ static void fuzz_redirect(const struct config_service *svc, const uint8_t *data,
 			n = size - i;
 		evbuffer_add(in, data + i, n);
 		i += n;
-		enum http_action a = http_redirect(svc, in, out);
+		int status;
+		enum http_action a = http_redirect(svc, in, out, &status);
 		fuzz_check_answer(out);
 		if (a != HTTP_CONTINUE)
 			break;
