@@ -183,7 +183,8 @@ struct http_conn *http_conn_new(const struct config_service *svc,
 	h->req_parser.data = h;
 	http_parser_init(&h->resp_parser, HTTP_RESPONSE);
 	h->resp_parser.data = h;
-	clock_gettime(CLOCK_MONOTONIC, &h->cur.start);
+	http_await_head(h);
+	h->cur.start = h->head_since;
 	h->cur.minor = 1;
 	return h;
 fail:
@@ -195,9 +196,16 @@ void http_conn_free(struct http_conn *h)
 {
 	if (h == NULL)
 		return;
-	/* A response delimited by the backend closing ends here. */
-	if (h->resp_pending && h->resp_head_done)
-		http_log_access(h, h->resp_status, h->resp_bytes, NULL);
+	/* A response delimited by the backend closing ends here; a request
+	 * still without a response is logged too (every forwarded request
+	 * gets its line), with status 0. */
+	if (h->resp_pending)
+		http_log_access(
+			h, h->resp_head_done ? h->resp_status : 0,
+			h->resp_bytes,
+			h->resp_head_done
+				? NULL
+				: "connection closed before a response");
 	for (size_t i = 0; i < h->nnames; i++)
 		free(h->names[i]);
 	free(h->names);
@@ -248,6 +256,7 @@ static bool http_dropped(const struct http_field *f)
 		"te",
 		"trailer",
 		"upgrade",
+		"http2-settings", /* only ever meant for an h2c upgrade */
 		"transfer-encoding",
 		"content-length",
 		"host",
@@ -263,14 +272,17 @@ static bool http_dropped(const struct http_field *f)
 	return false;
 }
 
-/* Write the re-serialised head of the request to TO. */
+/* Write the re-serialised head of the request to TO: the normalised PATH
+ * and the QUERY as sent. */
 static void http_serialise(struct http_conn *h, const struct http_facts *x,
-			   const char *target, size_t tlen, struct evbuffer *to)
+			   const char *path, size_t plen, const char *query,
+			   size_t qlen, struct evbuffer *to)
 {
 	const struct http_peer *p = h->peer;
 
 	evbuffer_add_printf(to, "%s ", h->cur.method);
-	evbuffer_add(to, target, tlen);
+	evbuffer_add(to, path, plen);
+	evbuffer_add(to, query, qlen);
 	/* HTTP/1.0 stays 1.0 so the backend never answers it chunked. */
 	evbuffer_add_printf(to, " HTTP/1.%d\r\nHost: ", h->cur.minor);
 	if (h->svc->http.host_header == CONFIG_HOST_BACKEND)
@@ -312,6 +324,62 @@ static void http_serialise(struct http_conn *h, const struct http_facts *x,
 	evbuffer_add(to, "\r\n", 2);
 }
 
+/* Remove every field whose name holds '_' before anything reads the fields
+ * (as nginx does with underscores_in_headers off): CGI, PHP and others map
+ * '-' and '_' both to '_' (HTTP_X_FORWARDED_FOR), so X_Forwarded_For would
+ * pass for the X-Forwarded-For we set.  One log line per request. */
+static void http_drop_underscores(struct http_conn *h)
+{
+	const char *first = NULL;
+	size_t firstlen = 0, kept = 0;
+
+	for (size_t i = 0; i < h->nfields; i++) {
+		const struct http_field *f = &h->fields[i];
+
+		if (memchr(f->name, '_', f->namelen) == NULL) {
+			h->fields[kept++] = *f;
+		} else if (first == NULL) {
+			first = f->name;
+			firstlen = f->namelen;
+		}
+	}
+	if (first != NULL && log_enabled(CONFIG_LOG_INFO)) {
+		char name[HTTP_LOG_MAX + 1];
+
+		http_log_copy(name, sizeof(name), first, firstlen);
+		log_info("access client=%s: dropped %zu header field(s) with "
+			 "'_' in the name, the first \"%s\"",
+			 http_client_addr(h), h->nfields - kept, name);
+	}
+	h->nfields = kept;
+}
+
+/* Only WebSocket may turn the connection into a tunnel.  Any other upgrade
+ * (h2c above all, defined for cleartext only, which would hand the backend
+ * a raw HTTP/2 stream past every rule) is stripped: the request goes on as
+ * an ordinary one (Upgrade, HTTP2-Settings and Connection are never
+ * forwarded as sent), and a 101 to it is a bad response. */
+static bool http_upgrade_ok(struct http_conn *h, const struct http_facts *x)
+{
+	char v[HTTP_LOG_MAX + 1];
+
+	if (x->upgrade == NULL)
+		return false;
+	if (h->req_parser.upgrade &&
+	    http_eq(x->upgrade->value, x->upgrade->valuelen, "websocket"))
+		return true;
+	if (log_enabled(CONFIG_LOG_INFO)) {
+		http_log_copy(v, sizeof(v), x->upgrade->value,
+			      x->upgrade->valuelen);
+		log_info("access client=%s: Upgrade \"%s\" stripped (%s); "
+			 "forwarded as an ordinary request",
+			 http_client_addr(h), v,
+			 h->req_parser.upgrade ? "only websocket is tunnelled"
+					       : "not named in Connection");
+	}
+	return false;
+}
+
 /* The head is whole in FROM (h->scan.pos bytes): parse it, check it, then
  * forward it re-serialised or answer it. */
 static enum http_action
@@ -320,8 +388,8 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 {
 	size_t n = h->scan.pos, used;
 	struct http_facts x;
-	const char *target, *path, *why;
-	size_t tlen, plen;
+	const char *path, *query, *why;
+	size_t plen, qlen;
 	enum http_errno err;
 	enum http_action act = HTTP_CONTINUE;
 	http_parser *p = &h->req_parser;
@@ -354,6 +422,7 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 	if (h->url)
 		http_log_copy(h->cur.target, sizeof(h->cur.target), h->url,
 			      h->urllen);
+	http_drop_underscores(h);
 	for (size_t i = 0; i < h->nfields; i++)
 		if (http_eq(h->fields[i].name, h->fields[i].namelen, "host"))
 			http_log_copy(h->cur.host, sizeof(h->cur.host),
@@ -387,9 +456,10 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 	}
 	h->cur.chunked = x.chunked;
 	h->cur.close = p->http_minor == 0 || http_in_connection(h, "close", 5);
-	h->cur.upgrade = p->upgrade && x.upgrade != NULL;
-	if (p->upgrade && (!h->cur.upgrade || p->http_minor == 0 || x.chunked ||
-			   (x.has_cl && x.cl > 0) || !h->req_end)) {
+	h->cur.upgrade = http_upgrade_ok(h, &x);
+	if ((p->upgrade && x.upgrade == NULL) ||
+	    (h->cur.upgrade && (p->http_minor == 0 || x.chunked ||
+				(x.has_cl && x.cl > 0) || !h->req_end))) {
 		act = http_fail(h, client, 400, "bad upgrade request");
 		goto done;
 	}
@@ -400,7 +470,7 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 		act = http_fail(h, client, 400, "malformed Host");
 		goto done;
 	}
-	if (http_target(h, &x, &target, &tlen, &path, &plen, &why) < 0) {
+	if (http_target(h, &x, &path, &plen, &query, &qlen, &why) < 0) {
 		act = http_fail(h, client, 400, why);
 		goto done;
 	}
@@ -425,7 +495,8 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 					"path not published");
 		goto done;
 	}
-	http_serialise(h, &x, target, tlen, to);
+	http_serialise(h, &x, path, plen, query, qlen, to);
+	h->cur.forwarded = true;
 	*need_backend = true;
 	h->resp_pending = true;
 	h->resp_head_done = false;
@@ -438,6 +509,7 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 		h->state = HTTP_S_WAIT;
 	} else {
 		h->state = HTTP_S_BODY;
+		h->cur.body_open = true;
 		h->body_to = to;
 		memset(&h->chunk, 0, sizeof(h->chunk));
 	}
@@ -495,23 +567,59 @@ static int http_take_body(struct http_conn *h, struct evbuffer *from,
 			if (h->state == HTTP_S_BODY) {
 				if (h->cur.chunked)
 					evbuffer_add(to, "0\r\n\r\n", 5);
-				h->state = h->resp_pending ? HTTP_S_WAIT
-							   : HTTP_S_HEAD;
-			} else {
-				h->state = HTTP_S_HEAD;
+				h->cur.body_open = false;
 			}
+			if (h->state == HTTP_S_BODY && h->resp_pending)
+				h->state = HTTP_S_WAIT;
+			else
+				http_await_head(h);
 			return 0;
 		}
 	}
 	return 0;
 }
 
+/* A request that failed in its head phase (a bad or late head) has no
+ * request line to log; it took the time since the head was awaited. */
+static void http_cur_head_phase(struct http_conn *h)
+{
+	memset(&h->cur, 0, sizeof(h->cur));
+	h->cur.start = h->head_since;
+	h->cur.minor = 1;
+}
+
+/* A framing error in a body (WHY): a 400 only while no byte of an answer to
+ * that request went out; once it was answered (404/421 whose body we drop,
+ * a response that came before the body ended) or its response has begun,
+ * the connection just closes (the request keeps its one log line). */
+static enum http_action http_body_fail(struct http_conn *h,
+				       struct evbuffer *client, const char *why)
+{
+	bool answered = h->state == HTTP_S_DISCARD || !h->resp_pending;
+
+	if (answered || h->resp_head_done ||
+	    evbuffer_get_length(h->resp_stage) > 0) {
+		log_info("access client=%s: %s; closing", http_client_addr(h),
+			 why);
+		/* A response under way is cut: it must not look complete. */
+		if (!answered)
+			h->resp_cut = true;
+		h->state = HTTP_S_CLOSING;
+		return HTTP_CLOSE;
+	}
+	h->resp_pending = false;
+	return http_fail(h, client, 400, why);
+}
+
 enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 				  struct evbuffer *to, struct evbuffer *client,
 				  bool *need_backend)
 {
-	if (h->client_ended)
+	if (h->client_eof) {
+		/* Nothing the client sent after its end counts. */
+		evbuffer_drain(from, evbuffer_get_length(from));
 		return h->resp_pending ? HTTP_CONTINUE : HTTP_CLOSE;
+	}
 	for (;;) {
 		enum http_action act;
 		const char *why = NULL;
@@ -523,9 +631,7 @@ enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 				return HTTP_CONTINUE;
 			r = http_scan_from(&h->scan, from);
 			if (r < 0) {
-				memset(&h->cur, 0, sizeof(h->cur));
-				clock_gettime(CLOCK_MONOTONIC, &h->cur.start);
-				h->cur.minor = 1;
+				http_cur_head_phase(h);
 				return http_fail(h, client, h->scan.status,
 						 h->scan.why);
 			}
@@ -539,25 +645,8 @@ enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 		case HTTP_S_DISCARD:
 			if (evbuffer_get_length(from) == 0)
 				return HTTP_CONTINUE;
-			if (http_take_body(h, from, to, &why) < 0) {
-				/* A 400 only while no response byte went out.
-				 */
-				if (h->resp_pending &&
-				    (h->resp_head_done ||
-				     evbuffer_get_length(h->resp_stage))) {
-					log_info(
-						"access client=%s: %s; closing",
-						h->peer && h->peer->client_addr
-							? h->peer->client_addr
-							: "-",
-						why);
-					h->state = HTTP_S_CLOSING;
-					h->resp_cut = true;
-					return HTTP_CLOSE;
-				}
-				h->resp_pending = false;
-				return http_fail(h, client, 400, why);
-			}
+			if (http_take_body(h, from, to, &why) < 0)
+				return http_body_fail(h, client, why);
 			if (h->state == HTTP_S_BODY ||
 			    h->state == HTTP_S_DISCARD)
 				return HTTP_CONTINUE;
@@ -580,7 +669,7 @@ static enum http_action http_resp_fail(struct http_conn *h, struct evbuffer *to,
 	int status = 0;
 	size_t n = 0;
 
-	if (!h->resp_head_done && h->resp_bytes == 0) {
+	if (!h->resp_head_done) { /* nothing of a final response sent */
 		char msg[512];
 
 		status = 502;
@@ -590,7 +679,7 @@ static enum http_action http_resp_fail(struct http_conn *h, struct evbuffer *to,
 		n = http_write_page(to, 502, msg, NULL, true,
 				    h->cur.head_method);
 	} else {
-		h->resp_cut = true;
+		h->resp_cut = true; /* part of it went out: cut */
 	}
 	http_log_access(h, status ? status : h->resp_status,
 			status ? n : h->resp_bytes, why);
@@ -656,6 +745,8 @@ enum http_action http_from_backend(struct http_conn *h, struct evbuffer *from,
 		if (h->resp_status == 101) {
 			http_log_access(h, 101, h->resp_bytes, NULL);
 			h->resp_pending = false;
+			if (h->state == HTTP_S_CLOSING)
+				return HTTP_CLOSE; /* the client has ended */
 			h->state = HTTP_S_TUNNEL;
 			return HTTP_TUNNEL;
 		}
@@ -664,12 +755,13 @@ enum http_action http_from_backend(struct http_conn *h, struct evbuffer *from,
 		http_log_access(h, h->resp_status, h->resp_bytes, NULL);
 		h->resp_pending = false;
 		h->nrequests++;
-		if (h->cur.close || !h->resp_keepalive) {
+		if (h->cur.close || !h->resp_keepalive ||
+		    h->state == HTTP_S_CLOSING) {
 			h->state = HTTP_S_CLOSING;
 			return HTTP_CLOSE;
 		}
 		if (h->state == HTTP_S_WAIT || h->state == HTTP_S_UPGRADE)
-			h->state = HTTP_S_HEAD;
+			http_await_head(h);
 	}
 	return HTTP_CONTINUE;
 }
@@ -681,10 +773,10 @@ void http_backend_failed(struct http_conn *h, bool timeout, const char *reason,
 	char msg[512];
 	size_t n;
 
-	if (!h->resp_pending || h->resp_head_done || h->resp_bytes > 0) {
-		log_info("access client=%s backend=%s: %s",
-			 h->peer && h->peer->client_addr ? h->peer->client_addr
-							 : "-",
+	/* An interim 100 Continue does not count: a final response can
+	 * still follow it. */
+	if (!h->resp_pending || h->resp_head_done) {
+		log_info("access client=%s backend=%s: %s", http_client_addr(h),
 			 h->peer && h->peer->backend ? h->peer->backend : "-",
 			 reason ? reason : "backend failed");
 		if (h->resp_pending && h->resp_head_done)
@@ -713,9 +805,7 @@ void http_backend_failed(struct http_conn *h, bool timeout, const char *reason,
 void http_head_timeout(struct http_conn *h, struct evbuffer *client)
 {
 	if (h->state == HTTP_S_HEAD && (h->scan.pos > 0 || h->nrequests == 0)) {
-		memset(&h->cur, 0, sizeof(h->cur));
-		clock_gettime(CLOCK_MONOTONIC, &h->cur.start);
-		h->cur.minor = 1;
+		http_cur_head_phase(h);
 		(void)http_fail(h, client, 408, "request head timeout");
 	}
 	h->state = HTTP_S_CLOSING;
@@ -726,33 +816,49 @@ bool http_awaiting_head(const struct http_conn *h)
 	return h->state == HTTP_S_HEAD;
 }
 
-/* ---- the ends of the streams (TEMPORARY versions; see http.h) ---------- */
-
-size_t http_client_eof(struct http_conn *h, struct evbuffer *from)
+bool http_response_pending(const struct http_conn *h)
 {
-	size_t n = evbuffer_get_length(from);
-
-	evbuffer_drain(from, n);
-	h->client_ended = true;
-	if (h->state == HTTP_S_BODY)
-		http_log_access(h, 0, 0, "client ended inside the request");
-	return n;
+	return h->resp_pending;
 }
 
 bool http_request_incomplete(const struct http_conn *h)
 {
-	return h->state == HTTP_S_BODY;
+	return h->cur.body_open;
 }
 
-bool http_response_pending(const struct http_conn *h)
+size_t http_client_eof(struct http_conn *h, struct evbuffer *from)
 {
-	return h->resp_pending;
+	size_t n;
+
+	if (h->state == HTTP_S_TUNNEL)
+		return 0; /* raw bytes: the caller relays them */
+	n = evbuffer_get_length(from);
+	evbuffer_drain(from, n);
+	if (h->client_eof)
+		return n;
+	h->client_eof = true;
+	if (h->state == HTTP_S_BODY && h->resp_pending) {
+		/* The body will never end: the backend connection cannot be
+		 * used again (http_request_incomplete). */
+		http_log_access(h, h->resp_head_done ? h->resp_status : 499,
+				h->resp_bytes, "request aborted by the client");
+		h->resp_pending = false;
+		h->nrequests++;
+	} else if (h->state == HTTP_S_BODY) {
+		log_info("access client=%s: the client ended before the body "
+			 "of its answered request; closing",
+			 http_client_addr(h));
+	}
+	h->state = HTTP_S_CLOSING;
+	return n;
 }
 
 bool http_backend_eof(struct http_conn *h)
 {
 	if (!h->resp_pending || !h->resp_head_done)
 		return !h->resp_pending;
+	/* Length 0 tells the parser the stream ended: a response delimited
+	 * by the close completes (on_message_complete). */
 	http_parser_execute(&h->resp_parser, &http_resp_settings, NULL, 0);
 	if (!h->resp_paused_end)
 		return false;

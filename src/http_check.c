@@ -6,7 +6,9 @@
  * only validates line structure and never decides meaning.  This file also
  * holds the publishing rules on a parsed head: Content-Length and
  * Transfer-Encoding (RFC 9112 §6), Host against the service's names, the
- * request target and its path against the published prefixes.
+ * request target, the normalisation of its path (RFC 3986, refusing what a
+ * backend could read another way) and that path against the published
+ * prefixes.
  *
  * It writes no responses and no log lines: callers in http.c turn a failed
  * check into an answer (http_reply.c).
@@ -349,58 +351,234 @@ bool http_host_ok(const struct http_conn *h, const char *name, size_t n,
 	return false;
 }
 
-/* A path a prefix check can trust: no backslash, no dot segment, no encoded
- * dot, slash, backslash or NUL (the backend would decode them after our
- * check). */
-static bool http_path_safe(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\\' || p[i] == '#')
-			return false;
-		if (p[i] == '%') {
-			if (i + 2 >= n)
-				return false;
-			if (http_hexval((unsigned char)p[i + 1]) < 0 ||
-			    http_hexval((unsigned char)p[i + 2]) < 0)
-				return false;
-			if (strncasecmp(p + i, "%2e", 3) == 0 ||
-			    strncasecmp(p + i, "%2f", 3) == 0 ||
-			    strncasecmp(p + i, "%5c", 3) == 0 ||
-			    strncmp(p + i, "%00", 3) == 0)
-				return false;
-		}
-		if (p[i] == '/') {
-			size_t j = i + 1;
-			size_t dots = 0;
+/* ---- the request path ------------------------------------------------- */
 
-			while (j < n && p[j] == '.') {
-				dots++;
-				j++;
-			}
-			if ((dots == 1 || dots == 2) && (j == n || p[j] == '/'))
-				return false;
-		}
-	}
-	return true;
+static bool http_unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
 }
 
-/* Is PATH (no query) under one of the published prefixes?  Case-sensitive
- * (a case-sensitive backend must not see more than was published); a prefix
- * not ending in '/' matches whole segments only ("/owa" matches "/owa" and
- * "/owa/x", not "/owax"). */
+/* The byte of the escape at P ("%XX", N bytes available), or -1. */
+static int http_escape_at(const char *p, size_t n)
+{
+	int hi, lo;
+
+	if (n < 3 || p[0] != '%')
+		return -1;
+	hi = http_hexval((unsigned char)p[1]);
+	lo = http_hexval((unsigned char)p[2]);
+	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+/* What one segment holds, for the dot-segment decision. */
+struct http_seg {
+	size_t raw_dots;  /* literal '.' before the first literal ';' */
+	bool raw_other;	  /* anything else there (an escape included) */
+	bool raw_semi;	  /* a literal ';' seen */
+	size_t dots;	  /* decoded '.' before the first decoded ';' */
+	bool other;	  /* decoded bytes there other than '.' and ' ' */
+	bool semi;	  /* a decoded ';' (literal or %3B) seen */
+	int need;	  /* UTF-8 continuation bytes still expected */
+	uint32_t cp, min; /* the code point being decoded, its least value */
+};
+
+/* Follow decoded byte B of a segment: the name before its first ';', and
+ * UTF-8 (every byte >= 0x80 came from an escape: the head scanner refuses
+ * literal ones).  -1 with *WHY on invalid UTF-8. */
+static int http_seg_byte(struct http_seg *s, unsigned char b, const char **why)
+{
+	if (b == ';')
+		s->semi = true;
+	else if (!s->semi && b == '.')
+		s->dots++;
+	else if (!s->semi && b != ' ')
+		s->other = true;
+	*why = "invalid UTF-8 in the path";
+	if (s->need > 0) {
+		if ((b & 0xc0) != 0x80)
+			return -1;
+		s->cp = s->cp << 6 | (b & 0x3f);
+		if (--s->need > 0)
+			return 0;
+		if (s->cp < s->min || s->cp > 0x10ffff ||
+		    (s->cp >= 0xd800 && s->cp <= 0xdfff))
+			return -1; /* overlong (%c0%ae), beyond, surrogate */
+		/* Windows' best-fit mapping turns these into '.', '/', '\'. */
+		if (s->cp == 0xff0e || s->cp == 0xff0f || s->cp == 0xff3c) {
+			*why = "full-width dot, slash or backslash in the path";
+			return -1;
+		}
+		return 0;
+	}
+	if (b < 0x80)
+		return 0;
+	if (b < 0xc2 || b > 0xf4)
+		return -1; /* a continuation byte first, 0xc0, 0xc1, >= 0xf5 */
+	s->need = b < 0xe0 ? 1 : b < 0xf0 ? 2 : 3;
+	s->cp = b & (0x3f >> s->need);
+	s->min = s->need == 1 ? 0x80 : s->need == 2 ? 0x800 : 0x10000;
+	return 0;
+}
+
+/* Write byte B of an escape as a normalised path holds it: an unreserved
+ * character decoded, anything else an escape with upper-case hex digits.
+ * Returns the bytes written (1 or 3). */
+static size_t http_put_decoded(char *o, unsigned char b)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (http_unreserved(b)) {
+		o[0] = (char)b;
+		return 1;
+	}
+	o[0] = '%';
+	o[1] = hex[b >> 4];
+	o[2] = hex[b & 15];
+	return 3;
+}
+
+/* Decode the segment P[R..N) (up to the next literal '/') to P + *W, in
+ * place (*W <= R).  Sets *R past it.  -1 with *WHY. */
+static int http_seg_decode(char *p, size_t n, size_t *r, size_t *w,
+			   struct http_seg *s, const char **why)
+{
+	size_t i = *r, o = *w, start = *w;
+
+	memset(s, 0, sizeof(*s));
+	for (; i < n && p[i] != '/'; i++) {
+		unsigned char c = (unsigned char)p[i];
+		int b = c;
+
+		if (c == '\\') {
+			*why = "backslash in the path";
+			return -1;
+		}
+		if (c != '%') {
+			if (c == ';')
+				s->raw_semi = true;
+			else if (!s->raw_semi && c == '.')
+				s->raw_dots++;
+			else if (!s->raw_semi)
+				s->raw_other = true;
+			p[o++] = (char)c;
+		} else {
+			b = http_escape_at(p + i, n - i);
+			if (b < 0) {
+				*why = "malformed percent-escape in the path";
+				return -1;
+			}
+			if (b < 0x20 || b == 0x7f || b == '/' || b == '\\') {
+				*why = "encoded slash, backslash or control "
+				       "byte in the path";
+				return -1;
+			}
+			if (!s->raw_semi)
+				s->raw_other = true;
+			i += 2;
+			o += http_put_decoded(p + o, (unsigned char)b);
+		}
+		if (http_seg_byte(s, (unsigned char)b, why) < 0)
+			return -1;
+	}
+	if (s->need > 0) {
+		*why = "invalid UTF-8 in the path";
+		return -1;
+	}
+	/* "%25" then two hex digits: a second decoding would make an escape
+	 * of them (%252e -> %2e -> .), which some backends do. */
+	for (size_t j = start; j + 5 <= o; j++)
+		if (memcmp(p + j, "%25", 3) == 0 &&
+		    http_hexval((unsigned char)p[j + 3]) >= 0 &&
+		    http_hexval((unsigned char)p[j + 4]) >= 0) {
+			*why = "double-encoded percent-escape in the path";
+			return -1;
+		}
+	*r = i;
+	*w = o;
+	return 0;
+}
+
+long http_path_normalise(char *p, size_t n, const char **why)
+{
+	size_t r = 0, w = 0;
+
+	*why = "bad request target";
+	if (n == 0 || p[0] != '/')
+		return -1;
+	/* Invariant: p[r] is a literal '/' (or r == n); the output p[0..w) is
+	 * "" or "/seg/seg..." with no dot segment and no trailing '/' added
+	 * yet; w <= r, as no byte decodes longer than it was written. */
+	while (r < n) {
+		struct http_seg s;
+		size_t seg = w;
+
+		r++;
+		p[w++] = '/';
+		if (http_seg_decode(p, n, &r, &w, &s, why) < 0)
+			return -1;
+		if (!s.raw_other && (s.raw_dots == 1 || s.raw_dots == 2)) {
+			w = seg; /* "." or "..", parameters and all */
+			if (s.raw_dots == 2) {
+				if (w == 0) {
+					*why = "dot segment above the root";
+					return -1;
+				}
+				while (w > 0 && p[w - 1] != '/')
+					w--;
+				w--; /* back to that segment's '/' */
+			}
+			if (r == n) /* "/a/." and "/a/b/.." end in "/a/" */
+				p[w++] = '/';
+		} else if (s.dots > 0 && !s.other) {
+			*why = "ambiguous dot segment in the path";
+			return -1;
+		}
+	}
+	return (long)w;
+}
+
+/* The next unit of the published prefix Q as a normalised path would hold
+ * it, to U; returns its length (1 or 3) and advances *I. */
+static size_t http_prefix_unit(const char *q, size_t *i, char u[3])
+{
+	int b = http_escape_at(q + *i, strnlen(q + *i, 3));
+
+	if (b < 0) {
+		u[0] = q[(*i)++];
+		return 1;
+	}
+	*i += 3;
+	return http_put_decoded(u, (unsigned char)b);
+}
+
+/* Is PATH (normalised, no query) under one of the published prefixes?
+ * Case-sensitive (a case-sensitive backend must not see more than was
+ * published), compared as the prefix normalises ("/%7euser" is "/~user"); a
+ * prefix not ending in '/' matches whole segments only ("/owa" matches
+ * "/owa" and "/owa/x", not "/owax" nor "/owa;x"). */
 bool http_path_allowed(const struct http_conn *h, const char *p, size_t n)
 {
 	const struct config_http *c = &h->svc->http;
 
 	if (c->npaths == 0)
 		return true;
-	for (size_t i = 0; i < c->npaths; i++) {
-		size_t m = strlen(c->paths[i]);
+	for (size_t k = 0; k < c->npaths; k++) {
+		const char *q = c->paths[k];
+		size_t i = 0, m = 0;
+		bool same = true;
+		char u[3];
 
-		if (m > n || memcmp(p, c->paths[i], m) != 0)
+		while (same && q[i] != '\0') {
+			size_t ul = http_prefix_unit(q, &i, u);
+
+			same = m + ul <= n && memcmp(p + m, u, ul) == 0;
+			m += ul;
+		}
+		if (!same)
 			continue;
-		if (m == n || (m > 0 && c->paths[i][m - 1] == '/') ||
-		    p[m] == '/')
+		if (m == n || (m > 0 && p[m - 1] == '/') || p[m] == '/')
 			return true;
 	}
 	return false;
@@ -489,23 +667,29 @@ int http_facts_get(struct http_conn *h, struct http_facts *x)
 	return 0;
 }
 
-/* The request target as origin-form (TARGET/TLEN: what we forward; PATH/PLEN:
- * the path part).  Absolute-form must name the Host.  -1 = 400 (WHY). */
+/* The request target as origin-form: PATH/PLEN the normalised path (in
+ * place in h->head), QUERY/QLEN the query as sent ("?..." or empty).
+ * Absolute-form must name the Host.  -1 = 400 (WHY). */
 int http_target(struct http_conn *h, const struct http_facts *x,
-		const char **target, size_t *tlen, const char **path,
-		size_t *plen, const char **why)
+		const char **path, size_t *plen, const char **query,
+		size_t *qlen, const char **why)
 {
-	const char *u = h->url;
 	size_t n = h->urllen;
+	char *u;
+	long len;
 
 	*why = "bad request target";
-	if (n == 0)
+	*query = "";
+	*qlen = 0;
+	if (h->url == NULL || n == 0)
 		return -1;
+	/* The URL lies in our own copy of the head, which we may rewrite. */
+	u = h->head + (h->url - h->head);
 	if (n == 1 && u[0] == '*') {
 		if (h->req_parser.method != HTTP_OPTIONS)
 			return -1;
-		*target = *path = u;
-		*tlen = *plen = 1;
+		*path = u;
+		*plen = 1;
 		return 0;
 	}
 	if (u[0] != '/') {
@@ -549,25 +733,23 @@ int http_target(struct http_conn *h, const struct http_facts *x,
 			/* "http://host" or "http://host?q": path "/" */
 			if (pu.field_set & (1 << UF_QUERY))
 				return -1;
-			*target = *path = "/";
-			*tlen = *plen = 1;
+			*path = "/";
+			*plen = 1;
 			return 0;
 		}
 		u += pu.field_data[UF_PATH].off;
 		n = h->urllen - pu.field_data[UF_PATH].off;
 	}
-	*target = u;
-	*tlen = n;
-	*path = u;
-	*plen = n;
-	const char *q = memchr(u, '?', n);
-	if (q != NULL)
-		*plen = (size_t)(q - u);
 	if (memchr(u, '#', n) != NULL)
 		return -1;
-	if (!http_path_safe(u, *plen)) {
-		*why = "unsafe path (dot segment, backslash or encoded /.\\)";
+	const char *q = memchr(u, '?', n);
+	size_t pn = q ? (size_t)(q - u) : n;
+	*query = u + pn;
+	*qlen = n - pn;
+	len = http_path_normalise(u, pn, why);
+	if (len < 0)
 		return -1;
-	}
+	*path = u;
+	*plen = (size_t)len;
 	return 0;
 }

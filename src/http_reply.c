@@ -57,6 +57,10 @@ void http_log_access(struct http_conn *h, int status, uint64_t bytes,
 	const char *method = h->cur.method[0] ? h->cur.method : "-";
 	const char *target = h->cur.target[0] ? h->cur.target : "-";
 	const char *host = h->cur.host[0] ? h->cur.host : "-";
+	/* Only a request that went to the backend names it: our own answers
+	 * (404, 421, 400 to a head) say backend=-. */
+	const char *backend =
+		h->cur.forwarded && p && p->backend ? p->backend : "-";
 	char why[512];
 
 	if (p && p->responses)
@@ -68,10 +72,8 @@ void http_log_access(struct http_conn *h, int status, uint64_t bytes,
 		return;
 	log_info("access client=%s host=%s \"%s %s HTTP/1.%d\" status=%d "
 		 "bytes=%" PRIu64 " ms=%lld backend=%s tls=%s%s%s%s",
-		 p && p->client_addr ? p->client_addr : "-", host, method,
-		 target, h->cur.minor, status, bytes,
-		 http_ms_since(&h->cur.start),
-		 p && p->backend ? p->backend : "-",
+		 http_client_addr(h), host, method, target, h->cur.minor,
+		 status, bytes, http_ms_since(&h->cur.start), backend,
 		 p && p->tls_version ? p->tls_version : "-",
 		 reason ? " reason=\"" : "",
 		 reason ? log_quoted(why, sizeof(why), reason) : "",
@@ -219,7 +221,10 @@ enum http_action http_answer_local(struct http_conn *h,
 		return HTTP_CLOSE;
 	}
 	h->body_to = NULL;
-	h->state = h->req_end ? HTTP_S_HEAD : HTTP_S_DISCARD;
+	if (h->req_end)
+		http_await_head(h);
+	else
+		h->state = HTTP_S_DISCARD;
 	return HTTP_CONTINUE;
 }
 
@@ -328,6 +333,7 @@ enum http_action http_redirect(const struct config_service *svc,
 		shown[ll] = '\0';
 		snprintf(extra, ll + 16, "Location: %s\r\n", shown);
 		/* The page shows the URL too (escaped once more as HTML). */
+		*status = 301;
 		http_write_page(to, 301, shown, extra, true,
 				p.method == HTTP_HEAD);
 		*status = 301;
@@ -343,6 +349,7 @@ bad:
 		evbuffer_free(url);
 	if (loc)
 		evbuffer_free(loc);
+	*status = 400;
 	http_write_page(to, 400, "The request is malformed.", NULL, true,
 			false);
 	*status = 400;

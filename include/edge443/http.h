@@ -4,14 +4,17 @@
  * service with an `http { }` block (ISA Server / TMG web publishing): it
  * parses requests with Debian's http-parser (no hand-written parser),
  * rejects what RFC 9112 §6 and PITFALLS.md call smuggling (answering 400 and
- * closing), enforces the publishing rule (Host must be the service FQDN or a
+ * closing), normalises the path (RFC 3986; ambiguous paths are a 400) and
+ * enforces the publishing rule on it (Host must be the service FQDN or a
  * name of its certificate: else 421; path prefixes: else 404 without touching
- * the backend), re-serialises every request head (never forwards it raw),
- * overwrites X-Forwarded-For/-Proto/-Host, rewrites Host when host_header =
- * backend, streams bodies (Content-Length and chunked, re-framed) without
- * buffering them whole, follows the backend's responses (to know when a
- * response ends, 100-continue, and 101 Switching Protocols, after which the
- * connection is a plain tunnel), and writes one access-log line per request.
+ * the backend), re-serialises every request head with that path (never
+ * forwards it raw), drops header fields with '_' in their name, overwrites
+ * X-Forwarded-For/-Proto/-Host, rewrites Host when host_header = backend,
+ * strips every upgrade but WebSocket, streams bodies (Content-Length and
+ * chunked, re-framed) without buffering them whole, follows the backend's
+ * responses (to know when a response ends, 100-continue, and 101 Switching
+ * Protocols to a WebSocket request, after which the connection is a plain
+ * tunnel), and writes one access-log line per request.
  *
  * It knows nothing about sockets, TLS or libevent events: the caller (proxy.c)
  * hands it evbuffers and acts on the returned action.  One http_conn per
@@ -93,9 +96,11 @@ enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 enum http_action http_from_backend(struct http_conn *h, struct evbuffer *from,
 				   struct evbuffer *to);
 
-/* The backend could not be reached / verified / timed out: write an error
- * response for the pending request to CLIENT (502, or 504 when TIMEOUT) with
- * a short text body, and log the request with REASON.  The caller closes. */
+/* The backend could not be reached / verified / timed out (connecting, or
+ * answering: see http_response_pending): write an error response for the
+ * pending request to CLIENT (502, or 504 when TIMEOUT) with a short text
+ * body when no byte of its (final) response was sent yet, and log the
+ * request with REASON either way.  The caller closes. */
 void http_backend_failed(struct http_conn *h, bool timeout, const char *reason,
 			 struct evbuffer *client);
 
@@ -106,36 +111,54 @@ void http_head_timeout(struct http_conn *h, struct evbuffer *client);
 
 /* True while a request head is partly read or awaited (the caller runs the
  * header read timeout then), false while a body streams or a response is
- * outstanding. */
+ * outstanding, and after http_client_eof. */
 bool http_awaiting_head(const struct http_conn *h);
 
-/* The client ended its side (close_notify, FIN or RST); the caller has fed
- * FROM through http_from_client.  Everything left in FROM (bytes not parsed:
- * a pipelined request behind a pending response, an incomplete head, body
- * bytes of a request that will never complete) is discarded; returns how
- * many bytes.  From then on http_from_client parses and forwards nothing. */
-size_t http_client_eof(struct http_conn *h, struct evbuffer *from);
-
-/* True when the client ended inside a request body (the backend holds part
- * of a request: the caller must close the backend connection). */
-bool http_request_incomplete(const struct http_conn *h);
-
-/* True while a forwarded request awaits (the rest of) its response. */
+/* True while a forwarded request awaits its response or the rest of it
+ * (from the moment its head went to TO until the final response ended, or
+ * http.c gave up on it).  The caller runs a response timeout then, and when
+ * it fires calls http_backend_failed(h, true, "response timeout", client):
+ * a 504 if nothing of the response reached the client yet. */
 bool http_response_pending(const struct http_conn *h);
 
-/* The backend ended its side cleanly: a response delimited by the close
- * completes (and is logged).  True when no response is pending after it. */
+/* The client ended its side (close_notify, FIN or RST).  The caller has fed
+ * FROM (the client's input) through http_from_client already; this discards
+ * what is left there (a pipelined request waiting behind a pending
+ * response, an incomplete head, body bytes of a request that can no longer
+ * complete) and returns how many bytes it discarded.  From then on
+ * http_from_client parses and forwards nothing: it drops what it is given
+ * and returns HTTP_CONTINUE while a response is pending (relay it; its end
+ * is an HTTP_CLOSE from http_from_backend, a 101 included), HTTP_CLOSE once
+ * none is.  A request whose body was streaming is logged as aborted by the
+ * client, and http_request_incomplete then says so: the caller must close
+ * the backend connection (it waits for a body that will never end) and
+ * never reuse it.  In a tunnel (HTTP_TUNNEL) it does nothing and returns 0:
+ * raw bytes are the caller's.  May be called once or more. */
+size_t http_client_eof(struct http_conn *h, struct evbuffer *from);
+
+/* True while the request forwarded last has not reached the backend whole:
+ * its body is still streaming, or will never end (the client ended, its
+ * body was refused mid-way, or the connection is closing with it).  After
+ * http_client_eof, true means: close the backend connection. */
+bool http_request_incomplete(const struct http_conn *h);
+
+/* The backend ended its side cleanly (FIN, or close_notify for TLS): a
+ * response delimited by the close completes here (and is logged).  True
+ * when no response is pending after it; false when one was cut short. */
 bool http_backend_eof(struct http_conn *h);
 
 /* True once a response was ended after part of it had gone to the client
- * (a malformed rest, a broken request body): the client must see the
- * connection end uncleanly, never a clean close after a cut response. */
+ * (a malformed rest, a broken request body while it streamed): the caller
+ * must end the connection uncleanly, never with a clean close after a cut
+ * response. */
 bool http_response_cut(const struct http_conn *h);
 
 /* The plain-HTTP redirect listener (redirect_http): read one request head
  * from FROM; when complete, write "301 Moved Permanently" to
  * https://FQDN/same-path?same-query to TO and return HTTP_CLOSE;
- * HTTP_CONTINUE while incomplete; 400 + HTTP_CLOSE on a malformed head. */
+ * HTTP_CONTINUE while incomplete; 400 (431 when too large) + HTTP_CLOSE on
+ * a malformed head.  *STATUS is set to the status written (for metrics),
+ * 0 while incomplete. */
 enum http_action http_redirect(const struct config_service *svc,
 			       struct evbuffer *from, struct evbuffer *to,
 			       int *status);

@@ -82,7 +82,9 @@ enum http_state {
 	HTTP_S_WAIT,	/* request sent whole; waiting for its response */
 	HTTP_S_UPGRADE, /* upgrade request sent; client bytes stay in FROM
 			 * until the backend answered */
-	HTTP_S_CLOSING, /* nothing more is read; the caller closes */
+	HTTP_S_CLOSING, /* nothing more is read from the client; the caller
+			 * closes (once the pending response, if any, ended
+			 * when the client ended first: http_client_eof) */
 	HTTP_S_TUNNEL,	/* 101 seen: raw relay, this module is done */
 };
 
@@ -103,6 +105,8 @@ struct http_req {
 	bool upgrade;
 	bool close; /* last request on the connection (client asked, or 1.0) */
 	bool chunked;
+	bool forwarded; /* its head went to the backend (the log names it) */
+	bool body_open; /* forwarded, and its body not sent whole (yet) */
 	struct timespec start;
 };
 
@@ -127,7 +131,9 @@ struct http_conn {
 	size_t urllen;
 	struct evbuffer *body_to; /* where body callbacks write (NULL: drop) */
 	struct http_req cur;
-	unsigned long nrequests; /* requests finished or answered */
+	unsigned long nrequests;    /* requests finished or answered */
+	struct timespec head_since; /* HEAD entered: a head awaited since */
+	bool client_eof;	    /* http_client_eof: nothing more is read */
 
 	http_parser resp_parser;
 	struct evbuffer *resp_stage; /* head of the current response */
@@ -136,8 +142,7 @@ struct http_conn {
 	bool resp_paused_head, resp_paused_end;
 	bool resp_keepalive;
 	bool resp_bad101;
-	bool resp_cut;	   /* a response was ended after some of it was sent */
-	bool client_ended; /* http_client_eof was called */
+	bool resp_cut; /* a response was ended after some of it was sent */
 	int resp_status;
 	uint64_t resp_bytes;
 };
@@ -152,6 +157,20 @@ struct http_facts {
 	const char *why; /* set when the head is rejected */
 	int status;
 };
+
+/* The client's address for a log line ("-" when unknown). */
+static inline const char *http_client_addr(const struct http_conn *h)
+{
+	return h->peer && h->peer->client_addr ? h->peer->client_addr : "-";
+}
+
+/* Enter HTTP_S_HEAD: a request head is awaited from now on (the 408 and the
+ * log line of a bad head measure from here). */
+static inline void http_await_head(struct http_conn *h)
+{
+	h->state = HTTP_S_HEAD;
+	clock_gettime(CLOCK_MONOTONIC, &h->head_since);
+}
 
 /* ---- http_check.c: scanners and the publishing rules -------------------- */
 
@@ -176,16 +195,33 @@ int http_host_split(const char *v, size_t n, size_t *namelen, const char **port,
 bool http_host_ok(const struct http_conn *h, const char *name, size_t n,
 		  const char *port, size_t portlen);
 
-/* Is PATH (no query) under one of the published prefixes? */
+/* Normalise the request path P (N bytes, no query, starting with '/') in
+ * place, as ISA Server did before applying a publishing rule (RFC 3986):
+ * escapes of unreserved characters decoded (%7E -> ~), the others kept with
+ * upper-case hex digits; dot segments removed (§5.2.4), a segment whose name
+ * before its first ';' is "." or ".." counting as one (to Tomcat and Jetty
+ * "..;x" is ".."), parameters and all.  What a backend could read another
+ * way is refused instead: a backslash; an encoded slash, backslash, control
+ * byte or NUL; a malformed escape; a "%25" that decodes to another escape
+ * (double encoding); invalid or overlong UTF-8, or a full-width dot, slash
+ * or backslash; a dot segment built with escapes (%2e, %3b, %20); any other
+ * segment of only dots and spaces (IIS trims trailing dots and spaces); ".."
+ * above the root.  Returns the new length (<= N), or -1 with *WHY (400). */
+long http_path_normalise(char *p, size_t n, const char **why);
+
+/* Is the normalised PATH (no query) under one of the published prefixes? */
 bool http_path_allowed(const struct http_conn *h, const char *p, size_t n);
 
 /* Trim the head's fields and check them into X; -1 with x->status/why. */
 int http_facts_get(struct http_conn *h, struct http_facts *x);
 
-/* The request target as origin-form; -1 = 400 (WHY). */
+/* The request target as origin-form, its path normalised in place in
+ * h->head (http_path_normalise): PATH/PLEN is what the publishing rule
+ * matches and the backend gets, QUERY/QLEN the query as sent ("?..." or
+ * empty).  -1 = 400 (WHY). */
 int http_target(struct http_conn *h, const struct http_facts *x,
-		const char **target, size_t *tlen, const char **path,
-		size_t *plen, const char **why);
+		const char **path, size_t *plen, const char **query,
+		size_t *qlen, const char **why);
 
 /* ---- http_reply.c: our own responses and the access log ---------------- */
 

@@ -425,7 +425,10 @@ class Client:
             self.obj.unwrap()
         except (ssl.SSLWantReadError, ssl.SSLError):
             pass
-        self._flush()
+        try:
+            self._flush()
+        except OSError:
+            pass  # edge443 already closed (e.g. after a 502): nothing to end
 
     def fin(self):
         self.sock.shutdown(socket.SHUT_WR)

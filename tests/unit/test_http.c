@@ -15,10 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "edge443/http.h"
+#include "edge443/log.h"
 
 /* ---- fixture ---------------------------------------------------------- */
 
@@ -102,6 +105,17 @@ static void test_expect(struct evbuffer *b, const char *want)
 	evbuffer_drain(b, evbuffer_get_length(b));
 }
 
+/* B must begin with START; then it is emptied. */
+static void test_expect_start(struct evbuffer *b, const char *start)
+{
+	char *s = test_str(b);
+
+	if (strncmp(s, start, strlen(start)) != 0)
+		fail_msg("got %.40s, want %s", s, start);
+	free(s);
+	evbuffer_drain(b, evbuffer_get_length(b));
+}
+
 /* Feed LEN bytes from the client, whole or one byte per call; returns the
  * first action other than HTTP_CONTINUE (or HTTP_CONTINUE). */
 static enum http_action test_feed(struct test_ctx *t, const char *data,
@@ -164,6 +178,52 @@ static char *test_dechunk(const char *s)
 	}
 	*o = '\0';
 	return out;
+}
+
+/* Log lines written between test_log_start and test_log_end (a file in a
+ * fresh temporary folder; the text is owned by the test). */
+struct test_log {
+	char dir[64];
+	char file[128];
+};
+
+static void test_log_start(struct test_log *l)
+{
+	snprintf(l->dir, sizeof(l->dir), "/tmp/test_http.XXXXXX");
+	assert_non_null(mkdtemp(l->dir));
+	snprintf(l->file, sizeof(l->file), "%s/log", l->dir);
+	assert_int_equal(log_open(LOG_TARGET_FILE, l->file, CONFIG_LOG_INFO),
+			 0);
+}
+
+static char *test_log_end(struct test_log *l)
+{
+	struct evbuffer *b = evbuffer_new();
+	FILE *f;
+	char buf[4096], *s;
+	size_t n;
+
+	log_close();
+	f = fopen(l->file, "rb");
+	assert_non_null(f);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		evbuffer_add(b, buf, n);
+	fclose(f);
+	unlink(l->file);
+	rmdir(l->dir);
+	s = test_str(b);
+	evbuffer_free(b);
+	return s;
+}
+
+/* How many times NEEDLE occurs in LOG. */
+static int test_log_count(const char *log, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
 }
 
 #define H "Host: cwa.example.com\r\n"
@@ -302,9 +362,6 @@ static const struct test_bad bad[] = {
 	    "GET http://u@cwa.example.com/ HTTP/1.1\r\n" H "\r\n", 400),
 	BAD("absolute ftp", "GET ftp://cwa.example.com/ HTTP/1.1\r\n" H "\r\n",
 	    400),
-	BAD("dotdot", "GET /a/../b HTTP/1.1\r\n" H "\r\n", 400),
-	BAD("dotdot end", "GET /a/.. HTTP/1.1\r\n" H "\r\n", 400),
-	BAD("dot", "GET /a/./b HTTP/1.1\r\n" H "\r\n", 400),
 	BAD("encoded dotdot", "GET /a/%2e%2e/b HTTP/1.1\r\n" H "\r\n", 400),
 	BAD("encoded dotdot upper", "GET /a/%2E./b HTTP/1.1\r\n" H "\r\n", 400),
 	BAD("encoded slash", "GET /a/..%2fb HTTP/1.1\r\n" H "\r\n", 400),
@@ -666,6 +723,210 @@ static void test_paths(void **state)
 	}
 }
 
+/* The request target of the request line in B (owned by the test). */
+static char *test_fwd_target(struct evbuffer *b)
+{
+	char *s = test_str(b), *sp, *end;
+
+	sp = strchr(s, ' ');
+	assert_non_null(sp);
+	end = strchr(sp + 1, ' ');
+	assert_non_null(end);
+	*end = '\0';
+	memmove(s, sp + 1, strlen(sp + 1) + 1);
+	return s;
+}
+
+/* Path normalisation (RFC 3986 §6.2.2, §5.2.4, and what backends do with
+ * ';' and trailing dots): the target on the left reaches the backend as the
+ * one on the right, or (NULL) is refused with 400 before the backend. */
+static const struct {
+	const char *target;
+	const char *fwd; /* NULL: 400 */
+} test_path_cases[] = {
+	/* dot segments removed */
+	{"/a/../b", "/b"},
+	{"/a/./b", "/a/b"},
+	{"/a/..", "/"},
+	{"/a/.", "/a/"},
+	{"/a/b/../../c/", "/c/"},
+	{"/a/./././b", "/a/b"},
+	{"/a//../b", "/a/b"}, /* ".." removes the empty segment */
+	{"/a//b", "/a//b"},
+	{"/.", "/"},
+	{"/./", "/"},
+	/* a ';' parameter of a dot segment (Tomcat, Jetty) */
+	{"/cwa/..;/admin", "/admin"},
+	{"/a/..;jsessionid=1/b", "/b"},
+	{"/a/.;x=1/b", "/a/b"},
+	{"/a/..;%2e/b", "/b"},
+	{"/a;x=1/b", "/a;x=1/b"},
+	{"/;/x", "/;/x"},
+	{"/a/;../b", "/a/;../b"},
+	/* unreserved characters decoded, other escapes upper-case */
+	{"/%7Euser/%41%62c%2d%5f%30", "/~user/Abc-_0"},
+	{"/a/%2ex", "/a/.x"},
+	{"/file%2ehtml", "/file.html"},
+	{"/a%3ab%3Fc%23d", "/a%3Ab%3Fc%23d"},
+	{"/a%20b", "/a%20b"},
+	{"/caf%c3%a9", "/caf%C3%A9"},
+	{"/%f0%9f%98%80", "/%F0%9F%98%80"},
+	{"/100%25", "/100%25"},
+	{"/100%25zz", "/100%25zz"},
+	{"/a.b/c..d/e.", "/a.b/c..d/e."},
+	/* the query is forwarded as sent */
+	{"/a/../x?q=../..%2f&b=%252e", "/x?q=../..%2f&b=%252e"},
+	{"/x?", "/x?"},
+	/* absolute-form: the path is normalised too */
+	{"https://cwa.example.com/a/./b/../c?d", "/a/c?d"},
+	/* refused: what a backend could read another way */
+	{"/../a", NULL},
+	{"/a/../../b", NULL},
+	{"/..;/a", NULL},
+	{"/a/%2e%2e/b", NULL},
+	{"/a/%2E%2E", NULL},
+	{"/a/%2e./b", NULL},
+	{"/a/.%2e/b", NULL},
+	{"/a/%2e/b", NULL},
+	{"/a/..%3b/b", NULL},
+	{"/a/.%3bx/b", NULL},
+	{"/a/..%20/b", NULL},
+	{"/a/%20../b", NULL},
+	{"/a/.../b", NULL},
+	{"/cwa/....//admin", NULL},
+	{"/a/...;x/b", NULL},
+	{"/a/%252e%252e/b", NULL},
+	{"/a/%25%32%65%25%32%65/b", NULL}, /* "%252e%252e" once decoded */
+	{"/a%252fb", NULL},
+	{"/a%25%35%63b", NULL},
+	{"/a/%c0%ae%c0%ae/b", NULL}, /* overlong '.' */
+	{"/a/%e0%80%ae/b", NULL},
+	{"/a/%c0%af", NULL},
+	{"/a/%ed%a0%80", NULL},	   /* a surrogate */
+	{"/a/%f4%90%80%80", NULL}, /* beyond U+10FFFF */
+	{"/a/%c3", NULL},	   /* truncated */
+	{"/a/%c3x", NULL},
+	{"/a/%80", NULL},
+	{"/a/%ff", NULL},
+	{"/a/%ef%bc%8e%ef%bc%8e/b", NULL}, /* full-width dots */
+	{"/a%ef%bc%8fb", NULL},		   /* full-width slash */
+	{"/a/..%2fb", NULL},
+	{"/a%2fb", NULL},
+	{"/a%2Fb", NULL},
+	{"/a%5cb", NULL},
+	{"/a\\b", NULL},
+	{"/a%00b", NULL},
+	{"/a%0d%0aX:%20y", NULL},
+	{"/a%09", NULL},
+	{"/a%7f", NULL},
+	{"/a%zz", NULL},
+	{"/a%2", NULL},
+	{"/a%", NULL},
+	{"/%u002e%u002e/", NULL},
+	{"/a#b", NULL},
+};
+
+static void test_path_normalise(void **state)
+{
+	(void)state;
+
+	for (size_t i = 0;
+	     i < sizeof(test_path_cases) / sizeof(test_path_cases[0]); i++) {
+		const char *target = test_path_cases[i].target;
+		const char *fwd = test_path_cases[i].fwd;
+		struct test_ctx t;
+		enum http_action a;
+		char req[512], *s;
+
+		test_ctx_default(&t);
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n" H "\r\n",
+			 target);
+		a = test_feed_str(&t, req);
+		if (fwd == NULL) {
+			s = test_str(t.client);
+			if (a != HTTP_CLOSE || strncmp(s, "HTTP/1.1 400 ", 13))
+				fail_msg(
+					"%s: action %d, answer %.20s, want 400",
+					target, (int)a, s);
+			free(s);
+			if (evbuffer_get_length(t.to) != 0) {
+				s = test_fwd_target(t.to);
+				fail_msg("%s reached the backend as %s", target,
+					 s);
+			}
+		} else {
+			if (a != HTTP_CONTINUE ||
+			    evbuffer_get_length(t.client) != 0) {
+				s = test_str(t.client);
+				fail_msg("%s: action %d, answered %.20s",
+					 target, (int)a, s);
+			}
+			s = test_fwd_target(t.to);
+			if (strcmp(s, fwd) != 0)
+				fail_msg("%s forwarded as %s, want %s", target,
+					 s, fwd);
+			free(s);
+		}
+		test_ctx_done(&t);
+	}
+}
+
+/* The published prefixes are matched on the normalised path, and the
+ * backend gets that path: what was matched is what it serves. */
+static void test_paths_normalised(void **state)
+{
+	static const char *const paths[] = {"/cwa/", "/%7eapp", "/a%3ab/"};
+	static const struct {
+		const char *target;
+		const char *fwd; /* NULL: 404 */
+	} cases[] = {
+		{"/cwa/..;/admin", NULL},
+		{"/cwa/x/../../admin", NULL},
+		{"/cwa/./x", "/cwa/x"},
+		{"/cwa/x/..", "/cwa/"},
+		{"/other/../cwa/y?z", "/cwa/y?z"},
+		{"/%63wa/y", "/cwa/y"},
+		{"/cwa/%2e%2fadmin", NULL}, /* (a 400, below) */
+		{"/~app/x", "/~app/x"},
+		{"/%7Eapp", "/~app"},
+		{"/~app;x", NULL},
+		{"/~appx", NULL},
+		{"/a%3Ab/x", "/a%3Ab/x"},
+		{"/a:b/x", NULL}, /* ':' and %3A are not the same */
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct test_ctx t;
+		char req[256], *s;
+
+		test_ctx_init(&t, CONFIG_HOST_ORIGINAL, paths, 3);
+		snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n" H "\r\n",
+			 cases[i].target);
+		test_feed_str(&t, req);
+		if (cases[i].fwd) {
+			if (evbuffer_get_length(t.to) == 0) {
+				s = test_str(t.client);
+				fail_msg("%s: not forwarded: %.20s",
+					 cases[i].target, s);
+			}
+			s = test_fwd_target(t.to);
+			if (strcmp(s, cases[i].fwd) != 0)
+				fail_msg("%s forwarded as %s", cases[i].target,
+					 s);
+			free(s);
+		} else {
+			s = test_str(t.client);
+			if (strncmp(s, "HTTP/1.1 404 ", 13) != 0 &&
+			    strncmp(s, "HTTP/1.1 400 ", 13) != 0)
+				fail_msg("%s: %.20s", cases[i].target, s);
+			free(s);
+			assert_int_equal(evbuffer_get_length(t.to), 0);
+		}
+		test_ctx_done(&t);
+	}
+}
+
 static void test_not_found_body_discarded(void **state)
 {
 	static const char *const paths[] = {"/owa/"};
@@ -1016,6 +1277,285 @@ static void test_backend_failed(void **state)
 	test_ctx_done(&t);
 }
 
+/* h2c is for cleartext only: over TLS an Upgrade other than websocket is
+ * stripped and the request forwarded as an ordinary one. */
+static void test_upgrade_h2c_stripped(void **state)
+{
+	struct test_ctx t;
+	struct test_log l;
+	char *log, *s;
+	(void)state;
+
+	test_log_start(&l);
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t,
+				       "GET /a HTTP/1.1\r\n" H
+				       "Connection: Upgrade, HTTP2-Settings"
+				       "\r\nUpgrade: h2c\r\nHTTP2-Settings: "
+				       "AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"),
+			 HTTP_CONTINUE);
+	test_expect(t.to, "GET /a HTTP/1.1\r\n" H XF "cwa.example.com\r\n"
+			  "Connection: keep-alive\r\n\r\n");
+	/* It asked no upgrade of the backend: a 101 is a bad response. */
+	assert_int_equal(test_backend(&t, "HTTP/1.1 101 Switching Protocols\r\n"
+					  "Connection: Upgrade\r\n"
+					  "Upgrade: h2c\r\n\r\n"),
+			 HTTP_CLOSE);
+	test_expect_start(t.client, "HTTP/1.1 502 Bad Gateway\r\n");
+	test_ctx_done(&t);
+
+	/* With a body (allowed for h2c), and the connection goes on. */
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t, "POST /p HTTP/1.1\r\n" H
+					   "Connection: upgrade\r\n"
+					   "Upgrade: websocket, h2c\r\n"
+					   "Content-Length: 2\r\n\r\nok"),
+			 HTTP_CONTINUE);
+	test_expect(t.to, "POST /p HTTP/1.1\r\n" H XF "cwa.example.com\r\n"
+			  "Content-Length: 2\r\nConnection: keep-alive\r\n\r\n"
+			  "ok");
+	assert_int_equal(test_backend(&t, "HTTP/1.1 200 OK\r\n"
+					  "Content-Length: 0\r\n\r\n"),
+			 HTTP_CONTINUE);
+	assert_int_equal(test_feed_str(&t, "GET /n HTTP/1.1\r\n" H "\r\n"),
+			 HTTP_CONTINUE);
+	s = test_str(t.to);
+	assert_memory_equal(s, "GET /n HTTP/1.1\r\n", 17);
+	free(s);
+	test_ctx_done(&t);
+	log = test_log_end(&l);
+	assert_int_equal(test_log_count(log, "Upgrade \"h2c\" stripped"), 1);
+	assert_int_equal(
+		test_log_count(log, "Upgrade \"websocket,%20h2c\" stripped"),
+		1);
+	free(log);
+}
+
+/* Header fields with '_' in the name are dropped, and count for nothing. */
+static void test_underscore_fields(void **state)
+{
+	struct test_ctx t;
+	struct test_log l;
+	char *log;
+	(void)state;
+
+	test_log_start(&l);
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t, "POST /p HTTP/1.1\r\n" H
+					   "X_Forwarded_For: 6.6.6.6\r\n"
+					   "Content_Length: 5\r\n"
+					   "X-Ok: 1\r\n"
+					   "Transfer_Encoding: chunked\r\n"
+					   "Ho_st: evil.example\r\n\r\n"),
+			 HTTP_CONTINUE);
+	/* No body (neither framing field counts), no second Host. */
+	test_expect(t.to, "POST /p HTTP/1.1\r\n" H "X-Ok: 1\r\n" XF
+			  "cwa.example.com\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(evbuffer_get_length(t.client), 0);
+	test_ctx_done(&t);
+
+	/* A Host with '_' is no Host. */
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t, "GET / HTTP/1.1\r\n"
+					   "Host_: cwa.example.com\r\n\r\n"),
+			 HTTP_CLOSE);
+	test_expect_start(t.client, "HTTP/1.1 400 ");
+	assert_int_equal(evbuffer_get_length(t.to), 0);
+	test_ctx_done(&t);
+	log = test_log_end(&l);
+	/* One line per request, naming the first. */
+	assert_int_equal(test_log_count(log, "with '_' in the name"), 2);
+	assert_non_null(strstr(log, "dropped 4 header field(s) with '_' in "
+				    "the name, the first \"X_Forwarded_For\""));
+	assert_non_null(strstr(log, "dropped 1 header field(s) with '_' in "
+				    "the name, the first \"Host_\""));
+	assert_non_null(strstr(log, "reason=\"no Host\""));
+	free(log);
+}
+
+/* http_client_eof: nothing the client left unparsed is ever forwarded. */
+static void test_client_eof(void **state)
+{
+	struct test_ctx t;
+	struct test_log l;
+	char *log, *s;
+	(void)state;
+
+	/* A pipelined request behind a pending response is discarded; the
+	 * response still goes out, then the connection ends. */
+	test_log_start(&l);
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t, "GET /1 HTTP/1.1\r\n" H "\r\n"
+					   "GET /2 HTTP/1.1\r\n" H "\r\n"),
+			 HTTP_CONTINUE);
+	evbuffer_drain(t.to, evbuffer_get_length(t.to));
+	assert_true(http_response_pending(t.h));
+	assert_int_equal(http_client_eof(t.h, t.from),
+			 strlen("GET /2 HTTP/1.1\r\n" H "\r\n"));
+	assert_int_equal(evbuffer_get_length(t.from), 0);
+	assert_false(http_request_incomplete(t.h));
+	assert_false(http_awaiting_head(t.h));
+	assert_int_equal(test_feed_str(&t, "GET /3 HTTP/1.1\r\n" H "\r\n"),
+			 HTTP_CONTINUE);
+	assert_int_equal(evbuffer_get_length(t.from), 0);
+	assert_int_equal(test_backend(&t, "HTTP/1.1 200 OK\r\n"
+					  "Content-Length: 1\r\n\r\nx"),
+			 HTTP_CLOSE);
+	test_expect(t.client, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+	assert_int_equal(http_from_client(t.h, t.from, t.to, t.client, &t.need),
+			 HTTP_CLOSE);
+	assert_int_equal(evbuffer_get_length(t.to), 0);
+	test_ctx_done(&t);
+
+	/* An incomplete head: dropped, nothing answered. */
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t, "GET / HTT"), HTTP_CONTINUE);
+	assert_int_equal(http_client_eof(t.h, t.from), 9);
+	assert_int_equal(http_from_client(t.h, t.from, t.to, t.client, &t.need),
+			 HTTP_CLOSE);
+	http_head_timeout(t.h, t.client);
+	assert_int_equal(evbuffer_get_length(t.client), 0);
+	assert_int_equal(evbuffer_get_length(t.to), 0);
+	test_ctx_done(&t);
+
+	/* A body cut short: the request is logged as aborted and the caller
+	 * learns that the backend connection must close. */
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t, "POST /up HTTP/1.1\r\n" H
+					   "Content-Length: 10\r\n\r\nabc"),
+			 HTTP_CONTINUE);
+	evbuffer_drain(t.to, evbuffer_get_length(t.to));
+	assert_true(http_request_incomplete(t.h));
+	assert_int_equal(http_client_eof(t.h, t.from), 0);
+	assert_true(http_request_incomplete(t.h));
+	assert_false(http_response_pending(t.h));
+	assert_int_equal(test_feed_str(&t, "defghij"), HTTP_CLOSE);
+	assert_int_equal(evbuffer_get_length(t.to), 0);
+	assert_int_equal(evbuffer_get_length(t.client), 0);
+	test_ctx_done(&t);
+
+	/* Frames held behind an upgrade request: dropped; the 101 then ends
+	 * the connection instead of starting a tunnel for nobody. */
+	test_ctx_default(&t);
+	assert_int_equal(test_feed_str(&t, UPG "\x81\x05hello"), HTTP_CONTINUE);
+	evbuffer_drain(t.to, evbuffer_get_length(t.to));
+	assert_int_equal(http_client_eof(t.h, t.from), 7);
+	assert_int_equal(test_backend(&t, "HTTP/1.1 101 Switching Protocols\r\n"
+					  "Connection: Upgrade\r\n"
+					  "Upgrade: websocket\r\n\r\n"),
+			 HTTP_CLOSE);
+	test_ctx_done(&t);
+
+	/* The body of a request answered early (NTLM 401): no second line. */
+	test_ctx_default(&t);
+	test_feed_str(&t,
+		      "POST /n HTTP/1.1\r\n" H "Content-Length: 4\r\n\r\nab");
+	assert_int_equal(test_backend(&t, "HTTP/1.1 401 Unauthorized\r\n"
+					  "Content-Length: 0\r\n\r\n"),
+			 HTTP_CONTINUE);
+	assert_int_equal(http_client_eof(t.h, t.from), 0);
+	assert_true(http_request_incomplete(t.h));
+	assert_int_equal(http_from_client(t.h, t.from, t.to, t.client, &t.need),
+			 HTTP_CLOSE);
+	test_ctx_done(&t);
+	log = test_log_end(&l);
+	assert_int_equal(test_log_count(log, "\"GET /1 HTTP/1.1\" status=200"),
+			 1);
+	assert_null(strstr(log, "/2 HTTP"));
+	assert_null(strstr(log, "/3 HTTP"));
+	s = strstr(log, "\"POST /up HTTP/1.1\" status=499 bytes=0 ");
+	assert_non_null(s);
+	assert_non_null(strstr(s, "reason=\"request aborted by the client\""));
+	assert_int_equal(test_log_count(log, "\"POST /n HTTP/1.1\""), 1);
+	free(log);
+}
+
+/* A response timeout: 504 while nothing of the response reached the
+ * client (an interim 100 Continue does not count), and the log says why. */
+static void test_response_timeout(void **state)
+{
+	struct test_ctx t;
+	struct test_log l;
+	char *log;
+	(void)state;
+
+	test_log_start(&l);
+	test_ctx_default(&t);
+	assert_false(http_response_pending(t.h));
+	test_feed_str(&t, "GET /slow HTTP/1.1\r\n" H "\r\n");
+	assert_true(http_response_pending(t.h));
+	/* Part of a head staged (never sent): still a 504. */
+	assert_int_equal(test_backend(&t, "HTTP/1.1 200 OK\r\nConte"),
+			 HTTP_CONTINUE);
+	assert_true(http_response_pending(t.h));
+	assert_int_equal(evbuffer_get_length(t.client), 0);
+	http_backend_failed(t.h, true, "response timeout", t.client);
+	test_expect_start(t.client, "HTTP/1.1 504 Gateway Timeout\r\n");
+	assert_false(http_response_pending(t.h));
+	test_ctx_done(&t);
+
+	test_ctx_default(&t);
+	test_feed_str(&t, "PUT /c HTTP/1.1\r\n" H "Expect: 100-continue\r\n"
+			  "Content-Length: 2\r\n\r\n");
+	test_backend(&t, "HTTP/1.1 100 Continue\r\n\r\n");
+	test_expect(t.client, "HTTP/1.1 100 Continue\r\n\r\n");
+	test_feed_str(&t, "ok");
+	assert_true(http_response_pending(t.h));
+	http_backend_failed(t.h, true, "response timeout", t.client);
+	test_expect_start(t.client, "HTTP/1.1 504 Gateway Timeout\r\n");
+	test_ctx_done(&t);
+
+	/* A response that ended is not pending; neither is a local 404. */
+	static const char *const owa[] = {"/owa/"};
+	test_ctx_init(&t, CONFIG_HOST_ORIGINAL, owa, 1);
+	test_feed_str(&t, "GET /owa/ HTTP/1.1\r\n" H "\r\n");
+	test_backend(&t, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_false(http_response_pending(t.h));
+	test_feed_str(&t, "GET /x HTTP/1.1\r\n" H "\r\n");
+	assert_false(http_response_pending(t.h));
+	test_ctx_done(&t);
+	log = test_log_end(&l);
+	assert_non_null(strstr(log, "\"GET /slow HTTP/1.1\" status=504 "));
+	assert_non_null(strstr(log, "\"PUT /c HTTP/1.1\" status=504 "));
+	assert_int_equal(test_log_count(log, "reason=\"response timeout\""), 2);
+	free(log);
+}
+
+/* One access line per request; backend= names the backend only for a
+ * request that went there. */
+static void test_access_lines(void **state)
+{
+	static const char *const owa[] = {"/owa/"};
+	struct test_ctx t;
+	struct test_log l;
+	char *log;
+	(void)state;
+
+	test_log_start(&l);
+	test_ctx_init(&t, CONFIG_HOST_ORIGINAL, owa, 1);
+	test_feed_str(&t, "GET /owa/a HTTP/1.1\r\n" H "\r\n");
+	test_backend(&t, "HTTP/1.1 204 No Content\r\n\r\n");
+	/* A 404 whose body then breaks: closed, not answered twice. */
+	assert_int_equal(test_feed_str(&t, "POST /x HTTP/1.1\r\n" H
+					   "Transfer-Encoding: chunked\r\n\r\n"
+					   "zz\r\n"),
+			 HTTP_CLOSE);
+	test_ctx_done(&t);
+	/* A request still waiting when the connection goes is logged too. */
+	test_ctx_init(&t, CONFIG_HOST_ORIGINAL, owa, 1);
+	test_feed_str(&t, "GET /owa/w HTTP/1.1\r\n" H "\r\n");
+	test_ctx_done(&t);
+	log = test_log_end(&l);
+	assert_non_null(strstr(log, "\"GET /owa/a HTTP/1.1\" status=204 "
+				    "bytes=27 "));
+	assert_non_null(strstr(log, " backend=10.0.0.7:443 "));
+	assert_non_null(strstr(log, "\"POST /x HTTP/1.1\" status=404 "));
+	assert_int_equal(test_log_count(log, "\"POST /x HTTP/1.1\""), 1);
+	assert_int_equal(test_log_count(log, " backend=- "), 1);
+	assert_non_null(strstr(log, "\"GET /owa/w HTTP/1.1\" status=0 "));
+	free(log);
+}
+
 static void test_head_timeout(void **state)
 {
 	struct test_ctx t;
@@ -1055,6 +1595,31 @@ static void test_head_timeout(void **state)
 	test_ctx_done(&t);
 }
 
+/* The 408 line measures from when the head was awaited. */
+static void test_head_timeout_ms(void **state)
+{
+	struct timespec nap = {0, 60 * 1000 * 1000};
+	struct test_ctx t;
+	struct test_log l;
+	char *log, *s;
+	(void)state;
+
+	test_log_start(&l);
+	test_ctx_default(&t);
+	test_feed_str(&t, "GET / HTTP/1.1\r\nX-A: a");
+	nanosleep(&nap, NULL);
+	http_head_timeout(t.h, t.client);
+	test_ctx_done(&t);
+	log = test_log_end(&l);
+	s = strstr(log, " status=408 ");
+	assert_non_null(s);
+	s = strstr(s, " ms=");
+	assert_non_null(s);
+	if (atoi(s + 4) < 50)
+		fail_msg("408 logged with%.8s, want >= 50 ms", s);
+	free(log);
+}
+
 /* ---- redirect listener ------------------------------------------------- */
 
 static void test_redirect(void **state)
@@ -1089,18 +1654,20 @@ static void test_redirect(void **state)
 		const char *r = cases[i].req;
 		enum http_action a = HTTP_CONTINUE;
 		char *s, want[256];
+		int st = -1;
 
 		/* Byte by byte: incomplete heads wait. */
 		for (size_t k = 0; r[k] && a == HTTP_CONTINUE; k++) {
 			evbuffer_add(from, r + k, 1);
-			{
-				int st;
-				a = http_redirect(&svc, from, to, &st);
-			}
-			if (a == HTTP_CONTINUE)
+			a = http_redirect(&svc, from, to, &st);
+			if (a == HTTP_CONTINUE) {
 				assert_int_equal(evbuffer_get_length(to), 0);
+				assert_int_equal(st, 0);
+			}
 		}
 		assert_int_equal(a, HTTP_CLOSE);
+		/* The status answered, for the metrics. */
+		assert_int_equal(st, cases[i].location ? 301 : 400);
 		s = test_str(to);
 		if (cases[i].location) {
 			snprintf(want, sizeof(want), "\r\nLocation: %s\r\n",
@@ -1128,6 +1695,8 @@ int main(void)
 		cmocka_unit_test(test_good_requests),
 		cmocka_unit_test(test_misdirected_keeps_connection),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_path_normalise),
+		cmocka_unit_test(test_paths_normalised),
 		cmocka_unit_test(test_not_found_body_discarded),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_body_in_pieces),
@@ -1140,7 +1709,13 @@ int main(void)
 		cmocka_unit_test(test_bad_responses),
 		cmocka_unit_test(test_response_close),
 		cmocka_unit_test(test_backend_failed),
+		cmocka_unit_test(test_upgrade_h2c_stripped),
+		cmocka_unit_test(test_underscore_fields),
+		cmocka_unit_test(test_client_eof),
+		cmocka_unit_test(test_response_timeout),
+		cmocka_unit_test(test_access_lines),
 		cmocka_unit_test(test_head_timeout),
+		cmocka_unit_test(test_head_timeout_ms),
 		cmocka_unit_test(test_redirect),
 	};
 
