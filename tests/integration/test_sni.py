@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Integration tests of the names and protocols a client asks for: sni_strict
-on terminating services (unrecognized_name alert), ALPN on http services
+(unrecognized_name alert; the FQDN and the names of the service's
+certificate pass, on terminating and passthrough services), ALPN on http services
 (no_application_protocol alert for a client without http/1.1), and the
 passthrough ClientHello read when a client sends it one byte at a time (the
 edge443 process must not parse it again for every byte).  The real binary,
@@ -57,7 +58,7 @@ service web {
   }
 }
 service loose {
-  fqdn = "download.cwa.example.com"
+  fqdn = "sip.example.org"
   listen = "127.0.7.14:443"
   certificate = "ssl1"
   mode = "terminate"
@@ -72,20 +73,55 @@ service pass {
   backend = "b_pass"
   sip_domains = {"example.com"}
 }
+service pstrict {
+  fqdn = "download.cwa.example.com"
+  listen = "127.0.7.15:443"
+  certificate = "ssl1pass"
+  mode = "passthrough"
+  backend = "b_pass"
+  sni_strict = true
+}
+service pbare {
+  role = "av-edge"
+  fqdn = "av.example.com"
+  listen = "127.0.7.16:443"
+  mode = "passthrough"
+  backend = "b_pass"
+  sni_strict = true
+}
 """
 
 H.backend("127.0.7.21:8080", "http", "app")
 H.backend("127.0.7.22:8443", "http", "pass-backend", ("ssl1.crt", "ssl1.key"),
           "chain.pem")
 H.write("sni.conf", CONF)
-edge = H.edge("sni.conf", wait_for=["127.0.7.11:443", "127.0.7.12:443",
-                                    "127.0.7.13:443", "127.0.7.14:443"])
+edge = H.edge("sni.conf", wait_for=["127.0.7.%d:443" % i for i in range(11, 17)])
 
 
 def get(sock, path):
     sock.sendall(b"GET %s HTTP/1.1\r\nHost: as.cwa.example.com\r\n"
                  b"Connection: close\r\n\r\n" % path)
     return recv_all(sock)
+
+
+def fetch(ip, sni, path, ctx=None):
+    """(ALPN selected, the answer to GET PATH) over TLS to IP:443 with SNI;
+    (None, the error) when the handshake fails."""
+    try:
+        s = tls_connect(ip, 443, sni, ctx=ctx)
+    except (ssl.SSLError, OSError) as e:
+        return None, repr(e).encode()
+    alpn = s.selected_alpn_protocol()
+    body = get(s, path)
+    s.close()
+    return alpn, body
+
+
+def no_name_check():
+    """A client context that leaves the refusing to edge443."""
+    ctx = client_ctx()
+    ctx.check_hostname = False
+    return ctx
 
 
 def handshake_error(ip, sni, ctx=None):
@@ -104,27 +140,16 @@ def handshake_error(ip, sni, ctx=None):
 # ------------------------------------------- sni_strict on a terminating service
 for sni in ("cwa.example.com", "CWA.Example.com", "sip.example.org",
             "as.cwa.example.com"):
-    s = tls_connect("127.0.7.11", 443, sni)
-    body = get(s, b"/strict")
+    body = fetch("127.0.7.11", sni, b"/strict")[1]
     H.check(body.endswith(b"app /strict\n"),
             "sni_strict: %s (the FQDN or a name of the certificate) is served"
             % sni, body[-80:])
-    s.close()
 
-for sni in ("webconf.example.com", "other.example.net", "x.cwa.example.com"):
-    # The client does not check the name here: only edge443 refuses.
-    ctx = client_ctx()
-    ctx.check_hostname = False
-    err = handshake_error("127.0.7.11", sni, ctx)
+for sni in ("webconf.example.com", "other.example.net", "x.cwa.example.com",
+            None):
+    err = handshake_error("127.0.7.11", sni, no_name_check())
     H.check(err is not None and "UNRECOGNIZED_NAME" in err,
-            "sni_strict: %s gets an unrecognized_name alert" % sni, err)
-
-ctx = client_ctx()
-ctx.check_hostname = False
-err = handshake_error("127.0.7.11", None, ctx)
-H.check(err is not None and "UNRECOGNIZED_NAME" in err,
-        "sni_strict: a ClientHello without SNI gets an unrecognized_name alert",
-        err)
+            "sni_strict: SNI %s gets an unrecognized_name alert" % sni, err)
 
 r = subprocess.run(["openssl", "s_client", "-connect", "127.0.7.11:443",
                     "-servername", "webconf.example.com"],
@@ -136,12 +161,33 @@ H.check("unrecognized name" in out,
 
 # Without sni_strict the same listener serves every name, and none.
 for sni in ("webconf.example.com", None):
-    ctx = client_ctx()
-    ctx.check_hostname = False
-    s = tls_connect("127.0.7.14", 443, sni, ctx=ctx)
-    H.check(get(s, b"/loose").endswith(b"app /loose\n"),
-            "no sni_strict: SNI %s is served" % sni)
-    s.close()
+    body = fetch("127.0.7.14", sni, b"/loose", no_name_check())[1]
+    H.check(body.endswith(b"app /loose\n"),
+            "no sni_strict: SNI %s is served" % sni, body[-80:])
+
+# ------------------------------------------------ sni_strict on passthrough
+# The backend presents ssl1: the names it covers pass, as the FQDN does.
+for sni in ("download.cwa.example.com", "sip.example.org"):
+    body = fetch("127.0.7.15", sni, b"/pstrict")[1]
+    H.check(body.endswith(b"pass-backend /pstrict\n"),
+            "passthrough sni_strict: %s is passed to the backend" % sni,
+            body[-80:])
+for sni in ("webconf.example.com", None):
+    err = handshake_error("127.0.7.15", sni, no_name_check())
+    H.check(err is not None and "UNRECOGNIZED_NAME" in err,
+            "passthrough sni_strict: SNI %s gets an unrecognized_name alert"
+            % sni, err)
+s = socket.create_connection(("127.0.7.15", 443), 5)
+s.sendall(b"not tls at all\n")
+H.check(recv_all(s) == b"", "passthrough sni_strict: a non-TLS stream is closed")
+s.close()
+# Without a certificate only the FQDN counts.
+body = fetch("127.0.7.16", "av.example.com", b"/pbare", no_name_check())[1]
+H.check(body.endswith(b"pass-backend /pbare\n"),
+        "passthrough sni_strict, no certificate: the FQDN passes", body[-80:])
+err = handshake_error("127.0.7.16", "sip.example.com", no_name_check())
+H.check(err is not None and "UNRECOGNIZED_NAME" in err,
+        "passthrough sni_strict, no certificate: another name is refused", err)
 
 # ------------------------------------------------------- ALPN on an http service
 err = handshake_error("127.0.7.12", "as.cwa.example.com", client_ctx(["h2"]))
@@ -156,17 +202,14 @@ H.check("no application protocol" in out,
         "ALPN h2 only: openssl s_client reports no application protocol",
         out[-300:])
 
-s = tls_connect("127.0.7.12", 443, "as.cwa.example.com",
-                ctx=client_ctx(["h2", "http/1.1"]))
-H.check(s.selected_alpn_protocol() == "http/1.1",
-        "ALPN h2,http/1.1: http/1.1 selected", s.selected_alpn_protocol())
-H.check(get(s, b"/alpn").endswith(b"app /alpn\n"), "ALPN h2,http/1.1: served")
-s.close()
+alpn, body = fetch("127.0.7.12", "as.cwa.example.com", b"/alpn",
+                   client_ctx(["h2", "http/1.1"]))
+H.check(alpn == "http/1.1" and body.endswith(b"app /alpn\n"),
+        "ALPN h2,http/1.1: http/1.1 selected and served", (alpn, body[-80:]))
 
-s = tls_connect("127.0.7.12", 443, "as.cwa.example.com", ctx=client_ctx())
-H.check(s.selected_alpn_protocol() is None, "no ALPN: none selected")
-H.check(get(s, b"/none").endswith(b"app /none\n"), "no ALPN: served")
-s.close()
+alpn, body = fetch("127.0.7.12", "as.cwa.example.com", b"/none")
+H.check(alpn is None and body.endswith(b"app /none\n"),
+        "no ALPN: none selected, served", (alpn, body[-80:]))
 
 rc, body = curl("https://as.cwa.example.com/curl", "127.0.7.12")
 H.check(rc == 0 and body == b"app /curl\n", "curl (ALPN h2,http/1.1) is served",
