@@ -1,11 +1,13 @@
 /* runtime.c — build and reference-count the serving objects of a config.
  *
  * From a configuration that has passed the plan rules, build one server
- * SSL_CTX per terminating service and one client SSL_CTX and pool per
- * backend.  A failure anywhere (a key that cannot be read any more, say)
- * fails the whole runtime, so a reload either installs a complete new runtime
- * or keeps the old one.  It does not bind sockets (listener.c) or validate
- * the plan (plan.c).
+ * SSL_CTX per terminating service, keep the leaf certificate of every
+ * service that names one (the names a service answers to: sni_strict, for
+ * passthrough too), and one client SSL_CTX and pool per backend.  A failure
+ * anywhere (a key that cannot be read any more, say) fails the whole
+ * runtime, so a reload either installs a complete new runtime or keeps the
+ * old one.  It does not bind sockets (listener.c) or validate the plan
+ * (plan.c).
  */
 #include "edge443/runtime.h"
 
@@ -14,7 +16,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Remember the DNS names of CC (its SANs) for the Host check of an http
  * service. */
@@ -43,6 +44,56 @@ static int runtime_collect_names(struct runtime_service *rs,
 		return -1;
 	}
 	return 0;
+}
+
+/* Keep a reference to the leaf of each certificate section RS's service
+ * names, in rs->leaves.  The plan rules have read these files already; one
+ * that cannot be read now (replaced since) fails the runtime. */
+static int runtime_load_leaves(struct runtime_service *rs,
+			       const struct config *cfg, char *err,
+			       size_t errlen)
+{
+	const struct config_service *svc = rs->svc;
+
+	for (size_t k = 0; svc->certificate && k <= svc->nextra_certificates;
+	     k++) {
+		const char *name = k == 0 ? svc->certificate
+					  : svc->extra_certificates[k - 1];
+		const struct config_cert *cc = config_find_cert(cfg, name);
+		struct cert_info *ci =
+			cc && cc->cert ? cert_load(cc->cert, NULL, NULL) : NULL;
+		int pushed = 0;
+
+		if (!cc)
+			continue; /* ref-unknown: refused by the plan rules */
+		if (!ci || !ci->leaf) {
+			snprintf(err, errlen,
+				 "%s:%d: service \"%s\": certificate \"%s\": "
+				 "cannot read %s",
+				 cfg->file, svc->line, svc->name, cc->name,
+				 cc->cert ? cc->cert : "(no cert file)");
+			cert_free(ci);
+			return -1;
+		}
+		if (!rs->leaves)
+			rs->leaves = sk_X509_new_null();
+		if (rs->leaves && X509_up_ref(ci->leaf) == 1) {
+			pushed = sk_X509_push(rs->leaves, ci->leaf);
+			if (pushed <= 0)
+				X509_free(ci->leaf);
+		}
+		cert_free(ci);
+		if (pushed <= 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool runtime_service_covers(const struct runtime_service *rs, const char *name)
+{
+	return rs && tls_name_covered(rs->svc->fqdn, rs->leaves, name);
 }
 
 struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
@@ -103,6 +154,8 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 					   svc->backend) == 0)
 					rs->backend = &rt->backends[b];
 		}
+		if (runtime_load_leaves(rs, cfg, err, errlen) < 0)
+			goto fail;
 		if (svc->mode == CONFIG_MODE_PASSTHROUGH)
 			continue;
 		const struct config_cert *cc =
@@ -160,6 +213,7 @@ void runtime_unref(struct runtime *rt)
 			for (size_t j = 0; j < rt->services[i].nnames; j++)
 				free(rt->services[i].names[j]);
 			free(rt->services[i].names);
+			sk_X509_pop_free(rt->services[i].leaves, X509_free);
 		}
 		for (size_t i = 0; rt->backends && i < rt->cfg->nbackends;
 		     i++) {
@@ -231,10 +285,4 @@ const struct runtime_service *runtime_redirect_for(const struct runtime *rt,
 			return &rt->services[i];
 	}
 	return NULL;
-}
-
-/* TEMPORARY: the FQDN only (the certificate's names come with tls-strict). */
-bool runtime_service_covers(const struct runtime_service *rs, const char *name)
-{
-	return strcasecmp(name, rs->svc->fqdn) == 0;
 }

@@ -18,9 +18,21 @@
  * - Certificate choice.  A listener serves one certificate per key type; when
  *   an RSA and an ECDSA certificate are loaded into one context, OpenSSL picks
  *   by the client's signature algorithms.  No client-hello callback is needed
- *   for that, so server contexts install none: the SNI is read after the
- *   handshake with SSL_get_servername (tls_ssl_sni).  They do install a
- *   servername callback, because without one OpenSSL does not acknowledge SNI.
+ *   for that, so a context gets one (tls_sni.c) only when further
+ *   certificates of a key type are chosen by SNI, or for sni_strict; the SNI
+ *   is read after the handshake with SSL_get_servername (tls_ssl_sni).  Every
+ *   context installs a servername callback, because without one OpenSSL does
+ *   not acknowledge SNI.
+ * - sni_strict is decided in the client-hello callback, before any
+ *   certificate is sent: the alert is unrecognized_name, which RFC 6066
+ *   gives for a name the server does not serve.
+ * - ALPN on http services is http/1.1 or nothing: a client that asks only
+ *   for other protocols (h2) is refused with no_application_protocol (RFC
+ *   7301) rather than served HTTP/1.1 it did not ask for; a client without
+ *   ALPN is served (old clients, curl --http1.1 style).
+ * - tls_peek_sni decides incomplete input from the record framing alone and
+ *   runs OpenSSL once the ClientHello is complete: a hello that trickles in
+ *   byte by byte costs one parse, not one per byte.
  * - Expired certificates are refused when the context is built (an expired
  *   certificate is never served); a not-yet-valid one is left to the plan
  *   rules, which already refuse it at start-up.
@@ -37,9 +49,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -149,7 +163,8 @@ static int tls_servername_cb(SSL *ssl, int *al, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* Select "http/1.1" from the client's ALPN list, or no ALPN at all. */
+/* Select "http/1.1" from the client's ALPN list (called only when the client
+ * sent one); without it the handshake fails with no_application_protocol. */
 static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 		       unsigned char *outlen, const unsigned char *in,
 		       unsigned int inlen, void *arg)
@@ -169,7 +184,7 @@ static int tls_alpn_cb(SSL *ssl, const unsigned char **out,
 		}
 		i += 1 + n;
 	}
-	return SSL_TLSEXT_ERR_NOACK;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 static const char *tls_key_type_name(int id)
@@ -452,6 +467,9 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 	STACK_OF(X509) * leaves[TLS_SERVER_MAX_CERTS] = {0};
 	size_t n = 0, ngroups = 0;
 	SSL_CTX *result = NULL;
+	/* sni_strict: the names the client-hello callback lets through. */
+	const char *strict =
+		svc->sni_strict ? (svc->fqdn ? svc->fqdn : "") : NULL;
 
 	if (cc == NULL)
 		return tls_server_ctx_one(cfg, svc, NULL, NULL, 0, tickets, err,
@@ -496,13 +514,14 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 		if (!ctx[g])
 			goto done;
 	}
-	if (ngroups > 1) {
+	if (ngroups > 1 || strict) {
 		/* tls_sni_attach owns ctx[1..] and every stack, even when it
 		 * fails. */
-		if (tls_sni_attach(ctx[0], ctx + 1, ngroups - 1, leaves) != 0) {
+		if (tls_sni_attach(ctx[0], ctx + 1, ngroups - 1, leaves,
+				   strict) != 0) {
 			tls_errf(err, errlen,
-				 "cannot set up the choice of certificate by "
-				 "SNI");
+				 "cannot set up the client-hello callback "
+				 "(certificate choice by SNI, sni_strict)");
 			SSL_CTX_free(ctx[0]);
 			ctx[0] = NULL;
 		}
@@ -614,6 +633,44 @@ fail:
 	return NULL;
 }
 
+/* ---- names and alerts -------------------------------------------------- */
+
+bool tls_name_covered(const char *fqdn, const STACK_OF(X509) * leaves,
+		      const char *name)
+{
+	bool covered = false;
+
+	if (name == NULL || name[0] == '\0')
+		return false;
+	if (fqdn != NULL && strcasecmp(name, fqdn) == 0)
+		return true;
+	ERR_set_mark();
+	for (int i = 0; !covered && i < sk_X509_num(leaves); i++)
+		covered = X509_check_host(
+				  sk_X509_value(leaves, i), name, 0,
+				  X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+					  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+				  NULL) == 1;
+	ERR_pop_to_mark();
+	return covered;
+}
+
+size_t tls_alert_record(unsigned char *out, size_t outlen,
+			int alert_description)
+{
+	if (out == NULL || outlen < TLS_ALERT_RECORD_LEN ||
+	    alert_description < 0 || alert_description > 255)
+		return 0;
+	out[0] = SSL3_RT_ALERT;
+	out[1] = SSL3_VERSION_MAJOR;
+	out[2] = TLS1_2_VERSION & 0xff; /* as OpenSSL frames it for 1.2/1.3 */
+	out[3] = 0;
+	out[4] = 2; /* level + description */
+	out[5] = SSL3_AL_FATAL;
+	out[6] = (unsigned char)alert_description;
+	return TLS_ALERT_RECORD_LEN;
+}
+
 /* ---- SNI peeking (passthrough) ----------------------------------------- */
 
 /* What the client-hello callback of one peek found. */
@@ -624,6 +681,7 @@ struct tls_peek_state {
 
 static SSL_CTX *tls_peek_ctx;
 static pthread_once_t tls_peek_once = PTHREAD_ONCE_INIT;
+static atomic_ulong tls_peek_parses; /* tls_peek_parse_count */
 
 /* The server_name extension body as OpenSSL's own parser accepts it: a list
  * (2-byte length) holding exactly one host_name entry (type 0, 2-byte
@@ -684,36 +742,78 @@ static void tls_peek_ctx_init(void)
 	tls_peek_ctx = ctx;
 }
 
-enum tls_peek_result tls_peek_sni(const unsigned char *buf, size_t len,
-				  char **sni)
+static size_t tls_peek_u24(const unsigned char *p)
+{
+	return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+}
+
+/* How much of a ClientHello BUF[0..LEN) holds, from the record framing alone
+ * (a few byte reads per record): TLS_PEEK_HELLO once every record holding a
+ * byte of the ClientHello message has arrived (OpenSSL reads whole records),
+ * TLS_PEEK_NEED_MORE before, or TLS_PEEK_NOT_TLS when the bytes cannot begin
+ * a ClientHello: a record that is not a handshake record of version 3.x (the
+ * hello comes before any other record type), an empty handshake record (RFC
+ * 8446 section 5.1, RFC 5246 section 6.2.1), a record above the 2^14 bytes a
+ * plaintext record may hold, or a first handshake message that is not a
+ * ClientHello.  Whether the message itself is well formed is for OpenSSL to
+ * say. */
+static enum tls_peek_result tls_peek_framing(const unsigned char *buf,
+					     size_t len)
+{
+	unsigned char hs[SSL3_HM_HEADER_LENGTH]; /* type, 24-bit length */
+	size_t pos = 0, nhs = 0, body = 0;
+
+	for (;;) {
+		size_t rlen, avail;
+
+		if (pos >= len)
+			return TLS_PEEK_NEED_MORE;
+		if (buf[pos] != SSL3_RT_HANDSHAKE)
+			return TLS_PEEK_NOT_TLS;
+		if (len - pos < 2)
+			return TLS_PEEK_NEED_MORE;
+		if (buf[pos + 1] != SSL3_VERSION_MAJOR)
+			return TLS_PEEK_NOT_TLS;
+		if (len - pos < SSL3_RT_HEADER_LENGTH)
+			return TLS_PEEK_NEED_MORE;
+		rlen = (size_t)buf[pos + 3] << 8 | buf[pos + 4];
+		if (rlen == 0 || rlen > SSL3_RT_MAX_PLAIN_LENGTH)
+			return TLS_PEEK_NOT_TLS;
+		pos += SSL3_RT_HEADER_LENGTH;
+		avail = len - pos < rlen ? len - pos : rlen;
+		/* The handshake header may itself span records. */
+		for (size_t i = 0; nhs < sizeof(hs) && i < avail; i++)
+			hs[nhs++] = buf[pos + i];
+		if (nhs > 0 && hs[0] != SSL3_MT_CLIENT_HELLO)
+			return TLS_PEEK_NOT_TLS;
+		if (avail < rlen)
+			return TLS_PEEK_NEED_MORE;
+		pos += rlen;
+		body += rlen;
+		if (nhs == sizeof(hs) &&
+		    body - sizeof(hs) >= tls_peek_u24(hs + 1))
+			return TLS_PEEK_HELLO;
+	}
+}
+
+/* Run OpenSSL's server on the complete ClientHello in BUF[0..LEN): HELLO
+ * with *sni (may be NULL), or NOT_TLS when OpenSSL finds no ClientHello in
+ * bytes whose framing is complete. */
+static enum tls_peek_result tls_peek_parse(const unsigned char *buf, size_t len,
+					   char **sni)
 {
 	struct tls_peek_state st = {false, NULL};
 	enum tls_peek_result res = TLS_PEEK_NOT_TLS;
-	size_t n = len < TLS_PEEK_MAX ? len : TLS_PEEK_MAX;
 	SSL *ssl = NULL;
 	BIO *rbio = NULL, *wbio = NULL;
-	int rc;
-
-	if (sni != NULL)
-		*sni = NULL;
-	/* A TLS stream starts with a handshake record, 0x16 0x03: anything
-	 * else (plain HTTP, an SSLv2-format hello, A/V relay bytes) is
-	 * decided without OpenSSL. */
-	if (len == 0)
-		return TLS_PEEK_NEED_MORE;
-	if (buf[0] != SSL3_RT_HANDSHAKE)
-		return TLS_PEEK_NOT_TLS;
-	if (len == 1)
-		return TLS_PEEK_NEED_MORE;
-	if (buf[1] != SSL3_VERSION_MAJOR)
-		return TLS_PEEK_NOT_TLS;
 
 	pthread_once(&tls_peek_once, tls_peek_ctx_init);
 	if (tls_peek_ctx == NULL)
 		return TLS_PEEK_NOT_TLS;
+	atomic_fetch_add_explicit(&tls_peek_parses, 1, memory_order_relaxed);
 	ERR_set_mark();
 	ssl = SSL_new(tls_peek_ctx);
-	rbio = BIO_new_mem_buf(buf, (int)n);
+	rbio = BIO_new_mem_buf(buf, (int)len);
 	wbio = BIO_new(BIO_s_null()); /* whatever it writes is discarded */
 	if (ssl == NULL || rbio == NULL || wbio == NULL)
 		goto out;
@@ -723,16 +823,16 @@ enum tls_peek_result tls_peek_sni(const unsigned char *buf, size_t len,
 	rbio = wbio = NULL;
 	SSL_set_app_data(ssl, &st);
 	SSL_set_accept_state(ssl);
-	rc = SSL_do_handshake(ssl);
+	/* Either the callback ran, or OpenSSL refused the bytes; wanting more
+	 * cannot happen after complete framing, and would not be waited for:
+	 * each further byte would parse again. */
+	SSL_do_handshake(ssl);
 	if (st.seen) {
 		res = TLS_PEEK_HELLO;
 		if (sni != NULL) {
 			*sni = st.sni;
 			st.sni = NULL;
 		}
-	} else if (rc <= 0 && SSL_get_error(ssl, rc) == SSL_ERROR_WANT_READ) {
-		res = len >= TLS_PEEK_MAX ? TLS_PEEK_TOO_BIG
-					  : TLS_PEEK_NEED_MORE;
 	}
 out:
 	SSL_free(ssl);
@@ -742,6 +842,32 @@ out:
 	/* The caller's error queue is left as it was. */
 	ERR_pop_to_mark();
 	return res;
+}
+
+enum tls_peek_result tls_peek_sni(const unsigned char *buf, size_t len,
+				  char **sni)
+{
+	size_t n = len < TLS_PEEK_MAX ? len : TLS_PEEK_MAX;
+
+	if (sni != NULL)
+		*sni = NULL;
+	/* A TLS stream starts with a handshake record, 0x16 0x03: anything
+	 * else (plain HTTP, an SSLv2-format hello, A/V relay bytes) is
+	 * decided from the first bytes, without OpenSSL. */
+	switch (tls_peek_framing(buf, n)) {
+	case TLS_PEEK_HELLO:
+		return tls_peek_parse(buf, n, sni);
+	case TLS_PEEK_NEED_MORE:
+		return len >= TLS_PEEK_MAX ? TLS_PEEK_TOO_BIG
+					   : TLS_PEEK_NEED_MORE;
+	default:
+		return TLS_PEEK_NOT_TLS;
+	}
+}
+
+unsigned long tls_peek_parse_count(void)
+{
+	return atomic_load_explicit(&tls_peek_parses, memory_order_relaxed);
 }
 
 /* ---- connection facts -------------------------------------------------- */

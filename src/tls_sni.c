@@ -1,4 +1,5 @@
-/* tls_sni.c — several certificates of one key type on one listener.
+/* tls_sni.c — the client-hello callback of a listener: certificate choice
+ * by SNI, and sni_strict.
  *
  * A listener's own context holds at most one certificate per key type (an
  * RSA and an ECDSA twin, which OpenSSL chooses between by the client's
@@ -7,11 +8,15 @@
  * the SNI through OpenSSL (SSL_client_hello_get0_ext) and switches the
  * connection to the first context whose certificate covers the name.  The
  * listener's own context stays the default, so clients without SNI still get
- * the service's own certificate.  Building the contexts is tls.c's job.
+ * the service's own certificate.  With sni_strict the same callback refuses a
+ * ClientHello that names none of the service's names (or none at all) with
+ * an unrecognized_name alert, before any certificate is sent.  Building the
+ * contexts is tls.c's job; name matching is tls_name_covered's.
  */
-#include <openssl/x509v3.h>
+#include <openssl/err.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "edge443/tls_internal.h"
 
@@ -21,6 +26,7 @@ struct tls_sni_set {
 	size_t n;		   /* contexts, ctx[0] = the listener's */
 	SSL_CTX *ctx[TLS_SNI_MAX]; /* ctx[1..] owned here */
 	STACK_OF(X509) * leaves[TLS_SNI_MAX]; /* owned here */
+	char *strict_fqdn; /* owned; NULL unless sni_strict */
 };
 
 static int tls_sni_index = -1;
@@ -39,6 +45,7 @@ static void tls_sni_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 			SSL_CTX_free(set->ctx[i]);
 		sk_X509_pop_free(set->leaves[i], X509_free);
 	}
+	free(set->strict_fqdn);
 	free(set);
 }
 
@@ -48,34 +55,38 @@ static void tls_sni_index_init(void)
 		SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tls_sni_free_cb);
 }
 
-static int tls_sni_covers(STACK_OF(X509) * leaves, const char *name)
+/* sni_strict: is NAME one of the service's names (its FQDN, or a name one of
+ * its certificates covers)? */
+static bool tls_sni_strict_ok(const struct tls_sni_set *set, const char *name)
 {
-	for (int i = 0; i < sk_X509_num(leaves); i++)
-		if (X509_check_host(
-			    sk_X509_value(leaves, i), name, 0,
-			    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-				    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-			    NULL) == 1)
-			return 1;
-	return 0;
+	for (size_t i = 0; i < set->n; i++)
+		if (tls_name_covered(set->strict_fqdn, set->leaves[i], name))
+			return true;
+	return false;
 }
 
-/* Pick the context for the client's SNI; never fails the handshake. */
+/* Pick the context for the client's SNI; with sni_strict, refuse a name
+ * that is not the service's (unrecognized_name, RFC 6066 section 3). */
 static int tls_sni_select_cb(SSL *ssl, int *al, void *arg)
 {
 	struct tls_sni_set *set = arg;
 	const unsigned char *p;
 	size_t len;
-	char *name;
+	char *name = NULL;
 
-	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) !=
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
 	    1)
-		return SSL_CLIENT_HELLO_SUCCESS;
-	name = tls_sni_parse(p, len);
-	if (!name)
-		return SSL_CLIENT_HELLO_SUCCESS;
-	for (size_t i = 0; i < set->n; i++) {
-		if (tls_sni_covers(set->leaves[i], name)) {
+		name = tls_sni_parse(p, len);
+	if (set->strict_fqdn && (!name || !tls_sni_strict_ok(set, name))) {
+		/* So that the error queue says why: OpenSSL adds only its
+		 * own "callback failed" after this. */
+		ERR_raise(ERR_LIB_SSL, SSL_R_TLSV1_UNRECOGNIZED_NAME);
+		free(name);
+		*al = SSL_AD_UNRECOGNIZED_NAME;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	for (size_t i = 0; name && i < set->n; i++) {
+		if (tls_name_covered(NULL, set->leaves[i], name)) {
 			if (i > 0)
 				SSL_set_SSL_CTX(ssl, set->ctx[i]);
 			break;
@@ -86,7 +97,7 @@ static int tls_sni_select_cb(SSL *ssl, int *al, void *arg)
 }
 
 int tls_sni_attach(SSL_CTX *main, SSL_CTX **alts, size_t nalts,
-		   STACK_OF(X509) * *leaves)
+		   STACK_OF(X509) * *leaves, const char *strict_fqdn)
 {
 	struct tls_sni_set *set;
 
@@ -96,6 +107,13 @@ int tls_sni_attach(SSL_CTX *main, SSL_CTX **alts, size_t nalts,
 	set = calloc(1, sizeof(*set));
 	if (!set)
 		goto fail;
+	if (strict_fqdn) {
+		set->strict_fqdn = strdup(strict_fqdn);
+		if (!set->strict_fqdn) {
+			free(set);
+			goto fail;
+		}
+	}
 	set->n = nalts + 1;
 	set->ctx[0] = main;
 	for (size_t i = 0; i <= nalts; i++) {
@@ -105,6 +123,7 @@ int tls_sni_attach(SSL_CTX *main, SSL_CTX **alts, size_t nalts,
 	}
 	if (SSL_CTX_set_ex_data(main, tls_sni_index, set) != 1) {
 		set->n = 0; /* ownership stays with the caller below */
+		free(set->strict_fqdn);
 		free(set);
 		goto fail;
 	}

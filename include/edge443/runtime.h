@@ -1,12 +1,13 @@
 /* runtime.h — what a validated configuration becomes when it serves.
  *
  * A runtime owns a configuration and everything built from it: one server
- * SSL_CTX per terminating service, one client SSL_CTX per re-encrypting
- * backend, and the backend pools.  It is reference counted: the server holds
- * one reference to the current runtime and every connection holds one to the
- * runtime it was accepted under, so a reload (SIGHUP) can install a new
- * runtime while existing connections finish on the old one.  runtime_ref and
- * runtime_unref may be called from any thread.
+ * SSL_CTX per terminating service, the leaf certificate(s) of every service
+ * that names one (passthrough included), one client SSL_CTX per
+ * re-encrypting backend, and the backend pools.  It is reference counted: the
+ * server holds one reference to the current runtime and every connection holds
+ * one to the runtime it was accepted under, so a reload (SIGHUP) can install a
+ * new runtime while existing connections finish on the old one.  runtime_ref
+ * and runtime_unref may be called from any thread.
  */
 #ifndef EDGE443_RUNTIME_H
 #define EDGE443_RUNTIME_H
@@ -33,6 +34,12 @@ struct runtime_service {
 	char **names; /* DNS SANs of the service's certificate(s): the Host
 		       * names an http service accepts besides its FQDN */
 	size_t nnames;
+	/* Owned (freed with the runtime): one leaf per certificate section
+	 * the service names (certificate, then the extra ones), in that
+	 * order; for passthrough, the certificates installed on the backend.
+	 * NULL when the service names none.  Read-only once built: workers
+	 * may read it concurrently (runtime_service_covers). */
+	STACK_OF(X509) * leaves;
 };
 
 struct runtime {
@@ -59,7 +66,12 @@ void runtime_unref(struct runtime *rt);
 const struct runtime_service *runtime_service_for(const struct runtime *rt,
 						  const struct sockaddr *sa);
 
-/* True when NAME is the service's FQDN or a name its certificate covers. */
+/* True when NAME (an SNI, a Host name) is one of the service's names: its
+ * fqdn (ASCII case-insensitive) or a name one of its certificates covers
+ * (rs->leaves, X509_check_host: DNS SANs only, no partial wildcards; see
+ * tls_name_covered).  A service without a certificate (a passthrough service
+ * may have none) has only its fqdn.  NULL or "" NAME: false.  Any thread, any
+ * callback; no allocation. */
 bool runtime_service_covers(const struct runtime_service *rs, const char *name);
 
 /* The http service whose redirect_http listener is SA, or NULL. */

@@ -36,10 +36,17 @@ void tls_tickets_free(struct tls_tickets *t);
 
 /* A server context for SVC using certificate section CC (cert, chain, key
  * files).  TLS versions from the config (service overrides global), a modern
- * cipher list, ALPN "http/1.1" when the service has an http block, session
- * cache + tickets from TICKETS (may be NULL), servername acknowledgement, and
- * a client-hello callback that selects among the certificates of the context
- * (an RSA and an ECDSA certificate may both be loaded: see EXTRA).
+ * cipher list, session cache + tickets from TICKETS (may be NULL), servername
+ * acknowledgement, and, when needed, a client-hello callback:
+ * - it selects among the certificates of the listener by SNI (an RSA and an
+ *   ECDSA certificate may share one context: see EXTRA; further ones of a
+ *   key type already taken are chosen by SNI);
+ * - with svc->sni_strict, it fails a ClientHello without SNI, or whose SNI
+ *   is neither svc->fqdn nor covered by one of the certificates
+ *   (tls_name_covered), with a fatal unrecognized_name alert.
+ * ALPN, for a service with an http block: "http/1.1" is selected; a client
+ * that offers ALPN without http/1.1 (only "h2", say) fails with a fatal
+ * no_application_protocol alert; a client that offers no ALPN is served.
  * EXTRA / NEXTRA: further certificate sections served by the same listener
  * (e.g. an ECDSA twin); may be NULL/0.
  * Returns a new SSL_CTX (caller owns one reference) or NULL with the reason
@@ -63,6 +70,25 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
  * verifying, SSL_set1_host(verify_name).  NULL on failure. */
 SSL *tls_client_ssl_new(SSL_CTX *ctx, const struct config_backend *be);
 
+/* True when NAME (an SNI or a Host name) is FQDN (ASCII case-insensitive;
+ * FQDN may be NULL) or is covered by a DNS SAN of one of LEAVES (may be NULL)
+ * per X509_check_host: never the subject CN, no partial wildcards ("w*"), a
+ * wildcard covers one whole left-most label.  NULL or "" NAME: false.  Pure;
+ * any thread; leaves the thread's OpenSSL error queue as it found it. */
+bool tls_name_covered(const char *fqdn, const STACK_OF(X509) * leaves,
+		      const char *name);
+
+/* Length of a TLS alert record (header 5 + level 1 + description 1). */
+#define TLS_ALERT_RECORD_LEN 7
+
+/* Write a fatal TLS alert record with ALERT_DESCRIPTION (SSL_AD_*, 0..255)
+ * into OUT: 0x15 0x03 0x03 0x00 0x02 0x02 DESC, for a connection that is
+ * refused before any TLS state exists (passthrough sni_strict: write it, then
+ * close).  Returns TLS_ALERT_RECORD_LEN, or 0 (nothing written) when OUTLEN
+ * is smaller or the description is out of range. */
+size_t tls_alert_record(unsigned char *out, size_t outlen,
+			int alert_description);
+
 /* Outcome of peeking at the first bytes of a passthrough stream. */
 enum tls_peek_result {
 	TLS_PEEK_NEED_MORE, /* a ClientHello has begun; more bytes needed */
@@ -75,13 +101,23 @@ enum tls_peek_result {
 
 #define TLS_PEEK_MAX 16384
 
-/* Feed the first LEN bytes of a stream (all bytes so far, not a delta) to a
- * throw-away server SSL on a memory BIO whose client-hello callback reads the
- * SNI and stops the handshake.  Accepts every TLS version so it never rejects
- * what the backend would accept.  *sni is a new string (free) or NULL.  Pure
- * function of BUF: no state is kept between calls. */
+/* Read the SNI of the ClientHello that starts the first LEN bytes of a stream
+ * (all bytes so far, not a delta; at most TLS_PEEK_MAX are looked at).
+ * Cheap while the hello is incomplete: the TLS record framing alone (record
+ * headers, the handshake message's type and length, possibly spanning
+ * several records) decides NEED_MORE, or NOT_TLS for bytes that cannot start
+ * a ClientHello (from the first byte on); only once every record holding the
+ * ClientHello has arrived is it parsed, once, by a throw-away server SSL on a
+ * memory BIO whose client-hello callback reads the SNI and stops the
+ * handshake.  Accepts every TLS version so it never rejects what the backend
+ * would accept.  *sni is a new string (free) or NULL.  Pure function of BUF:
+ * no state is kept between calls; any thread. */
 enum tls_peek_result tls_peek_sni(const unsigned char *buf, size_t len,
 				  char **sni);
+
+/* How many times tls_peek_sni has run OpenSSL's parse in this process, all
+ * threads together (for tests: a hello fed byte by byte is parsed once). */
+unsigned long tls_peek_parse_count(void);
 
 /* After a handshake: "TLSv1.3", the cipher name, and the SNI (or NULL). */
 const char *tls_ssl_version(const SSL *ssl);

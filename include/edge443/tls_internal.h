@@ -26,14 +26,18 @@ int tls_tickets_attach(SSL_CTX *ctx, struct tls_tickets *tickets);
  * malformed (bounds-checked; printable ASCII only, at most 255 bytes). */
 char *tls_sni_parse(const unsigned char *p, size_t len);
 
-/* tls_sni.c: choose among several certificates of one key type by SNI.
- * ALTS[0..NALTS) are further contexts of the listener whose context is MAIN;
- * LEAVES[0..NALTS] are the certificates each context serves (LEAVES[0] for
- * MAIN).  MAIN takes ownership of both (freed with MAIN) and gets a
- * client-hello callback that switches a connection to the first context
- * whose certificate covers the client's SNI (X509_check_host); clients
- * without SNI, or with a name none covers, keep MAIN.  0 / -1. */
+/* tls_sni.c: the client-hello callback of a listener's context MAIN.
+ * ALTS[0..NALTS) (NALTS may be 0) are further contexts of the listener, for
+ * further certificates of a key type MAIN already serves; LEAVES[0..NALTS]
+ * are the certificates each context serves (LEAVES[0] for MAIN).  MAIN takes
+ * ownership of ALTS and LEAVES (freed with MAIN, and freed here on failure)
+ * and gets a client-hello callback that switches a connection to the first
+ * context whose certificate covers the client's SNI (X509_check_host);
+ * clients without SNI, or with a name none covers, keep MAIN — unless
+ * STRICT_FQDN is not NULL (sni_strict; copied): then a ClientHello without
+ * SNI, or whose SNI is neither STRICT_FQDN nor covered by any of LEAVES,
+ * fails with a fatal unrecognized_name alert.  Main thread.  0 / -1. */
 int tls_sni_attach(SSL_CTX *main, SSL_CTX **alts, size_t nalts,
-		   STACK_OF(X509) * *leaves);
+		   STACK_OF(X509) * *leaves, const char *strict_fqdn);
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -29,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "edge443/config.h"
+#include "edge443/runtime.h"
 #include "edge443/tls.h"
 
 static const char *test_tls_pki;
@@ -226,7 +228,8 @@ static bool test_want_io(SSL *ssl, int rc)
 }
 
 /* Join SRV and CLI by a BIO pair and run both handshakes to the end.
- * 0 when both finished, -1 when either failed. */
+ * 0 when both finished, -1 when either failed (when the server failed, the
+ * client reads once more, so that it sees the server's alert). */
 static int test_handshake(SSL *srv, SSL *cli)
 {
 	BIO *bs = NULL, *bc = NULL;
@@ -244,8 +247,10 @@ static int test_handshake(SSL *srv, SSL *cli)
 		if (rc <= 0 && !test_want_io(cli, rc))
 			goto fail;
 		rs = SSL_do_handshake(srv);
-		if (rs <= 0 && !test_want_io(srv, rs))
+		if (rs <= 0 && !test_want_io(srv, rs)) {
+			SSL_do_handshake(cli);
 			goto fail;
+		}
 		if (rc == 1 && rs == 1)
 			return 0;
 	}
@@ -290,6 +295,32 @@ static void test_sni_debug_cb(SSL *s, int client_server, int type,
 {
 	if (client_server == 1 && type == TLSEXT_TYPE_server_name)
 		*(bool *)arg = true;
+}
+
+/* The info callback of a test client: records the description of the alert
+ * it reads (ARG: an int, -1 until one arrives). */
+static void test_alert_info_cb(const SSL *ssl, int where, int ret)
+{
+	int *desc = SSL_get_app_data(ssl);
+
+	if ((where & SSL_CB_READ_ALERT) != 0 && desc != NULL)
+		*desc = ret & 0xff;
+}
+
+/* A handshake that must fail: returns the alert description the client
+ * received (SSL_AD_*), or -1 when the handshake succeeded or ended without
+ * an alert. */
+static int test_handshake_alert(SSL *srv, SSL *cli)
+{
+	int desc = -1;
+
+	SSL_set_app_data(cli, &desc);
+	SSL_set_info_callback(cli, test_alert_info_cb);
+	if (test_handshake(srv, cli) == 0)
+		desc = -1;
+	SSL_set_info_callback(cli, NULL);
+	SSL_set_app_data(cli, NULL);
+	return desc;
 }
 
 /* ---- server contexts --------------------------------------------------- */
@@ -440,7 +471,36 @@ static void test_server_alpn(void **state)
 	SSL_free(srv);
 	SSL_free(cli);
 
-	/* A client without http/1.1 gets no ALPN, not a failed handshake. */
+	/* A client that asks for ALPN but not http/1.1 (only h2) is refused
+	 * with no_application_protocol, over TLS 1.3 and 1.2, rather than
+	 * served a protocol it did not ask for. */
+	for (int v = 0; v < 2; v++) {
+		srv = SSL_new(sctx);
+		cli = SSL_new(cctx);
+		SSL_set_max_proto_version(cli, v == 0 ? TLS1_3_VERSION
+						      : TLS1_2_VERSION);
+		assert_int_equal(
+			SSL_set_alpn_protos(cli,
+					    (const unsigned char *)"\x02h2", 3),
+			0);
+		assert_int_equal(test_handshake_alert(srv, cli),
+				 SSL_AD_NO_APPLICATION_PROTOCOL);
+		SSL_free(srv);
+		SSL_free(cli);
+	}
+
+	/* A client without ALPN (old clients) is served, with no ALPN. */
+	srv = SSL_new(sctx);
+	cli = SSL_new(cctx);
+	assert_int_equal(test_handshake(srv, cli), 0);
+	SSL_get0_alpn_selected(cli, &alpn, &alpnlen);
+	assert_int_equal(alpnlen, 0);
+	SSL_free(srv);
+	SSL_free(cli);
+	SSL_CTX_free(sctx);
+
+	/* Without an http block ALPN is not looked at: h2 alone is fine. */
+	sctx = test_server_ok("ssl1", "", NULL, NULL);
 	srv = SSL_new(sctx);
 	cli = SSL_new(cctx);
 	assert_int_equal(
@@ -532,6 +592,103 @@ static void test_server_sni_selects(void **state)
 	}
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
+}
+
+/* One handshake against SCTX with SNI (NULL: none): the CN served, or the
+ * alert the client received ("alert N"). */
+static const char *test_strict_try(SSL_CTX *sctx, SSL_CTX *cctx,
+				   const char *sni, char *buf, size_t len)
+{
+	SSL *srv = SSL_new(sctx), *cli = SSL_new(cctx);
+	int desc;
+
+	assert_non_null(srv);
+	assert_non_null(cli);
+	if (sni)
+		assert_int_equal(SSL_set_tlsext_host_name(cli, sni), 1);
+	desc = test_handshake_alert(srv, cli);
+	if (desc >= 0) {
+		snprintf(buf, len, "alert %d", desc);
+	} else {
+		X509 *peer = SSL_get0_peer_certificate(cli);
+
+		buf[0] = '\0';
+		if (peer)
+			X509_NAME_get_text_by_NID(X509_get_subject_name(peer),
+						  NID_commonName, buf,
+						  (int)len);
+	}
+	SSL_free(srv);
+	SSL_free(cli);
+	return buf;
+}
+
+/* sni_strict on a terminating service: the FQDN and every name its
+ * certificate(s) cover pass; another name, or none, gets unrecognized_name
+ * before any certificate is sent. */
+static void test_server_sni_strict(void **state)
+{
+	static const char *const twin[] = {"ssl2", NULL};
+	static const struct {
+		const char *cert;
+		const char *const *extra;
+		const char *sni;  /* NULL: no SNI */
+		const char *want; /* the CN served, or "alert 112":
+				   * unrecognized_name */
+	} cases[] = {
+		/* service fqdn sip.example.com, ssl1 (five SANs) */
+		{"ssl1", NULL, "sip.example.com", "sip.example.com"},
+		{"ssl1", NULL, "SIP.Example.COM", "sip.example.com"},
+		{"ssl1", NULL, "cwa.example.com", "sip.example.com"},
+		{"ssl1", NULL, "sip.example.org", "sip.example.com"},
+		{"ssl1", NULL, "webconf.example.com", "alert 112"},
+		{"ssl1", NULL, "example.com", "alert 112"},
+		{"ssl1", NULL, "x.sip.example.com", "alert 112"},
+		{"ssl1", NULL, NULL, "alert 112"},
+		/* web: *.example.com covers one whole label, the FQDN too */
+		{"web", NULL, "sip.example.com", "www.example.com"},
+		{"web", NULL, "foo.example.com", "www.example.com"},
+		{"web", NULL, "a.b.example.com", "alert 112"},
+		{"web", NULL, "example.com", "alert 112"},
+		/* a second RSA certificate chosen by SNI counts as well */
+		{"ssl1", twin, "av.example.com", "webconf.example.com"},
+		{"ssl1", twin, "sip.example.com", "sip.example.com"},
+		{"ssl1", twin, "unknown.example.net", "alert 112"},
+		{"ssl1", twin, NULL, "alert 112"},
+	};
+	SSL_CTX *cctx = test_client_ctx(false);
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		SSL_CTX *sctx =
+			test_server_ok(cases[i].cert, "  sni_strict = true\n",
+				       cases[i].extra, NULL);
+		const char *got = test_strict_try(sctx, cctx, cases[i].sni, buf,
+						  sizeof(buf));
+
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu (%s, SNI %s): got \"%s\", want "
+				 "\"%s\"",
+				 i, cases[i].cert,
+				 cases[i].sni ? cases[i].sni : "none", got,
+				 cases[i].want);
+		SSL_CTX_free(sctx);
+	}
+	/* Not strict: every name, and none, is served the default. */
+	{
+		SSL_CTX *sctx = test_server_ok("ssl1", "", NULL, NULL);
+
+		assert_string_equal(test_strict_try(sctx, cctx,
+						    "webconf.example.com", buf,
+						    sizeof(buf)),
+				    "sip.example.com");
+		assert_string_equal(
+			test_strict_try(sctx, cctx, NULL, buf, sizeof(buf)),
+			"sip.example.com");
+		SSL_CTX_free(sctx);
+	}
+	SSL_CTX_free(cctx);
+	assert_int_equal(ERR_peek_error(), 0);
 }
 
 static void test_server_expired_refused(void **state)
@@ -1119,6 +1276,345 @@ static void test_peek_bad_sni(void **state)
 	free(hello);
 }
 
+/* A real ClientHello (SNI sip.example.com) of about 16,000 bytes, just below
+ * TLS_PEEK_MAX, made large by a long ALPN list; in records of at most FRAG
+ * bytes (0: OpenSSL's default, one record). */
+static unsigned char *test_big_hello(unsigned frag, size_t *len)
+{
+	const size_t target = 16000, probe_alpn = 1000;
+	unsigned char *hello =
+		test_client_hello("sip.example.com", 0, probe_alpn, frag, len);
+	size_t overhead = *len - probe_alpn, alpn;
+
+	free(hello);
+	/* Record headers grow with the ALPN list when FRAG cuts records. */
+	alpn = target - overhead -
+	       (frag ? (target / frag + 1) * SSL3_RT_HEADER_LENGTH : 0);
+	hello = test_client_hello("sip.example.com", 0, alpn, frag, len);
+	assert_true(*len > 15500);
+	assert_true(*len < TLS_PEEK_MAX);
+	return hello;
+}
+
+/* Feed HELLO one byte more at a time, as proxy_preread does when a client
+ * trickles it: every prefix needs more, the whole is a hello; returns the
+ * CPU seconds all the calls took and sets *parses to how many OpenSSL parses
+ * they ran. */
+static double test_peek_trickle_one(const unsigned char *hello, size_t len,
+				    unsigned long *parses)
+{
+	unsigned long before = tls_peek_parse_count();
+	clock_t t0 = clock();
+	char *sni = NULL;
+
+	for (size_t i = 0; i < len; i++) {
+		enum tls_peek_result r = tls_peek_sni(hello, i, &sni);
+
+		if (r != TLS_PEEK_NEED_MORE)
+			fail_msg("prefix of %zu/%zu bytes gave %d", i, len, r);
+	}
+	assert_int_equal(tls_peek_sni(hello, len, &sni), TLS_PEEK_HELLO);
+	assert_non_null(sni);
+	assert_string_equal(sni, "sip.example.com");
+	free(sni);
+	*parses = tls_peek_parse_count() - before;
+	return (double)(clock() - t0) / CLOCKS_PER_SEC;
+}
+
+/* CPU bound for ~16,000 calls on a 16 KB hello.  Parsing every prefix with
+ * OpenSSL (quadratic) took 0.34 s in a release build and more with the
+ * sanitizers; the framing check takes a few milliseconds. */
+#define TEST_PEEK_TRICKLE_CPU 0.05
+
+static void test_peek_trickle(void **state)
+{
+	static const unsigned frags[] = {0, 512};
+
+	for (size_t f = 0; f < sizeof(frags) / sizeof(frags[0]); f++) {
+		size_t len;
+		unsigned char *hello = test_big_hello(frags[f], &len);
+		unsigned long parses = 0;
+		double cpu = test_peek_trickle_one(hello, len, &parses);
+
+		if (cpu > TEST_PEEK_TRICKLE_CPU)
+			fail_msg("a %zu-byte hello (records of %u) fed byte "
+				 "by byte took %.3f s of CPU (bound %.2f s)",
+				 len, frags[f], cpu, TEST_PEEK_TRICKLE_CPU);
+		assert_int_equal(parses, 1);
+		free(hello);
+	}
+}
+
+/* HELLO, one handshake record, framed again into records whose payloads are
+ * SIZES[0..N) bytes, then the rest in one record.  Returns a malloc'd copy. */
+static unsigned char *test_reframe(const unsigned char *hello, size_t len,
+				   const size_t *sizes, size_t n,
+				   size_t *outlen)
+{
+	const unsigned char *body = hello + SSL3_RT_HEADER_LENGTH;
+	size_t blen = len - SSL3_RT_HEADER_LENGTH, at = 0, o = 0;
+	unsigned char *out = malloc(len + (n + 1) * SSL3_RT_HEADER_LENGTH);
+
+	assert_non_null(out);
+	assert_int_equal((size_t)hello[3] << 8 | hello[4], blen);
+	for (size_t k = 0; at < blen; k++) {
+		size_t chunk = k < n ? sizes[k] : blen - at;
+
+		assert_true(chunk > 0 && at + chunk <= blen);
+		memcpy(out + o, hello, 3); /* type and version */
+		out[o + 3] = (unsigned char)(chunk >> 8);
+		out[o + 4] = (unsigned char)chunk;
+		memcpy(out + o + SSL3_RT_HEADER_LENGTH, body + at, chunk);
+		o += SSL3_RT_HEADER_LENGTH + chunk;
+		at += chunk;
+	}
+	*outlen = o;
+	return out;
+}
+
+/* What the framing alone decides: a handshake header across records, and
+ * records that cannot carry a ClientHello, found as soon as they begin. */
+static void test_peek_framing(void **state)
+{
+	static const size_t split[] = {1, 2, 3, 7};
+	static const unsigned char alert[] = {0x15, 0x03, 0x03, 0x00,
+					      0x02, 0x02, 0x28};
+	size_t len, rlen;
+	unsigned char *hello =
+		test_client_hello("webconf.example.com", 0, 0, 0, &len);
+	unsigned char *re = test_reframe(hello, len, split, 4, &rlen);
+	unsigned char *buf = malloc(rlen + 64);
+	unsigned long before;
+	char *sni = NULL;
+
+	assert_non_null(buf);
+	/* The 4-byte handshake header spans three records. */
+	before = tls_peek_parse_count();
+	for (size_t i = 0; i < rlen; i++)
+		assert_int_equal(tls_peek_sni(re, i, &sni), TLS_PEEK_NEED_MORE);
+	assert_int_equal(tls_peek_sni(re, rlen, &sni), TLS_PEEK_HELLO);
+	assert_non_null(sni);
+	assert_string_equal(sni, "webconf.example.com");
+	free(sni);
+	assert_int_equal(tls_peek_parse_count() - before, 1);
+
+	/* An alert record inside the hello: not TLS, from its first byte. */
+	memcpy(buf, re, 6 + 7);
+	memcpy(buf + 6 + 7, alert, sizeof(alert));
+	assert_int_equal(tls_peek_sni(buf, 6 + 7, &sni), TLS_PEEK_NEED_MORE);
+	assert_int_equal(tls_peek_sni(buf, 6 + 7 + 1, &sni), TLS_PEEK_NOT_TLS);
+
+	/* A first handshake message that is not a ClientHello, in a record
+	 * of one byte: decided without waiting for the rest. */
+	memcpy(buf, re, 6);
+	buf[5] = SSL3_MT_SERVER_HELLO;
+	assert_int_equal(tls_peek_sni(buf, 6, &sni), TLS_PEEK_NOT_TLS);
+
+	/* An empty handshake record (never sent by a TLS client). */
+	memcpy(buf, "\x16\x03\x01\x00\x00", 5);
+	memcpy(buf + 5, hello, len < 50 ? len : 50);
+	assert_int_equal(tls_peek_sni(buf, 5, &sni), TLS_PEEK_NOT_TLS);
+
+	/* A record longer than a plaintext record may be: at its header. */
+	memcpy(buf, "\x16\x03\x01\x40\x01\x01", 6);
+	assert_int_equal(tls_peek_sni(buf, 5, &sni), TLS_PEEK_NOT_TLS);
+
+	/* A second record of another version family. */
+	memcpy(buf, re, 6);
+	memcpy(buf + 6, "\x16\x04", 2);
+	assert_int_equal(tls_peek_sni(buf, 7, &sni), TLS_PEEK_NEED_MORE);
+	assert_int_equal(tls_peek_sni(buf, 8, &sni), TLS_PEEK_NOT_TLS);
+	assert_null(sni);
+	assert_int_equal(ERR_peek_error(), 0);
+	free(buf);
+	free(re);
+	free(hello);
+}
+
+/* ---- alerts and names -------------------------------------------------- */
+
+static void test_alert_record(void **state)
+{
+	static const unsigned char want[] = {0x15, 0x03, 0x03, 0x00,
+					     0x02, 0x02, 112};
+	unsigned char buf[16];
+	SSL_CTX *cctx = test_client_ctx(false);
+	int desc = -1;
+
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(
+		tls_alert_record(buf, sizeof(buf), SSL_AD_UNRECOGNIZED_NAME),
+		TLS_ALERT_RECORD_LEN);
+	assert_int_equal(TLS_ALERT_RECORD_LEN, 7);
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(buf[7], 0xaa);
+	/* Too small a buffer, or no such description: nothing written. */
+	memset(buf, 0xaa, sizeof(buf));
+	assert_int_equal(tls_alert_record(buf, 6, SSL_AD_UNRECOGNIZED_NAME), 0);
+	assert_int_equal(tls_alert_record(buf, sizeof(buf), -1), 0);
+	assert_int_equal(tls_alert_record(buf, sizeof(buf), 256), 0);
+	assert_int_equal(tls_alert_record(NULL, 7, 112), 0);
+	assert_int_equal(buf[0], 0xaa);
+
+	/* What a real client makes of it, right after its ClientHello (TLS
+	 * 1.3, and a client that stops at 1.2). */
+	for (int v = 0; v < 2; v++) {
+		SSL *cli = SSL_new(cctx);
+		BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+
+		assert_non_null(cli);
+		assert_non_null(rbio);
+		assert_non_null(wbio);
+		SSL_set_max_proto_version(cli, v == 0 ? TLS1_3_VERSION
+						      : TLS1_2_VERSION);
+		SSL_set_bio(cli, rbio, wbio);
+		SSL_set_connect_state(cli);
+		assert_int_equal(
+			SSL_set_tlsext_host_name(cli, "other.example.net"), 1);
+		assert_true(SSL_do_handshake(cli) <= 0);
+		assert_int_equal(tls_alert_record(buf, sizeof(buf),
+						  SSL_AD_UNRECOGNIZED_NAME),
+				 TLS_ALERT_RECORD_LEN);
+		assert_int_equal(BIO_write(rbio, buf, TLS_ALERT_RECORD_LEN),
+				 TLS_ALERT_RECORD_LEN);
+		desc = -1;
+		SSL_set_app_data(cli, &desc);
+		SSL_set_info_callback(cli, test_alert_info_cb);
+		assert_true(SSL_do_handshake(cli) <= 0);
+		assert_int_equal(SSL_get_error(cli, -1), SSL_ERROR_SSL);
+		assert_int_equal(ERR_GET_REASON(ERR_peek_error()),
+				 SSL_R_TLSV1_UNRECOGNIZED_NAME);
+		ERR_clear_error();
+		assert_int_equal(desc, SSL_AD_UNRECOGNIZED_NAME);
+		SSL_free(cli);
+	}
+	SSL_CTX_free(cctx);
+}
+
+/* runtime_service_covers: the FQDN, and what the service's certificate(s)
+ * cover per X509_check_host, for passthrough services too. */
+static void test_runtime_covers(void **state)
+{
+	static const char text[] = "certificate nosan {\n"
+				   "  cert = \"nosan.crt\"\n"
+				   "}\n"
+				   "certificate nokey {\n"
+				   "  cert = \"ssl1.crt\"\n"
+				   "}\n"
+				   "certificate web {\n"
+				   "  cert = \"web.crt\"\n"
+				   "  key = \"web.key\"\n"
+				   "}\n"
+				   "certificate ssl2 {\n"
+				   "  cert = \"ssl2.crt\"\n"
+				   "  key = \"ssl2.key\"\n"
+				   "}\n"
+				   "certificate ecdsa {\n"
+				   "  cert = \"ecdsa.crt\"\n"
+				   "  key = \"ecdsa.key\"\n"
+				   "}\n"
+				   "backend plain {\n"
+				   "  servers = {\"127.0.0.1:8080\"}\n"
+				   "}\n"
+				   "service pass {\n"
+				   "  fqdn = \"download.cwa.example.com\"\n"
+				   "  listen = \"127.0.0.1:9441\"\n"
+				   "  certificate = \"nokey\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"plain\"\n"
+				   "  sni_strict = true\n"
+				   "}\n"
+				   "service bare {\n"
+				   "  role = \"av-edge\"\n"
+				   "  fqdn = \"av.example.com\"\n"
+				   "  listen = \"127.0.0.1:9442\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"plain\"\n"
+				   "}\n"
+				   "service webs {\n"
+				   "  fqdn = \"portal.example.net\"\n"
+				   "  listen = \"127.0.0.1:9443\"\n"
+				   "  certificate = \"web\"\n"
+				   "  mode = \"terminate\"\n"
+				   "  backend = \"plain\"\n"
+				   "}\n"
+				   "service twin {\n"
+				   "  fqdn = \"webconf.example.com\"\n"
+				   "  listen = \"127.0.0.1:9444\"\n"
+				   "  certificate = {\"ssl2\", \"ecdsa\"}\n"
+				   "  mode = \"terminate\"\n"
+				   "  backend = \"plain\"\n"
+				   "}\n"
+				   "service cn {\n"
+				   "  fqdn = \"other.example.net\"\n"
+				   "  listen = \"127.0.0.1:9445\"\n"
+				   "  certificate = \"nosan\"\n"
+				   "  mode = \"passthrough\"\n"
+				   "  backend = \"plain\"\n"
+				   "}\n";
+	static const struct {
+		size_t svc; /* index in services[] above */
+		const char *name;
+		bool covered;
+	} cases[] = {
+		{0, "download.cwa.example.com", true},
+		{0, "DOWNLOAD.Cwa.Example.COM", true},
+		{0, "sip.example.org", true}, /* a SAN of ssl1 */
+		{0, "sip.example.com", true},
+		{0, "webconf.example.com", false},
+		{0, "cwa.example", false},
+		{0, "", false},
+		{0, NULL, false},
+		{1, "av.example.com", true}, /* no certificate: the FQDN */
+		{1, "AV.example.com", true},
+		{1, "webconf.example.com", false},
+		{2, "portal.example.net", true},
+		{2, "www.example.com", true},
+		{2, "foo.example.com", true}, /* *.example.com */
+		{2, "a.b.example.com", false},
+		{2, "example.com", false},
+		{3, "av.example.com", true},  /* ssl2 */
+		{3, "www.example.com", true}, /* ecdsa, the extra one */
+		{3, "sip.example.com", false},
+		{4, "sip.example.com", false}, /* the CN of a SAN-less cert */
+		{4, "other.example.net", true},
+	};
+	static const int nleaves[] = {1, -1, 1, 2, 1}; /* -1: no stack */
+	char err[4096] = "";
+	enum config_status st;
+	struct config *cfg;
+	struct runtime *rt;
+
+	cfg = config_load_string(text, "covers.conf", test_tls_pki, &st, err,
+				 sizeof(err));
+	if (cfg == NULL)
+		fail_msg("config: %s", err);
+	assert_int_equal(cfg->nservices, 5);
+	rt = runtime_new(cfg, NULL, err, sizeof(err));
+	if (rt == NULL)
+		fail_msg("runtime: %s", err);
+	for (size_t i = 0; i < 5; i++) {
+		const STACK_OF(X509) *lv = rt->services[i].leaves;
+
+		if (nleaves[i] < 0)
+			assert_null(lv);
+		else
+			assert_int_equal(sk_X509_num(lv), nleaves[i]);
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool got = runtime_service_covers(&rt->services[cases[i].svc],
+						  cases[i].name);
+
+		if (got != cases[i].covered)
+			fail_msg("service %s, name %s: covered = %d",
+				 rt->services[cases[i].svc].svc->name,
+				 cases[i].name ? cases[i].name : "(null)", got);
+	}
+	assert_false(runtime_service_covers(NULL, "av.example.com"));
+	assert_int_equal(ERR_peek_error(), 0);
+	runtime_unref(rt);
+}
+
 /* Workers peek concurrently: each thread peeks the same hello many times. */
 struct test_peek_job {
 	const unsigned char *hello;
@@ -1258,6 +1754,7 @@ int main(void)
 		cmocka_unit_test(test_server_alpn),
 		cmocka_unit_test(test_server_rsa_ecdsa_twins),
 		cmocka_unit_test(test_server_sni_selects),
+		cmocka_unit_test(test_server_sni_strict),
 		cmocka_unit_test(test_server_expired_refused),
 		cmocka_unit_test(test_server_key_mismatch_refused),
 		cmocka_unit_test(test_server_bad_files_refused),
@@ -1272,6 +1769,10 @@ int main(void)
 		cmocka_unit_test(test_peek_too_big),
 		cmocka_unit_test(test_peek_large_multi_record),
 		cmocka_unit_test(test_peek_bad_sni),
+		cmocka_unit_test(test_peek_trickle),
+		cmocka_unit_test(test_peek_framing),
+		cmocka_unit_test(test_alert_record),
+		cmocka_unit_test(test_runtime_covers),
 		cmocka_unit_test(test_error_string),
 		cmocka_unit_test(test_dirty_eof),
 	};
