@@ -479,7 +479,7 @@ probe_no_sni(struct probe_ctx *pctx, const struct config_service *svc,
 	int rc = 0;
 
 	snprintf(first_fp, sizeof(first_fp), "%s", first_row->fingerprint);
-	if (svc->mode == CONFIG_MODE_PASSTHROUGH && svc->sni_strict) {
+	if (svc->sni_strict) {
 		idx = probe_row_add(pctx->out, svc->name, NULL, addr->text,
 				    NULL);
 		if (idx < 0)

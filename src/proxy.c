@@ -567,13 +567,14 @@ void proxy_connect_backend(struct proxy_conn *c)
  * a TLS client; nothing for a non-TLS stream), then close. */
 static void proxy_preread_refuse(struct proxy_conn *c, bool tls)
 {
-	static const unsigned char alert[7] = {
-		0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112 /* unrecognized_name */
-	};
+	unsigned char alert[TLS_ALERT_RECORD_LEN];
+	size_t n = tls ? tls_alert_record(alert, sizeof(alert),
+					  SSL_AD_UNRECOGNIZED_NAME)
+		       : 0;
 
-	if (tls)
-		(void)send(bufferevent_getfd(c->client.bev), alert,
-			   sizeof(alert), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		(void)send(bufferevent_getfd(c->client.bev), alert, n,
+			   MSG_NOSIGNAL | MSG_DONTWAIT);
 	proxy_conn_close(c, "refused by sni_strict");
 }
 

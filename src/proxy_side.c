@@ -175,8 +175,10 @@ void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
 			*dirty = true;
 			continue;
 		}
-		if (!buf[0])
-			ERR_error_string_n(e, buf, len);
+		/* libevent hands the queue back newest first: the last one
+		 * is the cause ("unrecognized name" under "callback
+		 * failed"). */
+		ERR_error_string_n(e, buf, len);
 	}
 	if (syscall && !buf[0] && EVUTIL_SOCKET_ERROR() == 0)
 		*dirty = true;
