@@ -55,7 +55,7 @@ int plan_check_key_missing(const struct config *cfg,
 bool plan_role_cn_bound(enum config_role role);
 
 /* The per-service rules that need no certificate: cert-required,
- * edge-terminated, backend-verify, tls-legacy. */
+ * backend-required, edge-terminated, backend-verify, tls-legacy. */
 int plan_check_service(const struct config *cfg,
 		       const struct config_service *svc,
 		       struct plan_findings *out);
