@@ -44,6 +44,7 @@
 #include "edge443/config.h"
 #include "edge443/log.h"
 #include "edge443/proxy.h"
+#include "edge443/proxy_http.h"
 #include "edge443/proxy_internal.h"
 #include "edge443/runtime.h"
 
@@ -170,6 +171,15 @@ static struct runtime *test_runtime(int backend_port, int handshake_timeout,
 			      "  certificate = \"ssl1\"\n"
 			      "  mode = \"terminate\"\n"
 			      "  backend = \"b\"\n"
+			      "}\n"
+			      /* check refuses this one (backend-required);
+			       * the relay must still survive it */
+			      "service nobackend {\n"
+			      "  fqdn = \"as.cwa.example.com\"\n"
+			      "  listen = \"127.0.0.1:3\"\n"
+			      "  certificate = \"ssl1\"\n"
+			      "  mode = \"terminate\"\n"
+			      "  http { paths = {\"/\"} }\n"
 			      "}\n",
 			      pki, pki, pki);
 		assert_true((size_t)n < sizeof(text));
@@ -226,7 +236,16 @@ static bool test_pump_until_closed(struct test_fx *fx, int ms)
 /* Hand a fresh client socket to proxy_accept for service IDX; the test keeps
  * the other end in fx->cli (non-blocking).  TCP: a loopback TCP pair instead
  * of a socketpair. */
+static void test_accept_hooks(struct test_fx *fx, size_t idx, bool tcp,
+			      const struct proxy_hooks *hooks);
+
 static void test_accept(struct test_fx *fx, size_t idx, bool tcp)
+{
+	test_accept_hooks(fx, idx, tcp, NULL);
+}
+
+static void test_accept_hooks(struct test_fx *fx, size_t idx, bool tcp,
+			      const struct proxy_hooks *hooks)
 {
 	int sv[2];
 	struct sockaddr_in peer;
@@ -264,7 +283,7 @@ static void test_accept(struct test_fx *fx, size_t idx, bool tcp)
 	peer.sin_port = htons(40000);
 	assert_int_equal(
 		proxy_accept(&fx->owner, fx->rt, &fx->rt->services[idx], sv[1],
-			     (struct sockaddr *)&peer, sizeof(peer), NULL),
+			     (struct sockaddr *)&peer, sizeof(peer), hooks),
 		0);
 	assert_int_equal(fx->owner.nconns, before + 1);
 }
@@ -1161,6 +1180,43 @@ static void test_terminate_half_close(void **state)
 	test_fx_finish(&fx);
 }
 
+/* An http service without a backend (check refuses it: backend-required):
+ * the first request used to free the connection inside
+ * proxy_connect_backend while proxy_http.c still read it.  With the
+ * deferred close it just ends (ASan checks every access). */
+static void test_http_no_backend(void **state)
+{
+	static const char req[] = "GET / HTTP/1.1\r\n"
+				  "Host: as.cwa.example.com\r\n\r\n";
+	struct test_fx fx;
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	(void)state;
+	test_fx_init(&fx, 5, 0, false);
+	if (fx.rt->cfg->nservices < 3) {
+		test_fx_finish(&fx);
+		skip();
+	}
+	test_accept_hooks(&fx, 2, false, &proxy_http_hooks);
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
+	SSL_set_fd(ssl, fx.cli);
+	SSL_set_connect_state(ssl);
+	test_tls_handshake(&fx, ssl);
+	test_tls_write(&fx, ssl, req, sizeof(req) - 1);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	test_fx_finish(&fx);
+}
+
 /* Terminate: garbage instead of a ClientHello is a handshake failure, not a
  * hang; no backend connection. */
 static void test_terminate_garbage(void **state)
@@ -1256,6 +1312,7 @@ int main(void)
 		cmocka_unit_test(test_state_table),
 		cmocka_unit_test(test_deferred_close),
 		cmocka_unit_test(test_terminate_half_close),
+		cmocka_unit_test(test_http_no_backend),
 		cmocka_unit_test(test_terminate_garbage),
 		cmocka_unit_test(test_send_chunk_joins),
 	};
