@@ -23,6 +23,7 @@
 #include "edge443/plan.h"
 #include "edge443/probe.h"
 #include "edge443/report.h"
+#include "edge443/validate.h"
 #include "edge443/server.h"
 
 #define MAIN_EXIT_OK 0
@@ -180,9 +181,7 @@ static int main_check(int argc, char **argv)
 		{NULL, 0, NULL, 0}};
 	struct main_args a = {"check", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
 	time_t now = time(NULL);
-	struct config *cfg = NULL;
-	struct plan_certs *pc = NULL;
-	struct plan_findings findings = {0};
+	struct validated *v = NULL;
 	int c, code = MAIN_EXIT_RUNTIME;
 
 	optind = 1;
@@ -208,29 +207,32 @@ static int main_check(int argc, char **argv)
 	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
 		return c;
 
-	cfg = main_load_config(a.config, &code);
-	if (!cfg)
-		return code;
-	pc = plan_load_certs(cfg);
-	if (!pc || plan_check(cfg, pc, now, &findings) < 0) {
+	/* The same pipeline as run and reload (validate.h). */
+	v = validate(a.config, now);
+	if (!v || v->result == VALIDATE_NOMEM) {
 		fprintf(stderr, "edge443 check: out of memory\n");
 		code = MAIN_EXIT_RUNTIME;
 		goto done;
 	}
+	if (!v->cfg) {
+		main_print_config_errors(v->config_errors);
+		code = v->result == VALIDATE_UNREADABLE ? MAIN_EXIT_RUNTIME
+							: MAIN_EXIT_USAGE;
+		goto done;
+	}
 	if (a.format == MAIN_FORMAT_JSON) {
-		if (report_check_json(stdout, cfg, pc, &findings) < 0) {
+		if (report_check_json(stdout, v->cfg, v->certs, &v->findings) <
+		    0) {
 			fprintf(stderr, "edge443 check: cannot write JSON\n");
 			code = MAIN_EXIT_RUNTIME;
 			goto done;
 		}
 	} else {
-		report_check_text(stdout, cfg, pc, &findings);
+		report_check_text(stdout, v->cfg, v->certs, &v->findings);
 	}
-	code = findings.errors ? MAIN_EXIT_FINDINGS : MAIN_EXIT_OK;
+	code = v->findings.errors ? MAIN_EXIT_FINDINGS : MAIN_EXIT_OK;
 done:
-	plan_findings_free(&findings);
-	plan_certs_free(pc);
-	config_free(cfg);
+	validate_free(v);
 	return code;
 }
 

@@ -108,15 +108,25 @@ void report_service_map(FILE *out, const struct config *cfg,
 	free(listen);
 }
 
-void report_finding(FILE *out, const struct plan_finding *f)
+const char *report_finding_format(const struct plan_finding *f, char *buf,
+				  size_t len)
 {
 	if (f->line > 0)
-		fprintf(out, "%s %s %s:%d: %s\n",
-			plan_severity_name(f->severity), f->rule, f->file,
-			f->line, f->message);
+		snprintf(buf, len, "%s %s %s:%d: %s",
+			 plan_severity_name(f->severity), f->rule, f->file,
+			 f->line, f->message);
 	else
-		fprintf(out, "%s %s %s: %s\n", plan_severity_name(f->severity),
-			f->rule, f->file, f->message);
+		snprintf(buf, len, "%s %s %s: %s",
+			 plan_severity_name(f->severity), f->rule, f->file,
+			 f->message);
+	return buf;
+}
+
+void report_finding(FILE *out, const struct plan_finding *f)
+{
+	char line[4096];
+
+	fprintf(out, "%s\n", report_finding_format(f, line, sizeof(line)));
 }
 
 void report_check_text(FILE *out, const struct config *cfg,

@@ -12,25 +12,18 @@
 #include "edge443/runtime.h"
 
 #include "edge443/cert.h"
+#include "edge443/validate.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Remember the DNS names of CC (its SANs) for the Host check of an http
+/* Remember the DNS names of CI (its SANs) for the Host check of an http
  * service. */
 static int runtime_collect_names(struct runtime_service *rs,
-				 const struct config_cert *cc, char *err,
+				 const struct cert_info *ci, char *err,
 				 size_t errlen)
 {
-	struct cert_info *ci = cert_load(cc->cert, NULL, NULL);
-
-	if (!ci || !ci->leaf) {
-		snprintf(err, errlen, "certificate \"%s\": cannot read %s",
-			 cc->name, cc->cert);
-		cert_free(ci);
-		return -1;
-	}
 	rs->names = calloc(ci->nsans ? ci->nsans : 1, sizeof(*rs->names));
 	for (size_t i = 0; rs->names && i < ci->nsans; i++) {
 		rs->names[i] = strdup(ci->sans[i]);
@@ -38,43 +31,71 @@ static int runtime_collect_names(struct runtime_service *rs,
 			break;
 		rs->nnames++;
 	}
-	cert_free(ci);
-	if (!rs->names) {
+	if (!rs->names || rs->nnames < ci->nsans) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
 }
 
+/* The loaded objects of section NAME, or NULL with the reason in ERR. */
+static const struct cert_info *
+runtime_cert(const struct config *cfg, const struct plan_certs *certs,
+	     const struct config_service *svc, const char *name,
+	     const struct config_cert **ccp, char *err, size_t errlen)
+{
+	const struct config_cert *cc = config_find_cert(cfg, name);
+	const struct cert_info *ci = validate_cert(cfg, certs, cc);
+
+	*ccp = cc;
+	if (!cc)
+		return NULL; /* ref-unknown: refused by the plan rules */
+	if (!ci || !ci->leaf) {
+		snprintf(err, errlen,
+			 "%s:%d: service \"%s\": certificate \"%s\" was not "
+			 "loaded (%s)",
+			 cfg->file, svc->line, svc->name, cc->name,
+			 cc->cert ? cc->cert : "no cert file");
+		return NULL;
+	}
+	return ci;
+}
+
 /* Keep a reference to the leaf of each certificate section RS's service
- * names, in rs->leaves.  The plan rules have read these files already; one
- * that cannot be read now (replaced since) fails the runtime. */
+ * names, in rs->leaves, and collect what the listener serves into TC. */
 static int runtime_load_leaves(struct runtime_service *rs,
-			       const struct config *cfg, char *err,
+			       const struct config *cfg,
+			       const struct plan_certs *certs,
+			       struct tls_cert *tc, size_t *ntc, char *err,
 			       size_t errlen)
 {
 	const struct config_service *svc = rs->svc;
 
+	*ntc = 0;
 	for (size_t k = 0; svc->certificate && k <= svc->nextra_certificates;
 	     k++) {
 		const char *name = k == 0 ? svc->certificate
 					  : svc->extra_certificates[k - 1];
-		const struct config_cert *cc = config_find_cert(cfg, name);
-		struct cert_info *ci =
-			cc && cc->cert ? cert_load(cc->cert, NULL, NULL) : NULL;
+		const struct config_cert *cc = NULL;
+		const struct cert_info *ci =
+			runtime_cert(cfg, certs, svc, name, &cc, err, errlen);
 		int pushed = 0;
 
 		if (!cc)
-			continue; /* ref-unknown: refused by the plan rules */
-		if (!ci || !ci->leaf) {
+			continue;
+		if (!ci)
+			return -1;
+		if (*ntc == RUNTIME_MAX_CERTS) {
 			snprintf(err, errlen,
-				 "%s:%d: service \"%s\": certificate \"%s\": "
-				 "cannot read %s",
-				 cfg->file, svc->line, svc->name, cc->name,
-				 cc->cert ? cc->cert : "(no cert file)");
-			cert_free(ci);
+				 "%s:%d: service \"%s\": more than %d "
+				 "certificates on one listener",
+				 cfg->file, svc->line, svc->name,
+				 RUNTIME_MAX_CERTS);
 			return -1;
 		}
+		tc[*ntc].cc = cc;
+		tc[*ntc].ci = ci;
+		(*ntc)++;
 		if (!rs->leaves)
 			rs->leaves = sk_X509_new_null();
 		if (rs->leaves && X509_up_ref(ci->leaf) == 1) {
@@ -82,7 +103,6 @@ static int runtime_load_leaves(struct runtime_service *rs,
 			if (pushed <= 0)
 				X509_free(ci->leaf);
 		}
-		cert_free(ci);
 		if (pushed <= 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
@@ -96,8 +116,9 @@ bool runtime_service_covers(const struct runtime_service *rs, const char *name)
 	return rs && tls_name_covered(rs->svc->fqdn, rs->leaves, name);
 }
 
-struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
-			    char *err, size_t errlen)
+struct runtime *runtime_new(struct config *cfg, const struct plan_certs *certs,
+			    struct tls_tickets *tickets, char *err,
+			    size_t errlen)
 {
 	struct runtime *rt = calloc(1, sizeof(*rt));
 
@@ -119,11 +140,10 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 		goto fail;
 	}
 	for (size_t i = 0; i < cfg->ncerts; i++) {
-		struct cert_info *ci =
-			cert_load(cfg->certs[i].cert, NULL, NULL);
+		const struct cert_info *ci =
+			validate_cert(cfg, certs, &cfg->certs[i]);
 		if (ci && ci->leaf)
 			rt->cert_not_after[i] = ci->not_after;
-		cert_free(ci);
 	}
 	for (size_t i = 0; i < cfg->nbackends; i++) {
 		struct runtime_backend *rb = &rt->backends[i];
@@ -154,15 +174,14 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 					   svc->backend) == 0)
 					rs->backend = &rt->backends[b];
 		}
-		if (runtime_load_leaves(rs, cfg, err, errlen) < 0)
+		struct tls_cert tc[RUNTIME_MAX_CERTS];
+		size_t ntc = 0;
+		if (runtime_load_leaves(rs, cfg, certs, tc, &ntc, err, errlen) <
+		    0)
 			goto fail;
 		if (svc->mode == CONFIG_MODE_PASSTHROUGH)
 			continue;
-		const struct config_cert *cc =
-			svc->certificate
-				? config_find_cert(cfg, svc->certificate)
-				: NULL;
-		if (!cc) {
+		if (ntc == 0) {
 			snprintf(err, errlen,
 				 "%s:%d: service \"%s\" terminates TLS but has "
 				 "no certificate",
@@ -170,20 +189,11 @@ struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
 			goto fail;
 		}
 		if (svc->http.present &&
-		    runtime_collect_names(rs, cc, err, errlen) < 0)
+		    runtime_collect_names(rs, tc[0].ci, err, errlen) < 0)
 			goto fail;
 		char why[512];
-		const struct config_cert *extra[8];
-		size_t nextra = 0;
-		for (size_t k = 0; k < svc->nextra_certificates && nextra < 8;
-		     k++) {
-			extra[nextra] = config_find_cert(
-				cfg, svc->extra_certificates[k]);
-			if (extra[nextra])
-				nextra++;
-		}
-		rs->ctx = tls_server_ctx_new(cfg, svc, cc, extra, nextra,
-					     tickets, why, sizeof(why));
+		rs->ctx = tls_server_ctx_new(cfg, svc, tc, ntc, tickets, why,
+					     sizeof(why));
 		if (!rs->ctx) {
 			snprintf(err, errlen, "%s:%d: service \"%s\": %s",
 				 cfg->file, svc->line, svc->name, why);

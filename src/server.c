@@ -53,6 +53,7 @@
 #include "edge443/report.h"
 #include "edge443/runtime.h"
 #include "edge443/tls.h"
+#include "edge443/validate.h"
 
 #define SERVER_EXIT_OK 0
 #define SERVER_EXIT_PLAN 1
@@ -64,69 +65,71 @@
 
 /* ------------------------------------------------------------ validation */
 
-/* Load and validate PATH as `check` does.  On success returns the config;
- * otherwise NULL with *code set.  Findings go to OUT (start-up: stderr) or,
- * when OUT is NULL, to the log (reload). */
-static struct config *server_validate(const char *path, FILE *out, int *code)
+/* Validate PATH as `check` does (validate.c) and report: every finding to
+ * OUT (start-up: stderr) or, when OUT is NULL, to the log (reload), in the
+ * one format of report.c.  Returns the model when it may serve (no error;
+ * the caller owns it), else NULL with *code set. */
+static struct validated *server_validate(const char *path, FILE *out, int *code)
 {
-	enum config_status st = CONFIG_OK;
-	char *err = calloc(1, SERVER_ERRLEN);
-	struct config *cfg = NULL;
-	struct plan_certs *pc = NULL;
-	struct plan_findings findings = {0};
+	struct validated *v = validate(path, time(NULL));
+	char line[2048];
 
-	if (!err) {
+	if (!v || v->result == VALIDATE_NOMEM) {
 		*code = SERVER_EXIT_RUNTIME;
+		validate_free(v);
 		return NULL;
 	}
-	cfg = config_load(path, &st, err, SERVER_ERRLEN);
-	if (!cfg) {
-		for (char *line = strtok(err, "\n"); line;
-		     line = strtok(NULL, "\n")) {
+	if (!v->cfg) {
+		for (char *l = strtok(v->config_errors, "\n"); l;
+		     l = strtok(NULL, "\n")) {
 			if (out)
-				fprintf(out, "error config %s\n", line);
+				fprintf(out, "error config %s\n", l);
 			else
-				log_error("reload: error config %s", line);
+				log_error("reload: error config %s", l);
 		}
-		*code = st == CONFIG_ERR_READ ? SERVER_EXIT_RUNTIME
-					      : SERVER_EXIT_SYNTAX;
-		goto done;
+		*code = v->result == VALIDATE_UNREADABLE ? SERVER_EXIT_RUNTIME
+							 : SERVER_EXIT_SYNTAX;
+		validate_free(v);
+		return NULL;
 	}
-	pc = plan_load_certs(cfg);
-	if (!pc || plan_check(cfg, pc, time(NULL), &findings) < 0) {
-		*code = SERVER_EXIT_RUNTIME;
-		config_free(cfg);
-		cfg = NULL;
-		goto done;
-	}
-	for (size_t i = 0; i < findings.n; i++) {
-		const struct plan_finding *f = &findings.items[i];
+	for (size_t i = 0; i < v->findings.n; i++) {
+		const struct plan_finding *f = &v->findings.items[i];
 		if (out) {
 			report_finding(out, f);
-		} else {
-			log_msg(f->severity == PLAN_ERROR ? CONFIG_LOG_ERROR
-							  : CONFIG_LOG_WARN,
-				"reload: %s %s %s:%d: %s",
-				plan_severity_name(f->severity), f->rule,
-				f->file, f->line, f->message);
+			continue;
 		}
+		report_finding_format(f, line, sizeof(line));
+		log_msg(f->severity == PLAN_ERROR ? CONFIG_LOG_ERROR
+						  : CONFIG_LOG_WARN,
+			"reload: %s", line);
 	}
-	if (findings.errors) {
+	if (v->result == VALIDATE_PLAN_ERRORS) {
 		if (out)
 			fprintf(out,
 				"%s: %zu error%s in the certificate plan — "
 				"nothing was bound\n",
-				path, findings.errors,
-				findings.errors == 1 ? "" : "s");
+				path, v->findings.errors,
+				v->findings.errors == 1 ? "" : "s");
 		*code = SERVER_EXIT_PLAN;
-		config_free(cfg);
-		cfg = NULL;
+		validate_free(v);
+		return NULL;
 	}
-done:
-	plan_findings_free(&findings);
-	plan_certs_free(pc);
-	free(err);
-	return cfg;
+	return v;
+}
+
+/* The runtime for a validated model V: it takes V's configuration and is
+ * built from V's loaded certificates; V is freed either way. */
+static struct runtime *server_runtime(struct validated *v,
+				      struct tls_tickets *tickets, char *err,
+				      size_t errlen)
+{
+	struct config *cfg = v->cfg;
+	struct runtime *rt;
+
+	v->cfg = NULL;
+	rt = runtime_new(cfg, v->certs, tickets, err, errlen);
+	validate_free(v);
+	return rt;
 }
 
 /* ------------------------------------------------------------ main thread */
@@ -237,21 +240,21 @@ static void server_reload(struct server *srv)
 {
 	int code = 0;
 	char err[1024];
-	struct config *cfg;
+	struct validated *v;
 	struct runtime *rt;
 	struct listener *newl = NULL;
 
 	log_info("reload: reading %s", srv->opts.config_path);
-	cfg = server_validate(srv->opts.config_path, NULL, &code);
-	if (!cfg) {
+	v = server_validate(srv->opts.config_path, NULL, &code);
+	if (!v) {
 		log_error("reload: %s is not valid; the previous configuration "
 			  "keeps serving",
 			  srv->opts.config_path);
 		srv->reloads_failed++;
 		return;
 	}
-	enum config_log_level level = cfg->log_level;
-	rt = runtime_new(cfg, srv->tickets, err, sizeof(err));
+	enum config_log_level level = v->cfg->log_level;
+	rt = server_runtime(v, srv->tickets, err, sizeof(err));
 	if (!rt) {
 		log_error("reload: %s; the previous configuration keeps "
 			  "serving",
@@ -590,6 +593,7 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 
 int server_run(const struct server_options *opts)
 {
+	struct validated *v;
 	struct server srv;
 	struct config *cfg;
 	char err[1024];
@@ -602,9 +606,10 @@ int server_run(const struct server_options *opts)
 	opts = &srv.opts;
 	pthread_mutex_init(&srv.lock, NULL);
 
-	cfg = server_validate(opts->config_path, stderr, &code);
-	if (!cfg)
+	v = server_validate(opts->config_path, stderr, &code);
+	if (!v)
 		return code;
+	cfg = v->cfg;
 	srv.nworkers = server_worker_count(cfg);
 	enum log_target target = cfg->log_file ? LOG_TARGET_FILE
 				 : cfg->log_syslog || opts->daemon
@@ -614,17 +619,17 @@ int server_run(const struct server_options *opts)
 		fprintf(stderr, "error %s: log_file %s: cannot open: %s\n",
 			cfg->file, cfg->log_file ? cfg->log_file : "-",
 			strerror(errno));
-		config_free(cfg);
+		validate_free(v);
 		return SERVER_EXIT_RUNTIME;
 	}
 	srv.tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
 	if (!srv.tickets) {
 		fprintf(stderr, "error %s:0: ticket_key_file: %s\n", cfg->file,
 			err);
-		config_free(cfg);
+		validate_free(v);
 		goto out;
 	}
-	srv.rt = runtime_new(cfg, srv.tickets, err, sizeof(err));
+	srv.rt = server_runtime(v, srv.tickets, err, sizeof(err));
 	if (!srv.rt) {
 		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
 		goto out;

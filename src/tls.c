@@ -211,11 +211,12 @@ static const char *tls_key_type_name(int id)
  * RSA and an ECDSA certificate each keep their own chain).  TYPES/NTYPES
  * record the key types already loaded: a second certificate of the same
  * type would silently replace the first. */
-static int tls_server_load_cert(SSL_CTX *ctx, const struct config_cert *cc,
+static int tls_server_load_cert(SSL_CTX *ctx, const struct tls_cert *tc,
 				int *types, const char **names, size_t *ntypes,
 				char *err, size_t errlen)
 {
-	struct cert_info *ci = NULL;
+	const struct config_cert *cc = tc->cc;
+	const struct cert_info *ci = tc->ci;
 	char what[512];
 	int type, rc = -1;
 
@@ -227,9 +228,9 @@ static int tls_server_load_cert(SSL_CTX *ctx, const struct config_cert *cc,
 			 cc->name, cc->cert == NULL ? "cert" : "key");
 		return -1;
 	}
-	ci = cert_load(cc->cert, cc->chain, cc->key);
+	/* The objects the plan rules judged, never the files again. */
 	if (ci == NULL) {
-		tls_errf(err, errlen, "certificate \"%s\": out of memory",
+		tls_errf(err, errlen, "certificate \"%s\" was not loaded",
 			 cc->name);
 		return -1;
 	}
@@ -305,7 +306,6 @@ static int tls_server_load_cert(SSL_CTX *ctx, const struct config_cert *cc,
 ssl_fail:
 	tls_error_string(what, err, errlen);
 out:
-	cert_free(ci);
 	return rc;
 }
 
@@ -328,8 +328,8 @@ static int tls_set_sid_ctx(SSL_CTX *ctx, const char *name)
 /* One server context serving CC and EXTRA (all of different key types). */
 static SSL_CTX *tls_server_ctx_one(const struct config *cfg,
 				   const struct config_service *svc,
-				   const struct config_cert *cc,
-				   const struct config_cert *const *extra,
+				   const struct tls_cert *cc,
+				   const struct tls_cert *const *extra,
 				   size_t nextra, struct tls_tickets *tickets,
 				   char *err, size_t errlen)
 {
@@ -431,10 +431,9 @@ fail:
 /* The key type of CC's leaf (EVP_PKEY_RSA, ...), or -1 - I when it cannot be
  * read (unique, so tls_server_ctx_one reports the problem). *LEAF gets a
  * reference to the leaf or NULL. */
-static int tls_cert_key_type(const struct config_cert *cc, size_t i,
-			     X509 **leaf)
+static int tls_cert_key_type(const struct tls_cert *tc, size_t i, X509 **leaf)
 {
-	struct cert_info *ci = cert_load(cc->cert, NULL, NULL);
+	const struct cert_info *ci = tc->ci;
 	int type = -1 - (int)i;
 
 	*leaf = NULL;
@@ -443,7 +442,6 @@ static int tls_cert_key_type(const struct config_cert *cc, size_t i,
 		if (X509_up_ref(ci->leaf) == 1)
 			*leaf = ci->leaf;
 	}
-	cert_free(ci);
 	return type;
 }
 
@@ -453,13 +451,12 @@ static int tls_cert_key_type(const struct config_cert *cc, size_t i,
  * chosen by SNI (tls_sni.c). */
 SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 			    const struct config_service *svc,
-			    const struct config_cert *cc,
-			    const struct config_cert *const *extra,
-			    size_t nextra, struct tls_tickets *tickets,
-			    char *err, size_t errlen)
+			    const struct tls_cert *certs, size_t ncerts,
+			    struct tls_tickets *tickets, char *err,
+			    size_t errlen)
 {
-	const struct config_cert *all[TLS_SERVER_MAX_CERTS];
-	const struct config_cert *mine[TLS_SERVER_MAX_CERTS];
+	const struct tls_cert *all[TLS_SERVER_MAX_CERTS];
+	const struct tls_cert *mine[TLS_SERVER_MAX_CERTS];
 	X509 *leaf[TLS_SERVER_MAX_CERTS] = {0};
 	int type[TLS_SERVER_MAX_CERTS];
 	size_t group[TLS_SERVER_MAX_CERTS];
@@ -471,20 +468,17 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 	const char *strict =
 		svc->sni_strict ? (svc->fqdn ? svc->fqdn : "") : NULL;
 
-	if (cc == NULL)
+	if (ncerts == 0 || certs == NULL)
 		return tls_server_ctx_one(cfg, svc, NULL, NULL, 0, tickets, err,
 					  errlen);
-	all[n++] = cc;
-	for (size_t i = 0; i < nextra; i++) {
-		if (extra[i] == NULL)
-			continue;
+	for (size_t i = 0; i < ncerts; i++) {
 		if (n == TLS_SERVER_MAX_CERTS) {
 			tls_errf(err, errlen,
 				 "more than %d certificates on one listener",
 				 TLS_SERVER_MAX_CERTS);
 			return NULL;
 		}
-		all[n++] = extra[i];
+		all[n++] = &certs[i];
 	}
 	for (size_t i = 0; i < n; i++) {
 		type[i] = tls_cert_key_type(all[i], i, &leaf[i]);

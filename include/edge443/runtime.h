@@ -20,6 +20,7 @@
 
 #include "edge443/backend.h"
 #include "edge443/config.h"
+#include "edge443/plan.h"
 #include "edge443/tls.h"
 
 struct runtime_backend {
@@ -51,11 +52,19 @@ struct runtime {
 					   * (for edge443_certificate_expiry_seconds) */
 };
 
+/* Certificates one listener serves at most (its own, an ECDSA twin, ...). */
+#define RUNTIME_MAX_CERTS 16
+
 /* Build the runtime for CFG (taking ownership of CFG on success and on
- * failure).  TICKETS is shared by every server context (may be NULL).
- * Returns a runtime with one reference, or NULL with the reason in err. */
-struct runtime *runtime_new(struct config *cfg, struct tls_tickets *tickets,
-			    char *err, size_t errlen);
+ * failure) from CERTS, the certificate set loaded and judged with it
+ * (validate.h; borrowed: the runtime takes its own references on what it
+ * keeps, so the caller may free CERTS afterwards).  No certificate or key
+ * file is read here.  TICKETS is shared by every server context (may be
+ * NULL).  Returns a runtime with one reference, or NULL with the reason in
+ * err. */
+struct runtime *runtime_new(struct config *cfg, const struct plan_certs *certs,
+			    struct tls_tickets *tickets, char *err,
+			    size_t errlen);
 
 struct runtime *runtime_ref(struct runtime *rt);
 /* Drop one reference; the last one frees everything.  Accepts NULL. */

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "edge443/cert.h"
 #include "edge443/config.h"
 
 /* Session-ticket keys shared by every server context of one process (and,
@@ -34,29 +35,37 @@ struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen);
 void tls_tickets_rotate(struct tls_tickets *t);
 void tls_tickets_free(struct tls_tickets *t);
 
-/* A server context for SVC using certificate section CC (cert, chain, key
- * files).  TLS versions from the config (service overrides global), a modern
- * cipher list, session cache + tickets from TICKETS (may be NULL), servername
+/* A certificate section and the objects loaded from it (leaf, chain, key,
+ * facts) by the validation that judged it (validate.c).  Both borrowed. */
+struct tls_cert {
+	const struct config_cert *cc;
+	const struct cert_info *ci;
+};
+
+/* A server context for SVC serving CERTS[0..NCERTS) — CERTS[0] the
+ * service's own certificate, the others further sections served by the same
+ * listener (e.g. an ECDSA twin) — from the objects already loaded and
+ * judged: no file is read here, so what is served is what was checked.
+ * TLS versions from the config (service overrides global), a modern cipher
+ * list, session cache + tickets from TICKETS (may be NULL), servername
  * acknowledgement, and, when needed, a client-hello callback:
  * - it selects among the certificates of the listener by SNI (an RSA and an
- *   ECDSA certificate may share one context: see EXTRA; further ones of a
- *   key type already taken are chosen by SNI);
+ *   ECDSA certificate share one context; further ones of a key type already
+ *   taken are chosen by SNI);
  * - with svc->sni_strict, it fails a ClientHello without SNI, or whose SNI
  *   is neither svc->fqdn nor covered by one of the certificates
  *   (tls_name_covered), with a fatal unrecognized_name alert.
  * ALPN, for a service with an http block: "http/1.1" is selected; a client
  * that offers ALPN without http/1.1 (only "h2", say) fails with a fatal
  * no_application_protocol alert; a client that offers no ALPN is served.
- * EXTRA / NEXTRA: further certificate sections served by the same listener
- * (e.g. an ECDSA twin); may be NULL/0.
+ * The context takes its own references on the certificates and keys.
  * Returns a new SSL_CTX (caller owns one reference) or NULL with the reason
- * (file, OpenSSL error) in err. */
+ * in err. */
 SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 			    const struct config_service *svc,
-			    const struct config_cert *cc,
-			    const struct config_cert *const *extra,
-			    size_t nextra, struct tls_tickets *tickets,
-			    char *err, size_t errlen);
+			    const struct tls_cert *certs, size_t ncerts,
+			    struct tls_tickets *tickets, char *err,
+			    size_t errlen);
 
 /* A client context for re-encrypting to backend BE: verification against
  * be->trust_file with full chain depth (unless be->verify is false), TLS

@@ -47,6 +47,7 @@
 #include "edge443/proxy_http.h"
 #include "edge443/proxy_internal.h"
 #include "edge443/runtime.h"
+#include "edge443/validate.h"
 
 #define TEST_MiB (1024 * 1024)
 
@@ -188,7 +189,10 @@ static struct runtime *test_runtime(int backend_port, int handshake_timeout,
 				 sizeof(err));
 	if (!cfg)
 		fail_msg("config: %s", err);
-	rt = runtime_new(cfg, NULL, err, sizeof(err));
+	struct plan_certs *pc = plan_load_certs(cfg);
+	assert_non_null(pc);
+	rt = runtime_new(cfg, pc, NULL, err, sizeof(err));
+	plan_certs_free(pc);
 	if (!rt)
 		fail_msg("runtime: %s", err);
 	return rt;

@@ -32,6 +32,7 @@
 #include "edge443/config.h"
 #include "edge443/runtime.h"
 #include "edge443/tls.h"
+#include "edge443/validate.h"
 
 static const char *test_tls_pki;
 static char test_tls_tmp[] = "/tmp/test_tls.XXXXXX";
@@ -168,6 +169,33 @@ static struct config *test_cfg(const char *cert, const char *lines)
 	return cfg;
 }
 
+/* tls_server_ctx_new for SVC serving sections CC and EX[0..NEX), from the
+ * objects validation loads (plan_load_certs): tls.c reads no file. */
+static SSL_CTX *
+test_ctx_from(struct config *cfg, const struct config_service *svc,
+	      const struct config_cert *cc, const struct config_cert *const *ex,
+	      size_t nex, struct tls_tickets *tickets, char *err, size_t errlen)
+{
+	struct plan_certs *pc = plan_load_certs(cfg);
+	struct tls_cert tc[8];
+	size_t n = 0;
+	SSL_CTX *ctx;
+
+	assert_non_null(pc);
+	if (cc) {
+		tc[n].cc = cc;
+		tc[n].ci = validate_cert(cfg, pc, cc);
+		n++;
+	}
+	for (size_t i = 0; i < nex && n < 8; i++, n++) {
+		tc[n].cc = ex[i];
+		tc[n].ci = validate_cert(cfg, pc, ex[i]);
+	}
+	ctx = tls_server_ctx_new(cfg, svc, tc, n, tickets, err, errlen);
+	plan_certs_free(pc);
+	return ctx;
+}
+
 /* The server context for the service of test_cfg(CERT, LINES) plus the
  * certificate sections named in EXTRA (NULL-terminated, may be NULL).
  * Returns NULL with the reason in err. */
@@ -186,9 +214,8 @@ static SSL_CTX *test_server_ctx(const char *cert, const char *lines,
 		assert_non_null(ex[nex]);
 		nex++;
 	}
-	ctx = tls_server_ctx_new(cfg, &cfg->services[0],
-				 config_find_cert(cfg, cert), ex, nex, tickets,
-				 err, errlen);
+	ctx = test_ctx_from(cfg, &cfg->services[0], config_find_cert(cfg, cert),
+			    ex, nex, tickets, err, errlen);
 	config_free(cfg);
 	return ctx;
 }
@@ -753,9 +780,9 @@ static int test_backend_handshake(const char *be_name, long *verify,
 	int rc;
 
 	assert_non_null(be);
-	sctx = tls_server_ctx_new(cfg, &cfg->services[0],
-				  config_find_cert(cfg, "cwabe"), NULL, 0, NULL,
-				  err, sizeof(err));
+	sctx = test_ctx_from(cfg, &cfg->services[0],
+			     config_find_cert(cfg, "cwabe"), NULL, 0, NULL, err,
+			     sizeof(err));
 	if (sctx == NULL)
 		fail_msg("%s", err);
 	cctx = tls_client_ctx_new(cfg, be, err, sizeof(err));
@@ -1590,7 +1617,10 @@ static void test_runtime_covers(void **state)
 	if (cfg == NULL)
 		fail_msg("config: %s", err);
 	assert_int_equal(cfg->nservices, 5);
-	rt = runtime_new(cfg, NULL, err, sizeof(err));
+	struct plan_certs *pc = plan_load_certs(cfg);
+	assert_non_null(pc);
+	rt = runtime_new(cfg, pc, NULL, err, sizeof(err));
+	plan_certs_free(pc);
 	if (rt == NULL)
 		fail_msg("runtime: %s", err);
 	for (size_t i = 0; i < 5; i++) {
