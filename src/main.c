@@ -31,6 +31,37 @@
 #define MAIN_EXIT_USAGE 2
 #define MAIN_EXIT_RUNTIME 3
 
+/* The exit statuses of SPEC, chosen here from the modules' own results. */
+static int main_csr_exit(enum csr_status st)
+{
+	switch (st) {
+	case CSR_OK:
+		return MAIN_EXIT_OK;
+	case CSR_ERR_VERIFY:
+		return MAIN_EXIT_FINDINGS;
+	case CSR_ERR_INPUT:
+		return MAIN_EXIT_USAGE;
+	case CSR_ERR_IO:
+		break;
+	}
+	return MAIN_EXIT_RUNTIME;
+}
+
+static int main_server_exit(enum server_result r)
+{
+	switch (r) {
+	case SERVER_OK:
+		return MAIN_EXIT_OK;
+	case SERVER_PLAN_ERRORS:
+		return MAIN_EXIT_FINDINGS;
+	case SERVER_CONFIG_ERROR:
+		return MAIN_EXIT_USAGE;
+	case SERVER_RUNTIME_ERROR:
+		break;
+	}
+	return MAIN_EXIT_RUNTIME;
+}
+
 #define MAIN_ERRLEN 65536
 
 static void main_usage(FILE *out)
@@ -310,7 +341,7 @@ static int main_plan(int argc, char **argv)
 				    err, sizeof(err));
 		if (st != CSR_OK) {
 			fprintf(stderr, "edge443 plan: %s\n", err);
-			code = (int)st;
+			code = main_csr_exit(st);
 			goto done;
 		}
 	}
@@ -375,12 +406,12 @@ static int main_csr(int argc, char **argv)
 	info = csr_read(in_path, &st, err, sizeof(err));
 	if (!info) {
 		fprintf(stderr, "edge443 csr: %s\n", err);
-		return (int)st;
+		return main_csr_exit(st);
 	}
 	report_csr_text(out_path ? stdout : stderr, in_path, info);
 	if (st != CSR_OK) {
 		fprintf(stderr, "edge443 csr: %s\n", err);
-		code = (int)st;
+		code = main_csr_exit(st);
 		goto done;
 	}
 	pem = csr_req_pem(info->req);
@@ -442,7 +473,7 @@ static int main_run(int argc, char **argv)
 	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
 		return c;
 	so.config_path = a.config;
-	return server_run(&so);
+	return main_server_exit(server_run(&so));
 }
 
 /* edge443 probe: connect to the listeners (or --target) as a client and

@@ -55,11 +55,6 @@
 #include "edge443/tls.h"
 #include "edge443/validate.h"
 
-#define SERVER_EXIT_OK 0
-#define SERVER_EXIT_PLAN 1
-#define SERVER_EXIT_SYNTAX 2
-#define SERVER_EXIT_RUNTIME 3
-
 #define SERVER_TICKET_ROTATE_SEC 3600
 #define SERVER_ERRLEN 65536
 
@@ -69,13 +64,14 @@
  * OUT (start-up: stderr) or, when OUT is NULL, to the log (reload), in the
  * one format of report.c.  Returns the model when it may serve (no error;
  * the caller owns it), else NULL with *code set. */
-static struct validated *server_validate(const char *path, FILE *out, int *code)
+static struct validated *server_validate(const char *path, FILE *out,
+					 enum server_result *code)
 {
 	struct validated *v = validate(path, time(NULL));
 	char line[2048];
 
 	if (!v || v->result == VALIDATE_NOMEM) {
-		*code = SERVER_EXIT_RUNTIME;
+		*code = SERVER_RUNTIME_ERROR;
 		validate_free(v);
 		return NULL;
 	}
@@ -87,8 +83,8 @@ static struct validated *server_validate(const char *path, FILE *out, int *code)
 			else
 				log_error("reload: error config %s", l);
 		}
-		*code = v->result == VALIDATE_UNREADABLE ? SERVER_EXIT_RUNTIME
-							 : SERVER_EXIT_SYNTAX;
+		*code = v->result == VALIDATE_UNREADABLE ? SERVER_RUNTIME_ERROR
+							 : SERVER_CONFIG_ERROR;
 		validate_free(v);
 		return NULL;
 	}
@@ -110,7 +106,7 @@ static struct validated *server_validate(const char *path, FILE *out, int *code)
 				"nothing was bound\n",
 				path, v->findings.errors,
 				v->findings.errors == 1 ? "" : "s");
-		*code = SERVER_EXIT_PLAN;
+		*code = SERVER_PLAN_ERRORS;
 		validate_free(v);
 		return NULL;
 	}
@@ -238,7 +234,7 @@ static bool server_addr_in_config(const struct config *cfg,
 
 static void server_reload(struct server *srv)
 {
-	int code = 0;
+	enum server_result code = SERVER_OK;
 	char err[1024];
 	struct validated *v;
 	struct runtime *rt;
@@ -591,13 +587,13 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 			    srv->nworkers);
 }
 
-int server_run(const struct server_options *opts)
+enum server_result server_run(const struct server_options *opts)
 {
 	struct validated *v;
 	struct server srv;
 	struct config *cfg;
 	char err[1024];
-	int code = SERVER_EXIT_RUNTIME;
+	enum server_result code = SERVER_RUNTIME_ERROR;
 	sigset_t all, old;
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 
@@ -620,7 +616,7 @@ int server_run(const struct server_options *opts)
 			cfg->file, cfg->log_file ? cfg->log_file : "-",
 			strerror(errno));
 		validate_free(v);
-		return SERVER_EXIT_RUNTIME;
+		return SERVER_RUNTIME_ERROR;
 	}
 	srv.tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
 	if (!srv.tickets) {
@@ -729,7 +725,7 @@ int server_run(const struct server_options *opts)
 		if (srv.workers[i].started)
 			pthread_join(srv.workers[i].thread, NULL);
 	log_info("stopped");
-	code = SERVER_EXIT_OK;
+	code = SERVER_OK;
 out:
 	admin_free(srv.admin);
 	for (size_t i = 0; srv.workers && i < srv.nworkers; i++)
@@ -754,8 +750,7 @@ out:
 	}
 	runtime_unref(srv.rt);
 	tls_tickets_free(srv.tickets);
-	if (opts->pidfile && code == SERVER_EXIT_OK &&
-	    unlink(opts->pidfile) < 0) {
+	if (opts->pidfile && code == SERVER_OK && unlink(opts->pidfile) < 0) {
 		/* After the privilege drop a root-owned folder cannot be
 		 * written; the file itself is ours (chowned at start), so at
 		 * least leave no stale pid in it. */

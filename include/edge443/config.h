@@ -163,12 +163,11 @@ struct config {
 	size_t nservices;
 };
 
-/* Result of config_load: which exit status the caller should use. */
+/* Result of config_load (the command line chooses the exit status). */
 enum config_status {
-	CONFIG_OK = 0,
-	CONFIG_ERR_SYNTAX = 2, /* syntax or value error: exit 2 */
-	CONFIG_ERR_READ =
-		3, /* file missing / unreadable / not a file: exit 3 */
+	CONFIG_OK,
+	CONFIG_ERR_SYNTAX, /* a syntax or value error */
+	CONFIG_ERR_READ,   /* the file is missing, unreadable, not a file */
 };
 
 /* Parse and validate PATH.  On success returns a new config (free with

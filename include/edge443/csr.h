@@ -24,14 +24,14 @@
 #include "edge443/config.h"
 #include "edge443/order.h"
 
-/* Outcome of a csr operation; the values are SPEC's exit codes. */
+/* Outcome of a csr operation (the command line chooses the exit status). */
 enum csr_status {
-	CSR_OK = 0,
-	CSR_ERR_VERIFY = 1, /* a request's signature does not verify */
-	CSR_ERR_INPUT = 2,  /* unparseable input, a bad name, or a key file
-			       that exists without --force */
-	CSR_ERR_IO = 3,	    /* a file or folder cannot be read or written,
-			       or OpenSSL failed */
+	CSR_OK,
+	CSR_ERR_VERIFY, /* a request's signature does not verify */
+	CSR_ERR_INPUT,	/* unparseable input, a bad name, or a key file that
+			   exists without --force */
+	CSR_ERR_IO,	/* a file or folder cannot be read or written, or
+			   OpenSSL failed */
 };
 
 enum csr_key_kind {

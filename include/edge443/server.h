@@ -17,9 +17,16 @@ struct server_options {
 	const char *pidfile; /* NULL: none */
 };
 
-/* Run until signalled.  Returns the process exit code (0 after a clean
- * drain, 1 when the plan has errors, 3 when a listener cannot be bound or a
- * file cannot be read, 2 for a configuration syntax error). */
-int server_run(const struct server_options *opts);
+/* How `run` ended (main.c turns it into the exit status). */
+enum server_result {
+	SERVER_OK,	      /* stopped after a clean drain */
+	SERVER_PLAN_ERRORS,   /* the plan has errors: nothing was bound */
+	SERVER_CONFIG_ERROR,  /* a syntax or value error in the file */
+	SERVER_RUNTIME_ERROR, /* a listener could not be bound, a file could
+			       * not be read, out of memory, ... */
+};
+
+/* Run until signalled. */
+enum server_result server_run(const struct server_options *opts);
 
 #endif
