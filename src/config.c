@@ -51,6 +51,9 @@ static struct config_parse *config_current;
 /* Append "NAME:LINE: message\n" (or "NAME: message\n" when line is 0) to the
  * caller's buffer, truncating safely.  Control characters from the file are
  * replaced so that a binary file cannot put escape sequences on a terminal. */
+/* Longest message kept whole; a longer one loses its middle. */
+#define CONFIG_MSG_MAX 1024
+
 static void config_vreport(struct config_parse *p, int line, const char *fmt,
 			   va_list ap)
 {
@@ -74,6 +77,18 @@ static void config_vreport(struct config_parse *p, int line, const char *fmt,
 	for (char *c = msg; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
+	/* A message that quotes a huge value keeps its start (what is wrong)
+	 * and its end (what to do), never a cut in the middle of the value. */
+	if ((size_t)n > CONFIG_MSG_MAX) {
+		size_t keep = CONFIG_MSG_MAX / 2;
+		char mid[64];
+		int m = snprintf(mid, sizeof(mid),
+				 " [... %zu bytes left out ...] ",
+				 (size_t)n - 2 * keep);
+		memmove(msg + keep + (size_t)m, msg + (size_t)n - keep,
+			keep + 1);
+		memcpy(msg + keep, mid, (size_t)m);
+	}
 	if (line > 0)
 		snprintf(head, sizeof(head), ":%d: ", line);
 	else
@@ -376,9 +391,13 @@ static struct config *config_parse_text(const char *text, size_t len,
 		goto oom;
 	if (ret != CFG_SUCCESS) {
 		if (p.nerrors == 0)
-			config_report(&p, 0,
-				      "syntax error — check the file against "
-				      "conf/edge443.conf");
+			config_report(
+				&p, root->line,
+				"syntax error — every line is `option = "
+				"value` or `section NAME { ... }` (a "
+				"value without an option name, or a stray "
+				"token, is not); check the file against "
+				"conf/edge443.conf");
 		goto fail;
 	}
 	if (unclosed) {

@@ -592,8 +592,9 @@ static void config_build_global(struct config_parse *p, cfg_t *root,
 		   &cfg->backlog, NULL);
 	config_tls(p, root, "tls_min", &cfg->tls_min, &cfg->tls_min_line);
 	config_tls(p, root, "tls_max", &cfg->tls_max, &cfg->tls_max_line);
-	config_path(p, root, "ticket_key_file", &cfg->ticket_key_file, NULL);
-	config_path(p, root, "log_file", &cfg->log_file, NULL);
+	config_path(p, root, "ticket_key_file", &cfg->ticket_key_file,
+		    &cfg->ticket_key_file_line);
+	config_path(p, root, "log_file", &cfg->log_file, &cfg->log_file_line);
 	config_bool(p, root, "syslog", &cfg->log_syslog, NULL, NULL);
 	v = (int)cfg->log_level;
 	config_enum(p, root, "log_level", config_value_log_levels, "log level",

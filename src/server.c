@@ -612,16 +612,23 @@ enum server_result server_run(const struct server_options *opts)
 					 ? LOG_TARGET_SYSLOG
 					 : LOG_TARGET_STDERR;
 	if (log_open(target, cfg->log_file, cfg->log_level) < 0) {
-		fprintf(stderr, "error %s: log_file %s: cannot open: %s\n",
-			cfg->file, cfg->log_file ? cfg->log_file : "-",
-			strerror(errno));
+		fprintf(stderr,
+			"error %s:%d: log_file %s: cannot open: %s — create "
+			"its folder, or give the user edge443 runs as write "
+			"access to it\n",
+			cfg->file, cfg->log_file_line,
+			cfg->log_file ? cfg->log_file : "-", strerror(errno));
 		validate_free(v);
 		return SERVER_RUNTIME_ERROR;
 	}
 	srv.tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
 	if (!srv.tickets) {
-		fprintf(stderr, "error %s:0: ticket_key_file: %s\n", cfg->file,
-			err);
+		if (cfg->ticket_key_file_line > 0)
+			fprintf(stderr, "error %s:%d: ticket_key_file: %s\n",
+				cfg->file, cfg->ticket_key_file_line, err);
+		else
+			fprintf(stderr, "error %s: session tickets: %s\n",
+				cfg->file, err);
 		validate_free(v);
 		goto out;
 	}

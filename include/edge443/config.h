@@ -154,6 +154,7 @@ struct config {
 	struct config_addr admin; /* .text == NULL when absent */
 	enum config_platform platform;
 	int trust_file_line, tls_min_line, tls_max_line, warn_days_line;
+	int user_line, ticket_key_file_line, log_file_line;
 
 	struct config_cert *certs;
 	size_t ncerts;

@@ -801,6 +801,8 @@ static const struct {
 	     "section (see conf/edge443.conf)"},
 	{"# only a comment\n\n", "bad.conf: no service is defined"},
 	{"certificate c { cert = \"a\" }\n", "bad.conf: no service is defined"},
+	/* a stray token: libconfuse says nothing itself; the line is ours */
+	{"workers = 1\n\"\"\n", "bad.conf:2: syntax error — every line is"},
 };
 
 /* Several errors in one file are all reported, in order. */
@@ -1169,9 +1171,57 @@ static int test_config_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* A huge value quoted in a message: the message keeps what is wrong and
+ * what to do, and leaves out the middle of the value (saying how much). */
+static void test_config_huge_value(void **state)
+{
+	size_t n = 1000000;
+	char *text = malloc(n + 64);
+	char err[65536];
+	enum config_status st;
+	struct config *cfg;
+
+	(void)state;
+	assert_non_null(text);
+	strcpy(text, "platform = \"");
+	memset(text + strlen(text), 'a', n);
+	strcpy(text + 12 + n, "\"\n");
+	cfg = config_load_string(text, "big.conf", NULL, &st, err, sizeof(err));
+	assert_null(cfg);
+	assert_non_null(strstr(err, "big.conf:1: platform \"aaaa"));
+	assert_non_null(strstr(err, "bytes left out"));
+	assert_non_null(strstr(err, "expected one of"));
+	assert_true(strlen(err) < 4096);
+	free(text);
+}
+
+/* Options whose errors are reported later (run) still have their line. */
+static void test_config_late_lines(void **state)
+{
+	char err[4096];
+	enum config_status st;
+	struct config *cfg = config_load_string(
+		"workers = 1\nticket_key_file = \"/nonexistent/k\"\n"
+		"log_file = \"/nonexistent/log\"\nuser = \"nobody\"\n"
+		"backend b { servers = {\"127.0.0.1:9\"} }\n"
+		"service s {\n  fqdn = \"a.example.com\"\n"
+		"  listen = \"127.0.0.1:1\"\n  mode = \"passthrough\"\n"
+		"  backend = \"b\"\n}\n",
+		"late.conf", NULL, &st, err, sizeof(err));
+
+	(void)state;
+	if (!cfg)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->ticket_key_file_line, 2);
+	assert_int_equal(cfg->log_file_line, 3);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_huge_value),
+		cmocka_unit_test(test_config_late_lines),
 		cmocka_unit_test(test_config_good_file),
 		cmocka_unit_test(test_config_good_string),
 		cmocka_unit_test(test_config_relative_paths),
