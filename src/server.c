@@ -232,6 +232,41 @@ static bool server_addr_in_config(const struct config *cfg,
 	return false;
 }
 
+/* Settings a reload cannot apply to a running process: say so, with the
+ * value that stays in force, instead of reporting a silent success. */
+static void server_reload_unapplied(const struct config *now,
+				    const struct config *next)
+{
+	const char *a = now->admin.text ? now->admin.text : "none";
+	const char *b = next->admin.text ? next->admin.text : "none";
+	const char *u = now->user ? now->user : "(none)";
+	const char *w = next->user ? next->user : "(none)";
+	const char *lf = now->log_file ? now->log_file : "(stderr/syslog)";
+	const char *nlf = next->log_file ? next->log_file : "(stderr/syslog)";
+
+	if (now->workers != next->workers)
+		log_warn(
+			"reload: workers = %d needs a restart; %d workers keep "
+			"serving",
+			next->workers, now->workers);
+	if (strcmp(a, b) != 0)
+		log_warn("reload: admin = %s needs a restart; the admin "
+			 "endpoint stays on %s",
+			 b, a);
+	if (strcmp(u, w) != 0)
+		log_warn("reload: user = %s needs a restart; edge443 keeps "
+			 "running as %s",
+			 w, u);
+	if (strcmp(lf, nlf) != 0 || now->log_syslog != next->log_syslog)
+		log_warn("reload: the log destination (%s) needs a restart; "
+			 "logging stays on %s",
+			 nlf, lf);
+	if (now->max_connections != next->max_connections)
+		log_info("reload: max_connections = %d applies to new "
+			 "accepts; the open-files limit set at start stays",
+			 next->max_connections);
+}
+
 static void server_reload(struct server *srv)
 {
 	enum server_result code = SERVER_OK;
@@ -267,6 +302,7 @@ static void server_reload(struct server *srv)
 		return;
 	}
 	srv->reloads_ok++;
+	server_reload_unapplied(srv->rt->cfg, rt->cfg);
 	pthread_mutex_lock(&srv->lock);
 	for (struct listener *l = srv->listeners; l; l = l->next)
 		if (!l->retired && !server_addr_in_config(rt->cfg, l)) {

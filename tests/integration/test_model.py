@@ -151,6 +151,21 @@ H.check(got == fp_all, "after a good reload the new certificate serves",
         (got, fp_all))
 H.check(served("127.0.10.2", "webconf.example.com") == fp_other,
         "the other listener serves what it served")
+
+# Settings a reload cannot apply are named, not silently kept.
+with open(conf) as f:
+    text = f.read()
+with open(conf, "w") as f:
+    f.write(text.replace("workers = 2", "workers = 1"))
+p.send_signal(signal.SIGHUP)
+end = time.time() + 10
+while time.time() < end and "needs a restart" not in H.log():
+    time.sleep(0.1)
+H.check("workers = 1 needs a restart; 2 workers keep serving" in H.log(),
+        "a reload that changes workers says it needs a restart",
+        H.log()[-1500:])
+H.check(served("127.0.10.1", "cwa.example.com") == fp_all,
+        "and the rest of that reload applies")
 H.check(H.stop(p) == 0, "SIGTERM exit 0")
 H.check("ERROR: AddressSanitizer" not in H.log(), "no sanitizer report")
 H.done()
