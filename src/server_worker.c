@@ -54,18 +54,14 @@ static void server_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	rs = runtime_service_for(w->rt, (const struct sockaddr *)&wl->l->sa);
-	if (rs) {
+	rs = wl->rs;
+	if (rs && !wl->redirect)
 		proxy_accept(&w->owner, w->rt, rs, fd, sa, (socklen_t)salen,
 			     rs->svc->http.present ? &proxy_http_hooks : NULL);
-	} else {
-		rs = runtime_redirect_for(w->rt,
-					  (const struct sockaddr *)&wl->l->sa);
-		if (rs)
-			redirect_accept(&w->owner, w->rt, rs, fd, sa);
-		else
-			close(fd);
-	}
+	else if (rs)
+		redirect_accept(&w->owner, w->rt, rs, fd, sa);
+	else
+		close(fd);
 	if (w->owner.nconns >= (size_t)server_worker_limit(w)) {
 		if (!w->paused)
 			log_warn("worker %zu: max_connections (%d) reached; "
@@ -130,6 +126,19 @@ static void server_wl_free(struct server_wl *wl)
 	free(wl);
 }
 
+/* What WL's address serves under runtime RT. */
+static void server_wl_resolve(struct server_wl *wl, const struct runtime *rt)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&wl->l->sa;
+
+	wl->rs = runtime_service_for(rt, sa);
+	wl->redirect = false;
+	if (!wl->rs) {
+		wl->rs = runtime_redirect_for(rt, sa);
+		wl->redirect = wl->rs != NULL;
+	}
+}
+
 /* Take the current runtime and listener list (start-up and reload). */
 static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -175,12 +184,17 @@ static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		l->fds[w->index] = -1; /* the evconnlistener owns it now */
+		server_wl_resolve(wl, w->rt);
 		evconnlistener_set_error_cb(wl->evl, server_accept_error_cb);
 		if (w->paused)
 			evconnlistener_disable(wl->evl);
 		wl->next = w->wls;
 		w->wls = wl;
 	}
+	/* A new runtime: every listener's service is looked up again, once. */
+	if (old)
+		for (struct server_wl *wl = w->wls; wl; wl = wl->next)
+			server_wl_resolve(wl, w->rt);
 	pthread_mutex_unlock(&srv->lock);
 	runtime_unref(old);
 	(void)fd;

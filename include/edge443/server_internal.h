@@ -30,6 +30,11 @@ struct server_wl {
 	struct server_worker *w;
 	struct listener *l;
 	struct evconnlistener *evl;
+	/* What this address serves under the worker's runtime, resolved when
+	 * the worker takes a runtime (not on every accept): a service, or
+	 * the redirect listener of one (REDIRECT), or nothing (NULL). */
+	const struct runtime_service *rs;
+	bool redirect;
 	struct server_wl *next;
 };
 

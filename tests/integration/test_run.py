@@ -382,7 +382,8 @@ s.close()                                   # RST
 ended = None
 for _ in range(30):
     for line in H.log().splitlines():
-        if "conn client=127.0.0.1:%d " % sport in line:
+        # A whole line only: the log may be read while it is written.
+        if "conn client=127.0.0.1:%d " % sport in line and ' end="' in line:
             ended = line
     if ended:
         break
