@@ -67,7 +67,10 @@ void csr_ossl_err(char *err, size_t errlen, const char *fmt, ...)
 /* "RSA-2048", "EC-prime256v1", ... */
 static void csr_key_desc(EVP_PKEY *key, char *buf, size_t len)
 {
-	char curve[64] = "";
+	/* OpenSSL's group names are short ("prime256v1", "brainpoolP512t1");
+	 * 48 bytes leave room for "EC-" in csr_info's key[64], which -Os
+	 * (-Wformat-truncation) wants to see. */
+	char curve[48] = "";
 	size_t clen = 0;
 
 	if (!key) {
