@@ -64,23 +64,11 @@ static int main_server_exit(enum server_result r)
 
 #define MAIN_ERRLEN 65536
 
-static void main_usage(FILE *out)
-{
-	fputs("usage:\n"
-	      "  edge443 check [-c FILE] [--format text|json] [--at ISO-DATE]\n"
-	      "  edge443 run   [-c FILE] [--daemon] [--pidfile FILE]\n"
-	      "  edge443 plan  [-c FILE] [--out DIR] [--key "
-	      "rsa:2048|rsa:3072|ec:p256] [--lab DIR] [--force] "
-	      "[--format text|json]\n"
-	      "  edge443 csr   FILE [--out FILE]\n"
-	      "  edge443 probe [-c FILE] [--service NAME] [--target HOST:PORT] "
-	      "[--format text|json]\n"
-	      "  edge443 version\n"
-	      "-c defaults to " CONFIG_DEFAULT_PATH ".\n"
-	      "exit status: 0 ok (warnings allowed), 1 the plan or probe found "
-	      "an error, 2 usage or config syntax error, 3 runtime failure.\n",
-	      out);
-}
+/* The global usage and each command's own help are made from one table
+ * (main_helps, below the commands), so that they cannot disagree. */
+static void main_usage(FILE *out);
+static void main_help(const char *cmd, FILE *out);
+static void main_usage_error(const char *cmd);
 
 /* Parse "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[Z]" as UTC.  0 / -1. */
 static int main_parse_date(const char *s, time_t *out)
@@ -179,11 +167,11 @@ static int main_shared_opt(struct main_args *a, int c)
 		}
 		return MAIN_OPT_NEXT;
 	case 'h':
-		main_usage(stdout);
+		main_help(a->cmd, stdout);
 		return MAIN_EXIT_OK;
 	case '?':
 	case ':':
-		main_usage(stderr);
+		main_usage_error(a->cmd);
 		return MAIN_EXIT_USAGE;
 	default:
 		return MAIN_OPT_MINE;
@@ -197,7 +185,7 @@ static int main_no_operands(const struct main_args *a, int argc, char **argv)
 		return MAIN_OPT_NEXT;
 	fprintf(stderr, "edge443 %s: unexpected argument \"%s\"\n", a->cmd,
 		argv[optind]);
-	main_usage(stderr);
+	main_usage_error(a->cmd);
 	return MAIN_EXIT_USAGE;
 }
 
@@ -215,7 +203,7 @@ static int main_check(int argc, char **argv)
 	struct validated *v = NULL;
 	int c, code = MAIN_EXIT_RUNTIME;
 
-	optind = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		int r = main_shared_opt(&a, c);
 		if (r == MAIN_OPT_NEXT)
@@ -291,7 +279,7 @@ static int main_plan(int argc, char **argv)
 	char err[4096];
 	int c, code = MAIN_EXIT_RUNTIME;
 
-	optind = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		int r = main_shared_opt(&a, c);
 		if (r == MAIN_OPT_NEXT)
@@ -382,17 +370,17 @@ static int main_csr(int argc, char **argv)
 	char err[4096];
 	int c, code;
 
-	optind = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out_path = optarg;
 			break;
 		case 'h':
-			main_usage(stdout);
+			main_help("csr", stdout);
 			return MAIN_EXIT_OK;
 		default:
-			main_usage(stderr);
+			main_usage_error("csr");
 			return MAIN_EXIT_USAGE;
 		}
 	}
@@ -454,7 +442,7 @@ static int main_run(int argc, char **argv)
 	struct server_options so = {CONFIG_DEFAULT_PATH, false, NULL};
 	int c;
 
-	optind = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		int r = main_shared_opt(&a, c);
 		if (r == MAIN_OPT_NEXT)
@@ -498,7 +486,7 @@ static int main_probe(int argc, char **argv)
 	bool found = false;
 	int c, code = MAIN_EXIT_RUNTIME;
 
-	optind = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		int r = main_shared_opt(&a, c);
 		if (r == MAIN_OPT_NEXT)
@@ -533,6 +521,21 @@ static int main_probe(int argc, char **argv)
 	cfg = main_load_config(a.config, &code);
 	if (!cfg)
 		goto done;
+	/* One address stands for one service: checking every service's plan
+	 * against it would report the others' certificates as wrong. */
+	if (po.target && !po.service && cfg->nservices == 1)
+		po.service = cfg->services[0].name;
+	if (po.target && !po.service) {
+		fprintf(stderr,
+			"edge443 probe: --target %s: which service answers "
+			"there? add --service NAME; %s defines:",
+			target_text, cfg->file);
+		for (size_t i = 0; i < cfg->nservices; i++)
+			fprintf(stderr, " %s", cfg->services[i].name);
+		fputc('\n', stderr);
+		code = MAIN_EXIT_USAGE;
+		goto done;
+	}
 	for (size_t i = 0; po.service && i < cfg->nservices; i++)
 		found = found || strcmp(cfg->services[i].name, po.service) == 0;
 	if (po.service && !found) {
@@ -572,41 +575,276 @@ done:
 	return code;
 }
 
+/* edge443 version (also -V, --version): the version and the OpenSSL it
+ * runs with. */
 static int main_version(int argc, char **argv)
 {
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			main_help("version", stdout);
+			return MAIN_EXIT_OK;
+		}
+		main_usage_error("version");
+		return MAIN_EXIT_USAGE;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "edge443 version: unexpected argument \"%s\"\n",
+			argv[optind]);
+		main_usage_error("version");
+		return MAIN_EXIT_USAGE;
+	}
 	printf("edge443 %s (%s)\n", EDGE443_VERSION,
 	       OpenSSL_version(OPENSSL_VERSION));
 	return MAIN_EXIT_OK;
 }
 
+/* ---- help: one entry per command ---------------------------------------
+ * ARGS follow the name in the global usage and in the command's own usage
+ * line; TEXT is what `edge443 COMMAND --help` adds: what it does, its
+ * options, its exit statuses. */
 struct main_command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *text;
 };
 
 static const struct main_command main_commands[] = {
-	{"check", main_check}, {"run", main_run},     {"plan", main_plan},
-	{"csr", main_csr},     {"probe", main_probe}, {"version", main_version},
+	{"check", main_check, "[-c FILE] [--format text|json] [--at ISO-DATE]",
+	 "Validate the certificate plan of the configuration without binding\n"
+	 "or connecting anything: print the service map, then one line per\n"
+	 "finding (severity, rule id, file:line, what is wrong, what to do).\n"
+	 "\n"
+	 "options:\n"
+	 "  -c, --config FILE   the configuration file\n"
+	 "                      (default " CONFIG_DEFAULT_PATH ")\n"
+	 "  --format text|json  text (default), or one JSON document with\n"
+	 "                      the services, certificates and findings\n"
+	 "  --at ISO-DATE       judge validity as of that date (2027-06-01\n"
+	 "                      or 2027-06-01T12:00:00Z) instead of now\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  the plan is valid (warnings allowed)\n"
+	 "  1  the plan has an error\n"
+	 "  2  usage or configuration syntax error\n"
+	 "  3  the configuration cannot be read\n"},
+	{"run", main_run, "[-c FILE] [--daemon] [--pidfile FILE]",
+	 "Check the plan exactly as check does (on an error: print it, bind\n"
+	 "nothing, exit 1), bind every listener, drop privileges to the\n"
+	 "configured user and serve in the foreground, logging to stderr (or\n"
+	 "log_file, or syslog).\n"
+	 "\n"
+	 "options:\n"
+	 "  -c, --config FILE   the configuration file\n"
+	 "                      (default " CONFIG_DEFAULT_PATH ")\n"
+	 "  --daemon            detach from the terminal (logs go to syslog\n"
+	 "                      unless log_file is set)\n"
+	 "  --pidfile FILE      write the process id to FILE; removed at\n"
+	 "                      exit\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "signals:\n"
+	 "SIGTERM or SIGINT stop accepting and drain for at most\n"
+	 "shutdown_timeout, then exit 0; SIGHUP re-reads and re-validates\n"
+	 "the configuration and certificates (a bad one is logged and the\n"
+	 "old one keeps serving); SIGUSR1 reopens log_file.\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  stopped by a signal, after draining\n"
+	 "  1  the plan has an error (nothing was bound)\n"
+	 "  2  usage or configuration syntax error\n"
+	 "  3  runtime failure: a listener cannot be bound, a file cannot be\n"
+	 "     read\n"},
+	{"plan", main_plan,
+	 "[-c FILE] [--out DIR] [--key rsa:2048|rsa:3072|ec:p256] [--lab "
+	 "DIR] [--force] [--format text|json]",
+	 "Compute the smallest set of certificates that the configured\n"
+	 "services need (which CN, which SANs, which service rides on which\n"
+	 "certificate) and print it; optionally write the keys and requests\n"
+	 "to order them, or lab copies issued by a throw-away CA.\n"
+	 "\n"
+	 "options:\n"
+	 "  -c, --config FILE   the configuration file\n"
+	 "                      (default " CONFIG_DEFAULT_PATH ")\n"
+	 "  --out DIR           write NAME.key (mode 0600) and NAME.csr per\n"
+	 "                      certificate\n"
+	 "  --key KIND          rsa:2048 (default), rsa:3072 or ec:p256\n"
+	 "  --lab DIR           also issue every certificate from a\n"
+	 "                      throw-away root and intermediate in DIR,\n"
+	 "                      with an edge443.conf.snippet that points at\n"
+	 "                      them\n"
+	 "  --force             replace keys that exist (they are kept\n"
+	 "                      otherwise)\n"
+	 "  --format text|json  text (default) or one JSON document\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  planned (and written)\n"
+	 "  1  the services cannot be planned\n"
+	 "  2  usage or configuration syntax error, or a key exists without\n"
+	 "     --force\n"
+	 "  3  a file cannot be read or written\n"},
+	{"csr", main_csr, "FILE [--out FILE]",
+	 "Read a certificate request that is PEM-armoured, bare base64 (the\n"
+	 "BEGIN/END lines lost in an e-mail), DER, or Microsoft's NEW\n"
+	 "CERTIFICATE REQUEST; verify its signature, describe it (subject,\n"
+	 "SANs, key) and write it correctly armoured: to --out (the\n"
+	 "description goes to stdout), else to stdout (the description goes\n"
+	 "to stderr).\n"
+	 "\n"
+	 "options:\n"
+	 "  -o, --out FILE      write the request here instead of stdout\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  the request is sound and written\n"
+	 "  1  its signature does not verify\n"
+	 "  2  usage error, or input that is no request\n"
+	 "  3  a file cannot be read or written\n"},
+	{"probe", main_probe,
+	 "[-c FILE] [--service NAME] [--target IP:PORT] [--format "
+	 "text|json]",
+	 "Connect to every listen address of each service as a client, with\n"
+	 "the service FQDN as SNI and without SNI, and judge the chain\n"
+	 "actually served with the plan's rules, plus unreachable,\n"
+	 "served-differs, served-chain-incomplete and served-no-sni; the\n"
+	 "servers of re-encrypting backends are checked against their\n"
+	 "trust_file and verify_name. Every connection is bounded by\n"
+	 "connect_timeout.\n"
+	 "\n"
+	 "options:\n"
+	 "  -c, --config FILE   the configuration file\n"
+	 "                      (default " CONFIG_DEFAULT_PATH ")\n"
+	 "  --service NAME      probe this service only\n"
+	 "  --target IP:PORT    probe this address instead of the service's\n"
+	 "                      own (a load balancer, one pool member);\n"
+	 "                      names are not resolved. The address stands\n"
+	 "                      for one service: give --service NAME too,\n"
+	 "                      unless the configuration has only one\n"
+	 "                      service\n"
+	 "  --format text|json  text (default) or one JSON document\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  what is served matches the plan (warnings allowed)\n"
+	 "  1  an error was found (unreachable, served-differs, ...)\n"
+	 "  2  usage or configuration syntax error\n"
+	 "  3  the configuration cannot be read\n"},
+	{"version", main_version, "",
+	 "Print edge443's version and the OpenSSL it runs with; -V and\n"
+	 "--version do the same.\n"
+	 "\n"
+	 "options:\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  the version was printed\n"},
 };
+
+#define MAIN_NCOMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))
+
+static const struct main_command *main_find_command(const char *name)
+{
+	for (size_t i = 0; i < MAIN_NCOMMANDS; i++)
+		if (strcmp(name, main_commands[i].name) == 0)
+			return &main_commands[i];
+	return NULL;
+}
+
+static void main_usage(FILE *out)
+{
+	fputs("usage:\n", out);
+	for (size_t i = 0; i < MAIN_NCOMMANDS; i++) {
+		const struct main_command *mc = &main_commands[i];
+		if (mc->args[0])
+			fprintf(out, "  edge443 %-5s %s\n", mc->name, mc->args);
+		else
+			fprintf(out, "  edge443 %s\n", mc->name);
+	}
+	fputs("  edge443 COMMAND --help       what COMMAND does, its options "
+	      "and "
+	      "exit statuses\n"
+	      "  edge443 -V | --version\n"
+	      "-c defaults to " CONFIG_DEFAULT_PATH ".\n"
+	      "exit status: 0 ok (warnings allowed), 1 the plan or probe found "
+	      "an error, 2 usage or config syntax error, 3 runtime failure.\n",
+	      out);
+}
+
+/* `edge443 CMD --help`: the command's synopsis and text. */
+static void main_help(const char *cmd, FILE *out)
+{
+	const struct main_command *mc = main_find_command(cmd);
+
+	if (!mc) {
+		main_usage(out);
+		return;
+	}
+	fprintf(out, "usage: edge443 %s%s%s\n\n%s", mc->name,
+		mc->args[0] ? " " : "", mc->args, mc->text);
+}
+
+/* After a usage error of CMD (getopt has said what was wrong): the
+ * command's synopsis and where its help is, on stderr. */
+static void main_usage_error(const char *cmd)
+{
+	const struct main_command *mc = main_find_command(cmd);
+
+	if (!mc) {
+		main_usage(stderr);
+		return;
+	}
+	fprintf(stderr,
+		"usage: edge443 %s%s%s\n"
+		"Run \"edge443 %s --help\" for what it does and its options.\n",
+		mc->name, mc->args[0] ? " " : "", mc->args, mc->name);
+}
+
+/* edge443 help [COMMAND] */
+static int main_help_command(int argc, char **argv)
+{
+	if (argc < 3) {
+		main_usage(stdout);
+		return MAIN_EXIT_OK;
+	}
+	if (argc > 3 || !main_find_command(argv[2])) {
+		fprintf(stderr, "edge443 help: no command \"%s\"\n", argv[2]);
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	}
+	main_help(argv[2], stdout);
+	return MAIN_EXIT_OK;
+}
 
 int main(int argc, char **argv)
 {
+	static char prog[32];
+	const struct main_command *mc;
+
 	if (argc < 2) {
 		main_usage(stderr);
 		return MAIN_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		main_usage(stdout);
-		return MAIN_EXIT_OK;
-	}
-	if (strcmp(argv[1], "--version") == 0)
+	    strcmp(argv[1], "help") == 0)
+		return main_help_command(argc, argv);
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
 		return main_version(argc - 1, argv + 1);
-	for (size_t i = 0; i < sizeof(main_commands) / sizeof(main_commands[0]);
-	     i++)
-		if (strcmp(argv[1], main_commands[i].name) == 0)
-			return main_commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "edge443: unknown command \"%s\"\n", argv[1]);
-	main_usage(stderr);
-	return MAIN_EXIT_USAGE;
+	mc = main_find_command(argv[1]);
+	if (!mc) {
+		fprintf(stderr, "edge443: unknown command \"%s\"\n", argv[1]);
+		main_usage(stderr);
+		return MAIN_EXIT_USAGE;
+	}
+	/* getopt names argv[0] in its messages: "edge443 check: unrecognized
+	 * option '--bogus'". */
+	snprintf(prog, sizeof(prog), "edge443 %s", mc->name);
+	argv[1] = prog;
+	return mc->fn(argc - 1, argv + 1);
 }

@@ -722,6 +722,11 @@ int probe_run(const struct config *cfg, const struct plan_certs *pc,
 				only = &cfg->services[i];
 		if (!only)
 			return -1;
+	} else if (opt && opt->target) {
+		/* The target is one service's address, never every one's. */
+		if (cfg->nservices != 1)
+			return -1;
+		only = &cfg->services[0];
 	}
 	pctx.ctx = probe_io_client_ctx_new();
 	pctx.probed = calloc(cfg->nbackends ? cfg->nbackends : 1,

@@ -81,10 +81,12 @@ struct probe_report {
 };
 
 struct probe_options {
-	const char *service; /* NULL: every service */
+	const char *service; /* NULL: every service (with a target: the only
+				service of the configuration) */
 	const struct config_addr
 		*target; /* NULL: each service's listen addresses; else connect
-			    here instead (backends are then not probed) */
+			    here instead, for SERVICE only (backends are then
+			    not probed) */
 	time_t now;	 /* validity as of this time; 0 = now */
 };
 
@@ -95,8 +97,10 @@ int probe_timeout(const struct config *cfg);
 /* Probe the services of CFG selected by OPT (NULL: all, at their listen
  * addresses).  PC is plan_load_certs(cfg): the configured certificates that
  * the served leaves are compared with.  Appends rows and findings to OUT.
- * Returns 0 (whatever was found), -1 on allocation failure or when
- * opt->service names no service (OUT then holds what was done so far). */
+ * Returns 0 (whatever was found), -1 on allocation failure, when
+ * opt->service names no service, or when opt->target is given without
+ * opt->service and CFG has more than one service (OUT then holds what was
+ * done so far). */
 int probe_run(const struct config *cfg, const struct plan_certs *pc,
 	      const struct probe_options *opt, struct probe_report *out);
 
