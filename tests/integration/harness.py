@@ -4,11 +4,19 @@ Starts the real edge443 binary and test backends (backend.py) on loopback
 addresses, runs real clients (curl, openssl s_client, Python ssl), and stops
 every process it started by its PID.  Every wait is bounded in time.
 Environment from ctest: EDGE443, EDGE443_PKI, EDGE443_SRC.
+
+Each test works in a folder of its own, /tmp/edge443-NAME.XXXX, with a copy
+of the test PKI in ./pki (mode 0755, certificates 0644, keys 0600): an
+edge443 that drops privileges must still read it wherever the build folder
+lives (under /root, mode 0700, the user it drops to cannot).  The folder is
+removed when the test passes and kept, with its path printed, when it
+fails.
 """
 import atexit
 import hashlib
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl
@@ -29,10 +37,15 @@ class Harness:
         self.passed = 0
         self.failed = 0
         self.procs = []
+        self.all_passed = False
         self.tmp = tempfile.mkdtemp(prefix="edge443-%s." % name)
-        # Whatever happens (an exception included), stop what we started.
-        atexit.register(self.stop_all)
-        os.symlink(PKI, os.path.join(self.tmp, "pki"))
+        # Whatever happens (an exception included), stop what we started,
+        # then remove the folder or say where it is.  Registered first, so
+        # it runs after the test's own atexit handlers.
+        atexit.register(self.finish)
+        pki = os.path.join(self.tmp, "pki")
+        shutil.copytree(PKI, pki)
+        os.chmod(pki, 0o755)
 
     # ------------------------------------------------------------ checks
     def check(self, cond, what, detail=""):
@@ -47,7 +60,17 @@ class Harness:
     def done(self):
         self.stop_all()
         print("%d passed, %d failed" % (self.passed, self.failed))
+        self.all_passed = self.failed == 0
         sys.exit(1 if self.failed else 0)
+
+    def finish(self):
+        """At exit: stop what is left; remove the test's folder if every
+        check passed, else keep it for a look."""
+        self.stop_all()
+        if self.all_passed:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print("kept %s (the test did not pass)" % self.tmp, flush=True)
 
     # --------------------------------------------------------- processes
     def path(self, name):

@@ -9,14 +9,26 @@ set -uo pipefail
 
 lib_failures=0
 lib_checks=0
-lib_tmp=$(mktemp -d /tmp/edge443-test.XXXXXX)
+lib_tmp=$(mktemp -d "${TMPDIR:-/tmp}/edge443-test.XXXXXX")
 lib_pids=()
+lib_shell=$BASHPID
+out="" err="" rc=0
 
+# At exit: stop what was started; remove the work folder when the test
+# passed (exit status 0), keep it and say where when it did not.
 lib_cleanup() {
+  local rc=$?
+  # A subshell that exits (on a set -u error, say) is not the test's end.
+  [ "$BASHPID" = "$lib_shell" ] || return "$rc"
   for pid in "${lib_pids[@]:-}"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   done
-  rm -rf "$lib_tmp"
+  if [ "$rc" -eq 0 ]; then
+    rm -rf "$lib_tmp"
+  else
+    echo "kept $lib_tmp (the test did not pass)"
+  fi
+  return "$rc"
 }
 trap lib_cleanup EXIT
 
