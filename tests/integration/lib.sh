@@ -41,6 +41,23 @@ lib_workdir() {
   echo "$d"
 }
 
+# lib_copy_src DIR — a copy of the checkout in DIR (its tracked files and
+# new ones git does not ignore; no build folder, no lab PKI), for tests that
+# run scripts/ as a user does without writing into the source tree (which a
+# second test run at once may share).  Without git: everything but .git,
+# build*/ and certs/lab/.
+lib_copy_src() {
+  local dir=$1
+  mkdir -p "$dir"
+  if git -C "$EDGE443_SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$EDGE443_SRC" && git ls-files -z -co --exclude-standard |
+      tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -C "$dir" -xf -
+  else
+    tar -C "$EDGE443_SRC" --exclude=./.git --exclude='./build*' \
+      --exclude=./certs/lab -cf - . | tar -C "$dir" -xf -
+  fi
+}
+
 # Substitute a template from tests/integration/data into DIR/NAME.
 # Usage: lib_conf TEMPLATE DIR [sed-expr...]
 lib_conf() {
