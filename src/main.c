@@ -607,15 +607,14 @@ static int main_version(int argc, char **argv)
  * ARGS follow the name in the global usage and in the command's own usage
  * line; TEXT is what `edge443 COMMAND --help` adds: what it does, its
  * options, its exit statuses. */
-struct main_command {
+struct main_help {
 	const char *name;
-	int (*fn)(int argc, char **argv);
 	const char *args;
 	const char *text;
 };
 
-static const struct main_command main_commands[] = {
-	{"check", main_check, "[-c FILE] [--format text|json] [--at ISO-DATE]",
+static const struct main_help main_helps[] = {
+	{"check", "[-c FILE] [--format text|json] [--at ISO-DATE]",
 	 "Validate the certificate plan of the configuration without binding\n"
 	 "or connecting anything: print the service map, then one line per\n"
 	 "finding (severity, rule id, file:line, what is wrong, what to do).\n"
@@ -634,7 +633,7 @@ static const struct main_command main_commands[] = {
 	 "  1  the plan has an error\n"
 	 "  2  usage or configuration syntax error\n"
 	 "  3  the configuration cannot be read\n"},
-	{"run", main_run, "[-c FILE] [--daemon] [--pidfile FILE]",
+	{"run", "[-c FILE] [--daemon] [--pidfile FILE]",
 	 "Check the plan exactly as check does (on an error: print it, bind\n"
 	 "nothing, exit 1), bind every listener, drop privileges to the\n"
 	 "configured user and serve in the foreground, logging to stderr (or\n"
@@ -661,7 +660,7 @@ static const struct main_command main_commands[] = {
 	 "  2  usage or configuration syntax error\n"
 	 "  3  runtime failure: a listener cannot be bound, a file cannot be\n"
 	 "     read\n"},
-	{"plan", main_plan,
+	{"plan",
 	 "[-c FILE] [--out DIR] [--key rsa:2048|rsa:3072|ec:p256] [--lab "
 	 "DIR] [--force] [--format text|json]",
 	 "Compute the smallest set of certificates that the configured\n"
@@ -690,7 +689,7 @@ static const struct main_command main_commands[] = {
 	 "  2  usage or configuration syntax error, or a key exists without\n"
 	 "     --force\n"
 	 "  3  a file cannot be read or written\n"},
-	{"csr", main_csr, "FILE [--out FILE]",
+	{"csr", "FILE [--out FILE]",
 	 "Read a certificate request that is PEM-armoured, bare base64 (the\n"
 	 "BEGIN/END lines lost in an e-mail), DER, or Microsoft's NEW\n"
 	 "CERTIFICATE REQUEST; verify its signature, describe it (subject,\n"
@@ -707,7 +706,7 @@ static const struct main_command main_commands[] = {
 	 "  1  its signature does not verify\n"
 	 "  2  usage error, or input that is no request\n"
 	 "  3  a file cannot be read or written\n"},
-	{"probe", main_probe,
+	{"probe",
 	 "[-c FILE] [--service NAME] [--target IP:PORT] [--format "
 	 "text|json]",
 	 "Connect to every listen address of each service as a client, with\n"
@@ -736,7 +735,7 @@ static const struct main_command main_commands[] = {
 	 "  1  an error was found (unreachable, served-differs, ...)\n"
 	 "  2  usage or configuration syntax error\n"
 	 "  3  the configuration cannot be read\n"},
-	{"version", main_version, "",
+	{"version", "",
 	 "Print edge443's version and the OpenSSL it runs with; -V and\n"
 	 "--version do the same.\n"
 	 "\n"
@@ -745,6 +744,19 @@ static const struct main_command main_commands[] = {
 	 "\n"
 	 "exit status:\n"
 	 "  0  the version was printed\n"},
+};
+
+#define MAIN_NHELPS (sizeof(main_helps) / sizeof(main_helps[0]))
+
+/* The commands, in the order of the global usage. */
+struct main_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct main_command main_commands[] = {
+	{"check", main_check}, {"run", main_run},     {"plan", main_plan},
+	{"csr", main_csr},     {"probe", main_probe}, {"version", main_version},
 };
 
 #define MAIN_NCOMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))
@@ -757,53 +769,61 @@ static const struct main_command *main_find_command(const char *name)
 	return NULL;
 }
 
+static const struct main_help *main_find_help(const char *name)
+{
+	for (size_t i = 0; i < MAIN_NHELPS; i++)
+		if (strcmp(name, main_helps[i].name) == 0)
+			return &main_helps[i];
+	return NULL;
+}
+
 static void main_usage(FILE *out)
 {
 	fputs("usage:\n", out);
 	for (size_t i = 0; i < MAIN_NCOMMANDS; i++) {
-		const struct main_command *mc = &main_commands[i];
-		if (mc->args[0])
-			fprintf(out, "  edge443 %-5s %s\n", mc->name, mc->args);
+		const struct main_help *mh =
+			main_find_help(main_commands[i].name);
+		if (mh && mh->args[0])
+			fprintf(out, "  edge443 %-5s %s\n", mh->name, mh->args);
 		else
-			fprintf(out, "  edge443 %s\n", mc->name);
+			fprintf(out, "  edge443 %s\n", main_commands[i].name);
 	}
-	fputs("  edge443 COMMAND --help       what COMMAND does, its options "
-	      "and "
-	      "exit statuses\n"
+	fputs("  edge443 COMMAND --help\n"
 	      "  edge443 -V | --version\n"
-	      "-c defaults to " CONFIG_DEFAULT_PATH ".\n"
+	      "COMMAND --help (or -h) says what COMMAND does, its options and "
+	      "its exit\nstatuses.  -c defaults to " CONFIG_DEFAULT_PATH ".\n"
 	      "exit status: 0 ok (warnings allowed), 1 the plan or probe found "
-	      "an error, 2 usage or config syntax error, 3 runtime failure.\n",
+	      "an error,\n2 usage or config syntax error, 3 runtime failure.\n",
 	      out);
 }
 
-/* `edge443 CMD --help`: the command's synopsis and text. */
+/* `edge443 CMD --help`: the command's usage line and text. */
 static void main_help(const char *cmd, FILE *out)
 {
-	const struct main_command *mc = main_find_command(cmd);
+	const struct main_help *mh = main_find_help(cmd);
 
-	if (!mc) {
+	if (!mh) {
 		main_usage(out);
 		return;
 	}
-	fprintf(out, "usage: edge443 %s%s%s\n\n%s", mc->name,
-		mc->args[0] ? " " : "", mc->args, mc->text);
+	fprintf(out, "usage: edge443 %s%s%s\n\n%s", mh->name,
+		mh->args[0] ? " " : "", mh->args, mh->text);
 }
 
 /* After a usage error of CMD (getopt has said what was wrong): the
- * command's synopsis and where its help is, on stderr. */
+ * command's usage line and where its help is, on stderr. */
 static void main_usage_error(const char *cmd)
 {
-	const struct main_command *mc = main_find_command(cmd);
+	const struct main_help *mh = main_find_help(cmd);
 
-	if (!mc) {
+	if (!mh) {
 		main_usage(stderr);
 		return;
 	}
 	fprintf(stderr,
 		"usage: edge443 %s%s%s\n"
 		"Run \"edge443 %s --help\" for what it does and its options.\n",
-		mc->name, mc->args[0] ? " " : "", mc->args, mc->name);
+		mh->name, mh->args[0] ? " " : "", mh->args, mh->name);
 }
 
 /* edge443 help [COMMAND] */
