@@ -5,7 +5,8 @@
  * get a clear message), runs the pre-scan of config_scan.c over the text, lets
  * libconfuse parse it against the schema below, and then has config_build.c
  * walk the parsed tree once to validate every value and build `struct config`
- * (with the value helpers of config_value.c).  It does not open certificates,
+ * (with the value helpers of config_value.c).  Messages are formatted by
+ * config_diag.c, lookups over the result are config_model.c's.  It does not open certificates,
  * resolve names or judge the certificate plan: references between sections (a
  * service naming a certificate that does not exist) are plan.c's business.
  *
@@ -45,82 +46,6 @@
 #define CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
 
 static struct config_parse *config_current;
-
-/* ---- messages ---------------------------------------------------------- */
-
-/* Append "NAME:LINE: message\n" (or "NAME: message\n" when line is 0) to the
- * caller's buffer, truncating safely.  Control characters from the file are
- * replaced so that a binary file cannot put escape sequences on a terminal. */
-/* Longest message kept whole; a longer one loses its middle. */
-#define CONFIG_MSG_MAX 1024
-
-static void config_vreport(struct config_parse *p, int line, const char *fmt,
-			   va_list ap)
-{
-	char head[64];
-	char *msg = NULL;
-	va_list aq;
-	int n;
-
-	p->nerrors++;
-	if (!p->err || p->errlen == 0 || p->used + 1 >= p->errlen)
-		return;
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0)
-		return;
-	msg = malloc((size_t)n + 1);
-	if (!msg)
-		return;
-	vsnprintf(msg, (size_t)n + 1, fmt, ap);
-	for (char *c = msg; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	/* A message that quotes a huge value keeps its start (what is wrong)
-	 * and its end (what to do), never a cut in the middle of the value. */
-	if ((size_t)n > CONFIG_MSG_MAX) {
-		size_t keep = CONFIG_MSG_MAX / 2;
-		char mid[64];
-		int m = snprintf(mid, sizeof(mid),
-				 " [... %zu bytes left out ...] ",
-				 (size_t)n - 2 * keep);
-		memmove(msg + keep + (size_t)m, msg + (size_t)n - keep,
-			keep + 1);
-		memcpy(msg + keep, mid, (size_t)m);
-	}
-	if (line > 0)
-		snprintf(head, sizeof(head), ":%d: ", line);
-	else
-		snprintf(head, sizeof(head), ": ");
-	n = snprintf(p->err + p->used, p->errlen - p->used, "%s%s%s\n", p->name,
-		     head, msg);
-	if (n > 0)
-		p->used += (size_t)n;
-	if (p->used >= p->errlen)
-		p->used = p->errlen - 1;
-	free(msg);
-}
-
-void config_report(struct config_parse *p, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	config_vreport(p, line, fmt, ap);
-	va_end(ap);
-}
-
-/* "service "cwa"", "the http block of service "cwa"", "the global settings". */
-void config_section_desc(cfg_t *sec, char *buf, size_t len)
-{
-	if (!sec || !sec->name || strcmp(sec->name, "root") == 0)
-		snprintf(buf, len, "the global settings");
-	else if (sec->title)
-		snprintf(buf, len, "%s \"%s\"", sec->name, sec->title);
-	else
-		snprintf(buf, len, "the %s block", sec->name);
-}
 
 /* libconfuse's own messages, with what to do added.  libconfuse passes the
  * section being parsed, whose line is current. */
@@ -609,35 +534,4 @@ void config_free(struct config *cfg)
 	free(cfg->log_file);
 	free(cfg->admin.text);
 	free(cfg);
-}
-
-const struct config_cert *config_find_cert(const struct config *cfg,
-					   const char *name)
-{
-	for (size_t i = 0; cfg && name && i < cfg->ncerts; i++)
-		if (cfg->certs[i].name && strcmp(cfg->certs[i].name, name) == 0)
-			return &cfg->certs[i];
-	return NULL;
-}
-
-const struct config_backend *config_find_backend(const struct config *cfg,
-						 const char *name)
-{
-	for (size_t i = 0; cfg && name && i < cfg->nbackends; i++)
-		if (cfg->backends[i].name &&
-		    strcmp(cfg->backends[i].name, name) == 0)
-			return &cfg->backends[i];
-	return NULL;
-}
-
-int config_service_tls_min(const struct config *cfg,
-			   const struct config_service *svc)
-{
-	return svc && svc->tls_min ? svc->tls_min : cfg->tls_min;
-}
-
-int config_service_tls_max(const struct config *cfg,
-			   const struct config_service *svc)
-{
-	return svc && svc->tls_max ? svc->tls_max : cfg->tls_max;
 }

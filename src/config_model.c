@@ -1,0 +1,41 @@
+/* config_model.c — lookups over a loaded configuration.
+ *
+ * Small read-only questions about a struct config that every layer asks
+ * (which certificate section has this name, which TLS versions a service
+ * uses): pure functions over the plain structs, no parsing and no I/O.
+ */
+#include "edge443/config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+const struct config_cert *config_find_cert(const struct config *cfg,
+					   const char *name)
+{
+	for (size_t i = 0; cfg && name && i < cfg->ncerts; i++)
+		if (cfg->certs[i].name && strcmp(cfg->certs[i].name, name) == 0)
+			return &cfg->certs[i];
+	return NULL;
+}
+
+const struct config_backend *config_find_backend(const struct config *cfg,
+						 const char *name)
+{
+	for (size_t i = 0; cfg && name && i < cfg->nbackends; i++)
+		if (cfg->backends[i].name &&
+		    strcmp(cfg->backends[i].name, name) == 0)
+			return &cfg->backends[i];
+	return NULL;
+}
+
+int config_service_tls_min(const struct config *cfg,
+			   const struct config_service *svc)
+{
+	return svc && svc->tls_min ? svc->tls_min : cfg->tls_min;
+}
+
+int config_service_tls_max(const struct config *cfg,
+			   const struct config_service *svc)
+{
+	return svc && svc->tls_max ? svc->tls_max : cfg->tls_max;
+}
