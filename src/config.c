@@ -6,9 +6,10 @@
  * libconfuse parse it against the schema below, and then has config_build.c
  * walk the parsed tree once to validate every value and build `struct config`
  * (with the value helpers of config_value.c).  Messages are formatted by
- * config_diag.c, lookups over the result are config_model.c's.  It does not open certificates,
- * resolve names or judge the certificate plan: references between sections (a
- * service naming a certificate that does not exist) are plan.c's business.
+ * config_diag.c, lookups over the result are config_model.c's.  It does not
+ * open certificates, resolve names or judge the certificate plan: references
+ * between sections (a service naming a certificate that does not exist) are
+ * plan.c's business.
  *
  * Lines.  libconfuse keeps no line per option, so every option has a parse
  * callback that records (option, line) while the value is read; a hidden
