@@ -1,6 +1,7 @@
 /* config.c — read the edge443 configuration file into plain structs.
  *
- * This file and config_build.c are the only code that knows libconfuse.  It
+ * This file, config_build.c and config_diag.c (a section's name in a
+ * message) are the only code that knows libconfuse.  It
  * reads the file itself (so that a missing file, a directory or a binary file
  * get a clear message), runs the pre-scan of config_scan.c over the text, lets
  * libconfuse parse it against the schema below, and then has config_build.c
