@@ -15,6 +15,12 @@
  *                   connections while open ones finish on the old one
  *   SIGUSR1         reopen the log file
  *
+ * Under systemd (Type=notify, NOTIFY_SOCKET set) the main thread tells the
+ * service manager each step (notify.c): READY=1 once the workers serve
+ * (every listener bound, privileges dropped), RELOADING=1 then READY=1
+ * around every SIGHUP reload, taken or refused, STOPPING=1 when the drain
+ * begins, and a STATUS= line saying what is served.
+ *
  * The main thread talks to workers only through event_active() on events of
  * the worker's base (libevent's pthread locking makes that safe) and through
  * `lock`, which guards the current runtime and the listener list.
@@ -48,6 +54,7 @@
 #include "edge443/admin.h"
 #include "edge443/listener.h"
 #include "edge443/log.h"
+#include "edge443/notify.h"
 #include "edge443/plan.h"
 #include "edge443/proxy.h"
 #include "edge443/report.h"
@@ -267,6 +274,35 @@ static void server_reload_unapplied(const struct config *now,
 			 next->max_connections);
 }
 
+/* The service manager's STATUS= for the runtime in service: "serving 4
+ * services on 5 addresses" (redirect_http listeners count as addresses). */
+static void server_served(const struct runtime *rt, char *buf, size_t len)
+{
+	size_t naddr = 0, nsvc = rt->cfg->nservices;
+
+	while (server_config_addr(rt->cfg, naddr))
+		naddr++;
+	snprintf(buf, len, "serving %zu service%s on %zu address%s", nsvc,
+		 nsvc == 1 ? "" : "s", naddr, naddr == 1 ? "" : "es");
+}
+
+/* A reload is over: READY=1 again, with what is served now and, when the
+ * new configuration was REFUSED (why), that the previous one still is. */
+static void server_notify_reloaded(const struct server *srv,
+				   const char *refused)
+{
+	char served[128];
+
+	server_served(srv->rt, served, sizeof(served));
+	if (refused)
+		notify_send(NOTIFY_READY,
+			    "reload refused: %s; the previous configuration is "
+			    "still %s",
+			    refused, served);
+	else
+		notify_send(NOTIFY_READY, "%s", served);
+}
+
 static void server_reload(struct server *srv)
 {
 	enum server_result code = SERVER_OK;
@@ -282,6 +318,14 @@ static void server_reload(struct server *srv)
 			  "keeps serving",
 			  srv->opts.config_path);
 		srv->reloads_failed++;
+		snprintf(err, sizeof(err), "%s: %s (see the log)",
+			 srv->opts.config_path,
+			 code == SERVER_PLAN_ERRORS
+				 ? "errors in the certificate plan"
+			 : code == SERVER_CONFIG_ERROR
+				 ? "configuration error"
+				 : "cannot be read or checked");
+		server_notify_reloaded(srv, err);
 		return;
 	}
 	enum config_log_level level = v->cfg->log_level;
@@ -291,6 +335,7 @@ static void server_reload(struct server *srv)
 			  "serving",
 			  err);
 		srv->reloads_failed++;
+		server_notify_reloaded(srv, err);
 		return;
 	}
 	if (server_bind_new(srv, rt->cfg, &newl, err, sizeof(err)) < 0) {
@@ -299,6 +344,7 @@ static void server_reload(struct server *srv)
 			  err);
 		runtime_unref(rt);
 		srv->reloads_failed++;
+		server_notify_reloaded(srv, err);
 		return;
 	}
 	srv->reloads_ok++;
@@ -325,6 +371,7 @@ static void server_reload(struct server *srv)
 		event_active(srv->workers[i].sync_ev, EV_READ, 0);
 	log_info("reload: %s is in service for new connections",
 		 srv->opts.config_path);
+	server_notify_reloaded(srv, NULL);
 }
 
 static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -337,6 +384,10 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (srv->stopping)
 			return;
 		srv->stopping = true;
+		notify_send(NOTIFY_STOPPING,
+			    "draining: no longer accepting; open connections "
+			    "have at most %d s",
+			    srv->rt->cfg->shutdown_timeout);
 		log_info("signal %s: no longer accepting; draining for at most "
 			 "%d s",
 			 sig == SIGTERM ? "TERM" : "INT",
@@ -346,8 +397,11 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(srv->deadline_ev, &tv);
 		break;
 	case SIGHUP:
-		if (!srv->stopping)
+		if (!srv->stopping) {
+			notify_send(NOTIFY_RELOADING, "reloading %s",
+				    srv->opts.config_path);
 			server_reload(srv);
+		}
 		break;
 	case SIGUSR1:
 		if (log_reopen() < 0)
@@ -762,6 +816,15 @@ enum server_result server_run(const struct server_options *opts)
 		log_info("edge443 %s serving %s with %zu worker%s",
 			 EDGE443_VERSION, opts->config_path, srv.nworkers,
 			 srv.nworkers == 1 ? "" : "s");
+		/* Every listener listens (connections wait in its backlog
+		 * until its worker takes them) and the privileges are
+		 * dropped: the service manager may start what depends on us. */
+		char served[128];
+		server_served(srv.rt, served, sizeof(served));
+		if (notify_send(NOTIFY_READY, "%s", served) < 0)
+			log_warn("cannot tell the service manager that edge443 "
+				 "is ready (NOTIFY_SOCKET=%s): %s",
+				 getenv("NOTIFY_SOCKET"), strerror(errno));
 		event_base_dispatch(srv.base);
 	}
 	for (size_t i = 0; i < srv.nworkers; i++)
