@@ -470,7 +470,19 @@ static int server_drop_privileges(const char *user, const char *pidfile,
 {
 	struct passwd *pw;
 
-	if (!user || getuid() != 0)
+	if (user && getuid() != 0) {
+		/* Started unprivileged (systemd's User=): nothing to drop;
+		 * say so when it is not the user the file names. */
+		struct passwd *me = getpwuid(getuid());
+		if (!me || strcmp(me->pw_name, user) != 0)
+			log_warn(
+				"user = \"%s\" is ignored: edge443 was started "
+				"as %s, not as root, so it keeps running as "
+				"that user",
+				user, me ? me->pw_name : "an unknown user");
+		return 0;
+	}
+	if (!user)
 		return 0;
 	pw = getpwnam(user);
 	if (!pw) {
