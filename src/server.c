@@ -24,6 +24,10 @@
  * The main thread talks to workers only through event_active() on events of
  * the worker's base (libevent's pthread locking makes that safe) and through
  * `lock`, which guards the current runtime and the listener list.
+ *
+ * Not here: validation (validate.c), the workers (server_worker.c), the
+ * /metrics text (metrics.c), the privilege drop (privs.c), the pid file
+ * (pidfile.c), the open-files limit (limits.c).
  */
 #include "edge443/server.h"
 #include "edge443/server_internal.h"
@@ -33,29 +37,27 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "edge443/admin.h"
 #include "edge443/listener.h"
+#include "edge443/limits.h"
 #include "edge443/log.h"
+#include "edge443/metrics.h"
 #include "edge443/notify.h"
+#include "edge443/pidfile.h"
 #include "edge443/plan.h"
+#include "edge443/privs.h"
 #include "edge443/proxy.h"
 #include "edge443/report.h"
 #include "edge443/runtime.h"
@@ -423,119 +425,6 @@ static void server_rotate_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 }
 
-/* Room for every connection's two sockets and then some. */
-static void server_raise_nofile(const struct config *cfg, size_t nworkers)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_connections * nworkers * 2 + 256;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
-		return;
-	if (rl.rlim_max < want) {
-		struct rlimit up = {want, want};
-		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-			return;
-	}
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur < want)
-		fprintf(stderr,
-			"edge443: warning: open-files limit is %llu, below the "
-			"%llu that max_connections needs\n",
-			(unsigned long long)rl.rlim_cur,
-			(unsigned long long)want);
-}
-
-/* Permitted and effective capabilities: CAP_NET_BIND_SERVICE alone, or
- * none (glibc has no capset wrapper; libcap would add a dependency for one
- * call). */
-static int server_set_caps(bool bind)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-	unsigned idx = CAP_TO_INDEX(CAP_NET_BIND_SERVICE);
-
-	memset(data, 0, sizeof(data));
-	if (bind) {
-		data[idx].permitted = CAP_TO_MASK(CAP_NET_BIND_SERVICE);
-		data[idx].effective = CAP_TO_MASK(CAP_NET_BIND_SERVICE);
-	}
-	return (int)syscall(SYS_capset, &hdr, data);
-}
-
-static int server_drop_privileges(const char *user, const char *pidfile,
-				  char *err, size_t errlen)
-{
-	struct passwd *pw;
-
-	if (user && getuid() != 0) {
-		/* Started unprivileged (systemd's User=): nothing to drop;
-		 * say so when it is not the user the file names. */
-		struct passwd *me = getpwuid(getuid());
-		if (!me || strcmp(me->pw_name, user) != 0)
-			log_warn(
-				"user = \"%s\" is ignored: edge443 was started "
-				"as %s, not as root, so it keeps running as "
-				"that user",
-				user, me ? me->pw_name : "an unknown user");
-		return 0;
-	}
-	if (!user)
-		return 0;
-	pw = getpwnam(user);
-	if (!pw) {
-		snprintf(err, errlen,
-			 "user \"%s\" does not exist — create it, or remove "
-			 "the user option",
-			 user);
-		return -1;
-	}
-	/* So the pid file can at least be emptied at exit. */
-	if (pidfile && chown(pidfile, pw->pw_uid, pw->pw_gid) < 0)
-		snprintf(err, errlen, "cannot hand the pid file to \"%s\"",
-			 user);
-	/* Keep the permitted capabilities across setuid, then keep only
-	 * CAP_NET_BIND_SERVICE: a reload may add a listener on port 443, as
-	 * the root master of HAProxy, nginx and hitch can.  No thread exists
-	 * yet: the workers inherit this set. */
-	if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) < 0 ||
-	    setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0) {
-		snprintf(err, errlen, "cannot drop privileges to \"%s\": %s",
-			 user, strerror(errno));
-		return -1;
-	}
-	prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
-	if (server_set_caps(true) == 0)
-		return 0;
-	log_warn("kept no CAP_NET_BIND_SERVICE after dropping to \"%s\" "
-		 "(%s): a reload cannot bind new addresses below port 1024",
-		 user, strerror(errno));
-	/* KEEPCAPS kept every permitted capability: never run with them. */
-	if (server_set_caps(false) < 0) {
-		snprintf(err, errlen,
-			 "cannot drop the capabilities kept across the change "
-			 "to \"%s\": %s",
-			 user, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int server_write_pidfile(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-		snprintf(err, errlen, "%s: cannot write the pid file: %s", path,
-			 strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static size_t server_worker_count(const struct config *cfg)
 {
 	long n =
@@ -543,150 +432,19 @@ static size_t server_worker_count(const struct config *cfg)
 	return n > 0 ? (size_t)n : 1;
 }
 
-/* /metrics: the workers' counters summed, plus certificate expiry. */
-/* A Prometheus label value: backslash, double quote and newline escaped. */
-static void server_label(struct evbuffer *out, const char *v)
-{
-	for (; v && *v; v++) {
-		if (*v == '\\' || *v == '"')
-			evbuffer_add_printf(out, "\\%c", *v);
-		else if (*v == '\n')
-			evbuffer_add(out, "\\n", 2);
-		else
-			evbuffer_add(out, v, 1);
-	}
-}
-
-/* Passive health of every backend server of the current runtime. */
-static void server_metrics_backends(struct evbuffer *out,
-				    const struct runtime *rt)
-{
-	static const char *const names[2] = {"edge443_backend_server_up",
-					     "edge443_backend_server_failures_"
-					     "total"};
-
-	evbuffer_add_printf(
-		out,
-		"# HELP edge443_backend_server_up 1 unless a connect to the "
-		"server failed in the last %d s (it is then tried after the "
-		"others).\n"
-		"# TYPE edge443_backend_server_up gauge\n"
-		"# HELP edge443_backend_server_failures_total Connects to the "
-		"server that failed (since start or the last reload).\n"
-		"# TYPE edge443_backend_server_failures_total counter\n",
-		BACKEND_FAIL_TIMEOUT);
-	for (size_t b = 0; b < rt->cfg->nbackends; b++) {
-		const struct backend_pool *pool = &rt->backends[b].pool;
-		const struct config_backend *be = pool->be;
-
-		for (size_t i = 0; i < be->nservers; i++)
-			for (int m = 0; m < 2; m++) {
-				evbuffer_add_printf(out, "%s{backend=\"",
-						    names[m]);
-				server_label(out, be->name);
-				evbuffer_add_printf(out, "\",server=\"");
-				server_label(out, be->servers[i].text);
-				evbuffer_add_printf(
-					out, "\"} %llu\n",
-					m == 0 ? (unsigned long long)
-							 backend_server_up(pool,
-									   i)
-					       : backend_server_failures(pool,
-									 i));
-			}
-	}
-}
-
+/* /metrics: the workers' counters summed (atomics), rendered by metrics.c. */
 static void server_metrics_cb(struct evbuffer *out, void *arg)
 {
 	struct server *srv = arg;
-	uint64_t acc = 0, open = 0, bfail = 0, in = 0, outb = 0;
-	uint64_t hs[PROXY_HS_NREASONS] = {0};
-	unsigned long long http[6] = {0};
-	static const char *const hs_names[PROXY_HS_NREASONS] = {
-		"timeout", "closed", "error"};
-	time_t now = time(NULL);
+	struct metrics_totals t = {0};
 
-	for (size_t i = 0; i < srv->nworkers; i++) {
-		struct proxy_stats *st = &srv->workers[i].owner.stats;
-		acc += st->accepted;
-		open += st->open;
-		bfail += st->backend_failures;
-		in += st->bytes_in;
-		outb += st->bytes_out;
-		for (int r = 0; r < PROXY_HS_NREASONS; r++)
-			hs[r] += st->handshake_failures[r];
-		for (int k = 0; k < 6; k++)
-			http[k] += st->http_responses[k];
-	}
-	evbuffer_add_printf(
-		out,
-		"# HELP edge443_connections_total Client connections "
-		"accepted.\n"
-		"# TYPE edge443_connections_total counter\n"
-		"edge443_connections_total %llu\n"
-		"# HELP edge443_connections_open Client connections open now.\n"
-		"# TYPE edge443_connections_open gauge\n"
-		"edge443_connections_open %llu\n"
-		"# HELP edge443_handshake_failures_total Client TLS handshakes "
-		"that failed, by reason.\n"
-		"# TYPE edge443_handshake_failures_total counter\n",
-		(unsigned long long)acc, (unsigned long long)open);
-	for (int r = 0; r < PROXY_HS_NREASONS; r++)
-		evbuffer_add_printf(out,
-				    "edge443_handshake_failures_total{reason="
-				    "\"%s\"} %llu\n",
-				    hs_names[r], (unsigned long long)hs[r]);
-	evbuffer_add_printf(
-		out,
-		"# HELP edge443_backend_failures_total Backend connections "
-		"that "
-		"failed (all servers down, TLS or verification failure).\n"
-		"# TYPE edge443_backend_failures_total counter\n"
-		"edge443_backend_failures_total %llu\n"
-		"# HELP edge443_bytes_total Bytes relayed (in: client to "
-		"backend) of closed connections.\n"
-		"# TYPE edge443_bytes_total counter\n"
-		"edge443_bytes_total{direction=\"in\"} %llu\n"
-		"edge443_bytes_total{direction=\"out\"} %llu\n"
-		"# HELP edge443_reloads_total SIGHUP reloads by result.\n"
-		"# TYPE edge443_reloads_total counter\n"
-		"edge443_reloads_total{result=\"ok\"} %llu\n"
-		"edge443_reloads_total{result=\"failed\"} %llu\n"
-		"# HELP edge443_certificate_expiry_seconds Seconds until the "
-		"certificate expires (negative: expired).\n"
-		"# TYPE edge443_certificate_expiry_seconds gauge\n",
-		(unsigned long long)bfail, (unsigned long long)in,
-		(unsigned long long)outb, (unsigned long long)srv->reloads_ok,
-		(unsigned long long)srv->reloads_failed);
+	for (size_t i = 0; i < srv->nworkers; i++)
+		metrics_add(&t, &srv->workers[i].owner.stats);
+	t.workers = srv->nworkers;
+	t.reloads_ok = srv->reloads_ok;
+	t.reloads_failed = srv->reloads_failed;
 	/* The main thread is the only writer of srv->rt: no lock needed. */
-	for (size_t i = 0; i < srv->rt->cfg->ncerts; i++)
-		if (srv->rt->cert_not_after[i]) {
-			evbuffer_add_printf(
-				out, "edge443_certificate_expiry_seconds{"
-				     "certificate=\"");
-			server_label(out, srv->rt->cfg->certs[i].name);
-			evbuffer_add_printf(
-				out, "\"} %lld\n",
-				(long long)(srv->rt->cert_not_after[i] - now));
-		}
-	server_metrics_backends(out, srv->rt);
-	evbuffer_add_printf(out,
-			    "# HELP edge443_http_responses_total Responses of "
-			    "http services (from backends and edge443's own) "
-			    "by status class.\n"
-			    "# TYPE edge443_http_responses_total counter\n");
-	static const char *const classes[6] = {"other", "1xx", "2xx",
-					       "3xx",	"4xx", "5xx"};
-	for (int k = 0; k < 6; k++)
-		evbuffer_add_printf(
-			out, "edge443_http_responses_total{code=\"%s\"} %llu\n",
-			classes[k], http[k]);
-	evbuffer_add_printf(out,
-			    "# HELP edge443_workers Worker threads.\n"
-			    "# TYPE edge443_workers gauge\n"
-			    "edge443_workers %zu\n",
-			    srv->nworkers);
+	metrics_render(out, &t, srv->rt, time(NULL));
 }
 
 enum server_result server_run(const struct server_options *opts)
@@ -739,7 +497,9 @@ enum server_result server_run(const struct server_options *opts)
 		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
 		goto out;
 	}
-	server_raise_nofile(srv.rt->cfg, srv.nworkers);
+	if (limits_raise_nofile(srv.rt->cfg->max_connections, srv.nworkers, err,
+				sizeof(err)) < 0)
+		fprintf(stderr, "edge443: warning: %s\n", err);
 	if (server_bind_new(&srv, srv.rt->cfg, &srv.listeners, err,
 			    sizeof(err)) < 0) {
 		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
@@ -753,7 +513,7 @@ enum server_result server_run(const struct server_options *opts)
 		goto out;
 	}
 	if (opts->pidfile &&
-	    server_write_pidfile(opts->pidfile, err, sizeof(err)) < 0) {
+	    pidfile_write(opts->pidfile, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -787,8 +547,8 @@ enum server_result server_run(const struct server_options *opts)
 			goto out;
 		}
 	}
-	if (server_drop_privileges(srv.rt->cfg->user, opts->pidfile, err,
-				   sizeof(err)) < 0) {
+	if (privs_drop(srv.rt->cfg->user, opts->pidfile, err, sizeof(err)) <
+	    0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -868,14 +628,9 @@ out:
 	}
 	runtime_unref(srv.rt);
 	tls_tickets_free(srv.tickets);
-	if (opts->pidfile && code == SERVER_OK && unlink(opts->pidfile) < 0) {
-		/* After the privilege drop a root-owned folder cannot be
-		 * written; the file itself is ours (chowned at start), so at
-		 * least leave no stale pid in it. */
-		if (truncate(opts->pidfile, 0) < 0)
-			log_warn("cannot remove the pid file %s: %s",
-				 opts->pidfile, strerror(errno));
-	}
+	if (opts->pidfile && code == SERVER_OK &&
+	    pidfile_remove(opts->pidfile, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	log_close();
 	pthread_mutex_destroy(&srv.lock);
 	return code;

@@ -10,7 +10,9 @@
 
 here=$(cd "$(dirname "$EDGE443")" && pwd)
 copy=$here/demo-checkout
-rm -rf "$copy"
+# A fresh copy is rebuilt whole anyway; a build folder left by an older run
+# (another source folder in its cache) would refuse to configure.
+rm -rf "$copy" "$here/demo-build"
 lib_copy_src "$copy"
 mkdir -p "$lib_tmp/tmp"
 out=$(cd "$copy" && TMPDIR=$lib_tmp/tmp EDGE443_BUILD_DIR="$here/demo-build" \

@@ -1,0 +1,112 @@
+/* test_metrics.c — the Prometheus text of /metrics (src/metrics.c): the
+ * summed counters with their HELP and TYPE lines, label values escaped, and
+ * the series of a runtime (certificate expiry, backend health). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+
+#include "edge443/metrics.h"
+
+static char *test_render(const struct metrics_totals *t,
+			 const struct runtime *rt)
+{
+	struct evbuffer *out = evbuffer_new();
+	size_t n;
+	char *text;
+
+	assert_non_null(out);
+	metrics_render(out, t, rt, 1000);
+	n = evbuffer_get_length(out);
+	text = malloc(n + 1);
+	assert_non_null(text);
+	evbuffer_remove(out, text, n);
+	text[n] = '\0';
+	evbuffer_free(out);
+	return text;
+}
+
+static void test_totals(void **state)
+{
+	struct proxy_stats a = {0}, b = {0};
+	struct metrics_totals t = {0};
+	char *text;
+
+	(void)state;
+	a.accepted = 3;
+	b.accepted = 4;
+	a.open = 1;
+	a.handshake_failures[PROXY_HS_TIMEOUT] = 2;
+	b.handshake_failures[PROXY_HS_ERROR] = 5;
+	a.bytes_in = 100;
+	b.bytes_out = 200;
+	a.http_responses[2] = 7;
+	b.http_responses[3] = 1;
+	metrics_add(&t, &a);
+	metrics_add(&t, &b);
+	t.workers = 2;
+	t.reloads_ok = 1;
+	t.reloads_failed = 9;
+	text = test_render(&t, NULL);
+	assert_non_null(strstr(text, "\nedge443_connections_total 7\n"));
+	assert_non_null(strstr(text, "\nedge443_connections_open 1\n"));
+	assert_non_null(strstr(
+		text,
+		"edge443_handshake_failures_total{reason=\"timeout\"} 2\n"));
+	assert_non_null(strstr(
+		text,
+		"edge443_handshake_failures_total{reason=\"error\"} 5\n"));
+	assert_non_null(
+		strstr(text, "edge443_bytes_total{direction=\"in\"} 100\n"));
+	assert_non_null(
+		strstr(text, "edge443_bytes_total{direction=\"out\"} 200\n"));
+	assert_non_null(
+		strstr(text, "edge443_reloads_total{result=\"failed\"} 9\n"));
+	assert_non_null(
+		strstr(text, "edge443_http_responses_total{code=\"2xx\"} 7\n"));
+	assert_non_null(
+		strstr(text, "edge443_http_responses_total{code=\"3xx\"} 1\n"));
+	assert_non_null(strstr(text, "\nedge443_workers 2\n"));
+	/* Every series has its TYPE line before it. */
+	assert_true(strstr(text, "# TYPE edge443_connections_total counter") <
+		    strstr(text, "\nedge443_connections_total 7"));
+	free(text);
+}
+
+/* Label values from the configuration are escaped as the format asks. */
+static void test_label_escaping(void **state)
+{
+	struct config cfg = {0};
+	struct config_cert cert = {0};
+	time_t not_after = 1000 + 86400;
+	struct runtime rt = {0};
+	struct metrics_totals t = {0};
+	char *text;
+
+	(void)state;
+	cert.name = "a\"b\\c\nd";
+	cfg.certs = &cert;
+	cfg.ncerts = 1;
+	rt.cfg = &cfg;
+	rt.cert_not_after = &not_after;
+	text = test_render(&t, &rt);
+	assert_non_null(strstr(text,
+			       "edge443_certificate_expiry_seconds{"
+			       "certificate=\"a\\\"b\\\\c\\nd\"} 86400\n"));
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_totals),
+		cmocka_unit_test(test_label_escaping),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
