@@ -520,6 +520,12 @@ static void config_build_service(struct config_parse *p, cfg_t *sec,
 	config_str_list(p, sec, "certificate", config_value_section_name_ok,
 			"not a certificate section name", &certs, &ncerts,
 			&s->certificate_line);
+	if (ncerts > CONFIG_MAX_LISTENER_CERTS)
+		config_report(p, s->certificate_line,
+			      "certificate names %zu sections; one listener "
+			      "serves at most %d — split the service, or drop "
+			      "the certificates no client is offered",
+			      ncerts, CONFIG_MAX_LISTENER_CERTS);
 	if (ncerts > 0)
 		s->certificate = certs[0];
 	if (ncerts > 1) {

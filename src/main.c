@@ -1,7 +1,7 @@
 /* main.c — the edge443 command line: argv, the start-up order, exit codes.
  *
  * Each sub-command parses its own options, calls the modules that do the work
- * (config.c, plan.c, report.c, ...) and maps the outcome to SPEC's exit codes:
+ * (config.c, plan.c, report.c, ...) and maps the outcome to the exit codes:
  * 0 success (warnings allowed), 1 the plan or probe found an error, 2 usage or
  * config syntax error, 3 runtime failure (cannot bind, cannot read a file).
  * Nothing here knows a rule; it only sequences and reports.
@@ -31,7 +31,8 @@
 #define MAIN_EXIT_USAGE 2
 #define MAIN_EXIT_RUNTIME 3
 
-/* The exit statuses of SPEC, chosen here from the modules' own results. */
+/* The exit statuses (see `edge443 --help`), chosen here from the modules'
+ * own results. */
 static int main_csr_exit(enum csr_status st)
 {
 	switch (st) {

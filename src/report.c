@@ -1,6 +1,7 @@
 /* report.c — what `check` prints: the service map and the findings.
  *
- * Text output is for people: the service map of SPEC "Command line", then one
+ * Text output is for people: the service map (SERVICE, ROLE, FQDN, LISTEN,
+ * CERTIFICATE, ...), then one
  * line per finding ("SEVERITY RULE FILE:LINE: MESSAGE") and a summary.  JSON
  * output is one document with the same content for automation, built with
  * jansson so that every string is escaped correctly.  This module decides

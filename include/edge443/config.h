@@ -19,6 +19,10 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/edge443/edge443.conf"
 
+/* Certificate sections one service (one listener) may serve: the limit is
+ * checked here, once, and the runtime and the SSL contexts rely on it. */
+#define CONFIG_MAX_LISTENER_CERTS 16
+
 enum config_role {
 	CONFIG_ROLE_ACCESS_EDGE,   /* "access-edge" */
 	CONFIG_ROLE_WEBCONF_EDGE,  /* "webconf-edge" */

@@ -4,7 +4,7 @@
  * probe.c connects to each service's listen address (or an address given on
  * the command line) as a TLS client, once with the service FQDN as SNI and
  * once without, records the chain as served and applies the per-certificate
- * and per-service rules of plan.c to it, plus the probe rules of RULES.md
+ * and per-service rules of plan.c to it, plus the probe rules
  * (unreachable, served-differs, served-chain-incomplete, served-no-sni).  For
  * re-encrypting services it also connects to every backend server the way
  * edge443 would (tls_client_ctx_new) and reports a backend that fails

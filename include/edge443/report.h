@@ -1,6 +1,6 @@
 /* report.h — text and JSON output of the service map and findings.
  *
- * report.c is the only code that formats what `check` (and later `probe` and
+ * report.c is the only code that formats what `check` (and `probe` and
  * `plan`) print for people and for automation.  JSON is built with jansson.
  */
 #ifndef EDGE443_REPORT_H
@@ -14,7 +14,7 @@
 #include "edge443/csr.h"
 #include "edge443/probe.h"
 
-/* The service map table of SPEC "Command line" (header line + one row per
+/* The service map table (header line + one row per
  * service, columns padded to the widest cell). */
 void report_service_map(FILE *out, const struct config *cfg,
 			const struct plan_certs *pc);

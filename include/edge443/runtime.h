@@ -52,8 +52,9 @@ struct runtime {
 					   * (for edge443_certificate_expiry_seconds) */
 };
 
-/* Certificates one listener serves at most (its own, an ECDSA twin, ...). */
-#define RUNTIME_MAX_CERTS 16
+/* Certificates one listener serves at most (its own, an ECDSA twin, ...):
+ * the configuration refuses more. */
+#define RUNTIME_MAX_CERTS CONFIG_MAX_LISTENER_CERTS
 
 /* Build the runtime for CFG (taking ownership of CFG on success and on
  * failure) from CERTS, the certificate set loaded and judged with it

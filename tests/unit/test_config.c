@@ -804,6 +804,14 @@ static const struct {
 	     "section (see conf/edge443.conf)"},
 	{"# only a comment\n\n", "bad.conf: no service is defined"},
 	{"certificate c { cert = \"a\" }\n", "bad.conf: no service is defined"},
+	/* more certificates than one listener serves */
+	{"service s {\n  fqdn = \"a.example.com\"\n  listen = "
+	 "\"192.0.2.1:443\"\n"
+	 "  certificate = {\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", "
+	 "\"h\", \"i\", \"j\", \"k\", \"l\", \"m\", \"n\", \"o\", \"p\", "
+	 "\"q\"}\n}\n",
+	 "bad.conf:4: certificate names 17 sections; one listener serves at "
+	 "most 16"},
 	/* a stray token: libconfuse says nothing itself; the line is ours */
 	{"workers = 1\n\"\"\n", "bad.conf:2: syntax error — every line is"},
 };
