@@ -141,10 +141,11 @@ static struct runtime *server_runtime(struct validated *v,
 
 static void server_workers_all(struct server *srv, bool stop)
 {
-	for (size_t i = 0; i < srv->nworkers; i++)
-		event_active(stop ? srv->workers[i].stop_ev
-				  : srv->workers[i].kill_ev,
-			     EV_READ, 0);
+	for (size_t i = 0; srv->workers && i < srv->nworkers; i++)
+		if (srv->workers[i].started)
+			event_active(stop ? srv->workers[i].stop_ev
+					  : srv->workers[i].kill_ev,
+				     EV_READ, 0);
 }
 
 static void server_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -447,30 +448,18 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 	metrics_render(out, &t, srv->rt, time(NULL));
 }
 
-enum server_result server_run(const struct server_options *opts)
+/* Logging, ticket keys and the runtime of a validated model V (taken).
+ * 0, or -1 with everything said on stderr. */
+static int server_prepare(struct server *srv, struct validated *v)
 {
-	struct validated *v;
-	struct server srv;
-	struct config *cfg;
+	const struct config *cfg = v->cfg;
 	char err[1024];
-	enum server_result code = SERVER_RUNTIME_ERROR;
-	sigset_t all, old;
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
-
-	memset(&srv, 0, sizeof(srv));
-	srv.opts = *opts;
-	opts = &srv.opts;
-	pthread_mutex_init(&srv.lock, NULL);
-
-	v = server_validate(opts->config_path, stderr, &code);
-	if (!v)
-		return code;
-	cfg = v->cfg;
-	srv.nworkers = server_worker_count(cfg);
 	enum log_target target = cfg->log_file ? LOG_TARGET_FILE
-				 : cfg->log_syslog || opts->daemon
+				 : cfg->log_syslog || srv->opts.daemon
 					 ? LOG_TARGET_SYSLOG
 					 : LOG_TARGET_STDERR;
+
+	srv->nworkers = server_worker_count(cfg);
 	if (log_open(target, cfg->log_file, cfg->log_level) < 0) {
 		fprintf(stderr,
 			"error %s:%d: log_file %s: cannot open: %s — create "
@@ -479,10 +468,10 @@ enum server_result server_run(const struct server_options *opts)
 			cfg->file, cfg->log_file_line,
 			cfg->log_file ? cfg->log_file : "-", strerror(errno));
 		validate_free(v);
-		return SERVER_RUNTIME_ERROR;
+		return -1;
 	}
-	srv.tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
-	if (!srv.tickets) {
+	srv->tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
+	if (!srv->tickets) {
 		if (cfg->ticket_key_file_line > 0)
 			fprintf(stderr, "error %s:%d: ticket_key_file: %s\n",
 				cfg->file, cfg->ticket_key_file_line, err);
@@ -490,148 +479,204 @@ enum server_result server_run(const struct server_options *opts)
 			fprintf(stderr, "error %s: session tickets: %s\n",
 				cfg->file, err);
 		validate_free(v);
-		goto out;
+		return -1;
 	}
-	srv.rt = server_runtime(v, srv.tickets, err, sizeof(err));
-	if (!srv.rt) {
+	srv->rt = server_runtime(v, srv->tickets, err, sizeof(err));
+	if (!srv->rt) {
 		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
-		goto out;
+		return -1;
 	}
-	if (limits_raise_nofile(srv.rt->cfg->max_connections, srv.nworkers, err,
-				sizeof(err)) < 0)
+	if (limits_raise_nofile(srv->rt->cfg->max_connections, srv->nworkers,
+				err, sizeof(err)) < 0)
 		fprintf(stderr, "edge443: warning: %s\n", err);
-	if (server_bind_new(&srv, srv.rt->cfg, &srv.listeners, err,
+	if (server_bind_new(srv, srv->rt->cfg, &srv->listeners, err,
 			    sizeof(err)) < 0) {
 		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The main loop's events: signals, ticket rotation, shutdown; then the
+ * admin endpoint (bound before the privilege drop too).  0 / -1 (logged). */
+static int server_events(struct server *srv)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+	struct timeval rotate = {SERVER_TICKET_ROTATE_SEC, 0};
+	char err[1024];
+
+	if (evthread_use_pthreads() < 0 || !(srv->base = event_base_new())) {
+		log_error("cannot create the event loop");
+		return -1;
+	}
+	srv->done_ev = event_new(srv->base, -1, 0, server_done_cb, srv);
+	srv->deadline_ev = evtimer_new(srv->base, server_deadline_cb, srv);
+	srv->rotate_ev =
+		event_new(srv->base, -1, EV_PERSIST, server_rotate_cb, srv);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		srv->signals[i] =
+			evsignal_new(srv->base, sigs[i], server_signal_cb, srv);
+		if (!srv->signals[i] ||
+		    evsignal_add(srv->signals[i], NULL) < 0) {
+			log_error("cannot install signal handlers");
+			return -1;
+		}
+	}
+	event_add(srv->rotate_ev, &rotate);
+	if (srv->rt->cfg->admin.text) {
+		srv->admin =
+			admin_new(srv->base, &srv->rt->cfg->admin,
+				  server_metrics_cb, srv, err, sizeof(err));
+		if (!srv->admin) {
+			log_error("%s — nothing is served", err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Start the worker threads (signals blocked in them: the main thread
+ * handles every signal).  True when all of them run. */
+static bool server_start_workers(struct server *srv)
+{
+	sigset_t all, old;
+
+	srv->workers = calloc(srv->nworkers, sizeof(*srv->workers));
+	if (!srv->workers)
+		return false;
+	for (size_t i = 0; i < srv->nworkers; i++)
+		if (server_worker_init(srv, &srv->workers[i], i) < 0) {
+			log_error("cannot create worker %zu", i);
+			return false;
+		}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		if (pthread_create(&srv->workers[i].thread, NULL,
+				   server_worker_main, &srv->workers[i]) != 0) {
+			log_error("cannot start worker %zu", i);
+			break;
+		}
+		srv->workers[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return srv->workers[srv->nworkers - 1].started;
+}
+
+/* Everything is up: say what is served (log, service manager), then run
+ * the main loop until the workers are done. */
+static void server_serve(struct server *srv)
+{
+	char served[128];
+
+	for (size_t i = 0; i < srv->rt->cfg->nservices; i++) {
+		const struct config_service *svc = &srv->rt->cfg->services[i];
+		for (size_t j = 0; j < svc->nlisten; j++)
+			log_info("service %s (%s, %s): listening on %s",
+				 svc->name, config_role_name(svc->role),
+				 config_mode_name(svc->mode),
+				 svc->listen[j].text);
+	}
+	log_info("edge443 %s serving %s with %zu worker%s", EDGE443_VERSION,
+		 srv->opts.config_path, srv->nworkers,
+		 srv->nworkers == 1 ? "" : "s");
+	/* Every listener listens (connections wait in its backlog until its
+	 * worker takes them) and the privileges are dropped: the service
+	 * manager may start what depends on us. */
+	server_served(srv->rt, served, sizeof(served));
+	if (notify_send(NOTIFY_READY, "%s", served) < 0)
+		log_warn("cannot tell the service manager that edge443 is "
+			 "ready (NOTIFY_SOCKET=%s): %s",
+			 getenv("NOTIFY_SOCKET"), strerror(errno));
+	event_base_dispatch(srv->base);
+}
+
+/* The one teardown of `run`, for every way out. */
+static void server_free(struct server *srv, enum server_result code)
+{
+	char err[1024];
+
+	admin_free(srv->admin);
+	for (size_t i = 0; srv->workers && i < srv->nworkers; i++)
+		server_worker_free(&srv->workers[i]);
+	free(srv->workers);
+	for (size_t i = 0; i < sizeof(srv->signals) / sizeof(srv->signals[0]);
+	     i++)
+		if (srv->signals[i])
+			event_free(srv->signals[i]);
+	if (srv->done_ev)
+		event_free(srv->done_ev);
+	if (srv->deadline_ev)
+		event_free(srv->deadline_ev);
+	if (srv->rotate_ev)
+		event_free(srv->rotate_ev);
+	if (srv->base)
+		event_base_free(srv->base);
+	while (srv->listeners) {
+		struct listener *l = srv->listeners;
+		srv->listeners = l->next;
+		listener_free(l);
+	}
+	runtime_unref(srv->rt);
+	tls_tickets_free(srv->tickets);
+	if (srv->opts.pidfile && code == SERVER_OK &&
+	    pidfile_remove(srv->opts.pidfile, err, sizeof(err)) < 0)
+		log_warn("%s", err);
+	log_close();
+	pthread_mutex_destroy(&srv->lock);
+}
+
+enum server_result server_run(const struct server_options *opts)
+{
+	struct validated *v;
+	struct server srv;
+	char err[1024];
+	enum server_result code = SERVER_RUNTIME_ERROR;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.opts = *opts;
+	pthread_mutex_init(&srv.lock, NULL);
+
+	/* Nothing binds before the plan is valid. */
+	v = server_validate(srv.opts.config_path, stderr, &code);
+	if (!v) {
+		pthread_mutex_destroy(&srv.lock);
+		return code;
+	}
+	if (server_prepare(&srv, v) < 0)
+		goto out;
 	/* nochdir: relative paths (the configuration for SIGHUP, log_file for
 	 * SIGUSR1, the pid file) keep meaning what they meant at start. */
-	if (opts->daemon && daemon(1, 0) < 0) {
+	if (srv.opts.daemon && daemon(1, 0) < 0) {
 		fprintf(stderr, "edge443: cannot daemonise: %s\n",
 			strerror(errno));
 		goto out;
 	}
-	if (opts->pidfile &&
-	    pidfile_write(opts->pidfile, err, sizeof(err)) < 0) {
+	if (srv.opts.pidfile &&
+	    pidfile_write(srv.opts.pidfile, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-
-	if (evthread_use_pthreads() < 0 || !(srv.base = event_base_new())) {
-		log_error("cannot create the event loop");
+	if (server_events(&srv) < 0)
 		goto out;
-	}
-	srv.done_ev = event_new(srv.base, -1, 0, server_done_cb, &srv);
-	srv.deadline_ev = evtimer_new(srv.base, server_deadline_cb, &srv);
-	srv.rotate_ev =
-		event_new(srv.base, -1, EV_PERSIST, server_rotate_cb, &srv);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		srv.signals[i] =
-			evsignal_new(srv.base, sigs[i], server_signal_cb, &srv);
-		if (!srv.signals[i] || evsignal_add(srv.signals[i], NULL) < 0) {
-			log_error("cannot install signal handlers");
-			goto out;
-		}
-	}
-	struct timeval rotate = {SERVER_TICKET_ROTATE_SEC, 0};
-	event_add(srv.rotate_ev, &rotate);
-	/* The admin endpoint binds now, before the privilege drop too. */
-	if (srv.rt->cfg->admin.text) {
-		srv.admin =
-			admin_new(srv.base, &srv.rt->cfg->admin,
-				  server_metrics_cb, &srv, err, sizeof(err));
-		if (!srv.admin) {
-			log_error("%s — nothing is served", err);
-			goto out;
-		}
-	}
-	if (privs_drop(srv.rt->cfg->user, opts->pidfile, err, sizeof(err)) <
+	if (privs_drop(srv.rt->cfg->user, srv.opts.pidfile, err, sizeof(err)) <
 	    0) {
 		log_error("%s", err);
 		goto out;
 	}
-
-	srv.workers = calloc(srv.nworkers, sizeof(*srv.workers));
-	if (!srv.workers)
-		goto out;
-	for (size_t i = 0; i < srv.nworkers; i++)
-		if (server_worker_init(&srv, &srv.workers[i], i) < 0) {
-			log_error("cannot create worker %zu", i);
-			goto out;
-		}
-	/* Workers never see the signals: the main thread handles them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (size_t i = 0; i < srv.nworkers; i++) {
-		if (pthread_create(&srv.workers[i].thread, NULL,
-				   server_worker_main, &srv.workers[i]) != 0) {
-			log_error("cannot start worker %zu", i);
-			break;
-		}
-		srv.workers[i].started = true;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!srv.workers[srv.nworkers - 1].started) {
+	if (server_start_workers(&srv))
+		server_serve(&srv);
+	else if (srv.workers)
 		server_workers_all(&srv, false);
-	} else {
-		for (size_t i = 0; i < srv.rt->cfg->nservices; i++) {
-			const struct config_service *svc =
-				&srv.rt->cfg->services[i];
-			for (size_t j = 0; j < svc->nlisten; j++)
-				log_info("service %s (%s, %s): listening on %s",
-					 svc->name, config_role_name(svc->role),
-					 config_mode_name(svc->mode),
-					 svc->listen[j].text);
-		}
-		log_info("edge443 %s serving %s with %zu worker%s",
-			 EDGE443_VERSION, opts->config_path, srv.nworkers,
-			 srv.nworkers == 1 ? "" : "s");
-		/* Every listener listens (connections wait in its backlog
-		 * until its worker takes them) and the privileges are
-		 * dropped: the service manager may start what depends on us. */
-		char served[128];
-		server_served(srv.rt, served, sizeof(served));
-		if (notify_send(NOTIFY_READY, "%s", served) < 0)
-			log_warn("cannot tell the service manager that edge443 "
-				 "is ready (NOTIFY_SOCKET=%s): %s",
-				 getenv("NOTIFY_SOCKET"), strerror(errno));
-		event_base_dispatch(srv.base);
-	}
-	for (size_t i = 0; i < srv.nworkers; i++)
+	for (size_t i = 0; srv.workers && i < srv.nworkers; i++)
 		if (srv.workers[i].started)
 			pthread_join(srv.workers[i].thread, NULL);
-	log_info("stopped");
-	code = SERVER_OK;
-out:
-	admin_free(srv.admin);
-	for (size_t i = 0; srv.workers && i < srv.nworkers; i++)
-		server_worker_free(&srv.workers[i]);
-	free(srv.workers);
-	for (size_t i = 0; i < sizeof(srv.signals) / sizeof(srv.signals[0]);
-	     i++)
-		if (srv.signals[i])
-			event_free(srv.signals[i]);
-	if (srv.done_ev)
-		event_free(srv.done_ev);
-	if (srv.deadline_ev)
-		event_free(srv.deadline_ev);
-	if (srv.rotate_ev)
-		event_free(srv.rotate_ev);
-	if (srv.base)
-		event_base_free(srv.base);
-	while (srv.listeners) {
-		struct listener *l = srv.listeners;
-		srv.listeners = l->next;
-		listener_free(l);
+	if (srv.workers && srv.workers[srv.nworkers - 1].started) {
+		log_info("stopped");
+		code = SERVER_OK;
 	}
-	runtime_unref(srv.rt);
-	tls_tickets_free(srv.tickets);
-	if (opts->pidfile && code == SERVER_OK &&
-	    pidfile_remove(opts->pidfile, err, sizeof(err)) < 0)
-		log_warn("%s", err);
-	log_close();
-	pthread_mutex_destroy(&srv.lock);
+out:
+	server_free(&srv, code);
 	return code;
 }
