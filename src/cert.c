@@ -11,6 +11,7 @@
  */
 #include "edge443/cert.h"
 #include "edge443/cert_internal.h"
+#include "edge443/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -469,13 +470,13 @@ int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
 		goto out;
 	}
 	if (X509_STORE_load_file(store, trust_file) != 1) {
-		cert_ssl_reason(reason, sizeof(reason));
+		ossl_err_drain(reason, sizeof(reason));
 		snprintf(err, errlen, "%s: holds no usable PEM certificate: %s",
 			 trust_file, reason[0] ? reason : "unknown error");
 		goto out;
 	}
 	if (X509_STORE_CTX_init(ctx, store, ci->leaf, ci->chain) != 1) {
-		cert_ssl_reason(reason, sizeof(reason));
+		ossl_err_drain(reason, sizeof(reason));
 		snprintf(err, errlen, "cannot set up verification: %s", reason);
 		goto out;
 	}
@@ -499,7 +500,7 @@ int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
 		ci->chain_status = CERT_CHAIN_INCOMPLETE;
 		if (e == X509_V_OK) {
 			/* Failure outside the verifier (e.g. out of memory). */
-			cert_ssl_reason(reason, sizeof(reason));
+			ossl_err_drain(reason, sizeof(reason));
 			cert_fmt(ci->chain_detail, sizeof(ci->chain_detail),
 				 "verification failed: %s",
 				 reason[0] ? reason : "unknown error");

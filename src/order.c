@@ -12,10 +12,10 @@
 #include "edge443/order.h"
 
 #include "edge443/cert.h"
+#include "edge443/ossl_err.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +25,6 @@
 #define ORDER_CN_MAX 64
 #define ORDER_NAME_MAX 253
 #define ORDER_LABEL_MAX 63
-
-static void order_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void order_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 bool order_role_cn_bound(const struct config *cfg, enum config_role role)
 {
@@ -349,22 +335,23 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 		const struct config_service *svc = &cfg->services[i];
 		int line = svc->fqdn_line ? svc->fqdn_line : svc->line;
 		if (!svc->fqdn) {
-			order_err(err, errlen,
-				  "%s:%d: service \"%s\" has no fqdn; edge443 "
-				  "plan needs the name clients connect to — "
-				  "add fqdn = \"...\"",
-				  file, svc->line, svc->name);
+			ossl_err_printf(
+				err, errlen,
+				"%s:%d: service \"%s\" has no fqdn; edge443 "
+				"plan needs the name clients connect to — "
+				"add fqdn = \"...\"",
+				file, svc->line, svc->name);
 			return -1;
 		}
 		if (!order_name_ok(svc->fqdn, &why)) {
-			order_err(err, errlen,
-				  "%s:%d: service \"%s\": fqdn \"%s\" %s", file,
-				  line, svc->name, svc->fqdn, why);
+			ossl_err_printf(err, errlen,
+					"%s:%d: service \"%s\": fqdn \"%s\" %s",
+					file, line, svc->name, svc->fqdn, why);
 			return -1;
 		}
 		if (order_role_cn_bound(cfg, svc->role) &&
 		    strlen(svc->fqdn) > ORDER_CN_MAX) {
-			order_err(
+			ossl_err_printf(
 				err, errlen,
 				"%s:%d: service \"%s\": fqdn \"%s\" is longer "
 				"than the 64 characters a certificate CN can "
@@ -384,12 +371,13 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 				 svc->sip_domains[d]);
 			if (strlen(svc->sip_domains[d]) > ORDER_NAME_MAX ||
 			    !order_name_ok(name, &why)) {
-				order_err(err, errlen,
-					  "%s:%d: service \"%s\": sip_domains "
-					  "entry \"%s\" gives sip.%s, which %s",
-					  file, dline, svc->name,
-					  svc->sip_domains[d],
-					  svc->sip_domains[d], why);
+				ossl_err_printf(
+					err, errlen,
+					"%s:%d: service \"%s\": sip_domains "
+					"entry \"%s\" gives sip.%s, which %s",
+					file, dline, svc->name,
+					svc->sip_domains[d],
+					svc->sip_domains[d], why);
 				return -1;
 			}
 		}
@@ -437,7 +425,7 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	if (err && errlen)
 		err[0] = '\0';
 	if (!cfg) {
-		order_err(err, errlen, "no configuration");
+		ossl_err_printf(err, errlen, "no configuration");
 		return NULL;
 	}
 	if (order_validate(cfg, err, errlen) < 0)
@@ -491,7 +479,7 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 		if (strlen(oc->cn) > ORDER_CN_MAX) {
 			const struct config_service *svc =
 				&cfg->services[oc->services[0]];
-			order_err(
+			ossl_err_printf(
 				err, errlen,
 				"%s:%d: service \"%s\": fqdn \"%s\" would be "
 				"the CN of certificate \"%s\", but a CN holds "
@@ -514,7 +502,8 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	free(owner);
 	return plan;
 oom:
-	order_err(err, errlen, "out of memory while planning certificates");
+	ossl_err_printf(err, errlen,
+			"out of memory while planning certificates");
 	free(owner);
 	order_plan_free(plan);
 	return NULL;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "edge443/proxy_internal.h"
+#include "edge443/ossl_err.h"
 #include "edge443/tls.h"
 
 /* Records a close_notify from the peer.  The SSLs run with
@@ -178,7 +179,7 @@ void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
 		/* libevent hands the queue back newest first: the last one
 		 * is the cause ("unrecognized name" under "callback
 		 * failed"). */
-		ERR_error_string_n(e, buf, len);
+		ossl_err_reason(e, buf, len);
 	}
 	if (syscall && !buf[0] && EVUTIL_SOCKET_ERROR() == 0)
 		*dirty = true;

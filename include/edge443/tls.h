@@ -133,7 +133,9 @@ const char *tls_ssl_version(const SSL *ssl);
 const char *tls_ssl_cipher(const SSL *ssl);
 const char *tls_ssl_sni(const SSL *ssl);
 
-/* Drain the OpenSSL error queue into err ("what: reason; reason"). */
+/* Drain the OpenSSL error queue into err ("what: reason; reason"; WHAT NULL
+ * reads "OpenSSL"): ossl_err_drainf with WHAT as the prefix, kept for the
+ * callers that name it (probe_io.c). */
 void tls_error_string(const char *what, char *err, size_t errlen);
 
 /* True when the SSL's last error was the peer closing without close_notify

@@ -11,10 +11,6 @@
 
 #include "edge443/tls.h"
 
-/* printf-style message into the caller's ERR (may be NULL). */
-void tls_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Make server context CTX encrypt and decrypt session tickets with TICKETS:
  * CTX takes its own reference (dropped when CTX is freed) and gets the
  * ticket key callback.  Main thread only.  0, or -1 (the caller drains the
