@@ -12,10 +12,9 @@
 #include "edge443/order.h"
 
 #include "edge443/cert.h"
+#include "edge443/names.h"
 #include "edge443/ossl_err.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,6 @@
 /* RFC 5280 ub-common-name: a longer FQDN cannot be a subject CN. */
 #define ORDER_CN_MAX 64
 #define ORDER_NAME_MAX 253
-#define ORDER_LABEL_MAX 63
 
 bool order_role_cn_bound(const struct config *cfg, enum config_role role)
 {
@@ -35,60 +33,24 @@ bool order_role_cn_bound(const struct config *cfg, enum config_role role)
 	       role == CONFIG_ROLE_EDGE_INTERNAL;
 }
 
-/* A host name a CA can put in a dNSName: LDH labels of 1-63 characters, no
- * leading or trailing hyphen, at most 253 characters, no wildcard, not an IP
- * literal.  On failure writes why into WHY. */
+/* A host name a CA can put in a dNSName (names_dns_why), and neither a
+ * wildcard nor an IP literal, which edge443 plan never orders.  On failure
+ * writes why into WHY. */
 static bool order_name_ok(const char *name, const char **why)
 {
-	size_t len, label = 0;
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (!name || !*name) {
-		*why = "is empty";
-		return false;
-	}
-	if (strchr(name, '*')) {
+	if (name && strchr(name, '*')) {
 		*why = "is a wildcard; edge443 plan never plans wildcards "
 		       "(Access Edge, Web Conferencing Edge and CWA refuse "
 		       "them) — name the host itself";
 		return false;
 	}
-	if (inet_pton(AF_INET, name, &a4) == 1 ||
-	    inet_pton(AF_INET6, name, &a6) == 1) {
+	if (names_ip_literal(name)) {
 		*why = "is an IP address; planned certificates carry DNS "
 		       "names — use the host name clients connect to";
 		return false;
 	}
-	len = strlen(name);
-	if (len > ORDER_NAME_MAX) {
-		*why = "is longer than 253 characters";
-		return false;
-	}
-	for (size_t i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c == '.' || c == '\0') {
-			if (label == 0 || label > ORDER_LABEL_MAX) {
-				*why = "has an empty label or one longer than "
-				       "63 characters";
-				return false;
-			}
-			if (name[i - 1] == '-' || name[i - label] == '-') {
-				*why = "has a label that starts or ends with "
-				       "'-'";
-				return false;
-			}
-			label = 0;
-			continue;
-		}
-		if (!isalnum(c) && c != '-') {
-			*why = "holds a character that a host name cannot "
-			       "(letters, digits, '-' and '.' only)";
-			return false;
-		}
-		label++;
-	}
-	return true;
+	*why = names_dns_why(name);
+	return *why == NULL;
 }
 
 static char *order_strdup(const char *s)
