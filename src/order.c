@@ -1,7 +1,8 @@
 /* order.c — the smallest certificate set that satisfies the plan rules.
  *
  * Pure logic over a `struct config`: no I/O, no OpenSSL.  It groups the
- * services into public and internal ones, lets every CN-bound service seed a
+ * services into public and internal ones, lets every service whose CN must be
+ * its FQDN (order_role_seeds, from the role table of roles.c) seed a
  * certificate with its FQDN as CN, puts the other services on one of those
  * as SANs (or lets the first of them seed one when its class has none) and
  * works out each certificate's SAN list, EKU and name.  The result is what
@@ -14,6 +15,7 @@
 #include "edge443/cert.h"
 #include "edge443/names.h"
 #include "edge443/ossl_err.h"
+#include "edge443/roles.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +26,12 @@
 #define ORDER_CN_MAX 64
 #define ORDER_NAME_MAX 253
 
-bool order_role_cn_bound(const struct config *cfg, enum config_role role)
+bool order_role_seeds(const struct config *cfg, enum config_role role)
 {
-	if (cfg && cfg->platform == CONFIG_PLATFORM_LYNC)
-		return false;
-	return role == CONFIG_ROLE_ACCESS_EDGE ||
-	       role == CONFIG_ROLE_WEBCONF_EDGE ||
-	       role == CONFIG_ROLE_EDGE_INTERNAL;
+	enum config_platform platform =
+		cfg ? cfg->platform : CONFIG_PLATFORM_OCS2007R2;
+
+	return roles_cn_is_fqdn(platform, role) == ROLES_CN_MUST;
 }
 
 /* A host name a CA can put in a dNSName (names_dns_why), and neither a
@@ -141,7 +142,7 @@ static int order_add_san_prefixed(struct order_cert *oc, const char *prefix,
 
 static bool order_svc_internal(const struct config_service *svc)
 {
-	return svc->role == CONFIG_ROLE_EDGE_INTERNAL ||
+	return roles_of(svc->role)->internal ||
 	       cert_name_is_internal(svc->fqdn);
 }
 
@@ -167,7 +168,7 @@ static long order_seed(struct order_plan *plan, const struct config *cfg,
 	return (long)(plan->n - 1);
 }
 
-/* The first certificate of the plan seeded by a CN-bound service of ROLE in
+/* The first certificate of the plan seeded by a seeding service of ROLE in
  * the class INTERNAL, or -1.  OWNER[i] is the seeding service of cert i. */
 static long order_find_role(const struct order_plan *plan,
 			    const struct config *cfg, const size_t *owner,
@@ -176,7 +177,7 @@ static long order_find_role(const struct order_plan *plan,
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->certs[i].internal == internal &&
 		    cfg->services[owner[i]].role == role &&
-		    order_role_cn_bound(cfg, role))
+		    order_role_seeds(cfg, role))
 			return (long)i;
 	return -1;
 }
@@ -189,7 +190,7 @@ static long order_find_class(const struct order_plan *plan, bool internal)
 	return -1;
 }
 
-/* Which certificate a rider (non-CN-bound service) goes on, or -1 when its
+/* Which certificate a rider (a service that seeds none) goes on, or -1 when its
  * class has none yet. */
 static long order_pick(const struct order_plan *plan, const struct config *cfg,
 		       const size_t *owner, const struct config_service *svc)
@@ -311,7 +312,7 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 					file, line, svc->name, svc->fqdn, why);
 			return -1;
 		}
-		if (order_role_cn_bound(cfg, svc->role) &&
+		if (order_role_seeds(cfg, svc->role) &&
 		    strlen(svc->fqdn) > ORDER_CN_MAX) {
 			ossl_err_printf(
 				err, errlen,
@@ -397,11 +398,11 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	if (!plan || !owner)
 		goto oom;
 
-	/* Pass 1: CN-bound services seed their certificates. */
+	/* Pass 1: the services whose CN must be their FQDN seed. */
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct config_service *svc = &cfg->services[s];
 		long k = -1;
-		if (!order_role_cn_bound(cfg, svc->role))
+		if (!order_role_seeds(cfg, svc->role))
 			continue;
 		for (size_t i = 0; i < plan->n && k < 0; i++)
 			if (plan->certs[i].internal ==
@@ -421,7 +422,7 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct config_service *svc = &cfg->services[s];
 		long k;
-		if (order_role_cn_bound(cfg, svc->role))
+		if (order_role_seeds(cfg, svc->role))
 			continue;
 		k = order_pick(plan, cfg, owner, svc);
 		if (k < 0) {

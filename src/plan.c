@@ -19,6 +19,7 @@
  */
 #include "edge443/plan.h"
 #include "edge443/plan_internal.h"
+#include "edge443/roles.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -363,9 +364,9 @@ static int plan_check_cn_shared(const struct config *cfg,
 	char who[300], certs[1024];
 	int port;
 
-	if (cfg->platform != CONFIG_PLATFORM_OCS2007R2 ||
-	    !plan_role_cn_bound(a->role) || !plan_role_cn_bound(b->role) ||
-	    !a->certificate || !b->certificate)
+	if (!roles_cn_bound(cfg->platform, a->role) ||
+	    !roles_cn_bound(cfg->platform, b->role) || !a->certificate ||
+	    !b->certificate)
 		return 0;
 	port = plan_shared_port(a, b);
 	if (!port)

@@ -50,10 +50,6 @@ int plan_check_key_missing(const struct config *cfg,
 
 /* ---- per service (plan_service.c) ------------------------------------- */
 
-/* True for the roles whose certificate CN must be the service FQDN (Access
- * Edge, Web Conferencing Edge). */
-bool plan_role_cn_bound(enum config_role role);
-
 /* The per-service rules that need no certificate: cert-required,
  * backend-required, edge-terminated, backend-verify, tls-legacy. */
 int plan_check_service(const struct config *cfg,
