@@ -1,16 +1,16 @@
-/* plan_service.c — the per-service rules of RULES.md.
+/* plan_service.c — the per-service rules of `edge443 check`.
  *
  * This part of the plan module judges one service: whether its certificate
  * suits its role (FQDN covered, CN is the FQDN, no wildcard where the role
  * forbids it, client EKU, SIP domains, CWA names), and the service rules that
  * need no certificate (certificate required, backend required, Edge
  * terminated, backend verification, legacy TLS).  It does not judge the
- * certificate on its own (plan_cert.c) or clashes between services (plan.c),
- * and like all of plan it reads no file and prints nothing: it appends
- * findings.
+ * certificate on its own (plan_cert.c) or clashes between services (plan.c,
+ * which runs it), and like all of plan it reads no file and prints nothing:
+ * it appends findings (plan_findings.c).  What a role requires comes from the
+ * role table (roles.c).
  */
-#include "edge443/plan.h"
-#include "edge443/plan_internal.h"
+#include "edge443/plan_service.h"
 #include "edge443/roles.h"
 
 #include <arpa/inet.h>
