@@ -6,23 +6,28 @@
  * verified to the backend's trust_file at OpenSSL's full default depth, name
  * checked per connection), attaches the session-ticket keys of tls_tickets.c
  * (which owns them), and reads the SNI of a buffered ClientHello for
- * passthrough by running OpenSSL itself on a memory BIO.  It reads certificate
- * files through cert.c, so the files are read the same way `edge443 check`
- * reads them.  It knows nothing about sockets or libevent and prints nothing.
- * Error queue: the constructors (main thread) clear the thread's OpenSSL error
- * queue and leave it empty; tls_peek_sni, which runs on workers between a
- * connection's reads, leaves it exactly as it found it; tls_error_string drains
- * it.
+ * passthrough by running OpenSSL itself on a memory BIO.  It reads no
+ * certificate or key file: a server context is built from the objects that
+ * the validation loaded and judged (struct tls_cert), so what is served is
+ * what was checked; the one file it reads is a backend's trust_file.  Name
+ * matching and the SNI parser are tls_name.c's, the listener's client-hello
+ * callback tls_sni.c's.  It knows nothing about sockets or libevent and
+ * prints nothing.  Error queue: the constructors (main thread) clear the
+ * thread's OpenSSL error queue and leave it empty; tls_peek_sni, which runs on
+ * workers between a connection's reads, leaves it exactly as it found it;
+ * errors are worded by ossl_err.c.
  *
  * Decisions worth knowing:
  * - Certificate choice.  A listener serves one certificate per key type; when
  *   an RSA and an ECDSA certificate are loaded into one context, OpenSSL picks
  *   by the client's signature algorithms.  No client-hello callback is needed
- *   for that, so a context gets one (tls_sni.c) only when further
- *   certificates of a key type are chosen by SNI, or for sni_strict; the SNI
- *   is read after the handshake with SSL_get_servername (tls_ssl_sni).  Every
- *   context installs a servername callback, because without one OpenSSL does
- *   not acknowledge SNI.
+ *   for that, so a listener's context gets one (tls_sni_attach) only when
+ *   further certificates of a key type are chosen by SNI, or for sni_strict;
+ *   otherwise the SNI is read after the handshake with SSL_get_servername
+ *   (tls_ssl_sni).  The passthrough peek's own context always has one: it
+ *   reads the SNI and stops the handshake.  Every server context installs a
+ *   servername callback, because without one OpenSSL does not acknowledge
+ *   SNI.
  * - sni_strict is decided in the client-hello callback, before any
  *   certificate is sent: the alert is unrecognized_name, which RFC 6066
  *   gives for a name the server does not serve.
@@ -43,7 +48,10 @@
  * - Backends keep OpenSSL's default TLS 1.2 cipher list: internal servers
  *   are often old, and the connection is verified either way.
  */
-#include "edge443/tls_internal.h"
+#include "edge443/tls.h"
+#include "edge443/tls_name.h"
+#include "edge443/tls_sni.h"
+#include "edge443/tls_tickets.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,9 +82,6 @@
 #define TLS_SESSION_TIMEOUT 300L
 /* Per service context; a cached session costs well under 1 KiB. */
 #define TLS_SESSION_CACHE_SIZE 20480L
-
-/* Longest host name RFC 6066 allows in server_name. */
-#define TLS_SNI_MAX 255
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -574,27 +579,7 @@ fail:
 	return NULL;
 }
 
-/* ---- names and alerts -------------------------------------------------- */
-
-bool tls_name_covered(const char *fqdn, const STACK_OF(X509) * leaves,
-		      const char *name)
-{
-	bool covered = false;
-
-	if (name == NULL || name[0] == '\0')
-		return false;
-	if (fqdn != NULL && strcasecmp(name, fqdn) == 0)
-		return true;
-	ERR_set_mark();
-	for (int i = 0; !covered && i < sk_X509_num(leaves); i++)
-		covered = X509_check_host(
-				  sk_X509_value(leaves, i), name, 0,
-				  X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-					  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-				  NULL) == 1;
-	ERR_pop_to_mark();
-	return covered;
-}
+/* ---- alerts -------------------------------------------------- */
 
 size_t tls_alert_record(unsigned char *out, size_t outlen,
 			int alert_description)
@@ -624,34 +609,6 @@ static SSL_CTX *tls_peek_ctx;
 static pthread_once_t tls_peek_once = PTHREAD_ONCE_INIT;
 static atomic_ulong tls_peek_parses; /* tls_peek_parse_count */
 
-/* The server_name extension body as OpenSSL's own parser accepts it: a list
- * (2-byte length) holding exactly one host_name entry (type 0, 2-byte
- * length).  Names with bytes outside printable ASCII (NUL, controls: they
- * would reach the log) or longer than 255 bytes give NULL. */
-char *tls_sni_parse(const unsigned char *p, size_t len)
-{
-	size_t list, n;
-	char *name;
-
-	if (len < 5)
-		return NULL;
-	list = (size_t)p[0] << 8 | p[1];
-	n = (size_t)p[3] << 8 | p[4];
-	if (list != len - 2 || p[2] != TLSEXT_NAMETYPE_host_name ||
-	    n != len - 5 || n == 0 || n > TLS_SNI_MAX)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (p[5 + i] < 0x21 || p[5 + i] > 0x7e)
-			return NULL;
-	}
-	name = malloc(n + 1);
-	if (name == NULL)
-		return NULL;
-	memcpy(name, p + 5, n);
-	name[n] = '\0';
-	return name;
-}
-
 /* Runs once the whole ClientHello has been read (before version or cipher
  * choice): record the SNI and stop the handshake without an alert. */
 static int tls_peek_hello_cb(SSL *ssl, int *al, void *arg)
@@ -663,7 +620,7 @@ static int tls_peek_hello_cb(SSL *ssl, int *al, void *arg)
 	st->seen = true;
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
 	    1)
-		st->sni = tls_sni_parse(p, len);
+		st->sni = tls_name_parse_sni(p, len);
 	return SSL_CLIENT_HELLO_RETRY;
 }
 

@@ -9,7 +9,7 @@
  * contexts still use them.  It builds no context (tls.c attaches the keys to
  * one with tls_tickets_attach) and prints nothing.
  */
-#include "edge443/tls_internal.h"
+#include "edge443/tls_tickets.h"
 
 #include <errno.h>
 #include <fcntl.h>
