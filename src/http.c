@@ -21,7 +21,10 @@
  * It does no I/O, owns no sockets and runs no timers: the caller (proxy.c)
  * moves bytes and acts on the returned enum http_action.
  */
-#include "edge443/http_internal.h"
+#include "edge443/http.h"
+#include "edge443/http_check.h"
+#include "edge443/http_conn.h"
+#include "edge443/http_reply.h"
 
 #include <inttypes.h>
 #include <stdio.h>
