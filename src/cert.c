@@ -11,6 +11,7 @@
  */
 #include "edge443/cert.h"
 #include "edge443/cert_internal.h"
+#include "edge443/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -172,20 +173,11 @@ static bool cert_is_self_signed(X509 *x)
 	return r == 1;
 }
 
-/* Fill every fact that depends on the leaf and chain (not on the key). */
-static void cert_facts(struct cert_info *ci)
+/* EKU and key usage of the leaf, as the plan rules need them. */
+static void cert_facts_usage(struct cert_info *ci)
 {
-	EVP_PKEY *pk;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	uint32_t flags;
-	const char *sn;
-	int j;
+	uint32_t flags = X509_get_extension_flags(ci->leaf);
 
-	ci->cn = cert_first_cn(ci->leaf);
-	cert_load_sans(ci);
-
-	flags = X509_get_extension_flags(ci->leaf);
 	ci->has_eku = (flags & EXFLAG_XKUSAGE) != 0;
 	if (ci->has_eku) {
 		uint32_t xku = X509_get_extended_key_usage(ci->leaf);
@@ -206,36 +198,47 @@ static void cert_facts(struct cert_info *ci)
 		if (ku & KU_KEY_ENCIPHERMENT)
 			ci->ku |= CERT_KU_KEY_ENCIPHERMENT;
 	}
+}
 
-	pk = X509_get0_pubkey(ci->leaf);
-	if (pk != NULL) {
-		switch (EVP_PKEY_get_base_id(pk)) {
-		case EVP_PKEY_RSA:
-		case EVP_PKEY_RSA_PSS:
-			ci->key_type = CERT_KEY_RSA;
-			break;
-		case EVP_PKEY_EC:
-			ci->key_type = CERT_KEY_EC;
-			break;
-		case EVP_PKEY_ED25519:
-			ci->key_type = CERT_KEY_ED25519;
-			break;
-		default:
-			ci->key_type = CERT_KEY_OTHER;
-			break;
-		}
-		ci->key_bits = EVP_PKEY_get_bits(pk);
-		if (ci->key_type == CERT_KEY_EC &&
-		    !EVP_PKEY_get_utf8_string_param(
-			    pk, OSSL_PKEY_PARAM_GROUP_NAME, ci->key_curve,
-			    sizeof(ci->key_curve), NULL))
-			ci->key_curve[0] = '\0';
+/* The leaf's public key: type, bits and, for EC, the curve. */
+static void cert_facts_key(struct cert_info *ci)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(ci->leaf);
+
+	if (pk == NULL)
+		return;
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		ci->key_type = CERT_KEY_RSA;
+		break;
+	case EVP_PKEY_EC:
+		ci->key_type = CERT_KEY_EC;
+		break;
+	case EVP_PKEY_ED25519:
+		ci->key_type = CERT_KEY_ED25519;
+		break;
+	default:
+		ci->key_type = CERT_KEY_OTHER;
+		break;
 	}
+	ci->key_bits = EVP_PKEY_get_bits(pk);
+	if (ci->key_type == CERT_KEY_EC &&
+	    !EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
+					    ci->key_curve,
+					    sizeof(ci->key_curve), NULL))
+		ci->key_curve[0] = '\0';
+}
 
-	j = X509_get_signature_nid(ci->leaf);
-	sn = OBJ_nid2ln(j);
+/* The leaf's signature algorithm, and the first weak signature (MD5,
+ * SHA-1) on the leaf or the chain. */
+static void cert_facts_signatures(struct cert_info *ci)
+{
+	int nid = X509_get_signature_nid(ci->leaf);
+	const char *sn = OBJ_nid2ln(nid);
+
 	if (sn == NULL)
-		sn = OBJ_nid2sn(j);
+		sn = OBJ_nid2sn(nid);
 	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "%s",
 		 sn != NULL ? sn : "unknown");
 
@@ -247,7 +250,7 @@ static void cert_facts(struct cert_info *ci)
 			       ci->sig_weak_subject,
 			       sizeof(ci->sig_weak_subject));
 	}
-	for (j = 0; !ci->sig_weak && j < sk_X509_num(ci->chain); j++) {
+	for (int j = 0; !ci->sig_weak && j < sk_X509_num(ci->chain); j++) {
 		X509 *x = sk_X509_value(ci->chain, j);
 
 		if (cert_sig_is_weak(x) && !cert_is_self_signed(x)) {
@@ -257,13 +260,21 @@ static void cert_facts(struct cert_info *ci)
 				       sizeof(ci->sig_weak_subject));
 		}
 	}
+}
+
+/* Validity, SHA-256 fingerprint, subject and issuer lines, and whether the
+ * leaf or a chain certificate is self-signed. */
+static void cert_facts_identity(struct cert_info *ci)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
 
 	ci->not_before = cert_asn1_time(X509_get0_notBefore(ci->leaf));
 	ci->not_after = cert_asn1_time(X509_get0_notAfter(ci->leaf));
 
 	if (X509_digest(ci->leaf, EVP_sha256(), md, &mdlen) == 1) {
-		for (i = 0; i < mdlen && 3 * i + 3 <= sizeof(ci->fingerprint);
-		     i++)
+		for (unsigned int i = 0;
+		     i < mdlen && 3 * i + 3 <= sizeof(ci->fingerprint); i++)
 			snprintf(ci->fingerprint + 3 * i, 4,
 				 i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
 	}
@@ -273,9 +284,20 @@ static void cert_facts(struct cert_info *ci)
 	cert_name_line(X509_get_issuer_name(ci->leaf), ci->issuer,
 		       sizeof(ci->issuer));
 	ci->self_signed = cert_is_self_signed(ci->leaf);
-	for (j = 0; j < sk_X509_num(ci->chain); j++)
+	for (int j = 0; j < sk_X509_num(ci->chain); j++)
 		if (cert_is_self_signed(sk_X509_value(ci->chain, j)))
 			ci->chain_has_root = true;
+}
+
+/* Fill every fact that depends on the leaf and chain (not on the key). */
+static void cert_facts(struct cert_info *ci)
+{
+	ci->cn = cert_first_cn(ci->leaf);
+	cert_load_sans(ci);
+	cert_facts_usage(ci);
+	cert_facts_key(ci);
+	cert_facts_signatures(ci);
+	cert_facts_identity(ci);
 	ERR_clear_error();
 }
 
@@ -469,13 +491,13 @@ int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
 		goto out;
 	}
 	if (X509_STORE_load_file(store, trust_file) != 1) {
-		cert_ssl_reason(reason, sizeof(reason));
+		ossl_err_drain(reason, sizeof(reason));
 		snprintf(err, errlen, "%s: holds no usable PEM certificate: %s",
 			 trust_file, reason[0] ? reason : "unknown error");
 		goto out;
 	}
 	if (X509_STORE_CTX_init(ctx, store, ci->leaf, ci->chain) != 1) {
-		cert_ssl_reason(reason, sizeof(reason));
+		ossl_err_drain(reason, sizeof(reason));
 		snprintf(err, errlen, "cannot set up verification: %s", reason);
 		goto out;
 	}
@@ -499,7 +521,7 @@ int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
 		ci->chain_status = CERT_CHAIN_INCOMPLETE;
 		if (e == X509_V_OK) {
 			/* Failure outside the verifier (e.g. out of memory). */
-			cert_ssl_reason(reason, sizeof(reason));
+			ossl_err_drain(reason, sizeof(reason));
 			cert_fmt(ci->chain_detail, sizeof(ci->chain_detail),
 				 "verification failed: %s",
 				 reason[0] ? reason : "unknown error");

@@ -12,6 +12,7 @@
  */
 #include "edge443/cert.h"
 #include "edge443/cert_internal.h"
+#include "edge443/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -61,32 +62,6 @@ static char *cert_strdup(const char *s)
 	if (p != NULL)
 		memcpy(p, s, n);
 	return p;
-}
-
-/* Empty the OpenSSL error queue into BUF as "outer reason (inner reason)":
- * the last error queued is the most general, the first the root cause.
- * BUF is "" when the queue was empty. */
-void cert_ssl_reason(char *buf, size_t len)
-{
-	unsigned long e, first = 0, last = 0;
-	const char *r1, *r2;
-
-	while ((e = ERR_get_error()) != 0) {
-		if (first == 0)
-			first = e;
-		last = e;
-	}
-	buf[0] = '\0';
-	if (last == 0)
-		return;
-	r1 = ERR_reason_error_string(last);
-	r2 = ERR_reason_error_string(first);
-	if (r1 == NULL)
-		r1 = "unknown OpenSSL error";
-	if (r2 == NULL || first == last || strcmp(r1, r2) == 0)
-		snprintf(buf, len, "%s", r1);
-	else
-		snprintf(buf, len, "%s (%s)", r1, r2);
 }
 
 /* Record a problem with PATH; the first problem per file wins. */
@@ -430,7 +405,7 @@ void cert_load_certs(struct cert_info *ci, const char *path, X509 **leaf)
 			cert_explain_unarmoured(ci, path, &b, CERT_KIND_CERT);
 		goto done;
 	}
-	cert_ssl_reason(reason, sizeof(reason));
+	ossl_err_drain(reason, sizeof(reason));
 	if (count == 0)
 		cert_add_error(ci, CERT_FILE_BAD_PEM, path,
 			       "holds no PEM certificate that decodes: %s",
@@ -472,7 +447,7 @@ static void cert_explain_bad_key(struct cert_info *ci, const char *path,
 	bio = BIO_new_mem_buf(b->buf, (int)b->len);
 	if (bio != NULL &&
 	    PEM_read_bio(bio, &name, &header, &data, &len) != 1) {
-		cert_ssl_reason(why, sizeof(why));
+		ossl_err_drain(why, sizeof(why));
 		cert_add_error(ci, CERT_FILE_BAD_PEM, path,
 			       "the \"%s\" block is damaged: %s", label,
 			       why[0] ? why : "unknown error");
@@ -519,7 +494,7 @@ void cert_load_key(struct cert_info *ci, const char *path)
 		PEM_read_bio_PrivateKey(bio, NULL, cert_no_passphrase_cb, NULL);
 	if (ci->key != NULL)
 		goto done;
-	cert_ssl_reason(reason, sizeof(reason));
+	ossl_err_drain(reason, sizeof(reason));
 	if (strstr(b.buf, "ENCRYPTED") != NULL)
 		cert_add_error(
 			ci, CERT_FILE_BAD_PEM, path,

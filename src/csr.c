@@ -3,17 +3,17 @@
  * The `edge443 csr` side: decode a request however it was armoured — PEM,
  * Microsoft's "NEW CERTIFICATE REQUEST" label, bare base64, DER — with
  * OpenSSL's decoders only, verify its signature, report what it asks for,
- * and re-armour it as PEM.  It also holds the error-text and PEM helpers the
- * other csr files use.  Making keys, requests and the lab CA is in
- * csr_issue.c; writing files is in csr_write.c.  It decides nothing about
- * the plan and prints nothing.
+ * and re-armour it as PEM.  It also holds the PEM helper the other csr files
+ * use; error text comes from ossl_err.c.  Making keys, requests and the lab
+ * CA is in csr_issue.c; writing files is in csr_write.c.  It decides nothing
+ * about the plan and prints nothing.
  */
 #include "edge443/csr_internal.h"
+#include "edge443/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,40 +27,6 @@
 #include <openssl/x509v3.h>
 
 #define CSR_READ_MAX (1024 * 1024)
-
-/* ---- errors ----------------------------------------------------------- */
-
-void csr_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Like csr_err, then ": <the OpenSSL reason>"; drains the error queue. */
-void csr_ossl_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	unsigned long e = ERR_peek_last_error();
-	char reason[256] = "";
-	size_t used;
-
-	if (e)
-		ERR_error_string_n(e, reason, sizeof(reason));
-	ERR_clear_error();
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	used = strlen(err);
-	if (reason[0] && used < errlen)
-		snprintf(err + used, errlen - used, ": %s", reason);
-}
 
 /* ---- keys ------------------------------------------------------------- */
 
@@ -172,29 +138,31 @@ static char *csr_slurp(const char *path, size_t *len, enum csr_status *st,
 
 	*st = CSR_ERR_IO;
 	if (!f) {
-		csr_err(err, errlen, "%s: cannot read the request: %s", path,
-			strerror(errno));
+		ossl_err_printf(err, errlen, "%s: cannot read the request: %s",
+				path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		csr_err(err, errlen,
-			"%s: cannot read the request: it is a folder", path);
+		ossl_err_printf(err, errlen,
+				"%s: cannot read the request: it is a folder",
+				path);
 		goto fail;
 	}
 	buf = malloc(CSR_READ_MAX + 2);
 	if (!buf) {
-		csr_err(err, errlen, "%s: out of memory", path);
+		ossl_err_printf(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	n = fread(buf, 1, CSR_READ_MAX + 1, f);
 	if (ferror(f)) {
-		csr_err(err, errlen, "%s: cannot read the request: %s", path,
-			strerror(errno));
+		ossl_err_printf(err, errlen, "%s: cannot read the request: %s",
+				path, strerror(errno));
 		goto fail;
 	}
 	if (n > CSR_READ_MAX) {
 		*st = CSR_ERR_INPUT;
-		csr_err(err, errlen,
+		ossl_err_printf(
+			err, errlen,
 			"%s: larger than 1 MiB — not a certificate request",
 			path);
 		goto fail;
@@ -230,7 +198,7 @@ static X509_REQ *csr_decode_bare(const char *path, const char *text, size_t len,
 	int dlen;
 
 	if (!b64) {
-		csr_err(err, errlen, "%s: out of memory", path);
+		ossl_err_printf(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -246,7 +214,8 @@ static X509_REQ *csr_decode_bare(const char *path, const char *text, size_t len,
 		if (c == '=') {
 			pad++;
 		} else if (!csr_is_b64(c) || pad) {
-			csr_err(err, errlen,
+			ossl_err_printf(
+				err, errlen,
 				"%s: not a certificate request: neither PEM "
 				"(no -----BEGIN CERTIFICATE REQUEST----- line) "
 				"nor base64 (byte 0x%02x at offset %zu)",
@@ -257,19 +226,22 @@ static X509_REQ *csr_decode_bare(const char *path, const char *text, size_t len,
 	}
 	b64[n] = '\0';
 	if (n == 0) {
-		csr_err(err, errlen, "%s: empty — no certificate request in it",
-			path);
+		ossl_err_printf(err, errlen,
+				"%s: empty — no certificate request in it",
+				path);
 		goto done;
 	}
 	if (n < 64) {
-		csr_err(err, errlen,
+		ossl_err_printf(
+			err, errlen,
 			"%s: not a certificate request: %zu characters, far "
 			"too short for one",
 			path, n);
 		goto done;
 	}
 	if (n % 4 != 0 || pad > 2) {
-		csr_err(err, errlen,
+		ossl_err_printf(
+			err, errlen,
 			"%s: not a certificate request: the base64 has %zu "
 			"characters, not a multiple of 4 (truncated when "
 			"copied?)",
@@ -278,27 +250,29 @@ static X509_REQ *csr_decode_bare(const char *path, const char *text, size_t len,
 	}
 	der = malloc(n / 4 * 3 + 1);
 	if (!der) {
-		csr_err(err, errlen, "%s: out of memory", path);
+		ossl_err_printf(err, errlen, "%s: out of memory", path);
 		goto done;
 	}
 	dlen = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
 	if (dlen < 0 || (size_t)dlen < pad) {
-		csr_ossl_err(err, errlen,
-			     "%s: not a certificate request: the base64 does "
-			     "not decode",
-			     path);
+		ossl_err_drainf(
+			err, errlen,
+			"%s: not a certificate request: the base64 does "
+			"not decode",
+			path);
 		goto done;
 	}
 	dlen -= (int)pad; /* EVP_DecodeBlock counts the padding as zeros */
 	p = der;
 	req = d2i_X509_REQ(NULL, &p, dlen);
 	if (!req) {
-		csr_ossl_err(err, errlen,
-			     "%s: base64 without BEGIN/END lines, but not a "
-			     "certificate request (PKCS#10)",
-			     path);
+		ossl_err_drainf(err, errlen,
+				"%s: base64 without BEGIN/END lines, but not a "
+				"certificate request (PKCS#10)",
+				path);
 	} else if (p != der + dlen) {
-		csr_err(err, errlen,
+		ossl_err_printf(
+			err, errlen,
 			"%s: %ld bytes of junk after the certificate request",
 			path, (long)(der + dlen - p));
 		X509_REQ_free(req);
@@ -321,23 +295,24 @@ static X509_REQ *csr_decode_pem(const char *path, const char *text, size_t len,
 	long dlen = 0;
 
 	if (!b) {
-		csr_ossl_err(err, errlen, "%s", path);
+		ossl_err_drainf(err, errlen, "%s", path);
 		return NULL;
 	}
 	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
 	if (req)
 		goto done;
-	csr_ossl_err(err, errlen,
-		     "%s: has BEGIN/END lines but holds no readable "
-		     "certificate request",
-		     path);
+	ossl_err_drainf(err, errlen,
+			"%s: has BEGIN/END lines but holds no readable "
+			"certificate request",
+			path);
 	/* What is in there instead?  (A certificate, a key, ...) */
 	BIO_free(b);
 	b = BIO_new_mem_buf(text, (int)len);
 	if (b && PEM_read_bio(b, &name, &header, &data, &dlen) == 1 && name &&
 	    strcmp(name, PEM_STRING_X509_REQ) != 0 &&
 	    strcmp(name, PEM_STRING_X509_REQ_OLD) != 0)
-		csr_err(err, errlen,
+		ossl_err_printf(
+			err, errlen,
 			"%s: holds a \"%s\" PEM object, not a certificate "
 			"request (expected -----BEGIN CERTIFICATE "
 			"REQUEST-----)",
@@ -483,8 +458,9 @@ struct csr_info *csr_read(const char *path, enum csr_status *status, char *err,
 		return NULL;
 	*status = CSR_ERR_INPUT;
 	if (len == 0) {
-		csr_err(err, errlen, "%s: empty — no certificate request in it",
-			path);
+		ossl_err_printf(err, errlen,
+				"%s: empty — no certificate request in it",
+				path);
 		goto done;
 	}
 	if ((unsigned char)text[0] == 0x30) {
@@ -498,10 +474,10 @@ struct csr_info *csr_read(const char *path, enum csr_status *status, char *err,
 		form = CSR_FORM_DER;
 	}
 	if (!req && memchr(text, '\0', len)) {
-		csr_err(err, errlen,
-			"%s: binary data that is not a DER certificate "
-			"request",
-			path);
+		ossl_err_printf(err, errlen,
+				"%s: binary data that is not a DER certificate "
+				"request",
+				path);
 		goto done;
 	}
 	if (!req && strstr(text, "-----BEGIN")) {
@@ -520,7 +496,7 @@ struct csr_info *csr_read(const char *path, enum csr_status *status, char *err,
 	}
 	info = calloc(1, sizeof(*info));
 	if (!info) {
-		csr_err(err, errlen, "%s: out of memory", path);
+		ossl_err_printf(err, errlen, "%s: out of memory", path);
 		*status = CSR_ERR_IO;
 		goto done;
 	}
@@ -528,7 +504,7 @@ struct csr_info *csr_read(const char *path, enum csr_status *status, char *err,
 	req = NULL;
 	info->form = form;
 	if (csr_facts(info) < 0) {
-		csr_err(err, errlen, "%s: out of memory", path);
+		ossl_err_printf(err, errlen, "%s: out of memory", path);
 		*status = CSR_ERR_IO;
 		csr_info_free(info);
 		info = NULL;
@@ -538,7 +514,8 @@ struct csr_info *csr_read(const char *path, enum csr_status *status, char *err,
 		*status = CSR_OK;
 	} else {
 		*status = CSR_ERR_VERIFY;
-		csr_err(err, errlen,
+		ossl_err_printf(
+			err, errlen,
 			"%s: the request's signature does not verify with its "
 			"own public key — it was altered or damaged after it "
 			"was signed; make a new request",

@@ -7,6 +7,7 @@
  * (csr_write.c does), reads no request (csr.c does) and prints nothing.
  */
 #include "edge443/csr_internal.h"
+#include "edge443/ossl_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +65,8 @@ EVP_PKEY *csr_key_new(enum csr_key_kind kind, char *err, size_t errlen)
 		break;
 	}
 	if (!key)
-		csr_ossl_err(err, errlen, "cannot make a %s key",
-			     csr_key_kind_name(kind));
+		ossl_err_drainf(err, errlen, "cannot make a %s key",
+				csr_key_kind_name(kind));
 	return key;
 }
 
@@ -157,7 +158,8 @@ X509_REQ *csr_req_new(const struct order_cert *oc, EVP_PKEY *key, char *err,
 	X509_EXTENSION *ext = NULL;
 
 	if (!oc || !oc->cn || !key) {
-		csr_err(err, errlen, "no certificate or key to request");
+		ossl_err_printf(err, errlen,
+				"no certificate or key to request");
 		return NULL;
 	}
 	req = X509_REQ_new();
@@ -187,8 +189,9 @@ X509_REQ *csr_req_new(const struct order_cert *oc, EVP_PKEY *key, char *err,
 	X509_NAME_free(name);
 	return req;
 fail:
-	csr_ossl_err(err, errlen, "cannot make the request for \"%s\" (CN %s)",
-		     oc->name ? oc->name : "?", oc->cn);
+	ossl_err_drainf(err, errlen,
+			"cannot make the request for \"%s\" (CN %s)",
+			oc->name ? oc->name : "?", oc->cn);
 	X509_EXTENSION_free(ext);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	X509_NAME_free(name);
@@ -316,7 +319,7 @@ int csr_lab_new(struct csr_lab *lab, time_t now, char *err, size_t errlen)
 	rc = 0;
 done:
 	if (rc < 0) {
-		csr_ossl_err(err, errlen, "cannot make the lab CA");
+		ossl_err_drainf(err, errlen, "cannot make the lab CA");
 		csr_lab_clear(lab);
 	}
 	X509_NAME_free(root_name);

@@ -9,6 +9,7 @@
  * decides the plan or prints.
  */
 #include "edge443/csr_internal.h"
+#include "edge443/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,15 +35,15 @@ static int csr_write_bytes(const char *path, const void *data, size_t len,
 	int fd;
 
 	if (replace && unlink(path) < 0 && errno != ENOENT) {
-		csr_err(err, errlen, "%s: cannot replace it: %s", path,
-			strerror(errno));
+		ossl_err_printf(err, errlen, "%s: cannot replace it: %s", path,
+				strerror(errno));
 		return -1;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  (mode_t)mode);
 	if (fd < 0) {
-		csr_err(err, errlen, "%s: cannot create it: %s", path,
-			strerror(errno));
+		ossl_err_printf(err, errlen, "%s: cannot create it: %s", path,
+				strerror(errno));
 		return -1;
 	}
 	if (fchmod(fd, (mode_t)mode) < 0)
@@ -62,7 +63,8 @@ static int csr_write_bytes(const char *path, const void *data, size_t len,
 	}
 	return 0;
 fail:
-	csr_err(err, errlen, "%s: cannot write it: %s", path, strerror(errno));
+	ossl_err_printf(err, errlen, "%s: cannot write it: %s", path,
+			strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	unlink(path);
@@ -130,9 +132,9 @@ static int csr_mkdir(const char *dir, char *err, size_t errlen)
 		return 0;
 	if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
-	csr_err(err, errlen, "%s: cannot create the folder: %s", dir,
-		errno == EEXIST ? "a file of that name exists"
-				: strerror(errno));
+	ossl_err_printf(err, errlen, "%s: cannot create the folder: %s", dir,
+			errno == EEXIST ? "a file of that name exists"
+					: strerror(errno));
 	return -1;
 }
 
@@ -276,11 +278,13 @@ static enum csr_status csr_check_keys(const struct order_plan *plan,
 	for (size_t i = 0; i < plan->n; i++) {
 		if (csr_path(path, sizeof(path), dir, plan->certs[i].name,
 			     ".key") < 0) {
-			csr_err(err, errlen, "%s: folder name too long", dir);
+			ossl_err_printf(err, errlen, "%s: folder name too long",
+					dir);
 			return CSR_ERR_INPUT;
 		}
 		if (lstat(path, &st) == 0) {
-			csr_err(err, errlen,
+			ossl_err_printf(
+				err, errlen,
 				"%s already exists; edge443 plan never "
 				"overwrites a private key — use --force to "
 				"replace it, or choose another folder",
@@ -299,11 +303,12 @@ static int csr_put(const char *dir, const char *name, const char *ext,
 	char path[PATH_MAX];
 
 	if (!text) {
-		csr_err(err, errlen, "out of memory encoding %s%s", name, ext);
+		ossl_err_printf(err, errlen, "out of memory encoding %s%s",
+				name, ext);
 		return -1;
 	}
 	if (csr_path(path, sizeof(path), dir, name, ext) < 0) {
-		csr_err(err, errlen, "%s: folder name too long", dir);
+		ossl_err_printf(err, errlen, "%s: folder name too long", dir);
 		return -1;
 	}
 	return csr_write_bytes(path, text, strlen(text), mode, replace, err,
@@ -348,9 +353,10 @@ static enum csr_status csr_write_one(const struct order_cert *oc,
 					     key, lab->inter, lab->int_key, oc,
 					     now, CSR_LEAF_DAYS);
 		if (!crt) {
-			csr_ossl_err(err, errlen,
-				     "cannot issue the lab certificate \"%s\"",
-				     oc->name);
+			ossl_err_drainf(
+				err, errlen,
+				"cannot issue the lab certificate \"%s\"",
+				oc->name);
 			goto done;
 		}
 		crt_pem = csr_cert_pem(crt);
@@ -423,7 +429,8 @@ enum csr_status csr_write_plan(const struct config *cfg,
 		now = time(NULL);
 	for (size_t i = 0; i < plan->n; i++)
 		if (!csr_name_safe(plan->certs[i].name)) {
-			csr_err(err, errlen,
+			ossl_err_printf(
+				err, errlen,
 				"certificate name \"%s\" cannot be a file name "
 				"(letters, digits, '.', '_' and '-' only, not "
 				"starting with '.') — rename the certificate "
@@ -436,8 +443,8 @@ enum csr_status csr_write_plan(const struct config *cfg,
 		if (csr_mkdir(out_dir, err, errlen) < 0 ||
 		    !realpath(out_dir, out_abs)) {
 			if (err && !err[0])
-				csr_err(err, errlen, "%s: %s", out_dir,
-					strerror(errno));
+				ossl_err_printf(err, errlen, "%s: %s", out_dir,
+						strerror(errno));
 			return CSR_ERR_IO;
 		}
 		out_dir = out_abs;
@@ -446,8 +453,8 @@ enum csr_status csr_write_plan(const struct config *cfg,
 		if (csr_mkdir(lab_dir, err, errlen) < 0 ||
 		    !realpath(lab_dir, lab_abs)) {
 			if (err && !err[0])
-				csr_err(err, errlen, "%s: %s", lab_dir,
-					strerror(errno));
+				ossl_err_printf(err, errlen, "%s: %s", lab_dir,
+						strerror(errno));
 			return CSR_ERR_IO;
 		}
 		lab_dir = lab_abs;

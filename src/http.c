@@ -21,7 +21,10 @@
  * It does no I/O, owns no sockets and runs no timers: the caller (proxy.c)
  * moves bytes and acts on the returned enum http_action.
  */
-#include "edge443/http_internal.h"
+#include "edge443/http.h"
+#include "edge443/http_check.h"
+#include "edge443/http_conn.h"
+#include "edge443/http_reply.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -380,29 +383,24 @@ static bool http_upgrade_ok(struct http_conn *h, const struct http_facts *x)
 	return false;
 }
 
-/* The head is whole in FROM (h->scan.pos bytes): parse it, check it, then
- * forward it re-serialised or answer it. */
-static enum http_action
-http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
-	       struct evbuffer *client, bool *need_backend)
-{
-	size_t n = h->scan.pos, used;
-	struct http_facts x;
-	const char *path, *query, *why;
-	size_t plen, qlen;
-	enum http_errno err;
-	enum http_action act = HTTP_CONTINUE;
-	http_parser *p = &h->req_parser;
+/* Where a request that passed the checks goes: its Host split into name
+ * and port, its normalised path and its query (all pointing into h->head or
+ * the Host field). */
+struct http_route {
+	size_t hostlen;
+	const char *port, *path, *query;
+	size_t portlen, plen, qlen;
+};
 
-	memset(&h->cur, 0, sizeof(h->cur));
-	clock_gettime(CLOCK_MONOTONIC, &h->cur.start);
-	h->cur.minor = 1;
-	free(h->head);
-	h->head = malloc(n);
-	if (h->head == NULL)
-		return http_fail(h, client, 400, "out of memory");
-	evbuffer_remove(from, h->head, n);
-	memset(&h->scan, 0, sizeof(h->scan));
+/* Run the request parser over the head (h->head, N bytes) and note what the
+ * access log needs (method, version, target, Host), with the '_' fields
+ * dropped.  NULL when the head parsed whole, else why not (a 400). */
+static const char *http_parse_head(struct http_conn *h, size_t n)
+{
+	http_parser *p = &h->req_parser;
+	enum http_errno err;
+	size_t used;
+
 	h->nfields = 0;
 	h->field_overflow = false;
 	h->url = NULL;
@@ -429,75 +427,95 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 				      h->fields[i].value ? h->fields[i].value
 							 : "",
 				      h->fields[i].valuelen);
-	if ((err != HPE_OK && err != HPE_PAUSED) || used != n) {
-		h->cur.head_method = false;
-		act = http_fail(h, client, 400,
-				err != HPE_OK && err != HPE_PAUSED
-					? http_errno_description(err)
-					: "head and parser disagree");
-		goto done;
-	}
+	if (err != HPE_OK && err != HPE_PAUSED)
+		return http_errno_description(err);
+	if (used != n)
+		return "head and parser disagree";
+	return NULL;
+}
+
+/* The checks on a parsed head that end the connection: the field count,
+ * the version, CONNECT, the framing and Host fields (http_facts_get), an
+ * upgrade, the Host syntax and the target.  NULL when the request may go on
+ * (X and R filled, h->cur set from the head), else why not with *STATUS
+ * (400, 405, 431, 505). */
+static const char *http_head_refusal(struct http_conn *h, struct http_facts *x,
+				     struct http_route *r, int *status)
+{
+	http_parser *p = &h->req_parser;
+	const char *why;
+
+	*status = 400;
 	h->cur.head_method = p->method == HTTP_HEAD;
 	if (h->field_overflow) {
-		act = http_fail(h, client, 431, "too many header fields");
-		goto done;
+		*status = 431;
+		return "too many header fields";
 	}
 	if (p->http_major != 1 || p->http_minor > 1) {
-		act = http_fail(h, client, 505, "unsupported HTTP version");
-		goto done;
+		*status = 505;
+		return "unsupported HTTP version";
 	}
 	if (p->method == HTTP_CONNECT) {
-		act = http_fail(h, client, 405, "CONNECT");
-		goto done;
+		*status = 405;
+		return "CONNECT";
 	}
-	if (http_facts_get(h, &x) < 0) {
-		act = http_fail(h, client, x.status, x.why);
-		goto done;
+	if (http_facts_get(h, x) < 0) {
+		*status = x->status;
+		return x->why;
 	}
-	h->cur.chunked = x.chunked;
+	h->cur.chunked = x->chunked;
 	h->cur.close = p->http_minor == 0 || http_in_connection(h, "close", 5);
-	h->cur.upgrade = http_upgrade_ok(h, &x);
-	if ((p->upgrade && x.upgrade == NULL) ||
-	    (h->cur.upgrade && (p->http_minor == 0 || x.chunked ||
-				(x.has_cl && x.cl > 0) || !h->req_end))) {
-		act = http_fail(h, client, 400, "bad upgrade request");
-		goto done;
-	}
-	size_t hn, pn;
-	const char *port;
-	if (http_host_split(x.host->value, x.host->valuelen, &hn, &port, &pn) <
-	    0) {
-		act = http_fail(h, client, 400, "malformed Host");
-		goto done;
-	}
-	if (http_target(h, &x, &path, &plen, &query, &qlen, &why) < 0) {
-		act = http_fail(h, client, 400, why);
-		goto done;
-	}
-	http_log_copy(h->cur.target, sizeof(h->cur.target), path, plen);
-	if (!http_host_ok(h, x.host->value, hn, port, pn)) {
-		char msg[HTTP_LOG_MAX * 2];
+	h->cur.upgrade = http_upgrade_ok(h, x);
+	if ((p->upgrade && x->upgrade == NULL) ||
+	    (h->cur.upgrade && (p->http_minor == 0 || x->chunked ||
+				(x->has_cl && x->cl > 0) || !h->req_end)))
+		return "bad upgrade request";
+	if (http_host_split(x->host->value, x->host->valuelen, &r->hostlen,
+			    &r->port, &r->portlen) < 0)
+		return "malformed Host";
+	if (http_target(h, x, &r->path, &r->plen, &r->query, &r->qlen, &why) <
+	    0)
+		return why;
+	http_log_copy(h->cur.target, sizeof(h->cur.target), r->path, r->plen);
+	return NULL;
+}
 
+/* The publishing rule: a Host this service does not serve is answered 421,
+ * a path it does not publish 404, here, without the backend (the connection
+ * may stay).  True when it answered (*ACT set). */
+static bool http_not_published(struct http_conn *h, const struct http_facts *x,
+			       const struct http_route *r,
+			       struct evbuffer *client, enum http_action *act)
+{
+	char msg[HTTP_LOG_MAX * 2];
+
+	if (!http_host_ok(h, x->host->value, r->hostlen, r->port, r->portlen)) {
 		snprintf(msg, sizeof(msg),
 			 "This server does not publish %s; it publishes %s.",
 			 h->cur.host, h->svc->fqdn);
-		act = http_answer_local(h, &x, client, 421, msg,
-					"Host not served here");
-		goto done;
+		*act = http_answer_local(h, x, client, 421, msg,
+					 "Host not served here");
+		return true;
 	}
-	if (!(plen == 1 && path[0] == '*' && http_path_allowed(h, "/", 1)) &&
-	    !http_path_allowed(h, path, plen)) {
-		char msg[HTTP_LOG_MAX * 2];
-
+	if (!(r->plen == 1 && r->path[0] == '*' &&
+	      http_path_allowed(h, "/", 1)) &&
+	    !http_path_allowed(h, r->path, r->plen)) {
 		snprintf(msg, sizeof(msg), "%s is not published on %s.",
 			 h->cur.target, h->svc->fqdn);
-		act = http_answer_local(h, &x, client, 404, msg,
-					"path not published");
-		goto done;
+		*act = http_answer_local(h, x, client, 404, msg,
+					 "path not published");
+		return true;
 	}
-	http_serialise(h, &x, path, plen, query, qlen, to);
+	return false;
+}
+
+/* Send the request head, re-serialised, to TO and await its response; the
+ * body (if any) follows in HTTP_S_BODY. */
+static void http_forward_head(struct http_conn *h, const struct http_facts *x,
+			      const struct http_route *r, struct evbuffer *to)
+{
+	http_serialise(h, x, r->path, r->plen, r->query, r->qlen, to);
 	h->cur.forwarded = true;
-	*need_backend = true;
 	h->resp_pending = true;
 	h->resp_head_done = false;
 	h->resp_bytes = 0;
@@ -513,7 +531,40 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 		h->body_to = to;
 		memset(&h->chunk, 0, sizeof(h->chunk));
 	}
-done:
+}
+
+/* The head is whole in FROM (h->scan.pos bytes): parse it, check it, then
+ * forward it re-serialised or answer it. */
+static enum http_action
+http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
+	       struct evbuffer *client, bool *need_backend)
+{
+	size_t n = h->scan.pos;
+	struct http_facts x;
+	struct http_route r;
+	enum http_action act = HTTP_CONTINUE;
+	const char *why;
+	int status;
+
+	memset(&h->cur, 0, sizeof(h->cur));
+	clock_gettime(CLOCK_MONOTONIC, &h->cur.start);
+	h->cur.minor = 1;
+	free(h->head);
+	h->head = malloc(n);
+	if (h->head == NULL)
+		return http_fail(h, client, 400, "out of memory");
+	evbuffer_remove(from, h->head, n);
+	memset(&h->scan, 0, sizeof(h->scan));
+	why = http_parse_head(h, n);
+	if (why != NULL) {
+		h->cur.head_method = false;
+		act = http_fail(h, client, 400, why);
+	} else if ((why = http_head_refusal(h, &x, &r, &status)) != NULL) {
+		act = http_fail(h, client, status, why);
+	} else if (!http_not_published(h, &x, &r, client, &act)) {
+		http_forward_head(h, &x, &r, to);
+		*need_backend = true;
+	}
 	free(h->head);
 	h->head = NULL;
 	h->nfields = 0;

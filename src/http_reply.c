@@ -10,7 +10,9 @@
  * here once it has decided what to answer; http_redirect only reads the
  * request line of a plain-HTTP request to build its Location.
  */
-#include "edge443/http_internal.h"
+#include "edge443/http_reply.h"
+#include "edge443/http.h"
+#include "edge443/http_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /* order.c — the smallest certificate set that satisfies the plan rules.
  *
  * Pure logic over a `struct config`: no I/O, no OpenSSL.  It groups the
- * services into public and internal ones, lets every CN-bound service seed a
+ * services into public and internal ones, lets every service whose CN must be
+ * its FQDN (order_role_seeds, from the role table of roles.c) seed a
  * certificate with its FQDN as CN, puts the other services on one of those
  * as SANs (or lets the first of them seed one when its class has none) and
  * works out each certificate's SAN list, EKU and name.  The result is what
@@ -12,10 +13,10 @@
 #include "edge443/order.h"
 
 #include "edge443/cert.h"
+#include "edge443/names.h"
+#include "edge443/ossl_err.h"
+#include "edge443/roles.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,85 +25,33 @@
 /* RFC 5280 ub-common-name: a longer FQDN cannot be a subject CN. */
 #define ORDER_CN_MAX 64
 #define ORDER_NAME_MAX 253
-#define ORDER_LABEL_MAX 63
 
-static void order_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void order_err(char *err, size_t errlen, const char *fmt, ...)
+bool order_role_seeds(const struct config *cfg, enum config_role role)
 {
-	va_list ap;
+	enum config_platform platform =
+		cfg ? cfg->platform : CONFIG_PLATFORM_OCS2007R2;
 
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
+	return roles_cn_is_fqdn(platform, role) == ROLES_CN_MUST;
 }
 
-bool order_role_cn_bound(const struct config *cfg, enum config_role role)
-{
-	if (cfg && cfg->platform == CONFIG_PLATFORM_LYNC)
-		return false;
-	return role == CONFIG_ROLE_ACCESS_EDGE ||
-	       role == CONFIG_ROLE_WEBCONF_EDGE ||
-	       role == CONFIG_ROLE_EDGE_INTERNAL;
-}
-
-/* A host name a CA can put in a dNSName: LDH labels of 1-63 characters, no
- * leading or trailing hyphen, at most 253 characters, no wildcard, not an IP
- * literal.  On failure writes why into WHY. */
+/* A host name a CA can put in a dNSName (names_dns_why), and neither a
+ * wildcard nor an IP literal, which edge443 plan never orders.  On failure
+ * writes why into WHY. */
 static bool order_name_ok(const char *name, const char **why)
 {
-	size_t len, label = 0;
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (!name || !*name) {
-		*why = "is empty";
-		return false;
-	}
-	if (strchr(name, '*')) {
+	if (name && strchr(name, '*')) {
 		*why = "is a wildcard; edge443 plan never plans wildcards "
 		       "(Access Edge, Web Conferencing Edge and CWA refuse "
 		       "them) — name the host itself";
 		return false;
 	}
-	if (inet_pton(AF_INET, name, &a4) == 1 ||
-	    inet_pton(AF_INET6, name, &a6) == 1) {
+	if (names_ip_literal(name)) {
 		*why = "is an IP address; planned certificates carry DNS "
 		       "names — use the host name clients connect to";
 		return false;
 	}
-	len = strlen(name);
-	if (len > ORDER_NAME_MAX) {
-		*why = "is longer than 253 characters";
-		return false;
-	}
-	for (size_t i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c == '.' || c == '\0') {
-			if (label == 0 || label > ORDER_LABEL_MAX) {
-				*why = "has an empty label or one longer than "
-				       "63 characters";
-				return false;
-			}
-			if (name[i - 1] == '-' || name[i - label] == '-') {
-				*why = "has a label that starts or ends with "
-				       "'-'";
-				return false;
-			}
-			label = 0;
-			continue;
-		}
-		if (!isalnum(c) && c != '-') {
-			*why = "holds a character that a host name cannot "
-			       "(letters, digits, '-' and '.' only)";
-			return false;
-		}
-		label++;
-	}
-	return true;
+	*why = names_dns_why(name);
+	return *why == NULL;
 }
 
 static char *order_strdup(const char *s)
@@ -193,7 +142,7 @@ static int order_add_san_prefixed(struct order_cert *oc, const char *prefix,
 
 static bool order_svc_internal(const struct config_service *svc)
 {
-	return svc->role == CONFIG_ROLE_EDGE_INTERNAL ||
+	return roles_of(svc->role)->internal ||
 	       cert_name_is_internal(svc->fqdn);
 }
 
@@ -219,7 +168,7 @@ static long order_seed(struct order_plan *plan, const struct config *cfg,
 	return (long)(plan->n - 1);
 }
 
-/* The first certificate of the plan seeded by a CN-bound service of ROLE in
+/* The first certificate of the plan seeded by a seeding service of ROLE in
  * the class INTERNAL, or -1.  OWNER[i] is the seeding service of cert i. */
 static long order_find_role(const struct order_plan *plan,
 			    const struct config *cfg, const size_t *owner,
@@ -228,7 +177,7 @@ static long order_find_role(const struct order_plan *plan,
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->certs[i].internal == internal &&
 		    cfg->services[owner[i]].role == role &&
-		    order_role_cn_bound(cfg, role))
+		    order_role_seeds(cfg, role))
 			return (long)i;
 	return -1;
 }
@@ -241,7 +190,7 @@ static long order_find_class(const struct order_plan *plan, bool internal)
 	return -1;
 }
 
-/* Which certificate a rider (non-CN-bound service) goes on, or -1 when its
+/* Which certificate a rider (a service that seeds none) goes on, or -1 when its
  * class has none yet. */
 static long order_pick(const struct order_plan *plan, const struct config *cfg,
 		       const size_t *owner, const struct config_service *svc)
@@ -349,22 +298,23 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 		const struct config_service *svc = &cfg->services[i];
 		int line = svc->fqdn_line ? svc->fqdn_line : svc->line;
 		if (!svc->fqdn) {
-			order_err(err, errlen,
-				  "%s:%d: service \"%s\" has no fqdn; edge443 "
-				  "plan needs the name clients connect to — "
-				  "add fqdn = \"...\"",
-				  file, svc->line, svc->name);
+			ossl_err_printf(
+				err, errlen,
+				"%s:%d: service \"%s\" has no fqdn; edge443 "
+				"plan needs the name clients connect to — "
+				"add fqdn = \"...\"",
+				file, svc->line, svc->name);
 			return -1;
 		}
 		if (!order_name_ok(svc->fqdn, &why)) {
-			order_err(err, errlen,
-				  "%s:%d: service \"%s\": fqdn \"%s\" %s", file,
-				  line, svc->name, svc->fqdn, why);
+			ossl_err_printf(err, errlen,
+					"%s:%d: service \"%s\": fqdn \"%s\" %s",
+					file, line, svc->name, svc->fqdn, why);
 			return -1;
 		}
-		if (order_role_cn_bound(cfg, svc->role) &&
+		if (order_role_seeds(cfg, svc->role) &&
 		    strlen(svc->fqdn) > ORDER_CN_MAX) {
-			order_err(
+			ossl_err_printf(
 				err, errlen,
 				"%s:%d: service \"%s\": fqdn \"%s\" is longer "
 				"than the 64 characters a certificate CN can "
@@ -384,12 +334,13 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 				 svc->sip_domains[d]);
 			if (strlen(svc->sip_domains[d]) > ORDER_NAME_MAX ||
 			    !order_name_ok(name, &why)) {
-				order_err(err, errlen,
-					  "%s:%d: service \"%s\": sip_domains "
-					  "entry \"%s\" gives sip.%s, which %s",
-					  file, dline, svc->name,
-					  svc->sip_domains[d],
-					  svc->sip_domains[d], why);
+				ossl_err_printf(
+					err, errlen,
+					"%s:%d: service \"%s\": sip_domains "
+					"entry \"%s\" gives sip.%s, which %s",
+					file, dline, svc->name,
+					svc->sip_domains[d],
+					svc->sip_domains[d], why);
 				return -1;
 			}
 		}
@@ -437,7 +388,7 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	if (err && errlen)
 		err[0] = '\0';
 	if (!cfg) {
-		order_err(err, errlen, "no configuration");
+		ossl_err_printf(err, errlen, "no configuration");
 		return NULL;
 	}
 	if (order_validate(cfg, err, errlen) < 0)
@@ -447,11 +398,11 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	if (!plan || !owner)
 		goto oom;
 
-	/* Pass 1: CN-bound services seed their certificates. */
+	/* Pass 1: the services whose CN must be their FQDN seed. */
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct config_service *svc = &cfg->services[s];
 		long k = -1;
-		if (!order_role_cn_bound(cfg, svc->role))
+		if (!order_role_seeds(cfg, svc->role))
 			continue;
 		for (size_t i = 0; i < plan->n && k < 0; i++)
 			if (plan->certs[i].internal ==
@@ -471,7 +422,7 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct config_service *svc = &cfg->services[s];
 		long k;
-		if (order_role_cn_bound(cfg, svc->role))
+		if (order_role_seeds(cfg, svc->role))
 			continue;
 		k = order_pick(plan, cfg, owner, svc);
 		if (k < 0) {
@@ -491,7 +442,7 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 		if (strlen(oc->cn) > ORDER_CN_MAX) {
 			const struct config_service *svc =
 				&cfg->services[oc->services[0]];
-			order_err(
+			ossl_err_printf(
 				err, errlen,
 				"%s:%d: service \"%s\": fqdn \"%s\" would be "
 				"the CN of certificate \"%s\", but a CN holds "
@@ -514,7 +465,8 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	free(owner);
 	return plan;
 oom:
-	order_err(err, errlen, "out of memory while planning certificates");
+	ossl_err_printf(err, errlen,
+			"out of memory while planning certificates");
 	free(owner);
 	order_plan_free(plan);
 	return NULL;

@@ -1,4 +1,4 @@
-/* plan.c — the certificate-plan rules of RULES.md.
+/* plan.c — the certificate-plan rules of `edge443 check`, as one call.
  *
  * This module judges a plan: it takes the plain `struct config` from
  * config.c and the `struct cert_info` facts that cert.c read for each
@@ -6,19 +6,19 @@
  * per-service rules (plan_service.c) and the plan-wide rules (here: listen
  * clashes, shared CNs, unknown references, unused sections), and appends
  * findings (severity, rule id, file:line, what is wrong — what to do), sorted
- * by line.  This file also holds the findings list and the small helpers the
- * rule files share (plan_internal.h).  It reads no file itself: plan_load_certs
- * is the one place that asks cert.c to load certificates and verify chains, so
- * that plan_check stays pure logic over structs and is unit-tested as such.  It
- * does not print (report.c formats the findings) and it does not decide exit
- * codes (main.c does, from the error count).
+ * by line.  The findings list and the words every rule file uses are
+ * plan_findings.c's, the role facts roles.c's.  It reads no file itself:
+ * plan_load_certs is the one place that asks cert.c to load certificates and
+ * verify chains, so that plan_check stays pure logic over structs and is
+ * unit-tested as such.  It does not print (report.c formats the findings) and
+ * it does not decide exit codes (main.c does, from the error count).
  *
  * Every rule id is a string literal listed in plan_rule_ids; findings point
  * at the line of the option they are about, falling back to the line of its
  * section, so that a user can go straight to what needs changing.
  */
 #include "edge443/plan.h"
-#include "edge443/plan_internal.h"
+#include "edge443/roles.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,156 +76,6 @@ const char *const plan_rule_ids[] = {
 	NULL,
 };
 
-/* ---- findings --------------------------------------------------------- */
-
-const char *plan_severity_name(enum plan_severity sev)
-{
-	return sev == PLAN_ERROR ? "error" : "warn";
-}
-
-int plan_add(struct plan_findings *out, enum plan_severity sev,
-	     const char *rule, const char *file, int line, const char *subject,
-	     const char *fmt, ...)
-{
-	struct plan_finding *f;
-	char *message = NULL, *subj = NULL;
-	va_list ap;
-	int len;
-
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? out->cap * 2 : 16;
-		struct plan_finding *items =
-			realloc(out->items, cap * sizeof(*items));
-		if (!items)
-			return -1;
-		out->items = items;
-		out->cap = cap;
-	}
-
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (len < 0)
-		return -1;
-	message = malloc((size_t)len + 1);
-	if (!message)
-		goto fail;
-	va_start(ap, fmt);
-	vsnprintf(message, (size_t)len + 1, fmt, ap);
-	va_end(ap);
-	if (subject && !(subj = strdup(subject)))
-		goto fail;
-
-	f = &out->items[out->n++];
-	f->severity = sev;
-	f->rule = rule;
-	f->file = file;
-	f->line = line > 0 ? line : 0;
-	f->subject = subj;
-	f->message = message;
-	if (sev == PLAN_ERROR)
-		out->errors++;
-	else
-		out->warnings++;
-	return 0;
-fail:
-	free(message);
-	free(subj);
-	return -1;
-}
-
-void plan_findings_free(struct plan_findings *f)
-{
-	if (!f)
-		return;
-	for (size_t i = 0; i < f->n; i++) {
-		free(f->items[i].subject);
-		free(f->items[i].message);
-	}
-	free(f->items);
-	f->items = NULL;
-	f->n = f->cap = 0;
-	f->errors = f->warnings = 0;
-}
-
-/* Stable sort of items[from..n) by line, then errors before warnings.  An
- * insertion sort: plans hold tens of findings, and it is stable by nature. */
-static void plan_sort(struct plan_findings *out, size_t from)
-{
-	for (size_t i = from + 1; i < out->n; i++) {
-		struct plan_finding f = out->items[i];
-		size_t j = i;
-
-		while (j > from) {
-			const struct plan_finding *p = &out->items[j - 1];
-			bool after =
-				p->line > f.line || (p->line == f.line &&
-						     p->severity == PLAN_WARN &&
-						     f.severity == PLAN_ERROR);
-			if (!after)
-				break;
-			out->items[j] = out->items[j - 1];
-			j--;
-		}
-		out->items[j] = f;
-	}
-}
-
-/* ---- small helpers ---------------------------------------------------- */
-
-int plan_line(int line, int fallback)
-{
-	return line > 0 ? line : fallback;
-}
-
-const char *plan_file(const struct config *cfg)
-{
-	return cfg && cfg->file ? cfg->file : "(config)";
-}
-
-bool plan_name_eq(const char *a, const char *b)
-{
-	return a && b && strcasecmp(a, b) == 0;
-}
-
-/* "certificate \"ssl1\"", or for a chain as served (no section) "the
- * certificate served (CN=...)". */
-void plan_cert_label(const struct config_cert *cc, const struct cert_info *ci,
-		     char *buf, size_t len)
-{
-	if (cc && cc->name)
-		snprintf(buf, len, "certificate \"%s\"", cc->name);
-	else if (ci && ci->subject[0])
-		snprintf(buf, len, "the certificate served (%s)", ci->subject);
-	else
-		snprintf(buf, len, "the certificate served");
-}
-
-void plan_service_label(const struct config_service *svc, char *buf, size_t len)
-{
-	snprintf(buf, len, "service \"%s\"", svc->name ? svc->name : "?");
-}
-/* Comma-separated list of the DNS SANs, "(none)" when empty. */
-void plan_san_list(const struct cert_info *ci, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	if (!ci->nsans) {
-		snprintf(buf, len, "(none)");
-		return;
-	}
-	for (size_t i = 0; i < ci->nsans && used < len; i++) {
-		int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-				 ci->sans[i]);
-		if (w < 0 || (size_t)w >= len - used) {
-			if (len > 4)
-				memcpy(buf + len - 4, "...", 4);
-			return;
-		}
-		used += (size_t)w;
-	}
-}
 /* Index of the certificate section NAME in cfg->certs, -1 when undefined. */
 static long plan_cert_index(const struct config *cfg, const char *name)
 {
@@ -363,9 +213,9 @@ static int plan_check_cn_shared(const struct config *cfg,
 	char who[300], certs[1024];
 	int port;
 
-	if (cfg->platform != CONFIG_PLATFORM_OCS2007R2 ||
-	    !plan_role_cn_bound(a->role) || !plan_role_cn_bound(b->role) ||
-	    !a->certificate || !b->certificate)
+	if (!roles_cn_bound(cfg->platform, a->role) ||
+	    !roles_cn_bound(cfg->platform, b->role) || !a->certificate ||
+	    !b->certificate)
 		return 0;
 	port = plan_shared_port(a, b);
 	if (!port)
@@ -545,7 +395,7 @@ int plan_check(const struct config *cfg, const struct plan_certs *pc,
 	}
 
 	rc |= plan_check_across(cfg, pc, out);
-	plan_sort(out, start);
+	plan_findings_sort(out, start);
 	return rc ? -1 : 0;
 }
 

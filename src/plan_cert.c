@@ -1,15 +1,14 @@
-/* plan_cert.c — the per-certificate rules of RULES.md.
+/* plan_cert.c — the per-certificate rules of `edge443 check`.
  *
  * This part of the plan module judges one certificate section on its own:
  * the files cert.c could not use, the key (presence, match, permissions,
  * strength), the signature, EKU and key usage, the names (SAN present, CN in
  * the SANs, their order, internal names) and the validity period and chain.
  * It does not judge how a service uses the certificate (plan_service.c) or
- * anything across the plan (plan.c), and like all of plan it reads no file
- * and prints nothing: it appends findings.
+ * anything across the plan (plan.c, which runs it), and like all of plan it
+ * reads no file and prints nothing: it appends findings (plan_findings.c).
  */
-#include "edge443/plan.h"
-#include "edge443/plan_internal.h"
+#include "edge443/plan_cert.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,16 +1,17 @@
-/* plan_service.c — the per-service rules of RULES.md.
+/* plan_service.c — the per-service rules of `edge443 check`.
  *
  * This part of the plan module judges one service: whether its certificate
  * suits its role (FQDN covered, CN is the FQDN, no wildcard where the role
  * forbids it, client EKU, SIP domains, CWA names), and the service rules that
  * need no certificate (certificate required, backend required, Edge
  * terminated, backend verification, legacy TLS).  It does not judge the
- * certificate on its own (plan_cert.c) or clashes between services (plan.c),
- * and like all of plan it reads no file and prints nothing: it appends
- * findings.
+ * certificate on its own (plan_cert.c) or clashes between services (plan.c,
+ * which runs it), and like all of plan it reads no file and prints nothing:
+ * it appends findings (plan_findings.c).  What a role requires comes from the
+ * role table (roles.c).
  */
-#include "edge443/plan.h"
-#include "edge443/plan_internal.h"
+#include "edge443/plan_service.h"
+#include "edge443/roles.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,28 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/* The role as people call it, for messages. */
-static const char *plan_role_title(enum config_role role)
-{
-	switch (role) {
-	case CONFIG_ROLE_ACCESS_EDGE:
-		return "Access Edge";
-	case CONFIG_ROLE_WEBCONF_EDGE:
-		return "Web Conferencing Edge";
-	case CONFIG_ROLE_AV_EDGE:
-		return "A/V Edge";
-	case CONFIG_ROLE_EDGE_INTERNAL:
-		return "the Edge internal interface";
-	case CONFIG_ROLE_CWA:
-		return "Communicator Web Access";
-	case CONFIG_ROLE_WEB:
-		return "a web site";
-	case CONFIG_ROLE_GENERIC:
-		break;
-	}
-	return "a generic TLS service";
-}
 
 /* True when some DNS SAN equals NAME (case-insensitively) or covers it. */
 static bool plan_has_san(const struct cert_info *ci, const char *name)
@@ -55,52 +34,32 @@ static bool plan_has_san(const struct cert_info *ci, const char *name)
 
 /* ---- per service ------------------------------------------------------ */
 
-bool plan_role_cn_bound(enum config_role role)
-{
-	return role == CONFIG_ROLE_ACCESS_EDGE ||
-	       role == CONFIG_ROLE_WEBCONF_EDGE;
-}
-
 static int plan_check_cn_is_fqdn(const struct config *cfg,
 				 const struct config_service *svc,
 				 const struct cert_info *ci, const char *who,
 				 const char *sdesc, const char *cwho, int line,
 				 struct plan_findings *out)
 {
-	enum plan_severity sev = PLAN_ERROR;
+	const struct roles_facts *role = roles_of(svc->role);
+	enum roles_cn rule = roles_cn_is_fqdn(cfg->platform, svc->role);
 	char cn[300];
-	const char *why;
 
-	switch (svc->role) {
-	case CONFIG_ROLE_ACCESS_EDGE:
-	case CONFIG_ROLE_WEBCONF_EDGE:
-		why = "takes its FQDN from the certificate CN whatever is "
-		      "configured";
-		break;
-	case CONFIG_ROLE_EDGE_INTERNAL:
-		why = "is known to the internal servers by the certificate CN";
-		break;
-	case CONFIG_ROLE_AV_EDGE:
-		why = "should present its FQDN as the certificate CN";
-		sev = PLAN_WARN;
-		break;
-	default:
-		return 0;
-	}
-	if (cfg->platform != CONFIG_PLATFORM_OCS2007R2 || !svc->fqdn ||
+	if (rule == ROLES_CN_ANY || !svc->fqdn ||
 	    plan_name_eq(ci->cn, svc->fqdn))
 		return 0;
 	if (ci->cn)
 		snprintf(cn, sizeof(cn), "has CN %s", ci->cn);
 	else
 		snprintf(cn, sizeof(cn), "has no CN");
-	return plan_add(out, sev, "cn-is-fqdn", plan_file(cfg), line, who,
+	return plan_add(out, rule == ROLES_CN_MUST ? PLAN_ERROR : PLAN_WARN,
+			"cn-is-fqdn", plan_file(cfg), line, who,
 			"%s has FQDN %s but %s %s; %s %s — give it a "
 			"certificate whose CN is %s (edge443 plan)%s",
-			sdesc, svc->fqdn, cwho, cn, plan_role_title(svc->role),
-			why, svc->fqdn,
-			plan_role_cn_bound(svc->role) ? ", or a different port"
-						      : "");
+			sdesc, svc->fqdn, cwho, cn, role->title, role->cn_why,
+			svc->fqdn,
+			roles_cn_bound(cfg->platform, svc->role)
+				? ", or a different port"
+				: "");
 }
 
 static int plan_check_wildcard(const struct config *cfg,
@@ -109,13 +68,11 @@ static int plan_check_wildcard(const struct config *cfg,
 			       const char *sdesc, const char *cwho, int line,
 			       struct plan_findings *out)
 {
+	const struct roles_facts *role = roles_of(svc->role);
 	const char *wild = NULL;
 
-	switch (svc->role) {
-	case CONFIG_ROLE_ACCESS_EDGE:
-	case CONFIG_ROLE_WEBCONF_EDGE:
-	case CONFIG_ROLE_EDGE_INTERNAL:
-	case CONFIG_ROLE_CWA:
+	switch (role->wildcard) {
+	case ROLES_WILDCARD_FORBIDDEN:
 		if (ci->cn && cert_name_is_wildcard(ci->cn))
 			wild = ci->cn;
 		for (size_t i = 0; i < ci->nsans && !wild; i++)
@@ -129,8 +86,8 @@ static int plan_check_wildcard(const struct config *cfg,
 				"does not support wildcard certificates — give "
 				"it a certificate with explicit names (edge443 "
 				"plan)",
-				sdesc, cwho, wild, plan_role_title(svc->role));
-	case CONFIG_ROLE_WEB:
+				sdesc, cwho, wild, role->title);
+	case ROLES_WILDCARD_NOT_CN:
 		if (!ci->cn || !cert_name_is_wildcard(ci->cn))
 			return 0;
 		return plan_add(out, PLAN_WARN, "wildcard-forbidden",
@@ -141,9 +98,10 @@ static int plan_check_wildcard(const struct config *cfg,
 				"wildcard SAN is fine)",
 				sdesc, cwho, ci->cn,
 				svc->fqdn ? svc->fqdn : "the FQDN");
-	default:
-		return 0;
+	case ROLES_WILDCARD_OK:
+		break;
 	}
+	return 0;
 }
 
 int plan_check_service_cert(const struct config *cfg,
@@ -290,7 +248,7 @@ int plan_check_service(const struct config *cfg,
 			       who, config_role_name(svc->role),
 			       config_mode_name(svc->mode));
 
-	if (plan_role_cn_bound(svc->role) && terminates)
+	if (roles_of(svc->role)->mtls_peer && terminates)
 		rc |= plan_add(
 			out, PLAN_WARN, "edge-terminated", file,
 			plan_line(svc->mode_line, svc->line), who,

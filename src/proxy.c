@@ -20,8 +20,10 @@
  *
  * Not here: choosing the service for a listener (server_worker.c with
  * runtime.c), building SSL contexts (tls.c), connecting with failover
- * (backend.c), the sides' socket and SSL plumbing (proxy_side.c), HTTP
- * (proxy_http.c), the port-80 redirect listener (redirect.c).
+ * (backend.c), the sides' socket and SSL plumbing (proxy_side.c, which
+ * reports a plain side's reads to proxy_plain_cbs here and calls nothing
+ * else of this file), HTTP (proxy_http.c), the port-80 redirect listener
+ * (redirect.c).
  */
 #include "edge443/proxy.h"
 #include "edge443/proxy_internal.h"
@@ -45,8 +47,11 @@
 
 #include "edge443/log.h"
 
+static void proxy_read_cb(struct bufferevent *bev, void *arg);
 static void proxy_write_cb(struct bufferevent *bev, void *arg);
+static void proxy_event_cb(struct bufferevent *bev, short events, void *arg);
 static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg);
+static const struct proxy_side_cbs proxy_plain_cbs;
 
 /* ---- the state machine -------------------------------------------------- */
 
@@ -477,7 +482,6 @@ static void proxy_backend_attach(struct proxy_conn *c, int fd, size_t server)
 				       "backend failed");
 		return;
 	}
-	c->backend.conn = c;
 	if (rb->client_ctx) {
 		c->backend.ssl = tls_client_ssl_new(rb->client_ctx, be);
 		if (!c->backend.ssl) {
@@ -508,7 +512,8 @@ static void proxy_backend_attach(struct proxy_conn *c, int fd, size_t server)
 		proxy_conn_close(c, "out of memory");
 		return;
 	}
-	if (proxy_plain_side(c, &c->backend) < 0) {
+	if (proxy_plain_side(&c->backend, c->owner->base, &proxy_plain_cbs, c) <
+	    0) {
 		proxy_conn_close(c, "out of memory");
 		return;
 	}
@@ -626,7 +631,7 @@ static void proxy_preread(struct proxy_conn *c)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
-void proxy_read_cb(struct bufferevent *bev, void *arg)
+static void proxy_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct proxy_conn *c = arg;
 	bool is_client = bev == c->client.bev;
@@ -697,7 +702,7 @@ static bool proxy_backend_tls_retry(struct proxy_conn *c, const char *why)
 	log_warn("service %s: client %s: trying another server of backend %s",
 		 c->rs->svc->name, c->peer, pool->be->name);
 	proxy_side_free(&c->backend, false);
-	struct proxy_side fresh = {.conn = c};
+	struct proxy_side fresh = {0};
 	c->backend = fresh;
 	proxy_connect_backend(c);
 	return true;
@@ -891,7 +896,7 @@ static void proxy_side_broke(struct proxy_conn *c, struct proxy_side *s,
 	proxy_flush_close(c, is_client ? "client failed" : "backend failed");
 }
 
-void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
+static void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 {
 	struct proxy_conn *c = arg;
 	struct proxy_side *s = proxy_side_of(c, bev);
@@ -945,6 +950,46 @@ void proxy_event_cb(struct bufferevent *bev, short events, void *arg)
 out:
 	proxy_release(c);
 }
+
+/* A plain side's own read event (proxy_side.c) read bytes: as a read
+ * watermark would, keep at most PROXY_BUF_MAX while not relaying yet (the
+ * backend still connecting), then run the read callback. */
+static void proxy_plain_data_cb(struct proxy_side *s, void *arg)
+{
+	struct proxy_conn *c = arg;
+
+	if (c->state != PROXY_RELAY && !c->hooks &&
+	    evbuffer_get_length(bufferevent_get_input(s->bev)) >=
+		    PROXY_BUF_MAX) {
+		proxy_side_reading(s, false);
+		s->paused = true;
+	}
+	proxy_read_cb(s->bev, c);
+}
+
+/* ... found the socket's end or an error (errno): the event callback. */
+static void proxy_plain_event_cb(struct proxy_side *s, short events, void *arg)
+{
+	proxy_event_cb(s->bev, events, arg);
+}
+
+/* ... had no memory to read into. */
+static void proxy_plain_fail_cb(struct proxy_side *s, const char *why,
+				void *arg)
+{
+	struct proxy_conn *c = arg;
+
+	proxy_hold(c);
+	proxy_conn_close(c, why);
+	proxy_release(c);
+	(void)s;
+}
+
+static const struct proxy_side_cbs proxy_plain_cbs = {
+	.data = proxy_plain_data_cb,
+	.event = proxy_plain_event_cb,
+	.fail = proxy_plain_fail_cb,
+};
 
 /* A plain relay's idle and response timeouts. */
 static void proxy_relay_timer(struct proxy_conn *c)
@@ -1059,8 +1104,6 @@ static int proxy_client_side(struct proxy_conn *c, int fd)
 {
 	struct proxy_owner *owner = c->owner;
 
-	c->client.conn = c;
-	c->backend.conn = c;
 	if (c->rs->svc->mode == CONFIG_MODE_PASSTHROUGH) {
 		c->state = PROXY_PREREAD;
 		c->client.bev = bufferevent_socket_new(owner->base, fd,
@@ -1070,7 +1113,8 @@ static int proxy_client_side(struct proxy_conn *c, int fd)
 			return -1;
 		}
 		proxy_setup_bev(c, c->client.bev);
-		return proxy_plain_side(c, &c->client);
+		return proxy_plain_side(&c->client, owner->base,
+					&proxy_plain_cbs, c);
 	}
 	c->state = PROXY_HANDSHAKE;
 	c->client.ssl = SSL_new(c->rs->ctx);

@@ -3,10 +3,13 @@
  * TLS sides run inside libevent's bufferevent_openssl; this file prepares
  * their SSL objects (OpenSSL 3's unexpected EOF treated as an end of stream,
  * with a close_notify tracker so a dirty close stays dirty) and turns their
- * error queues into a reason.  Plain TCP sides keep a bufferevent for
- * writing but read through an event of their own, up to PROXY_IO_MAX bytes
- * per call (libevent 2.1 reads plain sockets 4 KiB at a time), feeding the
- * same callbacks a bufferevent would.  The relay logic is proxy.c's.
+ * error queues into a reason (worded by ossl_err.c).  Plain TCP sides keep a
+ * bufferevent for writing but read through an event of their own, up to
+ * PROXY_IO_MAX bytes per call (libevent 2.1 reads plain sockets 4 KiB at a
+ * time), and report what they read, an end or a failure to the callbacks
+ * that the side's creator gave (struct proxy_side_cbs), as a bufferevent
+ * reports to its owner.  It knows no connection: the relay logic, and what
+ * a read means to it, are proxy.c's.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -19,7 +22,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "edge443/proxy_internal.h"
+#include "edge443/proxy_side.h"
+#include "edge443/ossl_err.h"
 #include "edge443/tls.h"
 
 /* Records a close_notify from the peer.  The SSLs run with
@@ -86,11 +90,11 @@ size_t proxy_side_pending(const struct proxy_side *s)
 }
 
 /* A plain socket is readable: read up to PROXY_IO_MAX bytes at once into the
- * bufferevent's input, then run the same callbacks a bufferevent would. */
+ * bufferevent's input, then report to the side's callbacks what a
+ * bufferevent would report to its own. */
 static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct proxy_side *s = arg;
-	struct proxy_conn *c = s->conn;
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer_iovec v[2];
 	ssize_t r;
@@ -102,9 +106,7 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	n = evbuffer_reserve_space(in, PROXY_IO_MAX, v, 2);
 	if (n <= 0) {
 		evbuffer_freeze(in, 0);
-		proxy_hold(c);
-		proxy_conn_close(c, "out of memory");
-		proxy_release(c);
+		s->cbs->fail(s, "out of memory", s->cbarg);
 		return;
 	}
 	r = readv(fd, (struct iovec *)v, n);
@@ -118,14 +120,7 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		evbuffer_commit_space(in, v, n);
 		evbuffer_freeze(in, 0);
-		/* Not relaying yet (backend still connecting): keep at most
-		 * PROXY_BUF_MAX, as a read watermark would. */
-		if (c->state != PROXY_RELAY && !c->hooks &&
-		    evbuffer_get_length(in) >= PROXY_BUF_MAX) {
-			proxy_side_reading(s, false);
-			s->paused = true;
-		}
-		proxy_read_cb(s->bev, c);
+		s->cbs->data(s, s->cbarg);
 		return;
 	}
 	evbuffer_commit_space(in, v, 0);
@@ -133,19 +128,21 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (r < 0 && (err == EAGAIN || err == EINTR))
 		return;
 	event_del(s->rev);
-	errno = err; /* proxy_event_cb reads it for the reason */
-	proxy_event_cb(s->bev,
-		       BEV_EVENT_READING |
-			       (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
-		       c);
+	errno = err; /* the event callback reads it for the reason */
+	s->cbs->event(s,
+		      BEV_EVENT_READING |
+			      (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		      s->cbarg);
 	(void)what;
 }
 
 /* A plain TCP side: the bufferevent writes, proxy_plain_read_cb reads. */
-int proxy_plain_side(struct proxy_conn *c, struct proxy_side *s)
+int proxy_plain_side(struct proxy_side *s, struct event_base *base,
+		     const struct proxy_side_cbs *cbs, void *arg)
 {
-	s->conn = c;
-	s->rev = event_new(c->owner->base, bufferevent_getfd(s->bev),
+	s->cbs = cbs;
+	s->cbarg = arg;
+	s->rev = event_new(base, bufferevent_getfd(s->bev),
 			   EV_READ | EV_PERSIST, proxy_plain_read_cb, s);
 	return s->rev ? 0 : -1;
 }
@@ -178,7 +175,7 @@ void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
 		/* libevent hands the queue back newest first: the last one
 		 * is the cause ("unrecognized name" under "callback
 		 * failed"). */
-		ERR_error_string_n(e, buf, len);
+		ossl_err_reason(e, buf, len);
 	}
 	if (syscall && !buf[0] && EVUTIL_SOCKET_ERROR() == 0)
 		*dirty = true;

@@ -6,23 +6,28 @@
  * verified to the backend's trust_file at OpenSSL's full default depth, name
  * checked per connection), attaches the session-ticket keys of tls_tickets.c
  * (which owns them), and reads the SNI of a buffered ClientHello for
- * passthrough by running OpenSSL itself on a memory BIO.  It reads certificate
- * files through cert.c, so the files are read the same way `edge443 check`
- * reads them.  It knows nothing about sockets or libevent and prints nothing.
- * Error queue: the constructors (main thread) clear the thread's OpenSSL error
- * queue and leave it empty; tls_peek_sni, which runs on workers between a
- * connection's reads, leaves it exactly as it found it; tls_error_string drains
- * it.
+ * passthrough by running OpenSSL itself on a memory BIO.  It reads no
+ * certificate or key file: a server context is built from the objects that
+ * the validation loaded and judged (struct tls_cert), so what is served is
+ * what was checked; the one file it reads is a backend's trust_file.  Name
+ * matching and the SNI parser are tls_name.c's, the listener's client-hello
+ * callback tls_sni.c's.  It knows nothing about sockets or libevent and
+ * prints nothing.  Error queue: the constructors (main thread) clear the
+ * thread's OpenSSL error queue and leave it empty; tls_peek_sni, which runs on
+ * workers between a connection's reads, leaves it exactly as it found it;
+ * errors are worded by ossl_err.c.
  *
  * Decisions worth knowing:
  * - Certificate choice.  A listener serves one certificate per key type; when
  *   an RSA and an ECDSA certificate are loaded into one context, OpenSSL picks
  *   by the client's signature algorithms.  No client-hello callback is needed
- *   for that, so a context gets one (tls_sni.c) only when further
- *   certificates of a key type are chosen by SNI, or for sni_strict; the SNI
- *   is read after the handshake with SSL_get_servername (tls_ssl_sni).  Every
- *   context installs a servername callback, because without one OpenSSL does
- *   not acknowledge SNI.
+ *   for that, so a listener's context gets one (tls_sni_attach) only when
+ *   further certificates of a key type are chosen by SNI, or for sni_strict;
+ *   otherwise the SNI is read after the handshake with SSL_get_servername
+ *   (tls_ssl_sni).  The passthrough peek's own context always has one: it
+ *   reads the SNI and stops the handshake.  Every server context installs a
+ *   servername callback, because without one OpenSSL does not acknowledge
+ *   SNI.
  * - sni_strict is decided in the client-hello callback, before any
  *   certificate is sent: the alert is unrecognized_name, which RFC 6066
  *   gives for a name the server does not serve.
@@ -43,12 +48,14 @@
  * - Backends keep OpenSSL's default TLS 1.2 cipher list: internal servers
  *   are often old, and the connection is verified either way.
  */
-#include "edge443/tls_internal.h"
+#include "edge443/tls.h"
+#include "edge443/tls_name.h"
+#include "edge443/tls_sni.h"
+#include "edge443/tls_tickets.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +70,7 @@
 #include <openssl/x509v3.h>
 
 #include "edge443/cert.h"
+#include "edge443/ossl_err.h"
 
 /* TLS 1.2: forward secrecy and AEAD only (no RSA key exchange, no CBC).
  * TLS 1.3 keeps OpenSSL's default suites. */
@@ -75,75 +83,11 @@
 /* Per service context; a cached session costs well under 1 KiB. */
 #define TLS_SESSION_CACHE_SIZE 20480L
 
-/* Longest host name RFC 6066 allows in server_name. */
-#define TLS_SNI_MAX 255
-
 /* ---- errors ------------------------------------------------------------ */
-
-void tls_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* One OpenSSL error as text: the reason, or strerror for system errors. */
-static const char *tls_error_reason(unsigned long code, char *buf, size_t len)
-{
-	const char *r;
-
-	if (ERR_SYSTEM_ERROR(code)) {
-		/* GNU strerror_r (_GNU_SOURCE is defined project-wide). */
-		return strerror_r(ERR_GET_REASON(code), buf, len);
-	}
-	r = ERR_reason_error_string(code);
-	if (r != NULL)
-		return r;
-	ERR_error_string_n(code, buf, len);
-	return buf;
-}
 
 void tls_error_string(const char *what, char *err, size_t errlen)
 {
-	unsigned long code, prev = 0;
-	const char *data;
-	int flags;
-	size_t used = 0;
-	bool first = true;
-
-	if (err != NULL && errlen > 0) {
-		snprintf(err, errlen, "%s", what != NULL ? what : "OpenSSL");
-		used = strlen(err);
-	}
-	/* Always drain the queue, even when err is full. */
-	while ((code = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) !=
-	       0) {
-		char buf[256];
-		const char *reason;
-		int n;
-
-		if (err == NULL || used + 1 >= errlen || code == prev)
-			continue;
-		prev = code;
-		reason = tls_error_reason(code, buf, sizeof(buf));
-		if ((flags & ERR_TXT_STRING) != 0 && data != NULL &&
-		    *data != '\0')
-			n = snprintf(err + used, errlen - used, "%s%s (%s)",
-				     first ? ": " : "; ", reason, data);
-		else
-			n = snprintf(err + used, errlen - used, "%s%s",
-				     first ? ": " : "; ", reason);
-		first = false;
-		if (n < 0)
-			break;
-		used += (size_t)n;
-		if (used >= errlen)
-			used = errlen - 1;
-	}
+	ossl_err_drainf(err, errlen, "%s", what != NULL ? what : "OpenSSL");
 }
 
 bool tls_error_is_dirty_eof(unsigned long errcode)
@@ -221,32 +165,34 @@ static int tls_server_load_cert(SSL_CTX *ctx, const struct tls_cert *tc,
 	int type, rc = -1;
 
 	if (cc->cert == NULL || cc->key == NULL) {
-		tls_errf(err, errlen,
-			 "certificate \"%s\" has no %s file; a "
-			 "terminating service needs the certificate and its "
-			 "private key",
-			 cc->name, cc->cert == NULL ? "cert" : "key");
+		ossl_err_printf(
+			err, errlen,
+			"certificate \"%s\" has no %s file; a "
+			"terminating service needs the certificate and its "
+			"private key",
+			cc->name, cc->cert == NULL ? "cert" : "key");
 		return -1;
 	}
 	/* The objects the plan rules judged, never the files again. */
 	if (ci == NULL) {
-		tls_errf(err, errlen, "certificate \"%s\" was not loaded",
-			 cc->name);
+		ossl_err_printf(err, errlen,
+				"certificate \"%s\" was not loaded", cc->name);
 		return -1;
 	}
 	if (ci->nerrors > 0) {
 		const struct cert_file_error *fe = &ci->errors[0];
 
-		tls_errf(err, errlen, "certificate \"%s\": %s: %s: %s",
-			 cc->name, fe->path, cert_file_status_name(fe->status),
-			 fe->detail != NULL ? fe->detail : "");
+		ossl_err_printf(err, errlen, "certificate \"%s\": %s: %s: %s",
+				cc->name, fe->path,
+				cert_file_status_name(fe->status),
+				fe->detail != NULL ? fe->detail : "");
 		goto out;
 	}
 	if (ci->leaf == NULL || ci->key == NULL) {
-		tls_errf(err, errlen,
-			 "certificate \"%s\": %s: no "
-			 "certificate or key could be read",
-			 cc->name, cc->cert);
+		ossl_err_printf(err, errlen,
+				"certificate \"%s\": %s: no "
+				"certificate or key could be read",
+				cc->name, cc->cert);
 		goto out;
 	}
 	if (X509_cmp_time(X509_get0_notAfter(ci->leaf), NULL) <= 0) {
@@ -256,29 +202,31 @@ static int tls_server_load_cert(SSL_CTX *ctx, const struct tls_cert *tc,
 		if (ASN1_TIME_to_tm(X509_get0_notAfter(ci->leaf), &tm) == 1)
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
 				 &tm);
-		tls_errf(err, errlen,
-			 "certificate \"%s\": %s expired on %s; "
-			 "an expired certificate is never served — renew it",
-			 cc->name, cc->cert, when);
+		ossl_err_printf(
+			err, errlen,
+			"certificate \"%s\": %s expired on %s; "
+			"an expired certificate is never served — renew it",
+			cc->name, cc->cert, when);
 		goto out;
 	}
 	if (!ci->key_matches) {
-		tls_errf(err, errlen,
-			 "certificate \"%s\": key %s does not "
-			 "belong to certificate %s — name the key the "
-			 "certificate was issued for",
-			 cc->name, cc->key, cc->cert);
+		ossl_err_printf(err, errlen,
+				"certificate \"%s\": key %s does not "
+				"belong to certificate %s — name the key the "
+				"certificate was issued for",
+				cc->name, cc->key, cc->cert);
 		goto out;
 	}
 	type = EVP_PKEY_get_base_id(ci->key);
 	for (size_t i = 0; i < *ntypes; i++) {
 		if (types[i] == type) {
-			tls_errf(err, errlen,
-				 "certificates \"%s\" and "
-				 "\"%s\" both have %s keys; a listener serves "
-				 "one certificate per key type (e.g. one RSA "
-				 "and one ECDSA)",
-				 names[i], cc->name, tls_key_type_name(type));
+			ossl_err_printf(
+				err, errlen,
+				"certificates \"%s\" and "
+				"\"%s\" both have %s keys; a listener serves "
+				"one certificate per key type (e.g. one RSA "
+				"and one ECDSA)",
+				names[i], cc->name, tls_key_type_name(type));
 			goto out;
 		}
 	}
@@ -304,7 +252,7 @@ static int tls_server_load_cert(SSL_CTX *ctx, const struct tls_cert *tc,
 	rc = 0;
 	goto out;
 ssl_fail:
-	tls_error_string(what, err, errlen);
+	ossl_err_drainf(err, errlen, "%s", what);
 out:
 	return rc;
 }
@@ -342,16 +290,16 @@ static SSL_CTX *tls_server_ctx_one(const struct config *cfg,
 	const char *what = "TLS context";
 
 	if (cc == NULL) {
-		tls_errf(err, errlen,
-			 "no certificate to serve — name a "
-			 "certificate section with a cert and key");
+		ossl_err_printf(err, errlen,
+				"no certificate to serve — name a "
+				"certificate section with a cert and key");
 		return NULL;
 	}
 	ERR_clear_error();
 	types = calloc(nextra + 1, sizeof(*types));
 	names = calloc(nextra + 1, sizeof(*names));
 	if (types == NULL || names == NULL) {
-		tls_errf(err, errlen, "%s: out of memory", what);
+		ossl_err_printf(err, errlen, "%s: out of memory", what);
 		goto fail;
 	}
 	ctx = SSL_CTX_new(TLS_server_method());
@@ -359,7 +307,7 @@ static SSL_CTX *tls_server_ctx_one(const struct config *cfg,
 		goto ssl_fail;
 	if ((min != 0 && SSL_CTX_set_min_proto_version(ctx, min) != 1) ||
 	    (max != 0 && SSL_CTX_set_max_proto_version(ctx, max) != 1)) {
-		tls_error_string(what, err, errlen);
+		ossl_err_drainf(err, errlen, "%s", what);
 		goto fail;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -417,7 +365,7 @@ static SSL_CTX *tls_server_ctx_one(const struct config *cfg,
 	ERR_clear_error();
 	return ctx;
 ssl_fail:
-	tls_error_string(what, err, errlen);
+	ossl_err_drainf(err, errlen, "%s", what);
 fail:
 	free(types);
 	free(names);
@@ -473,9 +421,10 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 					  errlen);
 	for (size_t i = 0; i < ncerts; i++) {
 		if (n == TLS_SERVER_MAX_CERTS) {
-			tls_errf(err, errlen,
-				 "more than %d certificates on one listener",
-				 TLS_SERVER_MAX_CERTS);
+			ossl_err_printf(
+				err, errlen,
+				"more than %d certificates on one listener",
+				TLS_SERVER_MAX_CERTS);
 			return NULL;
 		}
 		all[n++] = &certs[i];
@@ -493,7 +442,7 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 		size_t k = 0;
 		leaves[g] = sk_X509_new_null();
 		if (!leaves[g]) {
-			tls_errf(err, errlen, "out of memory");
+			ossl_err_printf(err, errlen, "out of memory");
 			goto done;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -513,9 +462,10 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 		 * fails. */
 		if (tls_sni_attach(ctx[0], ctx + 1, ngroups - 1, leaves,
 				   strict) != 0) {
-			tls_errf(err, errlen,
-				 "cannot set up the client-hello callback "
-				 "(certificate choice by SNI, sni_strict)");
+			ossl_err_printf(
+				err, errlen,
+				"cannot set up the client-hello callback "
+				"(certificate choice by SNI, sni_strict)");
 			SSL_CTX_free(ctx[0]);
 			ctx[0] = NULL;
 		}
@@ -545,16 +495,18 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
 	struct stat st;
 
 	if (be->verify && be->trust_file == NULL) {
-		tls_errf(err, errlen,
-			 "verify is on but no trust_file is set — name the CA "
-			 "file that issued the backend's certificate, or set "
-			 "verify = false");
+		ossl_err_printf(
+			err, errlen,
+			"verify is on but no trust_file is set — name the CA "
+			"file that issued the backend's certificate, or set "
+			"verify = false");
 		return NULL;
 	}
 	if (be->verify && be->verify_name == NULL) {
-		tls_errf(err, errlen,
-			 "verify is on but no verify_name is set — name the "
-			 "host name on the backend's certificate");
+		ossl_err_printf(
+			err, errlen,
+			"verify is on but no verify_name is set — name the "
+			"host name on the backend's certificate");
 		return NULL;
 	}
 	snprintf(what, sizeof(what), "TLS context");
@@ -569,8 +521,8 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (be->verify) {
 		if (stat(be->trust_file, &st) != 0) {
-			tls_errf(err, errlen, "trust_file %s: %s",
-				 be->trust_file, strerror(errno));
+			ossl_err_printf(err, errlen, "trust_file %s: %s",
+					be->trust_file, strerror(errno));
 			goto fail;
 		}
 		snprintf(what, sizeof(what), "cannot load trust_file %s",
@@ -586,7 +538,7 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
 	ERR_clear_error();
 	return ctx;
 ssl_fail:
-	tls_error_string(what, err, errlen);
+	ossl_err_drainf(err, errlen, "%s", what);
 fail:
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
@@ -627,27 +579,7 @@ fail:
 	return NULL;
 }
 
-/* ---- names and alerts -------------------------------------------------- */
-
-bool tls_name_covered(const char *fqdn, const STACK_OF(X509) * leaves,
-		      const char *name)
-{
-	bool covered = false;
-
-	if (name == NULL || name[0] == '\0')
-		return false;
-	if (fqdn != NULL && strcasecmp(name, fqdn) == 0)
-		return true;
-	ERR_set_mark();
-	for (int i = 0; !covered && i < sk_X509_num(leaves); i++)
-		covered = X509_check_host(
-				  sk_X509_value(leaves, i), name, 0,
-				  X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-					  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-				  NULL) == 1;
-	ERR_pop_to_mark();
-	return covered;
-}
+/* ---- alerts -------------------------------------------------- */
 
 size_t tls_alert_record(unsigned char *out, size_t outlen,
 			int alert_description)
@@ -677,34 +609,6 @@ static SSL_CTX *tls_peek_ctx;
 static pthread_once_t tls_peek_once = PTHREAD_ONCE_INIT;
 static atomic_ulong tls_peek_parses; /* tls_peek_parse_count */
 
-/* The server_name extension body as OpenSSL's own parser accepts it: a list
- * (2-byte length) holding exactly one host_name entry (type 0, 2-byte
- * length).  Names with bytes outside printable ASCII (NUL, controls: they
- * would reach the log) or longer than 255 bytes give NULL. */
-char *tls_sni_parse(const unsigned char *p, size_t len)
-{
-	size_t list, n;
-	char *name;
-
-	if (len < 5)
-		return NULL;
-	list = (size_t)p[0] << 8 | p[1];
-	n = (size_t)p[3] << 8 | p[4];
-	if (list != len - 2 || p[2] != TLSEXT_NAMETYPE_host_name ||
-	    n != len - 5 || n == 0 || n > TLS_SNI_MAX)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (p[5 + i] < 0x21 || p[5 + i] > 0x7e)
-			return NULL;
-	}
-	name = malloc(n + 1);
-	if (name == NULL)
-		return NULL;
-	memcpy(name, p + 5, n);
-	name[n] = '\0';
-	return name;
-}
-
 /* Runs once the whole ClientHello has been read (before version or cipher
  * choice): record the SNI and stop the handshake without an alert. */
 static int tls_peek_hello_cb(SSL *ssl, int *al, void *arg)
@@ -716,7 +620,7 @@ static int tls_peek_hello_cb(SSL *ssl, int *al, void *arg)
 	st->seen = true;
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
 	    1)
-		st->sni = tls_sni_parse(p, len);
+		st->sni = tls_name_parse_sni(p, len);
 	return SSL_CLIENT_HELLO_RETRY;
 }
 

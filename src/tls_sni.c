@@ -11,14 +11,15 @@
  * the service's own certificate.  With sni_strict the same callback refuses a
  * ClientHello that names none of the service's names (or none at all) with
  * an unrecognized_name alert, before any certificate is sent.  Building the
- * contexts is tls.c's job; name matching is tls_name_covered's.
+ * contexts is tls.c's job; reading the name and matching it are tls_name.c's.
  */
 #include <openssl/err.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge443/tls_internal.h"
+#include "edge443/tls_name.h"
+#include "edge443/tls_sni.h"
 
 #define TLS_SNI_MAX 16
 
@@ -76,7 +77,7 @@ static int tls_sni_select_cb(SSL *ssl, int *al, void *arg)
 
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
 	    1)
-		name = tls_sni_parse(p, len);
+		name = tls_name_parse_sni(p, len);
 	if (set->strict_fqdn && (!name || !tls_sni_strict_ok(set, name))) {
 		/* So that the error queue says why: OpenSSL adds only its
 		 * own "callback failed" after this. */

@@ -9,7 +9,7 @@
  * contexts still use them.  It builds no context (tls.c attaches the keys to
  * one with tls_tickets_attach) and prints nothing.
  */
-#include "edge443/tls_internal.h"
+#include "edge443/tls_tickets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+
+#include "edge443/ossl_err.h"
 
 /* Random ticket keys: a new one every hour, the two before it still decrypt. */
 #define TLS_TICKET_ROTATE 3600
@@ -129,18 +131,20 @@ static int tls_tickets_parse_base64(struct tls_tickets *t, const char *path,
 		if (start == end)
 			continue;
 		if (t->nkeys == TLS_TICKET_FILE_KEYS) {
-			tls_errf(err, errlen,
-				 "%s: more than %d ticket keys; keep the "
-				 "newest %d",
-				 path, TLS_TICKET_FILE_KEYS,
-				 TLS_TICKET_FILE_KEYS);
+			ossl_err_printf(
+				err, errlen,
+				"%s: more than %d ticket keys; keep the "
+				"newest %d",
+				path, TLS_TICKET_FILE_KEYS,
+				TLS_TICKET_FILE_KEYS);
 			return -1;
 		}
 		if (end - start > 4 * sizeof(out) / 3 ||
 		    (end - start) % 4 != 0) {
-			tls_errf(err, errlen,
-				 "%s:%d: not a base64 ticket key of %d bytes",
-				 path, lineno, TLS_TICKET_KEY_LEN);
+			ossl_err_printf(
+				err, errlen,
+				"%s:%d: not a base64 ticket key of %d bytes",
+				path, lineno, TLS_TICKET_KEY_LEN);
 			return -1;
 		}
 		for (size_t i = end; i > start && buf[i - 1] == '=' && pad < 2;
@@ -149,12 +153,13 @@ static int tls_tickets_parse_base64(struct tls_tickets *t, const char *path,
 		n = EVP_DecodeBlock(out, buf + start, (int)(end - start));
 		if (n < 0 || (size_t)n - pad != TLS_TICKET_KEY_LEN) {
 			OPENSSL_cleanse(out, sizeof(out));
-			tls_errf(err, errlen,
-				 "%s:%d: not a base64 ticket key of %d bytes "
-				 "(make one with: openssl rand -base64 %d | tr "
-				 "-d '\\n')",
-				 path, lineno, TLS_TICKET_KEY_LEN,
-				 TLS_TICKET_KEY_LEN);
+			ossl_err_printf(
+				err, errlen,
+				"%s:%d: not a base64 ticket key of %d bytes "
+				"(make one with: openssl rand -base64 %d | tr "
+				"-d '\\n')",
+				path, lineno, TLS_TICKET_KEY_LEN,
+				TLS_TICKET_KEY_LEN);
 			return -1;
 		}
 		memcpy(&t->keys[t->nkeys++], out, TLS_TICKET_KEY_LEN);
@@ -175,11 +180,11 @@ static int tls_tickets_load(struct tls_tickets *t, const char *path, char *err,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		tls_errf(err, errlen, "%s: %s", path, strerror(errno));
+		ossl_err_printf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		tls_errf(err, errlen, "%s: not a regular file", path);
+		ossl_err_printf(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	while (len < sizeof(buf)) {
@@ -188,7 +193,8 @@ static int tls_tickets_load(struct tls_tickets *t, const char *path, char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			tls_errf(err, errlen, "%s: %s", path, strerror(errno));
+			ossl_err_printf(err, errlen, "%s: %s", path,
+					strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -196,36 +202,39 @@ static int tls_tickets_load(struct tls_tickets *t, const char *path, char *err,
 		len += (size_t)n;
 	}
 	if (len > TLS_TICKET_FILE_MAX) {
-		tls_errf(err, errlen,
-			 "%s: larger than %d bytes; a ticket key file holds at "
-			 "most %d keys of %d bytes",
-			 path, TLS_TICKET_FILE_MAX, TLS_TICKET_FILE_KEYS,
-			 TLS_TICKET_KEY_LEN);
+		ossl_err_printf(
+			err, errlen,
+			"%s: larger than %d bytes; a ticket key file holds at "
+			"most %d keys of %d bytes",
+			path, TLS_TICKET_FILE_MAX, TLS_TICKET_FILE_KEYS,
+			TLS_TICKET_KEY_LEN);
 		goto out;
 	}
 	if (len > 0 && tls_is_base64_text(buf, len)) {
 		rc = tls_tickets_parse_base64(t, path, buf, len, err, errlen);
 	} else if (len > 0 && len % TLS_TICKET_KEY_LEN == 0) {
 		if (len / TLS_TICKET_KEY_LEN > TLS_TICKET_FILE_KEYS) {
-			tls_errf(err, errlen,
-				 "%s: more than %d ticket keys; keep the "
-				 "newest %d",
-				 path, TLS_TICKET_FILE_KEYS,
-				 TLS_TICKET_FILE_KEYS);
+			ossl_err_printf(
+				err, errlen,
+				"%s: more than %d ticket keys; keep the "
+				"newest %d",
+				path, TLS_TICKET_FILE_KEYS,
+				TLS_TICKET_FILE_KEYS);
 			goto out;
 		}
 		t->nkeys = len / TLS_TICKET_KEY_LEN;
 		memcpy(t->keys, buf, len);
 		rc = 0;
 	} else {
-		tls_errf(err, errlen,
-			 "%s: %zu bytes is not a whole number of %d-byte "
-			 "ticket keys (raw) nor base64 keys one per line",
-			 path, len, TLS_TICKET_KEY_LEN);
+		ossl_err_printf(
+			err, errlen,
+			"%s: %zu bytes is not a whole number of %d-byte "
+			"ticket keys (raw) nor base64 keys one per line",
+			path, len, TLS_TICKET_KEY_LEN);
 		goto out;
 	}
 	if (rc == 0 && t->nkeys == 0) {
-		tls_errf(err, errlen, "%s: holds no ticket key", path);
+		ossl_err_printf(err, errlen, "%s: holds no ticket key", path);
 		rc = -1;
 	}
 out:
@@ -239,7 +248,7 @@ struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen)
 	struct tls_tickets *t = tls_tickets_alloc();
 
 	if (t == NULL) {
-		tls_errf(err, errlen, "session tickets: out of memory");
+		ossl_err_printf(err, errlen, "session tickets: out of memory");
 		return NULL;
 	}
 	if (path != NULL) {
@@ -249,7 +258,7 @@ struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen)
 		return t;
 	}
 	if (RAND_bytes((unsigned char *)&t->keys[0], sizeof(t->keys[0])) != 1) {
-		tls_error_string("session tickets: RAND_bytes", err, errlen);
+		ossl_err_drainf(err, errlen, "session tickets: RAND_bytes");
 		goto fail;
 	}
 	t->nkeys = 1;

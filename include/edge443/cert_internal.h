@@ -11,10 +11,6 @@
 
 #include "edge443/cert.h"
 
-/* Empty the OpenSSL error queue into BUF as "outer reason (inner reason)";
- * BUF is "" when the queue was empty. */
-void cert_ssl_reason(char *buf, size_t len);
-
 /* Record a problem with PATH in ci->errors; the first problem per file wins
  * and problems beyond the size of ci->errors are dropped. */
 void cert_add_error(struct cert_info *ci, enum cert_file_status st,

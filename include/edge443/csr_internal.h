@@ -19,15 +19,7 @@
 #define CSR_LEAF_DAYS 90 /* lab leaves: from now - 1 day, 90 days */
 #define CSR_CA_DAYS 3650 /* lab CAs */
 
-/* ---- csr.c: error text and PEM helpers --------------------------------- */
-
-/* printf-style message into the caller's ERR (may be NULL). */
-void csr_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Like csr_err, then ": <the OpenSSL reason>"; drains the error queue. */
-void csr_ossl_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* ---- csr.c: PEM helpers ------------------------------------------------- */
 
 /* The contents of memory BIO B as a new NUL-terminated string, or NULL. */
 char *csr_bio_text(BIO *b);

@@ -3,7 +3,8 @@
  * http.c sits between the client's decrypted bytes and the backend for a
  * service with an `http { }` block (ISA Server / TMG web publishing): it
  * parses requests with Debian's http-parser (no hand-written parser),
- * rejects what RFC 9112 §6 and PITFALLS.md call smuggling (answering 400 and
+ * rejects request smuggling (framing that two parsers could read
+ * differently: RFC 9112 §6.1, §6.3 and §11.2; answering 400 and
  * closing), normalises the path (RFC 3986; ambiguous paths are a 400) and
  * enforces the publishing rule on it (Host must be the service FQDN or a
  * name of its certificate: else 421; path prefixes: else 404 without touching
@@ -24,7 +25,8 @@
  *
  * The code: http.c (connection state, request and response flow),
  * http_check.c (strict byte checks, Host/target/path rules), http_reply.c
- * (our own responses, the redirect listener, the access log).
+ * (our own responses, the redirect listener, the access log), and the data
+ * of a connection that the three share, http_conn.h.
  */
 #ifndef EDGE443_HTTP_H
 #define EDGE443_HTTP_H

@@ -7,10 +7,12 @@
  * requests and lab certificates from the result is csr.c's job; printing it
  * is report.c's.
  *
- * The rules it follows (SPEC "Roles and the certificate plan", RULES.md):
- *   - every CN-bound service (access-edge, webconf-edge, edge-internal; none
- *     under platform = "lync") seeds a certificate whose CN is its FQDN; two
- *     CN-bound services with the same FQDN (and class) share one;
+ * The rules it follows are those of `edge443 check` (plan.c), with the role
+ * facts of roles.h:
+ *   - every service whose certificate CN must be its FQDN (cn-is-fqdn as an
+ *     error: access-edge, webconf-edge, edge-internal on ocs2007r2; none under
+ *     platform = "lync") seeds a certificate whose CN is its FQDN; two such
+ *     services with the same FQDN (and class) share one;
  *   - the other services ride as SANs on a certificate of their class: A/V on
  *     the Web Conferencing Edge certificate, CWA / web / generic on the Access
  *     Edge certificate, otherwise the first certificate of the class; when the
@@ -66,7 +68,9 @@ void order_plan_free(struct order_plan *plan);
 const struct order_cert *order_plan_find_service(const struct order_plan *plan,
 						 size_t svc);
 
-/* True when the role seeds a certificate of its own under CFG's platform. */
-bool order_role_cn_bound(const struct config *cfg, enum config_role role);
+/* True when a service of ROLE seeds a certificate of its own under CFG's
+ * platform (CFG NULL: the default platform): the roles whose certificate CN
+ * must be their FQDN (roles_cn_is_fqdn == ROLES_CN_MUST). */
+bool order_role_seeds(const struct config *cfg, enum config_role role);
 
 #endif

@@ -1,9 +1,11 @@
 /* proxy_internal.h — the connection struct, its states and the relay
  * primitives that a protocol layer (proxy_http.c) attaches through hooks.
  *
- * Shared by proxy.c, proxy_side.c, proxy_http.c and the unit tests of the
- * relay (tests/unit/test_proxy.c); no other module includes it.  Everything
- * here runs on the event base of the worker that owns the connection.
+ * Shared by proxy.c, proxy_http.c and the unit tests of the relay
+ * (tests/unit/test_proxy.c); no other module includes it.  One side's
+ * plumbing (struct proxy_side and its functions) is proxy_side.h's, which
+ * this header includes and which knows no connection.  Everything here runs
+ * on the event base of the worker that owns the connection.
  *
  * Ownership: a proxy_conn is owned by its proxy_owner (the worker's list) and
  * by nobody else.  It owns both sides (their bufferevents, sockets and SSLs),
@@ -29,14 +31,10 @@
 
 #include "edge443/backend.h"
 #include "edge443/proxy.h"
+#include "edge443/proxy_side.h"
 
 /* Bytes that may wait in one side's output before the other side pauses. */
 #define PROXY_BUF_MAX (256 * 1024)
-/* Largest single socket read/write libevent may do (its default is 4 KiB). */
-#define PROXY_IO_MAX (64 * 1024)
-/* One TLS record's plaintext: small pieces are joined up to this before an
- * SSL_write so that they leave as one record. */
-#define PROXY_RECORD (16 * 1024)
 
 /* The life of a connection.  Transitions (proxy_state_allowed, kept true by
  * proxy_set_state, which refuses any other):
@@ -74,22 +72,6 @@ enum proxy_end {
 			  * peer ended dirty, a timeout, a truncated response)
 			  */
 	PROXY_END_RESET, /* RST: a peer reset, or the shutdown deadline */
-};
-
-struct proxy_side {
-	struct proxy_conn *conn;
-	struct bufferevent *bev; /* NULL until created / after it broke */
-	struct event *rev;	 /* plain TCP: our own read event (libevent 2.1
-				  * reads plain sockets 4 KiB at a time; this reads
-				  * up to PROXY_IO_MAX); NULL for TLS sides */
-	SSL *ssl;		 /* owned by bev; NULL for plain TCP */
-	bool eof;		 /* the peer finished sending (or broke) */
-	bool dirty;		 /* ... without close_notify */
-	bool shut;		 /* we have shut our sending direction */
-	bool shut_pending;	 /* shut it once the output has drained */
-	bool paused;	   /* reading paused: the partner's output is full */
-	bool close_notify; /* the peer's close_notify alert was read */
-	uint64_t bytes;	   /* bytes read from this side */
 };
 
 /* What a protocol layer plugs into the relay.  With hooks, the layer owns
@@ -200,36 +182,5 @@ void proxy_limit(struct proxy_conn *c, struct proxy_side *from,
 		 struct evbuffer *to, struct proxy_side *to_side);
 /* Start connecting to the service's backend (state CONNECTING). */
 void proxy_connect_backend(struct proxy_conn *c);
-/* The bufferevent callbacks of both sides (proxy.c); a plain side's own
- * read event calls them too (inside a hold). */
-void proxy_read_cb(struct bufferevent *bev, void *arg);
-void proxy_event_cb(struct bufferevent *bev, short events, void *arg);
-
-/* ---- the two sides' plumbing (proxy_side.c) ---- */
-
-/* Make SSL treat an EOF without close_notify as an end of stream and record
- * a real close_notify in S (so a dirty close can be passed on dirty). */
-void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s);
-/* Give plain side S its own read event (reads up to PROXY_IO_MAX). 0 / -1. */
-int proxy_plain_side(struct proxy_conn *c, struct proxy_side *s);
-/* Turn reading of S on or off (a TLS side through its bufferevent, a plain
- * side through its own read event). */
-void proxy_side_reading(struct proxy_side *s, bool on);
-/* Free S's bufferevent (closing the socket) and read event; RESET sends an
- * RST (SO_LINGER 0) instead of a FIN. */
-void proxy_side_free(struct proxy_side *s, bool reset);
-/* Send SRC (drained) to side TO: written at once when TO has nothing queued
- * (sparing the bufferevent's add/remove of its write event per chunk), the
- * rest queued in TO's bufferevent as usual. */
-void proxy_send(struct proxy_side *to, struct evbuffer *src);
-/* The next chunk of SRC for one SSL_write: pieces smaller than a record are
- * joined first (a response head and its body leave as one record). */
-bool proxy_send_chunk(struct evbuffer *src, struct evbuffer_iovec *v);
-/* The OpenSSL reason of a bufferevent error (drains its queue); *DIRTY when
- * the peer closed without close_notify. */
-void proxy_ssl_reason(struct bufferevent *bev, bool *dirty, char *buf,
-		      size_t len);
-/* Bytes waiting in S's output (0 without a bufferevent). */
-size_t proxy_side_pending(const struct proxy_side *s);
 
 #endif

@@ -3,9 +3,11 @@
  * tls.c builds one server SSL_CTX per service (its own certificate(s) and
  * chain, so every listener keeps its own CN with or without SNI), one client
  * SSL_CTX per re-encrypting backend (verified against the backend's
- * trust_file), manages session-ticket keys (tls_tickets.c), and reads the SNI
- * of a buffered ClientHello for passthrough through OpenSSL on a memory BIO (no
- * hand-written parser).  It knows nothing about sockets or libevent.
+ * trust_file), attaches the session-ticket keys (tls_tickets.h) and reads the
+ * SNI of a buffered ClientHello for passthrough through OpenSSL on a memory
+ * BIO (no hand-written parser).  This header also includes tls_tickets.h and
+ * tls_name.h (name matching), so callers need only it.  It knows nothing
+ * about sockets or libevent.
  *
  * Thread safety: contexts are built on the main thread and then only read
  * (SSL_new) by workers; SSL_CTX is reference counted by OpenSSL, so a reload
@@ -20,20 +22,8 @@
 
 #include "edge443/cert.h"
 #include "edge443/config.h"
-
-/* Session-ticket keys shared by every server context of one process (and,
- * with ticket_key_file, by several machines).  Keys rotate: the newest key
- * encrypts, the previous ones still decrypt. */
-struct tls_tickets;
-
-/* Load keys from PATH (NULL: random keys that rotate every ROTATE seconds in
- * tls_tickets_rotate).  The file holds 80 bytes per key (16 name + 32 HMAC +
- * 32 AES), newest first, as raw bytes or base64; err says why it failed. */
-struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen);
-/* Rotate the random keys if due (call from a timer on the main thread);
- * a no-op for file-based keys.  Thread-safe against the ticket callback. */
-void tls_tickets_rotate(struct tls_tickets *t);
-void tls_tickets_free(struct tls_tickets *t);
+#include "edge443/tls_name.h"
+#include "edge443/tls_tickets.h"
 
 /* A certificate section and the objects loaded from it (leaf, chain, key,
  * facts) by the validation that judged it (validate.c).  Both borrowed. */
@@ -78,14 +68,6 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
 /* A client SSL for one backend connection: SNI = be->verify_name and, when
  * verifying, SSL_set1_host(verify_name).  NULL on failure. */
 SSL *tls_client_ssl_new(SSL_CTX *ctx, const struct config_backend *be);
-
-/* True when NAME (an SNI or a Host name) is FQDN (ASCII case-insensitive;
- * FQDN may be NULL) or is covered by a DNS SAN of one of LEAVES (may be NULL)
- * per X509_check_host: never the subject CN, no partial wildcards ("w*"), a
- * wildcard covers one whole left-most label.  NULL or "" NAME: false.  Pure;
- * any thread; leaves the thread's OpenSSL error queue as it found it. */
-bool tls_name_covered(const char *fqdn, const STACK_OF(X509) * leaves,
-		      const char *name);
 
 /* Length of a TLS alert record (header 5 + level 1 + description 1). */
 #define TLS_ALERT_RECORD_LEN 7
@@ -133,7 +115,9 @@ const char *tls_ssl_version(const SSL *ssl);
 const char *tls_ssl_cipher(const SSL *ssl);
 const char *tls_ssl_sni(const SSL *ssl);
 
-/* Drain the OpenSSL error queue into err ("what: reason; reason"). */
+/* Drain the OpenSSL error queue into err ("what: reason; reason"; WHAT NULL
+ * reads "OpenSSL"): ossl_err_drainf with WHAT as the prefix, kept for the
+ * callers that name it (probe_io.c). */
 void tls_error_string(const char *what, char *err, size_t errlen);
 
 /* True when the SSL's last error was the peer closing without close_notify

@@ -500,19 +500,19 @@ static void test_name_internal(void **state)
 				 cases[i].internal);
 }
 
-static void test_role_cn_bound(void **state)
+static void test_role_seeds(void **state)
 {
 	struct t_cfg t;
 
 	(void)state;
 	t_build(&t, NULL, 0, CONFIG_PLATFORM_OCS2007R2);
-	assert_true(order_role_cn_bound(&t.cfg, CONFIG_ROLE_ACCESS_EDGE));
-	assert_true(order_role_cn_bound(&t.cfg, CONFIG_ROLE_WEBCONF_EDGE));
-	assert_true(order_role_cn_bound(&t.cfg, CONFIG_ROLE_EDGE_INTERNAL));
-	assert_false(order_role_cn_bound(&t.cfg, CONFIG_ROLE_AV_EDGE));
-	assert_false(order_role_cn_bound(&t.cfg, CONFIG_ROLE_CWA));
+	assert_true(order_role_seeds(&t.cfg, CONFIG_ROLE_ACCESS_EDGE));
+	assert_true(order_role_seeds(&t.cfg, CONFIG_ROLE_WEBCONF_EDGE));
+	assert_true(order_role_seeds(&t.cfg, CONFIG_ROLE_EDGE_INTERNAL));
+	assert_false(order_role_seeds(&t.cfg, CONFIG_ROLE_AV_EDGE));
+	assert_false(order_role_seeds(&t.cfg, CONFIG_ROLE_CWA));
 	t.cfg.platform = CONFIG_PLATFORM_LYNC;
-	assert_false(order_role_cn_bound(&t.cfg, CONFIG_ROLE_ACCESS_EDGE));
+	assert_false(order_role_seeds(&t.cfg, CONFIG_ROLE_ACCESS_EDGE));
 }
 
 int main(void)
@@ -528,7 +528,7 @@ int main(void)
 		cmocka_unit_test(test_empty_config),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_name_internal),
-		cmocka_unit_test(test_role_cn_bound),
+		cmocka_unit_test(test_role_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_plan.c — the certificate-plan rules of RULES.md (src/plan.c).
+/* test_plan.c — the certificate-plan rules of `edge443 check` (src/plan*.c).
  *
  * Every test writes a configuration (certificate paths point into the test
  * PKI that tests/pki/mkpki.sh made in $EDGE443_PKI), loads it with
@@ -1117,7 +1117,7 @@ static void test_ref_unknown_and_unused(void **state)
 	run_free(&r);
 }
 
-/* The classic OCS 2007 R2 layout of SPEC: no errors. */
+/* The classic OCS 2007 R2 layout (the README's service map): no errors. */
 static void test_classic_layout(void **state)
 {
 	static const char tmpl[] =

@@ -32,6 +32,7 @@
 #include "edge443/config.h"
 #include "edge443/runtime.h"
 #include "edge443/tls.h"
+#include "edge443/tls_name.h"
 #include "edge443/validate.h"
 
 static const char *test_tls_pki;
@@ -1689,6 +1690,60 @@ static void test_peek_threads(void **state)
 	free(hello);
 }
 
+/* ---- the server_name extension body (tls_name.c) ---------------------- */
+
+static void test_name_parse_sni(void **state)
+{
+	static const struct {
+		const char *body; /* the extension body, as bytes */
+		size_t len;
+		const char *want; /* NULL: refused */
+	} cases[] = {
+		{"\x00\x0e\x00\x00\x0bsip.example", 16, "sip.example"},
+		{"\x00\x04\x00\x00\x01"
+		 "a",
+		 6, "a"},
+		{"\x00\x03\x00\x00\x00", 5, NULL},	       /* empty name */
+		{"\x00\x0e\x00\x00\x0bsip.example", 15, NULL}, /* cut */
+		{"\x00\x0f\x00\x00\x0bsip.example", 16, NULL}, /* list len */
+		{"\x00\x0e\x01\x00\x0bsip.example", 16, NULL}, /* type 1 */
+		{"\x00\x0e\x00\x00\x0bsip\x00"
+		 "example",
+		 16, NULL},				       /* NUL */
+		{"\x00\x0e\x00\x00\x0bsip example", 16, NULL}, /* space */
+		{"\x00\x01", 2, NULL},
+	};
+	unsigned char big[5 + 256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = tls_name_parse_sni(
+			(const unsigned char *)cases[i].body, cases[i].len);
+
+		if (cases[i].want == NULL
+			    ? got != NULL
+			    : got == NULL || strcmp(got, cases[i].want))
+			fail_msg("case %zu: got %s", i, got ? got : "NULL");
+		free(got);
+	}
+	/* 256 bytes: longer than RFC 6066 allows. */
+	memset(big, 'a', sizeof(big));
+	big[0] = 0x01;
+	big[1] = 0x03;
+	big[2] = 0x00;
+	big[3] = 0x01;
+	big[4] = 0x00;
+	assert_null(tls_name_parse_sni(big, sizeof(big)));
+	/* 255 bytes: the longest it allows. */
+	big[1] = 0x02;
+	big[3] = 0x00;
+	big[4] = 0xff;
+	char *name = tls_name_parse_sni(big, sizeof(big) - 1);
+	assert_non_null(name);
+	assert_int_equal(strlen(name), 255);
+	free(name);
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 static void test_error_string(void **state)
@@ -1803,6 +1858,7 @@ int main(void)
 		cmocka_unit_test(test_peek_framing),
 		cmocka_unit_test(test_alert_record),
 		cmocka_unit_test(test_runtime_covers),
+		cmocka_unit_test(test_name_parse_sni),
 		cmocka_unit_test(test_error_string),
 		cmocka_unit_test(test_dirty_eof),
 	};

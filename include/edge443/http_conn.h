@@ -1,12 +1,16 @@
-/* http_internal.h — what http.c, http_check.c and http_reply.c share.
+/* http_conn.h — the data of one published HTTP connection.
  *
- * Private to the http module: nothing outside src/http*.c includes it.  It
- * holds the connection struct, the state of the strict scanners and the
- * functions the three files call across.  None of these may be called by
- * other modules; the public API stays in edge443/http.h.
+ * The connection struct and what it holds (the state of the strict
+ * scanners, the request being served, the parsed head's fields and facts),
+ * shared by the three files of HTTP publishing: http.c drives the
+ * connection, http_check.c checks what the client sends, http_reply.c writes
+ * edge443's own answers and the access log.  Data and two inline helpers
+ * only: no function of any .c file is declared here, so each of the three
+ * depends on this header and never on another's.  Nothing outside src/http*.c
+ * includes it; the public API is edge443/http.h.
  */
-#ifndef EDGE443_HTTP_INTERNAL_H
-#define EDGE443_HTTP_INTERNAL_H
+#ifndef EDGE443_HTTP_CONN_H
+#define EDGE443_HTTP_CONN_H
 
 #include <event2/buffer.h>
 #include <http_parser.h>
@@ -19,7 +23,7 @@
 
 #define HTTP_LOG_MAX 256 /* bytes of a client string kept in a log line */
 
-/* ---- strict lexical scan of a request head (http_check.c) -------------- */
+/* ---- the strict scanners' state (http_check.c scans) ------------------ */
 
 /* Line structure of a request head (RFC 9112 §2.2, §5): CRLF only, no NUL or
  * other control byte, no obs-fold, a token name right before ':'.  Leading
@@ -45,8 +49,6 @@ struct http_scan {
 	const char *why;
 };
 
-/* ---- strict lexical scan of a chunked body (http_check.c) -------------- */
-
 enum http_chunk_state {
 	HTTP_CHUNK_SIZE0,   /* first hex digit of a chunk size */
 	HTTP_CHUNK_SIZE,    /* more hex digits, ';' or CR */
@@ -69,7 +71,7 @@ struct http_chunk {
 	size_t trailer; /* bytes of trailer lines (capped like a head) */
 };
 
-/* ---- the connection (http.c) ------------------------------------------- */
+/* ---- the connection -------------------------------------------------- */
 
 /* Where the client side is.  Invariant: HEAD is the only state in which a
  * request head is read, and it is entered only when no response is
@@ -171,79 +173,5 @@ static inline void http_await_head(struct http_conn *h)
 	h->state = HTTP_S_HEAD;
 	clock_gettime(CLOCK_MONOTONIC, &h->head_since);
 }
-
-/* ---- http_check.c: scanners and the publishing rules -------------------- */
-
-/* Case-insensitive: does A (ALEN bytes) equal the C string B? */
-bool http_eq(const char *a, size_t alen, const char *b);
-
-/* Scan what FROM holds past s->pos (the head stays in FROM until whole).
- * 1: the head ended (s->pos is its length); 0: more bytes needed; -1: a
- * violation (s->status, s->why). */
-int http_scan_from(struct http_scan *s, struct evbuffer *from);
-
-/* Scan up to N bytes of chunked framing.  Returns the number of bytes that
- * belong to the body, or -1 on a framing error. */
-long http_chunk_bytes(struct http_chunk *k, const unsigned char *p, size_t n);
-
-/* Split a Host value into name and port ("" when absent); -1 when it is
- * not a plain host name with an optional numeric port. */
-int http_host_split(const char *v, size_t n, size_t *namelen, const char **port,
-		    size_t *portlen);
-
-/* Is NAME (N bytes) with PORT a name this connection serves? */
-bool http_host_ok(const struct http_conn *h, const char *name, size_t n,
-		  const char *port, size_t portlen);
-
-/* Normalise the request path P (N bytes, no query, starting with '/') in
- * place, as ISA Server did before applying a publishing rule (RFC 3986):
- * escapes of unreserved characters decoded (%7E -> ~), the others kept with
- * upper-case hex digits; dot segments removed (§5.2.4), a segment whose name
- * before its first ';' is "." or ".." counting as one (to Tomcat and Jetty
- * "..;x" is ".."), parameters and all.  What a backend could read another
- * way is refused instead: a backslash; an encoded slash, backslash, control
- * byte or NUL; a malformed escape; a "%25" that decodes to another escape
- * (double encoding); invalid or overlong UTF-8, or a full-width dot, slash
- * or backslash; a dot segment built with escapes (%2e, %3b, %20); any other
- * segment of only dots and spaces (IIS trims trailing dots and spaces); ".."
- * above the root.  Returns the new length (<= N), or -1 with *WHY (400). */
-long http_path_normalise(char *p, size_t n, const char **why);
-
-/* Is the normalised PATH (no query) under one of the published prefixes? */
-bool http_path_allowed(const struct http_conn *h, const char *p, size_t n);
-
-/* Trim the head's fields and check them into X; -1 with x->status/why. */
-int http_facts_get(struct http_conn *h, struct http_facts *x);
-
-/* The request target as origin-form, its path normalised in place in
- * h->head (http_path_normalise): PATH/PLEN is what the publishing rule
- * matches and the backend gets, QUERY/QLEN the query as sent ("?..." or
- * empty).  -1 = 400 (WHY). */
-int http_target(struct http_conn *h, const struct http_facts *x,
-		const char **path, size_t *plen, const char **query,
-		size_t *qlen, const char **why);
-
-/* ---- http_reply.c: our own responses and the access log ---------------- */
-
-/* Copy attacker bytes for a log line (printable, else %XX, capped). */
-void http_log_copy(char *dst, size_t cap, const char *s, size_t n);
-
-/* One access-log line for the current request. */
-void http_log_access(struct http_conn *h, int status, uint64_t bytes,
-		     const char *reason);
-
-/* A complete response page of our own to OUT; returns the bytes written. */
-size_t http_write_page(struct evbuffer *out, int status, const char *msg,
-		       const char *extra, bool close, bool nobody);
-
-/* An error of the client's: page to CLIENT, access line, HTTP_CLOSE. */
-enum http_action http_fail(struct http_conn *h, struct evbuffer *client,
-			   int status, const char *why);
-
-/* Answer the request here (404, 421), keeping the connection if it can. */
-enum http_action http_answer_local(struct http_conn *h,
-				   const struct http_facts *x,
-				   struct evbuffer *client, int status,
-				   const char *msg, const char *why);
 
 #endif

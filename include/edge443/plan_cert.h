@@ -1,0 +1,31 @@
+/* plan_cert.h — the per-certificate rules of `edge443 check`.
+ *
+ * plan_cert.c judges one certificate section on its own (files, key,
+ * signature, usages, names, validity, chain) and appends findings; plan.c
+ * runs it for every section, probe for a chain as served.  Pure logic over
+ * plain structs: any thread that owns its arguments.
+ */
+#ifndef EDGE443_PLAN_CERT_H
+#define EDGE443_PLAN_CERT_H
+
+#include <time.h>
+
+#include "edge443/cert.h"
+#include "edge443/config.h"
+#include "edge443/plan_findings.h"
+
+/* The per-certificate rules for CI as of time NOW; CC names the config
+ * section for messages (may be NULL: a chain as served).  Returns 0, -1 on
+ * allocation failure. */
+int plan_check_cert(const struct config *cfg, const struct config_cert *cc,
+		    const struct cert_info *ci, time_t now,
+		    struct plan_findings *out);
+
+/* key-missing: a configuration fact (no `key` option) judged against the
+ * services that terminate TLS with the certificate.  Not part of
+ * plan_check_cert, because a chain as served (probe) has no key to judge. */
+int plan_check_key_missing(const struct config *cfg,
+			   const struct config_cert *cc,
+			   struct plan_findings *out);
+
+#endif

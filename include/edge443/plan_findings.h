@@ -1,0 +1,79 @@
+/* plan_findings.h — the findings of the plan rules, and the words they use.
+ *
+ * A finding is one line a user can act on: severity, rule id, file:line,
+ * what is wrong — what to do.  The rules of `edge443 check` (plan.c,
+ * plan_cert.c, plan_service.c) and of probe append them to a
+ * `struct plan_findings` that the caller owns and zero-initialises; report.c
+ * prints them.  Pure logic over plain structs: any thread that owns its
+ * arguments.
+ */
+#ifndef EDGE443_PLAN_FINDINGS_H
+#define EDGE443_PLAN_FINDINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "edge443/cert.h"
+#include "edge443/config.h"
+
+enum plan_severity {
+	PLAN_WARN,
+	PLAN_ERROR,
+};
+
+struct plan_finding {
+	enum plan_severity severity;
+	const char *rule; /* static rule id, e.g. "cn-is-fqdn" */
+	const char *file; /* borrowed from the config (cfg->file) */
+	int line;	  /* 0 when no line applies */
+	char *subject; /* owned: "service \"webconf\"" / "certificate \"ssl1\""
+			  / NULL */
+	char *message; /* owned: what is wrong — what to do */
+};
+
+struct plan_findings {
+	struct plan_finding *items;
+	size_t n, cap;
+	size_t errors, warnings;
+};
+
+/* Append one finding (printf-style message; SUBJECT copied, may be NULL).
+ * Returns 0, -1 on allocation failure. */
+int plan_add(struct plan_findings *out, enum plan_severity sev,
+	     const char *rule, const char *file, int line, const char *subject,
+	     const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* Free what the findings own and empty the list (F may be NULL). */
+void plan_findings_free(struct plan_findings *f);
+
+/* Stable sort of out->items[FROM..n) by line, errors before warnings on one
+ * line. */
+void plan_findings_sort(struct plan_findings *out, size_t from);
+
+const char *plan_severity_name(enum plan_severity sev);
+
+/* ---- the words findings use ------------------------------------------- */
+
+/* LINE when an option was written (> 0), else FALLBACK (its section). */
+int plan_line(int line, int fallback);
+
+/* The config file name for findings; "(config)" when unknown. */
+const char *plan_file(const struct config *cfg);
+
+/* Case-insensitive equality; false when either is NULL. */
+bool plan_name_eq(const char *a, const char *b);
+
+/* "certificate \"ssl1\"", or for a chain as served (no section) "the
+ * certificate served (CN=...)". */
+void plan_cert_label(const struct config_cert *cc, const struct cert_info *ci,
+		     char *buf, size_t len);
+
+/* "service \"NAME\"". */
+void plan_service_label(const struct config_service *svc, char *buf,
+			size_t len);
+
+/* Comma-separated list of the DNS SANs, "(none)" when empty; cut with
+ * "..." when BUF is too small. */
+void plan_san_list(const struct cert_info *ci, char *buf, size_t len);
+
+#endif
