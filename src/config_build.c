@@ -571,6 +571,7 @@ static void config_build_global(struct config_parse *p, cfg_t *root,
 	int v, line;
 
 	config_copy(p, config_str(p, root, "user", &line), &cfg->user);
+	cfg->user_line = line;
 	if (cfg->user && !*cfg->user)
 		config_report(p, line,
 			      "user = \"\": empty — expected a user name, or "

@@ -10,6 +10,7 @@
  */
 #include "edge443/config.h"
 #include "edge443/config_internal.h"
+#include "edge443/names.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -218,35 +219,12 @@ int config_addr_parse(const char *text, struct config_addr *addr, char *err,
  * hyphens, 1-63 characters each, 253 in all.  No wildcard. */
 bool config_value_dns_name_ok(const char *s)
 {
-	size_t label = 0, total = strlen(s);
-
-	if (total == 0 || total > 253)
-		return false;
-	for (size_t i = 0; i <= total; i++) {
-		char c = s[i];
-
-		if (c == '.' || c == '\0') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (label == 0 && c == '-')
-			return false;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-'))
-			return false;
-		label++;
-	}
-	return true;
+	return names_dns_ok(s); /* the one host-name check (names.c) */
 }
 
 bool config_value_ip_ok(const char *s)
 {
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	       inet_pton(AF_INET6, s, buf) == 1;
+	return names_ip_literal(s);
 }
 
 /* Section names end up in file names (plan --out writes NAME.key). */

@@ -68,6 +68,7 @@ const char *const plan_rule_ids[] = {
 	"cn-shared",
 	"ref-unknown",
 	"unused",
+	"user-exists", /* validate.c: a lookup, not a rule over the structs */
 	/* Probe (reported by probe through plan_add) */
 	"unreachable",
 	"served-differs",

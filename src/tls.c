@@ -374,7 +374,8 @@ fail:
 	return NULL;
 }
 
-#define TLS_SERVER_MAX_CERTS 16
+/* The configuration refuses more (config.h). */
+#define TLS_SERVER_MAX_CERTS CONFIG_MAX_LISTENER_CERTS
 
 /* The key type of CC's leaf (EVP_PKEY_RSA, ...), or -1 - I when it cannot be
  * read (unique, so tls_server_ctx_one reports the problem). *LEAF gets a

@@ -18,10 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge443/config.h"
 #include "edge443/tls_name.h"
 #include "edge443/tls_sni.h"
 
-#define TLS_SNI_MAX 16
+/* One context per certificate at most: the configuration's limit. */
+#define TLS_SNI_MAX CONFIG_MAX_LISTENER_CERTS
 
 struct tls_sni_set {
 	size_t n;		   /* contexts, ctx[0] = the listener's */

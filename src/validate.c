@@ -8,6 +8,7 @@
  */
 #include "edge443/validate.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,18 @@ struct validated *validate(const char *path, time_t as_of)
 	v->certs = plan_load_certs(v->cfg);
 	if (!v->certs ||
 	    plan_check(v->cfg, v->certs, as_of, &v->findings) < 0) {
+		v->result = VALIDATE_NOMEM;
+		return v;
+	}
+	/* The one rule that asks the machine, not the file: run drops to
+	 * this user after binding, so a missing one is caught here. */
+	if (v->cfg->user && v->cfg->user[0] && !getpwnam(v->cfg->user) &&
+	    plan_add(&v->findings, PLAN_ERROR, "user-exists", v->cfg->file,
+		     v->cfg->user_line, NULL,
+		     "user = \"%s\": no such user on this machine — create "
+		     "it (adduser --system --group %s) or name an existing "
+		     "one; run would bind and then fail to drop privileges",
+		     v->cfg->user, v->cfg->user) < 0) {
 		v->result = VALIDATE_NOMEM;
 		return v;
 	}

@@ -1396,6 +1396,7 @@ static void test_rule_ids(void **state)
 		"cn-shared",
 		"ref-unknown",
 		"unused",
+		"user-exists",
 		"unreachable",
 		"served-differs",
 		"served-chain-incomplete",

@@ -172,6 +172,37 @@ static void test_validate_results(void **state)
 	test_copy("ssl1.crt", "pub.crt");
 	test_copy("ssl1.key", "pub.key");
 
+	/* user names nobody on this machine: check says so (user-exists),
+	 * before run would bind and fail to drop privileges. */
+	snprintf(path, sizeof(path), "%s/rt.conf", test_dir);
+	{
+		struct validated *u;
+		FILE *g;
+		char text[4096];
+		size_t n;
+
+		g = fopen(path, "r");
+		assert_non_null(g);
+		n = fread(text, 1, sizeof(text) - 1, g);
+		fclose(g);
+		text[n] = '\0';
+		g = fopen(path, "w");
+		assert_non_null(g);
+		fprintf(g, "user = \"edge443-no-such-user\"\n%s", text);
+		fclose(g);
+		u = validate(path, time(NULL));
+		assert_non_null(u);
+		assert_int_equal(u->result, VALIDATE_PLAN_ERRORS);
+		bool seen = false;
+		for (size_t i = 0; i < u->findings.n; i++)
+			if (strcmp(u->findings.items[i].rule, "user-exists") ==
+				    0 &&
+			    u->findings.items[i].line == 1)
+				seen = true;
+		assert_true(seen);
+		validate_free(u);
+	}
+
 	snprintf(path, sizeof(path), "%s/missing.conf", test_dir);
 	v = validate(path, time(NULL));
 	assert_non_null(v);
