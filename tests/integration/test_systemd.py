@@ -481,9 +481,10 @@ failed_start("plan error", conf("plan.conf", [service(
 failed_start("address taken",
              conf("taken.conf", [APP, service("taken", "127.0.8.16:8447")]), 3)
 HELD.close()
-if ROOT:
-    failed_start("unknown user, after binding", conf(
-        "nouser.conf", [APP], 'user = "edge443-no-such-user"'), 3)
+# An unknown user is a check error now (user-exists): refused before
+# anything binds, as a plan error.
+failed_start("unknown user", conf(
+    "nouser.conf", [APP], 'user = "edge443-no-such-user"'), 1)
 
 # No NOTIFY_SOCKET: it serves, reloads and stops as before, silently.
 conf_b = conf("b.conf", [APP, PT])
