@@ -371,16 +371,108 @@ struct config *config_load_string(const char *text, const char *name,
 				 status, err, errlen);
 }
 
+/* Open PATH for reading, refusing what is no configuration file (a folder,
+ * a FIFO, a disk image).  The fd, or -1 with the reason reported. */
+static int config_open_file(struct config_parse *p, const char *path,
+			    size_t *size)
+{
+	struct stat st;
+	/* O_NONBLOCK: a FIFO given by mistake must not hang the open */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		config_report(p, 0, "cannot read: %s", strerror(errno));
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		config_report(p, 0,
+			      "cannot read: is a directory — expected a "
+			      "configuration file");
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_report(p, 0,
+			      "cannot read: not a regular file — expected a "
+			      "configuration file");
+		goto fail;
+	}
+	if (st.st_size > CONFIG_MAX_FILE_SIZE) {
+		config_report(p, 0,
+			      "cannot read: the file is %lld bytes — expected "
+			      "a configuration file under %d MiB",
+			      (long long)st.st_size,
+			      CONFIG_MAX_FILE_SIZE / (1024 * 1024));
+		goto fail;
+	}
+	*size = (size_t)st.st_size;
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Read FD whole (it may grow while read, up to CONFIG_MAX_FILE_SIZE).  A
+ * new buffer with *LEN bytes, or NULL with the reason reported. */
+static char *config_read_file(struct config_parse *p, int fd, size_t size,
+			      size_t *len)
+{
+	size_t cap = size + 1;
+	char *buf = malloc(cap);
+
+	*len = 0;
+	if (!buf) {
+		config_report(p, 0, "cannot read: out of memory");
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (*len == cap) {
+			char *nb;
+
+			if (cap > CONFIG_MAX_FILE_SIZE) {
+				config_report(
+					p, 0,
+					"cannot read: the file grows past %d "
+					"MiB — expected a configuration file",
+					CONFIG_MAX_FILE_SIZE / (1024 * 1024));
+				goto fail;
+			}
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				config_report(p, 0,
+					      "cannot read: out of memory");
+				goto fail;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			config_report(p, 0, "cannot read: %s", strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			return buf;
+		*len += (size_t)n;
+	}
+fail:
+	free(buf);
+	return NULL;
+}
+
 struct config *config_load(const char *path, enum config_status *status,
 			   char *err, size_t errlen)
 {
 	struct config_parse p = {0};
 	enum config_status dummy;
 	struct config *cfg = NULL;
-	struct stat st;
 	char *buf = NULL, *dir = NULL;
-	size_t len = 0, cap;
-	int fd = -1;
+	size_t size = 0, len = 0;
+	int fd;
 
 	if (!status)
 		status = &dummy;
@@ -392,87 +484,19 @@ struct config *config_load(const char *path, enum config_status *status,
 	if (err && errlen)
 		err[0] = '\0';
 	*status = CONFIG_ERR_READ;
-
-	/* O_NONBLOCK: a FIFO given by mistake must not hang the open */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		config_report(&p, 0, "cannot read: %s", strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
-		config_report(&p, 0, "cannot read: %s", strerror(errno));
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		config_report(&p, 0,
-			      "cannot read: is a directory — expected a "
-			      "configuration file");
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		config_report(&p, 0,
-			      "cannot read: not a regular file — expected a "
-			      "configuration file");
-		goto out;
-	}
-	if (st.st_size > CONFIG_MAX_FILE_SIZE) {
-		config_report(&p, 0,
-			      "cannot read: the file is %lld bytes — expected "
-			      "a configuration file under %d MiB",
-			      (long long)st.st_size,
-			      CONFIG_MAX_FILE_SIZE / (1024 * 1024));
-		goto out;
-	}
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		config_report(&p, 0, "cannot read: out of memory");
-		goto out;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap > CONFIG_MAX_FILE_SIZE) {
-				config_report(
-					&p, 0,
-					"cannot read: the file grows past %d "
-					"MiB — expected a configuration file",
-					CONFIG_MAX_FILE_SIZE / (1024 * 1024));
-				goto out;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				config_report(&p, 0,
-					      "cannot read: out of memory");
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			config_report(&p, 0, "cannot read: %s",
-				      strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	fd = config_open_file(&p, path, &size);
+	if (fd < 0)
+		return NULL;
+	buf = config_read_file(&p, fd, size, &len);
+	close(fd);
+	if (!buf)
+		return NULL;
 	dir = config_value_dirname(path);
-	if (!dir) {
+	if (!dir)
 		config_report(&p, 0, "cannot read: out of memory");
-		goto out;
-	}
-	cfg = config_parse_text(buf, len, path, dir, status, err, errlen);
-out:
-	if (fd >= 0)
-		close(fd);
+	else
+		cfg = config_parse_text(buf, len, path, dir, status, err,
+					errlen);
 	free(buf);
 	free(dir);
 	return cfg;
