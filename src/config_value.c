@@ -102,24 +102,16 @@ const char *config_tls_name(int version)
 
 /* ---- addresses, names, paths ------------------------------------------- */
 
-int config_addr_parse(const char *text, struct config_addr *addr, char *err,
-		      size_t errlen)
+/* Split "IP:port" / "[IPv6]:port" into HOST (cut to HOSTCAP) and the port
+ * text.  0, or -1 with the reason in ERR. */
+static int config_addr_split(const char *text, char *host, size_t hostcap,
+			     const char **port_text, bool *v6, char *err,
+			     size_t errlen)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *port_text;
 	size_t hostlen;
-	bool v6 = false;
-	char *end = NULL;
-	long port;
 
-	if (err && errlen)
-		err[0] = '\0';
-	memset(addr, 0, sizeof(*addr));
-	if (!text || !*text) {
-		snprintf(err, errlen, "the address is empty");
-		return -1;
-	}
-	if (text[0] == '[') {
+	*v6 = text[0] == '[';
+	if (*v6) {
 		const char *close = strchr(text, ']');
 
 		if (!close) {
@@ -133,9 +125,8 @@ int config_addr_parse(const char *text, struct config_addr *addr, char *err,
 				 "missing :port after the address");
 			return -1;
 		}
-		port_text = close + 2;
-		v6 = true;
-		if (hostlen >= sizeof(host)) {
+		*port_text = close + 2;
+		if (hostlen >= hostcap) {
 			snprintf(err, errlen, "not an IPv6 address");
 			return -1;
 		}
@@ -155,8 +146,8 @@ int config_addr_parse(const char *text, struct config_addr *addr, char *err,
 			return -1;
 		}
 		hostlen = (size_t)(colon - text);
-		port_text = colon + 1;
-		if (hostlen >= sizeof(host)) {
+		*port_text = colon + 1;
+		if (hostlen >= hostcap) {
 			snprintf(err, errlen,
 				 "not an IP address (names are not resolved)");
 			return -1;
@@ -164,6 +155,15 @@ int config_addr_parse(const char *text, struct config_addr *addr, char *err,
 		memcpy(host, text, hostlen);
 	}
 	host[hostlen] = '\0';
+	return 0;
+}
+
+/* A decimal port 1-65535 (digits only); -1 with the reason in ERR. */
+static long config_addr_port(const char *port_text, char *err, size_t errlen)
+{
+	char *end = NULL;
+	long port;
+
 	if (!*port_text) {
 		snprintf(err, errlen, "missing port after \":\"");
 		return -1;
@@ -180,6 +180,30 @@ int config_addr_parse(const char *text, struct config_addr *addr, char *err,
 		snprintf(err, errlen, "port %.20s is out of range", port_text);
 		return -1;
 	}
+	return port;
+}
+
+int config_addr_parse(const char *text, struct config_addr *addr, char *err,
+		      size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_text = NULL;
+	bool v6 = false;
+	long port;
+
+	if (err && errlen)
+		err[0] = '\0';
+	memset(addr, 0, sizeof(*addr));
+	if (!text || !*text) {
+		snprintf(err, errlen, "the address is empty");
+		return -1;
+	}
+	if (config_addr_split(text, host, sizeof(host), &port_text, &v6, err,
+			      errlen) < 0)
+		return -1;
+	port = config_addr_port(port_text, err, errlen);
+	if (port < 0)
+		return -1;
 	if (v6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&addr->sa;
 
