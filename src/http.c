@@ -714,6 +714,15 @@ enum http_action http_from_client(struct http_conn *h, struct evbuffer *from,
 
 /* ---- backend -> client ------------------------------------------------- */
 
+/* The final response to the current request has ended: its access line,
+ * and the request is done. */
+static void http_resp_finished(struct http_conn *h)
+{
+	http_log_access(h, h->resp_status, h->resp_bytes, NULL);
+	h->resp_pending = false;
+	h->nrequests++;
+}
+
 static enum http_action http_resp_fail(struct http_conn *h, struct evbuffer *to,
 				       const char *why)
 {
@@ -803,9 +812,7 @@ enum http_action http_from_backend(struct http_conn *h, struct evbuffer *from,
 		}
 		if (h->resp_status >= 100 && h->resp_status < 200)
 			continue; /* interim (100 Continue): still pending */
-		http_log_access(h, h->resp_status, h->resp_bytes, NULL);
-		h->resp_pending = false;
-		h->nrequests++;
+		http_resp_finished(h);
 		if (h->cur.close || !h->resp_keepalive ||
 		    h->state == HTTP_S_CLOSING) {
 			h->state = HTTP_S_CLOSING;
@@ -916,9 +923,7 @@ bool http_backend_eof(struct http_conn *h)
 	h->resp_paused_end = false;
 	http_parser_pause(&h->resp_parser, 0);
 	h->resp_head_done = false;
-	http_log_access(h, h->resp_status, h->resp_bytes, NULL);
-	h->resp_pending = false;
-	h->nrequests++;
+	http_resp_finished(h);
 	h->state = HTTP_S_CLOSING;
 	return true;
 }
