@@ -606,7 +606,7 @@ static void config_build_global(struct config_parse *p, cfg_t *root,
 	v = (int)cfg->log_level;
 	config_enum(p, root, "log_level", config_value_log_levels, "log level",
 		    &v, NULL);
-	cfg->log_level = (enum config_log_level)v;
+	cfg->log_level = (enum log_level)v;
 	config_addr_opt(p, root, "admin", &cfg->admin, NULL);
 	v = (int)cfg->platform;
 	config_enum(p, root, "platform", config_value_platforms, "platform", &v,
@@ -639,7 +639,7 @@ static void config_defaults(struct config_parse *p, struct config *cfg)
 	cfg->backlog = 1024;
 	cfg->tls_min = TLS1_2_VERSION;
 	cfg->tls_max = TLS1_3_VERSION;
-	cfg->log_level = CONFIG_LOG_INFO;
+	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->platform = CONFIG_PLATFORM_OCS2007R2;
 }
 

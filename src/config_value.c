@@ -62,10 +62,10 @@ const struct config_value_name config_value_platforms[] = {
 };
 
 const struct config_value_name config_value_log_levels[] = {
-	{"error", CONFIG_LOG_ERROR},
-	{"warn", CONFIG_LOG_WARN},
-	{"info", CONFIG_LOG_INFO},
-	{"debug", CONFIG_LOG_DEBUG},
+	{"error", LOG_LEVEL_ERROR},
+	{"warn", LOG_LEVEL_WARN},
+	{"info", LOG_LEVEL_INFO},
+	{"debug", LOG_LEVEL_DEBUG},
 	{NULL, 0},
 };
 

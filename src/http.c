@@ -346,7 +346,7 @@ static void http_drop_underscores(struct http_conn *h)
 			firstlen = f->namelen;
 		}
 	}
-	if (first != NULL && log_enabled(CONFIG_LOG_INFO)) {
+	if (first != NULL && log_enabled(LOG_LEVEL_INFO)) {
 		char name[HTTP_LOG_MAX + 1];
 
 		http_log_copy(name, sizeof(name), first, firstlen);
@@ -371,7 +371,7 @@ static bool http_upgrade_ok(struct http_conn *h, const struct http_facts *x)
 	if (h->req_parser.upgrade &&
 	    http_eq(x->upgrade->value, x->upgrade->valuelen, "websocket"))
 		return true;
-	if (log_enabled(CONFIG_LOG_INFO)) {
+	if (log_enabled(LOG_LEVEL_INFO)) {
 		http_log_copy(v, sizeof(v), x->upgrade->value,
 			      x->upgrade->valuelen);
 		log_info("access client=%s: Upgrade \"%s\" stripped (%s); "

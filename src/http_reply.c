@@ -70,7 +70,7 @@ void http_log_access(struct http_conn *h, int status, uint64_t bytes,
 						       ? status / 100
 						       : 0],
 				 1);
-	if (!log_enabled(CONFIG_LOG_INFO))
+	if (!log_enabled(LOG_LEVEL_INFO))
 		return;
 	log_info("access client=%s host=%s \"%s %s HTTP/1.%d\" status=%d "
 		 "bytes=%" PRIu64 " ms=%lld backend=%s tls=%s%s%s%s",

@@ -40,36 +40,36 @@
 #define LOG_FILE_MODE 0640
 
 /* Before log_open, and after log_close, messages go to stderr at INFO. */
-static atomic_int log_level = CONFIG_LOG_INFO;
+static atomic_int log_level = LOG_LEVEL_INFO;
 static enum log_target log_target = LOG_TARGET_STDERR;
 static int log_fd = STDERR_FILENO; /* the file's descriptor, or stderr */
 static char *log_path;		   /* LOG_TARGET_FILE: the file to reopen */
 
-static const char *log_level_name(enum config_log_level level)
+static const char *log_level_name(enum log_level level)
 {
 	switch (level) {
-	case CONFIG_LOG_ERROR:
+	case LOG_LEVEL_ERROR:
 		return "ERROR";
-	case CONFIG_LOG_WARN:
+	case LOG_LEVEL_WARN:
 		return "WARN";
-	case CONFIG_LOG_INFO:
+	case LOG_LEVEL_INFO:
 		return "INFO";
-	case CONFIG_LOG_DEBUG:
+	case LOG_LEVEL_DEBUG:
 		return "DEBUG";
 	}
 	return "?";
 }
 
-static int log_syslog_priority(enum config_log_level level)
+static int log_syslog_priority(enum log_level level)
 {
 	switch (level) {
-	case CONFIG_LOG_ERROR:
+	case LOG_LEVEL_ERROR:
 		return LOG_ERR;
-	case CONFIG_LOG_WARN:
+	case LOG_LEVEL_WARN:
 		return LOG_WARNING;
-	case CONFIG_LOG_INFO:
+	case LOG_LEVEL_INFO:
 		return LOG_INFO;
-	case CONFIG_LOG_DEBUG:
+	case LOG_LEVEL_DEBUG:
 		return LOG_DEBUG;
 	}
 	return LOG_NOTICE;
@@ -81,8 +81,7 @@ static int log_open_file(const char *path)
 		    LOG_FILE_MODE);
 }
 
-int log_open(enum log_target target, const char *path,
-	     enum config_log_level level)
+int log_open(enum log_target target, const char *path, enum log_level level)
 {
 	char *copy = NULL;
 	int fd = -1;
@@ -123,12 +122,12 @@ int log_open(enum log_target target, const char *path,
 	return 0;
 }
 
-void log_set_level(enum config_log_level level)
+void log_set_level(enum log_level level)
 {
-	if (level < CONFIG_LOG_ERROR)
-		level = CONFIG_LOG_ERROR;
-	if (level > CONFIG_LOG_DEBUG)
-		level = CONFIG_LOG_DEBUG;
+	if (level < LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	if (level > LOG_LEVEL_DEBUG)
+		level = LOG_LEVEL_DEBUG;
 	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
@@ -171,7 +170,7 @@ void log_close(void)
 	log_target = LOG_TARGET_STDERR;
 }
 
-int log_enabled(enum config_log_level level)
+int log_enabled(enum log_level level)
 {
 	return (int)level <=
 	       atomic_load_explicit(&log_level, memory_order_relaxed);
@@ -224,7 +223,7 @@ static void log_write_all(const char *buf, size_t len)
 	}
 }
 
-void log_msg(enum config_log_level level, const char *fmt, ...)
+void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
 	int saved_errno = errno;

@@ -176,7 +176,7 @@ static void proxy_log_close(struct proxy_conn *c, const char *why)
 	double ms;
 	char end_why[512];
 
-	if (!log_enabled(CONFIG_LOG_INFO))
+	if (!log_enabled(LOG_LEVEL_INFO))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +

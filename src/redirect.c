@@ -39,7 +39,7 @@ static void redirect_close(struct redirect_conn *r, const char *why)
 {
 	struct proxy_owner *owner = r->owner;
 
-	if (log_enabled(CONFIG_LOG_INFO)) {
+	if (log_enabled(LOG_LEVEL_INFO)) {
 		struct timespec now;
 		char end_why[256];
 		clock_gettime(CLOCK_MONOTONIC, &now);

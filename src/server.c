@@ -104,8 +104,8 @@ static struct validated *server_validate(const char *path, FILE *out,
 			continue;
 		}
 		report_finding_format(f, line, sizeof(line));
-		log_msg(f->severity == PLAN_ERROR ? CONFIG_LOG_ERROR
-						  : CONFIG_LOG_WARN,
+		log_msg(f->severity == PLAN_ERROR ? LOG_LEVEL_ERROR
+						  : LOG_LEVEL_WARN,
 			"reload: %s", line);
 	}
 	if (v->result == VALIDATE_PLAN_ERRORS) {
@@ -331,7 +331,7 @@ static void server_reload(struct server *srv)
 		server_notify_reloaded(srv, err);
 		return;
 	}
-	enum config_log_level level = v->cfg->log_level;
+	enum log_level level = v->cfg->log_level;
 	rt = server_runtime(v, srv->tickets, err, sizeof(err));
 	if (!rt) {
 		log_error("reload: %s; the previous configuration keeps "

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "edge443/log.h"
+
 #define CONFIG_DEFAULT_PATH "/etc/edge443/edge443.conf"
 
 /* Certificate sections one service (one listener) may serve: the limit is
@@ -53,13 +55,6 @@ enum config_host_header {
 enum config_platform {
 	CONFIG_PLATFORM_OCS2007R2, /* "ocs2007r2" (the default) */
 	CONFIG_PLATFORM_LYNC,	   /* "lync" */
-};
-
-enum config_log_level {
-	CONFIG_LOG_ERROR,
-	CONFIG_LOG_WARN,
-	CONFIG_LOG_INFO,
-	CONFIG_LOG_DEBUG,
 };
 
 /* TLS protocol versions as OpenSSL numbers (TLS1_2_VERSION, ...), 0 = unset. */
@@ -154,7 +149,7 @@ struct config {
 	char *ticket_key_file; /* NULL if absent */
 	char *log_file;	       /* NULL: stderr (syslog with --daemon) */
 	bool log_syslog;       /* syslog = true: log to syslog */
-	enum config_log_level log_level;
+	enum log_level log_level;
 	struct config_addr admin; /* .text == NULL when absent */
 	enum config_platform platform;
 	int trust_file_line, tls_min_line, tls_max_line, warn_days_line;

@@ -21,7 +21,14 @@
 
 #include <stddef.h>
 
-#include "edge443/config.h"
+/* The levels, most severe first; a configured level writes itself and
+ * everything above it. */
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
 
 enum log_target {
 	LOG_TARGET_STDERR,
@@ -33,10 +40,9 @@ enum log_target {
  * LOG_TARGET_FILE (else ignored), opened for appending and created mode 0640.
  * Returns 0, -1 when the file cannot be opened (errno set; the previous
  * target stays in use). */
-int log_open(enum log_target target, const char *path,
-	     enum config_log_level level);
+int log_open(enum log_target target, const char *path, enum log_level level);
 /* Change the level (reload). */
-void log_set_level(enum config_log_level level);
+void log_set_level(enum log_level level);
 /* Reopen the log file by its path (SIGUSR1, after logrotate renamed it); a
  * no-op for stderr and syslog.  0, or -1 with errno set when the file cannot
  * be opened (logging then continues to the old file). */
@@ -44,18 +50,18 @@ int log_reopen(void);
 void log_close(void);
 
 /* True when LEVEL would be written (to skip building expensive lines). */
-int log_enabled(enum config_log_level level);
+int log_enabled(enum log_level level);
 
 /* Copy S into DST (CAP bytes, cut) for a quoted field of a log line
  * (reason="..."): '"' becomes '\'' so the field cannot end early. */
 const char *log_quoted(char *dst, size_t cap, const char *s);
 
-void log_msg(enum config_log_level level, const char *fmt, ...)
+void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-#define log_error(...) log_msg(CONFIG_LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(CONFIG_LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(CONFIG_LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(CONFIG_LOG_DEBUG, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 #endif

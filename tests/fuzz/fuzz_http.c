@@ -579,12 +579,12 @@ __attribute__((constructor)) static void fuzz_log_setup(void)
 {
 	char path[64];
 
-	log_set_level(CONFIG_LOG_ERROR);
+	log_set_level(LOG_LEVEL_ERROR);
 	fuzz_log_fd = memfd_create("fuzz_http_log", MFD_CLOEXEC);
 	if (fuzz_log_fd < 0)
 		return;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fuzz_log_fd);
-	if (log_open(LOG_TARGET_FILE, path, CONFIG_LOG_INFO) < 0) {
+	if (log_open(LOG_TARGET_FILE, path, LOG_LEVEL_INFO) < 0) {
 		close(fuzz_log_fd);
 		fuzz_log_fd = -1;
 	}

@@ -121,7 +121,7 @@ static void test_config_check_good(const struct config *cfg, const char *dir)
 	assert_int_equal(cfg->tls_max, TLS1_3_VERSION);
 	assert_int_equal(cfg->tls_max_line, 15);
 	assert_string_equal(cfg->ticket_key_file, "/etc/edge443/tickets.key");
-	assert_int_equal(cfg->log_level, CONFIG_LOG_DEBUG);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
 	assert_string_equal(cfg->admin.text, "127.0.0.1:9443");
 	assert_int_equal(cfg->admin.port, 9443);
 	assert_int_equal(cfg->admin.sa.ss_family, AF_INET);
@@ -394,7 +394,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(cfg->tls_max, TLS1_3_VERSION);
 	assert_int_equal(cfg->tls_min_line, 0);
 	assert_null(cfg->ticket_key_file);
-	assert_int_equal(cfg->log_level, CONFIG_LOG_INFO);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
 	assert_null(cfg->admin.text);
 	assert_int_equal(cfg->platform, CONFIG_PLATFORM_OCS2007R2);
 	assert_int_equal(cfg->ncerts, 0);

@@ -192,8 +192,7 @@ static void test_log_start(struct test_log *l)
 	snprintf(l->dir, sizeof(l->dir), "/tmp/test_http.XXXXXX");
 	assert_non_null(mkdtemp(l->dir));
 	snprintf(l->file, sizeof(l->file), "%s/log", l->dir);
-	assert_int_equal(log_open(LOG_TARGET_FILE, l->file, CONFIG_LOG_INFO),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_FILE, l->file, LOG_LEVEL_INFO), 0);
 }
 
 static char *test_log_end(struct test_log *l)

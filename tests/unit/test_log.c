@@ -138,19 +138,19 @@ static void test_levels(void **state)
 	struct test_dir *t = *state;
 	char *text, *lines[8];
 
-	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, CONFIG_LOG_DEBUG),
+	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, LOG_LEVEL_DEBUG),
 			 0);
-	assert_true(log_enabled(CONFIG_LOG_DEBUG));
+	assert_true(log_enabled(LOG_LEVEL_DEBUG));
 	log_error("an error %d", 1);
 	log_warn("a warning %s", "two");
 	log_info("some info");
 	log_debug("debug detail");
 
-	log_set_level(CONFIG_LOG_WARN);
-	assert_true(log_enabled(CONFIG_LOG_ERROR));
-	assert_true(log_enabled(CONFIG_LOG_WARN));
-	assert_false(log_enabled(CONFIG_LOG_INFO));
-	assert_false(log_enabled(CONFIG_LOG_DEBUG));
+	log_set_level(LOG_LEVEL_WARN);
+	assert_true(log_enabled(LOG_LEVEL_ERROR));
+	assert_true(log_enabled(LOG_LEVEL_WARN));
+	assert_false(log_enabled(LOG_LEVEL_INFO));
+	assert_false(log_enabled(LOG_LEVEL_DEBUG));
 	log_info("dropped info");
 	log_debug("dropped debug");
 	log_warn("kept warning");
@@ -176,8 +176,7 @@ static void test_control_characters(void **state)
 	const char *sni = "evil.example\r\n2026-01-01T00:00:00.000Z edge443[1] "
 			  "ERROR forged\x1b[31m\x7f\tend";
 
-	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, CONFIG_LOG_INFO),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, LOG_LEVEL_INFO), 0);
 	log_info("sni=%s", sni);
 	log_close();
 	text = test_slurp(t->file);
@@ -197,8 +196,7 @@ static void test_long_message_truncated(void **state)
 	assert_non_null(big);
 	memset(big, 'a', 10000);
 	big[10000] = '\0';
-	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, CONFIG_LOG_INFO),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, LOG_LEVEL_INFO), 0);
 	log_info("%s", big);
 	log_info("after");
 	log_close();
@@ -221,8 +219,7 @@ static void test_reopen_after_rename(void **state)
 	struct stat st;
 	mode_t mask;
 
-	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, CONFIG_LOG_INFO),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, LOG_LEVEL_INFO), 0);
 	log_info("before rotation");
 	assert_int_equal(rename(t->file, t->rotated), 0);
 	log_info("still to the old file");
@@ -252,8 +249,7 @@ static void test_reopen_failure_keeps_old(void **state)
 	struct test_dir *t = *state;
 	char *text, *lines[4];
 
-	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, CONFIG_LOG_INFO),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, LOG_LEVEL_INFO), 0);
 	assert_int_equal(rename(t->file, t->rotated), 0);
 	/* Make the folder unwritable so the new file cannot be created;
 	 * root ignores the mode, so only check when it took effect. */
@@ -271,7 +267,7 @@ static void test_reopen_failure_keeps_old(void **state)
 		log_close();
 	}
 
-	assert_int_equal(log_open(LOG_TARGET_STDERR, NULL, CONFIG_LOG_INFO), 0);
+	assert_int_equal(log_open(LOG_TARGET_STDERR, NULL, LOG_LEVEL_INFO), 0);
 	assert_int_equal(log_reopen(), 0);
 	log_close();
 	assert_int_equal(log_reopen(), 0);
@@ -281,10 +277,10 @@ static void test_open_failure(void **state)
 {
 	errno = 0;
 	assert_int_equal(log_open(LOG_TARGET_FILE, "/nonexistent/dir/x.log",
-				  CONFIG_LOG_INFO),
+				  LOG_LEVEL_INFO),
 			 -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(log_open(LOG_TARGET_FILE, NULL, CONFIG_LOG_INFO), -1);
+	assert_int_equal(log_open(LOG_TARGET_FILE, NULL, LOG_LEVEL_INFO), -1);
 	assert_int_equal(errno, EINVAL);
 }
 
@@ -299,8 +295,7 @@ static void test_stderr_target(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
 	close(fd);
-	assert_int_equal(log_open(LOG_TARGET_STDERR, NULL, CONFIG_LOG_ERROR),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_STDERR, NULL, LOG_LEVEL_ERROR), 0);
 	log_warn("not shown");
 	log_error("to stderr");
 	log_close();
@@ -316,9 +311,8 @@ static void test_stderr_target(void **state)
  * machine's log); a message below the level is dropped before syslog. */
 static void test_syslog_target(void **state)
 {
-	assert_int_equal(log_open(LOG_TARGET_SYSLOG, NULL, CONFIG_LOG_ERROR),
-			 0);
-	assert_false(log_enabled(CONFIG_LOG_WARN));
+	assert_int_equal(log_open(LOG_TARGET_SYSLOG, NULL, LOG_LEVEL_ERROR), 0);
+	assert_false(log_enabled(LOG_LEVEL_WARN));
 	log_debug("never sent");
 	assert_int_equal(log_reopen(), 0);
 	log_close();
@@ -343,8 +337,7 @@ static void test_errno_preserved(void **state)
 {
 	struct test_dir *t = *state;
 
-	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, CONFIG_LOG_INFO),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, LOG_LEVEL_INFO), 0);
 	errno = EPIPE;
 	log_info("x");
 	assert_int_equal(errno, EPIPE);
@@ -387,8 +380,7 @@ static void test_threads_whole_lines(void **state)
 	char *text, **lines;
 	size_t n;
 
-	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, CONFIG_LOG_INFO),
-			 0);
+	assert_int_equal(log_open(LOG_TARGET_FILE, t->file, LOG_LEVEL_INFO), 0);
 	for (int i = 0; i < TEST_THREADS; i++) {
 		w[i].id = i;
 		w[i].reopen = i == 0;
