@@ -164,3 +164,24 @@ void plan_san_list(const struct cert_info *ci, char *buf, size_t len)
 		used += (size_t)w;
 	}
 }
+
+const char *plan_finding_format(const struct plan_finding *f, char *buf,
+				size_t len)
+{
+	if (f->line > 0)
+		snprintf(buf, len, "%s %s %s:%d: %s",
+			 plan_severity_name(f->severity), f->rule, f->file,
+			 f->line, f->message);
+	else
+		snprintf(buf, len, "%s %s %s: %s",
+			 plan_severity_name(f->severity), f->rule, f->file,
+			 f->message);
+	return buf;
+}
+
+void plan_finding_print(FILE *out, const struct plan_finding *f)
+{
+	char line[4096];
+
+	fprintf(out, "%s\n", plan_finding_format(f, line, sizeof(line)));
+}

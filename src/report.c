@@ -109,27 +109,6 @@ void report_service_map(FILE *out, const struct config *cfg,
 	free(listen);
 }
 
-const char *report_finding_format(const struct plan_finding *f, char *buf,
-				  size_t len)
-{
-	if (f->line > 0)
-		snprintf(buf, len, "%s %s %s:%d: %s",
-			 plan_severity_name(f->severity), f->rule, f->file,
-			 f->line, f->message);
-	else
-		snprintf(buf, len, "%s %s %s: %s",
-			 plan_severity_name(f->severity), f->rule, f->file,
-			 f->message);
-	return buf;
-}
-
-void report_finding(FILE *out, const struct plan_finding *f)
-{
-	char line[4096];
-
-	fprintf(out, "%s\n", report_finding_format(f, line, sizeof(line)));
-}
-
 void report_check_text(FILE *out, const struct config *cfg,
 		       const struct plan_certs *pc,
 		       const struct plan_findings *findings)
@@ -137,7 +116,7 @@ void report_check_text(FILE *out, const struct config *cfg,
 	report_service_map(out, cfg, pc);
 	fputc('\n', out);
 	for (size_t i = 0; i < findings->n; i++)
-		report_finding(out, &findings->items[i]);
+		plan_finding_print(out, &findings->items[i]);
 	if (findings->n)
 		fputc('\n', out);
 	fprintf(out, "%s: %zu error%s, %zu warning%s — %s\n", cfg->file,
@@ -604,7 +583,7 @@ void report_probe_text(FILE *out, const struct config *cfg,
 	}
 	fputc('\n', out);
 	for (size_t i = 0; i < rep->findings.n; i++)
-		report_finding(out, &rep->findings.items[i]);
+		plan_finding_print(out, &rep->findings.items[i]);
 	if (rep->findings.n)
 		fputc('\n', out);
 	fprintf(out,

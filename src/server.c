@@ -59,7 +59,6 @@
 #include "edge443/plan.h"
 #include "edge443/privs.h"
 #include "edge443/proxy.h"
-#include "edge443/report.h"
 #include "edge443/runtime.h"
 #include "edge443/tls.h"
 #include "edge443/validate.h"
@@ -71,8 +70,8 @@
 
 /* Validate PATH as `check` does (validate.c) and report: every finding to
  * OUT (start-up: stderr) or, when OUT is NULL, to the log (reload), in the
- * one format of report.c.  Returns the model when it may serve (no error;
- * the caller owns it), else NULL with *code set. */
+ * one format of a finding (plan_finding_format).  Returns the model when it may
+ * serve (no error; the caller owns it), else NULL with *code set. */
 static struct validated *server_validate(const char *path, FILE *out,
 					 enum server_result *code)
 {
@@ -100,10 +99,10 @@ static struct validated *server_validate(const char *path, FILE *out,
 	for (size_t i = 0; i < v->findings.n; i++) {
 		const struct plan_finding *f = &v->findings.items[i];
 		if (out) {
-			report_finding(out, f);
+			plan_finding_print(out, f);
 			continue;
 		}
-		report_finding_format(f, line, sizeof(line));
+		plan_finding_format(f, line, sizeof(line));
 		log_msg(f->severity == PLAN_ERROR ? LOG_LEVEL_ERROR
 						  : LOG_LEVEL_WARN,
 			"reload: %s", line);

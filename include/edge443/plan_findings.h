@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "edge443/cert.h"
 #include "edge443/config.h"
@@ -51,6 +52,14 @@ void plan_findings_free(struct plan_findings *f);
 void plan_findings_sort(struct plan_findings *out, size_t from);
 
 const char *plan_severity_name(enum plan_severity sev);
+
+/* One finding as the one line every command prints it:
+ * "error cn-shared edge.conf:66: what is wrong — what to do" (no ":LINE"
+ * when the line is 0), cut to LEN.  Returns BUF. */
+const char *plan_finding_format(const struct plan_finding *f, char *buf,
+				size_t len);
+/* The same line, with a newline, to OUT. */
+void plan_finding_print(FILE *out, const struct plan_finding *f);
 
 /* ---- the words findings use ------------------------------------------- */
 

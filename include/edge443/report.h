@@ -19,13 +19,6 @@
 void report_service_map(FILE *out, const struct config *cfg,
 			const struct plan_certs *pc);
 
-/* One line per finding: "SEVERITY RULE FILE:LINE: MESSAGE" (the one format
- * of a finding, for the terminal and the log alike). */
-void report_finding(FILE *out, const struct plan_finding *f);
-/* The same line, without the newline, into BUF (cut at LEN); returns BUF. */
-const char *report_finding_format(const struct plan_finding *f, char *buf,
-				  size_t len);
-
 /* Service map, a blank line, every finding, and a summary line
  * ("N errors, M warnings"). */
 void report_check_text(FILE *out, const struct config *cfg,

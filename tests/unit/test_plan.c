@@ -291,6 +291,26 @@ static void one_table(const struct one_case *cases, size_t n)
 #define W PLAN_WARN
 #define CERT_AT "c {"
 
+static void test_finding_format(void **state)
+{
+	struct plan_finding f = {PLAN_ERROR,  "cn-shared",
+				 "edge.conf", 66,
+				 NULL,	      "two services share a CN"};
+	char buf[256];
+
+	(void)state;
+	assert_string_equal(plan_finding_format(&f, buf, sizeof(buf)),
+			    "error cn-shared edge.conf:66: two services share "
+			    "a CN");
+	f.severity = PLAN_WARN;
+	f.line = 0;
+	assert_string_equal(plan_finding_format(&f, buf, sizeof(buf)),
+			    "warn cn-shared edge.conf: two services share a "
+			    "CN");
+	/* Cut safely at the buffer's end. */
+	assert_string_equal(plan_finding_format(&f, buf, 5), "warn");
+}
+
 static void test_file_unreadable(void **state)
 {
 	static const struct one_case cases[] = {
@@ -1504,6 +1524,7 @@ static void test_served_chain(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_finding_format),
 		cmocka_unit_test(test_file_unreadable),
 		cmocka_unit_test(test_unloaded_leaf_skips_rules),
 		cmocka_unit_test(test_key_rules),

@@ -80,26 +80,6 @@ static char *test_capture_text(const struct test_model *m)
 	return buf;
 }
 
-static void test_finding_format(void **state)
-{
-	struct plan_finding f = {PLAN_ERROR,  "cn-shared",
-				 "edge.conf", 66,
-				 NULL,	      "two services share a CN"};
-	char buf[256];
-
-	(void)state;
-	assert_string_equal(report_finding_format(&f, buf, sizeof(buf)),
-			    "error cn-shared edge.conf:66: two services share "
-			    "a CN");
-	f.severity = PLAN_WARN;
-	f.line = 0;
-	assert_string_equal(report_finding_format(&f, buf, sizeof(buf)),
-			    "warn cn-shared edge.conf: two services share a "
-			    "CN");
-	/* Cut safely at the buffer's end. */
-	assert_string_equal(report_finding_format(&f, buf, 5), "warn");
-}
-
 static void test_check_text(void **state)
 {
 	struct test_model good, bad;
@@ -167,7 +147,6 @@ static void test_check_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_finding_format),
 		cmocka_unit_test(test_check_text),
 		cmocka_unit_test(test_check_json),
 	};
