@@ -19,7 +19,7 @@
  * It does not decide what is worth logging, and it never exits or aborts:
  * a failed write is dropped.
  */
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * decides nothing about wildcards or IP literals beyond saying what they are:
  * what a caller refuses, and in which words, is the caller's.
  */
-#include "edge443/names.h"
+#include "edge443/base/names.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -8,7 +8,7 @@
  * the most general wrapper ("PEM lib", "ASN1 lib") last.  It calls nothing of
  * edge443 and keeps no state: the queue it drains is the calling thread's.
  */
-#include "edge443/ossl_err.h"
+#include "edge443/base/ossl_err.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

@@ -9,9 +9,9 @@
  * in plan.c.  It prints nothing, and it leaves the OpenSSL error queue empty
  * on return from every public function.
  */
-#include "edge443/cert.h"
-#include "edge443/cert_internal.h"
-#include "edge443/ossl_err.h"
+#include "edge443/cert/cert.h"
+#include "edge443/cert/cert_internal.h"
+#include "edge443/base/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>

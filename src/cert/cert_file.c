@@ -10,9 +10,9 @@
  * compute facts, verify chains or match names: that is cert.c.  It prints
  * nothing and leaves the OpenSSL error queue empty.
  */
-#include "edge443/cert.h"
-#include "edge443/cert_internal.h"
-#include "edge443/ossl_err.h"
+#include "edge443/cert/cert.h"
+#include "edge443/cert/cert_internal.h"
+#include "edge443/base/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,14 +17,14 @@
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
-#include "edge443/config.h"
-#include "edge443/csr.h"
-#include "edge443/order.h"
-#include "edge443/plan.h"
-#include "edge443/probe.h"
-#include "edge443/report.h"
-#include "edge443/validate.h"
-#include "edge443/server.h"
+#include "edge443/config/config.h"
+#include "edge443/order/csr.h"
+#include "edge443/order/order.h"
+#include "edge443/rules/rules.h"
+#include "edge443/cli/probe.h"
+#include "edge443/cli/report.h"
+#include "edge443/rules/validate.h"
+#include "edge443/serve/server.h"
 
 #define MAIN_EXIT_OK 0
 #define MAIN_EXIT_FINDINGS 1

@@ -19,7 +19,7 @@
  * findings.  Writes to a peer that has gone may raise SIGPIPE; the caller
  * ignores it (main.c does).
  */
-#include "edge443/probe.h"
+#include "edge443/cli/probe.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -30,9 +30,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "edge443/cert.h"
-#include "edge443/probe_internal.h"
-#include "edge443/tls.h"
+#include "edge443/cert/cert.h"
+#include "edge443/cli/probe_internal.h"
+#include "edge443/serve/tls.h"
 
 #define PROBE_DEFAULT_TIMEOUT 5
 #define PROBE_ERRLEN 512

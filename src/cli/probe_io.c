@@ -6,7 +6,7 @@
  * timeout.  It reports how the attempt ended and why; it does not judge
  * certificates (probe.c does) and keeps nothing between attempts.
  */
-#include "edge443/probe_internal.h"
+#include "edge443/cli/probe_internal.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "edge443/tls.h"
+#include "edge443/serve/tls.h"
 
 static double probe_clock(void)
 {

@@ -7,7 +7,7 @@
  * jansson so that every string is escaped correctly.  This module decides
  * nothing: it formats what config.c, cert.c and plan.c produced.
  */
-#include "edge443/report.h"
+#include "edge443/cli/report.h"
 
 #include <jansson.h>
 #include <stdbool.h>

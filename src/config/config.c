@@ -30,8 +30,8 @@
  * run in two threads at once; the parse callbacks reach the current parse
  * through config_current for the same reason.
  */
-#include "edge443/config.h"
-#include "edge443/config_internal.h"
+#include "edge443/config/config.h"
+#include "edge443/config/config_internal.h"
 
 #include <confuse.h>
 #include <errno.h>

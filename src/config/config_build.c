@@ -11,8 +11,8 @@
  * only code that knows libconfuse.  It does not judge references between
  * sections or anything about certificates: that is plan.c.
  */
-#include "edge443/config.h"
-#include "edge443/config_internal.h"
+#include "edge443/config/config.h"
+#include "edge443/config/config_internal.h"
 
 #include <confuse.h>
 #include <errno.h>

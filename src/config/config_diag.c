@@ -6,7 +6,7 @@
  * and a huge quoted value shortened in its middle.  config.c, config_scan.c
  * and config_build.c all report through it; it calls none of them.
  */
-#include "edge443/config_internal.h"
+#include "edge443/config/config_internal.h"
 
 #include <confuse.h>
 #include <stdarg.h>

@@ -4,7 +4,7 @@
  * (which certificate section has this name, which TLS versions a service
  * uses): pure functions over the plain structs, no parsing and no I/O.
  */
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 #include <stddef.h>
 #include <string.h>

@@ -9,8 +9,8 @@
  * lexer.l but contains no libconfuse code and parses nothing else: options,
  * sections and values are config.c's and config_build.c's business.
  */
-#include "edge443/config.h"
-#include "edge443/config_internal.h"
+#include "edge443/config/config.h"
+#include "edge443/config/config_internal.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

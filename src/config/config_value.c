@@ -8,9 +8,9 @@
  * nothing itself (config_build.c turns a refusal into a message with file and
  * line) and it resolves no names (addresses must be IP literals).
  */
-#include "edge443/config.h"
-#include "edge443/config_internal.h"
-#include "edge443/names.h"
+#include "edge443/config/config.h"
+#include "edge443/config/config_internal.h"
+#include "edge443/base/names.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

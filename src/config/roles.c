@@ -13,7 +13,7 @@
  * requirements; edge-terminated is our own judgement.  Nothing here reads a
  * config or a file.
  */
-#include "edge443/roles.h"
+#include "edge443/config/roles.h"
 
 #include <stddef.h>
 

@@ -21,10 +21,10 @@
  * It does no I/O, owns no sockets and runs no timers: the caller (proxy.c)
  * moves bytes and acts on the returned enum http_action.
  */
-#include "edge443/http.h"
-#include "edge443/http_check.h"
-#include "edge443/http_conn.h"
-#include "edge443/http_reply.h"
+#include "edge443/http/http.h"
+#include "edge443/http/http_check.h"
+#include "edge443/http/http_conn.h"
+#include "edge443/http/http_reply.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,7 +33,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 #define HTTP_MAX_RESP_HEAD (64 * 1024) /* a longer response head is a 502 */
 

@@ -13,7 +13,7 @@
  * It writes no responses and no log lines: callers in http.c turn a failed
  * check into an answer (http_reply.c).
  */
-#include "edge443/http_check.h"
+#include "edge443/http/http_check.h"
 
 #include <stdlib.h>
 #include <string.h>

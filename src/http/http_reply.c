@@ -10,9 +10,9 @@
  * here once it has decided what to answer; http_redirect only reads the
  * request line of a plain-HTTP request to build its Location.
  */
-#include "edge443/http_reply.h"
-#include "edge443/http.h"
-#include "edge443/http_check.h"
+#include "edge443/http/http_reply.h"
+#include "edge443/http/http.h"
+#include "edge443/http/http_check.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 /* ---- access log -------------------------------------------------------- */
 

@@ -8,8 +8,8 @@
  * CA is in csr_issue.c; writing files is in csr_write.c.  It decides nothing
  * about the plan and prints nothing.
  */
-#include "edge443/csr_internal.h"
-#include "edge443/ossl_err.h"
+#include "edge443/order/csr_internal.h"
+#include "edge443/base/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,8 +6,8 @@
  * internal root that issue every planned certificate.  It writes no file
  * (csr_write.c does), reads no request (csr.c does) and prints nothing.
  */
-#include "edge443/csr_internal.h"
-#include "edge443/ossl_err.h"
+#include "edge443/order/csr_internal.h"
+#include "edge443/base/ossl_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

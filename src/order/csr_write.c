@@ -8,8 +8,8 @@
  * requests and certificates themselves come from csr_issue.c; nothing here
  * decides the plan or prints.
  */
-#include "edge443/csr_internal.h"
-#include "edge443/ossl_err.h"
+#include "edge443/order/csr_internal.h"
+#include "edge443/base/ossl_err.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,12 +10,12 @@
  * certificates; it is built to pass every rule of plan.c.  The choices are
  * deterministic: the same config always gives the same plan.
  */
-#include "edge443/order.h"
+#include "edge443/order/order.h"
 
-#include "edge443/cert.h"
-#include "edge443/names.h"
-#include "edge443/ossl_err.h"
-#include "edge443/roles.h"
+#include "edge443/cert/cert.h"
+#include "edge443/base/names.h"
+#include "edge443/base/ossl_err.h"
+#include "edge443/config/roles.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * (plan.c, plan_cert.c, plan_service.c) and probe use it; it judges nothing,
  * reads no file and prints nothing (report.c formats the findings).
  */
-#include "edge443/plan_findings.h"
+#include "edge443/rules/findings.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -17,8 +17,8 @@
  * at the line of the option they are about, falling back to the line of its
  * section, so that a user can go straight to what needs changing.
  */
-#include "edge443/plan.h"
-#include "edge443/roles.h"
+#include "edge443/rules/rules.h"
+#include "edge443/config/roles.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

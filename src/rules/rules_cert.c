@@ -8,7 +8,7 @@
  * anything across the plan (plan.c, which runs it), and like all of plan it
  * reads no file and prints nothing: it appends findings (plan_findings.c).
  */
-#include "edge443/plan_cert.h"
+#include "edge443/rules/rules_cert.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -10,8 +10,8 @@
  * it appends findings (plan_findings.c).  What a role requires comes from the
  * role table (roles.c).
  */
-#include "edge443/plan_service.h"
-#include "edge443/roles.h"
+#include "edge443/rules/rules_service.h"
+#include "edge443/config/roles.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

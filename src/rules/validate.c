@@ -6,7 +6,7 @@
  * reports and what `run` and a reload serve from: nothing is read twice.
  * Printing is not done here (report.c for check, server.c's log for run).
  */
-#include "edge443/validate.h"
+#include "edge443/rules/validate.h"
 
 #include <pwd.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  * TLS and no authentication: bind it to loopback (the default in the
  * documentation) or a management network.
  */
-#include "edge443/admin.h"
+#include "edge443/serve/admin.h"
 
 #include <errno.h>
 #include <event2/http.h>
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 struct admin {
 	struct evhttp *http;

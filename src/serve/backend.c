@@ -15,7 +15,7 @@
  * addresses.  It does no TLS and no relaying: the caller (proxy.c) gets a
  * connected socket, or a reason naming every server that failed.
  */
-#include "edge443/backend.h"
+#include "edge443/serve/backend.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 /* Room for the reasons of every server; a longer list is cut short (the
  * reason is for a log line, not for parsing). */

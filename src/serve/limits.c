@@ -4,7 +4,7 @@
  * (max_connections per worker, two descriptors each, plus some for
  * listeners, logs and the admin endpoint), as far as the hard limit allows.
  */
-#include "edge443/limits.h"
+#include "edge443/serve/limits.h"
 
 #include <stdio.h>
 #include <sys/resource.h>

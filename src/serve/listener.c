@@ -8,7 +8,7 @@
  * "[::]:443" and "0.0.0.0:443" can coexist.  Binding happens before the
  * privilege drop; nothing here accepts.
  */
-#include "edge443/listener.h"
+#include "edge443/serve/listener.h"
 
 #include <errno.h>
 #include <fcntl.h>

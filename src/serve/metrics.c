@@ -6,7 +6,7 @@
  * reads what it is given and keeps nothing; the admin endpoint (admin.c)
  * serves the text, the server (server.c) sums the workers' atomics.
  */
-#include "edge443/metrics.h"
+#include "edge443/serve/metrics.h"
 
 #include <stdio.h>
 

@@ -12,7 +12,7 @@
  * It does not decide when to notify (server.c does), does not log, and
  * depends on nothing in edge443.
  */
-#include "edge443/notify.h"
+#include "edge443/serve/notify.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -5,7 +5,7 @@
  * (handed to the service user at start) is then emptied instead, leaving no
  * stale pid.
  */
-#include "edge443/pidfile.h"
+#include "edge443/serve/pidfile.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  * Started unprivileged (systemd's User=), there is nothing to drop.  Called
  * once, from the main thread, before any worker thread exists.
  */
-#include "edge443/privs.h"
+#include "edge443/serve/privs.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -19,7 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 /* Permitted and effective capabilities: CAP_NET_BIND_SERVICE alone, or
  * none (glibc has no capset wrapper; libcap would add a dependency for one

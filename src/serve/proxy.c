@@ -25,8 +25,8 @@
  * else of this file), HTTP (proxy_http.c), the port-80 redirect listener
  * (redirect.c).
  */
-#include "edge443/proxy.h"
-#include "edge443/proxy_internal.h"
+#include "edge443/serve/proxy.h"
+#include "edge443/serve/proxy_internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 static void proxy_read_cb(struct bufferevent *bev, void *arg);
 static void proxy_write_cb(struct bufferevent *bev, void *arg);

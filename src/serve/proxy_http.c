@@ -13,16 +13,16 @@
  * backend that does not answer (504).  The relay itself (buffers,
  * half-close, teardown) stays in proxy.c.
  */
-#include "edge443/proxy_http.h"
+#include "edge443/serve/proxy_http.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge443/http.h"
-#include "edge443/log.h"
-#include "edge443/proxy_internal.h"
+#include "edge443/http/http.h"
+#include "edge443/base/log.h"
+#include "edge443/serve/proxy_internal.h"
 
 /* Owned by the connection (c->layer), freed by its free hook. */
 struct proxy_http {

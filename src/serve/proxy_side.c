@@ -22,9 +22,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "edge443/proxy_side.h"
-#include "edge443/ossl_err.h"
-#include "edge443/tls.h"
+#include "edge443/serve/proxy_side.h"
+#include "edge443/base/ossl_err.h"
+#include "edge443/serve/tls.h"
 
 /* Records a close_notify from the peer.  The SSLs run with
  * SSL_OP_IGNORE_UNEXPECTED_EOF, so OpenSSL 3 reports an EOF without

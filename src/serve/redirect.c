@@ -7,7 +7,7 @@
  * closes, writing one conn line.  Every path that ends the connection goes
  * through redirect_close, and each callback returns right after it.
  */
-#include "edge443/redirect.h"
+#include "edge443/serve/redirect.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "edge443/http.h"
-#include "edge443/log.h"
+#include "edge443/http/http.h"
+#include "edge443/base/log.h"
 
 struct redirect_conn {
 	struct proxy_owner *owner;

@@ -9,10 +9,10 @@
  * old one.  It does not bind sockets (listener.c) or validate the plan
  * (plan.c).
  */
-#include "edge443/runtime.h"
+#include "edge443/serve/runtime.h"
 
-#include "edge443/cert.h"
-#include "edge443/validate.h"
+#include "edge443/cert/cert.h"
+#include "edge443/rules/validate.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>

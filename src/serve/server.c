@@ -29,8 +29,8 @@
  * /metrics text (metrics.c), the privilege drop (privs.c), the pid file
  * (pidfile.c), the open-files limit (limits.c).
  */
-#include "edge443/server.h"
-#include "edge443/server_internal.h"
+#include "edge443/serve/server.h"
+#include "edge443/serve/server_internal.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -49,19 +49,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "edge443/admin.h"
-#include "edge443/listener.h"
-#include "edge443/limits.h"
-#include "edge443/log.h"
-#include "edge443/metrics.h"
-#include "edge443/notify.h"
-#include "edge443/pidfile.h"
-#include "edge443/plan.h"
-#include "edge443/privs.h"
-#include "edge443/proxy.h"
-#include "edge443/runtime.h"
-#include "edge443/tls.h"
-#include "edge443/validate.h"
+#include "edge443/serve/admin.h"
+#include "edge443/serve/listener.h"
+#include "edge443/serve/limits.h"
+#include "edge443/base/log.h"
+#include "edge443/serve/metrics.h"
+#include "edge443/serve/notify.h"
+#include "edge443/serve/pidfile.h"
+#include "edge443/rules/rules.h"
+#include "edge443/serve/privs.h"
+#include "edge443/serve/proxy.h"
+#include "edge443/serve/runtime.h"
+#include "edge443/serve/tls.h"
+#include "edge443/rules/validate.h"
 
 #define SERVER_TICKET_ROTATE_SEC 3600
 #define SERVER_ERRLEN 65536

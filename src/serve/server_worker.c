@@ -17,10 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "edge443/log.h"
-#include "edge443/proxy_http.h"
-#include "edge443/redirect.h"
-#include "edge443/server_internal.h"
+#include "edge443/base/log.h"
+#include "edge443/serve/proxy_http.h"
+#include "edge443/serve/redirect.h"
+#include "edge443/serve/server_internal.h"
 
 static void server_worker_pause(struct server_worker *w, bool pause)
 {

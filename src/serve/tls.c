@@ -48,10 +48,10 @@
  * - Backends keep OpenSSL's default TLS 1.2 cipher list: internal servers
  *   are often old, and the connection is verified either way.
  */
-#include "edge443/tls.h"
-#include "edge443/tls_name.h"
-#include "edge443/tls_sni.h"
-#include "edge443/tls_tickets.h"
+#include "edge443/serve/tls.h"
+#include "edge443/serve/tls_name.h"
+#include "edge443/serve/tls_sni.h"
+#include "edge443/serve/tls_tickets.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,8 +69,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#include "edge443/cert.h"
-#include "edge443/ossl_err.h"
+#include "edge443/cert/cert.h"
+#include "edge443/base/ossl_err.h"
 
 /* TLS 1.2: forward secrecy and AEAD only (no RSA key exchange, no CBC).
  * TLS 1.3 keeps OpenSSL's default suites. */

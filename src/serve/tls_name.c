@@ -9,7 +9,7 @@
  * DNS SANs only with no partial wildcards (RFC 6125 section 6.4.3).  It
  * builds no context and keeps no state.
  */
-#include "edge443/tls_name.h"
+#include "edge443/serve/tls_name.h"
 
 #include <stdlib.h>
 #include <string.h>

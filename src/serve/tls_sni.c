@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge443/config.h"
-#include "edge443/tls_name.h"
-#include "edge443/tls_sni.h"
+#include "edge443/config/config.h"
+#include "edge443/serve/tls_name.h"
+#include "edge443/serve/tls_sni.h"
 
 /* One context per certificate at most: the configuration's limit. */
 #define TLS_SNI_MAX CONFIG_MAX_LISTENER_CERTS

@@ -9,7 +9,7 @@
  * contexts still use them.  It builds no context (tls.c attaches the keys to
  * one with tls_tickets_attach) and prints nothing.
  */
-#include "edge443/tls_tickets.h"
+#include "edge443/serve/tls_tickets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "edge443/ossl_err.h"
+#include "edge443/base/ossl_err.h"
 
 /* Random ticket keys: a new one every hour, the two before it still decrypt. */
 #define TLS_TICKET_ROTATE 3600

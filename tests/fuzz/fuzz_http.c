@@ -49,8 +49,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "edge443/http.h"
-#include "edge443/log.h"
+#include "edge443/http/http.h"
+#include "edge443/base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,13 +5,13 @@ sources of the man pages (doc/*.scd) document each item as a term (a line
 that starts with the item in bold, *item*), in the section it belongs to:
 
 edge443.conf(5)
-  * every option of every libconfuse table in src/config.c, in the section of
+  * every option of every libconfuse table in src/config/config.c, in the section of
     its table (GLOBAL OPTIONS, CERTIFICATE / BACKEND / SERVICE SECTIONS);
-  * every value of the enums that src/config_value.c accepts for platform,
+  * every value of the enums that src/config/config_value.c accepts for platform,
     log_level, proxy_protocol, host_header (on the option's term line), mode
     (MODES) and role (ROLES);
   * every rule id that a finding can carry (check --format json, probe): the
-    plan_rule_ids table in src/plan.c and every rule literal passed to
+    plan_rule_ids table in src/rules/rules.c and every rule literal passed to
     plan_add() anywhere in src/, in RULES;
   * the EXAMPLE parses: `edge443 check` on it reports no configuration error.
 edge443(8)
@@ -80,7 +80,7 @@ def documented(secs, page, heading, item, where=None):
 
 
 # ------------------------------------------------------------ the sources
-config_c = read("src/config.c")
+config_c = read("src/config/config.c")
 tables = {}
 for m in re.finditer(r"static cfg_opt_t (config_\w+_opts)\[\] = \{(.*?)\n\};",
                      config_c, re.S):
@@ -90,26 +90,26 @@ for m in re.finditer(r"static cfg_opt_t (config_\w+_opts)\[\] = \{(.*?)\n\};",
 expect(set(tables) >= {"config_root_opts", "config_cert_opts",
                        "config_backend_opts", "config_service_opts",
                        "config_http_opts"},
-       "src/config.c: option tables not found (found %s)" % sorted(tables))
+       "src/config/config.c: option tables not found (found %s)" % sorted(tables))
 
-value_c = read("src/config_value.c")
+value_c = read("src/config/config_value.c")
 enums = {}
 for m in re.finditer(r"config_value_(\w+)\[\] = \{(.*?)\n\};", value_c, re.S):
     enums[m.group(1)] = re.findall(r'\{"([^"]+)",', m.group(2))
 
 rule_ids = set()
-m = re.search(r"plan_rule_ids\[\] = \{(.*?)\n\};", read("src/plan.c"), re.S)
-expect(m is not None, "src/plan.c: plan_rule_ids not found")
+m = re.search(r"plan_rule_ids\[\] = \{(.*?)\n\};", read("src/rules/rules.c"), re.S)
+expect(m is not None, "src/rules/rules.c: plan_rule_ids not found")
 if m:
     rule_ids.update(re.findall(r'"([a-z0-9-]+)"', m.group(1)))
-for name in sorted(os.listdir(os.path.join(SRC, "src"))):
-    if name.endswith(".c"):
-        text = read("src/" + name)
+for folder, _, files in sorted(os.walk(os.path.join(SRC, "src"))):
+    for name in sorted(f for f in files if f.endswith(".c")):
+        text = read(os.path.relpath(os.path.join(folder, name), SRC))
         rule_ids.update(re.findall(
             r'plan_add\(\s*[^,()]+,\s*[^,()]+,\s*"([a-z0-9-]+)"', text))
 expect(len(rule_ids) >= 30, "only %d rule ids found in src/" % len(rule_ids))
 
-main_c = read("src/main.c")
+main_c = read("src/cli/main.c")
 commands = re.findall(r'\{"(\w+)", main_\w+\}', main_c)
 long_opts = set(re.findall(r'\{"([\w-]+)", (?:required|no|optional)_argument',
                            main_c))
@@ -118,10 +118,10 @@ for s in re.findall(r'getopt_long\(argc, argv, "([^"]*)"', main_c):
     short_opts.update(c for c in s if c.isalnum())
 global_flags = set(re.findall(r'strcmp\(argv\[1\], "(-[^"]+)"\)', main_c))
 exits = re.findall(r"#define MAIN_EXIT_\w+ (\d+)", main_c)
-m = re.search(r"sigs\[\] = \{([^}]*)\}", read("src/server.c"))
+m = re.search(r"sigs\[\] = \{([^}]*)\}", read("src/serve/server.c"))
 signals = re.findall(r"SIG\w+", m.group(1)) if m else []
 expect(len(commands) >= 6 and long_opts and exits and signals,
-       "src/main.c / src/server.c: commands, options, exits or signals not found")
+       "src/cli/main.c / src/serve/server.c: commands, options, exits or signals not found")
 
 # --------------------------------------------------------- edge443.conf(5)
 with open(os.path.join(DOC, "edge443.conf.5.scd")) as f:
@@ -153,14 +153,14 @@ for opt, enum, heading in (("platform", "platforms", "GLOBAL OPTIONS"),
                            ("mode", "modes", "SERVICE SECTIONS")):
     line = next((t for t in term_lines(conf.get(heading, []))
                  if t.startswith("*%s*" % opt)), "")
-    expect(enum in enums, "src/config_value.c: config_value_%s not found" % enum)
+    expect(enum in enums, "src/config/config_value.c: config_value_%s not found" % enum)
     for v in enums.get(enum, []):
         expect('"%s"' % v in line,
                '%s: %s = "%s" is not on the term line of %s'
                % (page, opt, v, opt))
 for v in enums.get("modes", []):
     documented(conf, page, "MODES", v)
-expect(len(enums.get("roles", [])) >= 7, "src/config_value.c: roles not found")
+expect(len(enums.get("roles", [])) >= 7, "src/config/config_value.c: roles not found")
 for v in enums.get("roles", []):
     documented(conf, page, "ROLES", v)
 for rid in sorted(rule_ids):

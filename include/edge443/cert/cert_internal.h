@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "edge443/cert.h"
+#include "edge443/cert/cert.h"
 
 /* Record a problem with PATH in ci->errors; the first problem per file wins
  * and problems beyond the size of ci->errors are dropped. */

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "edge443/config.h"
-#include "edge443/plan.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/rules.h"
 
 /* How one connection attempt ended. */
 enum probe_state {

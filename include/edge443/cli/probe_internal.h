@@ -11,8 +11,8 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 
-#include "edge443/config.h"
-#include "edge443/probe.h"
+#include "edge443/config/config.h"
+#include "edge443/cli/probe.h"
 
 /* How one connect + handshake ended. */
 enum probe_io {

@@ -8,11 +8,11 @@
 
 #include <stdio.h>
 
-#include "edge443/config.h"
-#include "edge443/plan.h"
-#include "edge443/order.h"
-#include "edge443/csr.h"
-#include "edge443/probe.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/rules.h"
+#include "edge443/order/order.h"
+#include "edge443/order/csr.h"
+#include "edge443/cli/probe.h"
 
 /* The service map table (header line + one row per
  * service, columns padded to the widest cell). */

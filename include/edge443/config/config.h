@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/edge443/edge443.conf"
 

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 struct cfg_t;	  /* cfg_t of <confuse.h> */
 struct cfg_opt_t; /* cfg_opt_t of <confuse.h> */

@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 /* The bit of platform P in a set of platforms. */
 #define ROLES_ON(p) (1u << (unsigned)(p))

@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 /* Limits (RFC 9112 leaves them to the server; HAProxy's defaults are close). */
 #define HTTP_MAX_HEAD (16 * 1024) /* bytes of one request head: else 431 */

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "edge443/http_conn.h"
+#include "edge443/http/http_conn.h"
 
 /* Case-insensitive: does A (ALEN bytes) equal the C string B? */
 bool http_eq(const char *a, size_t alen, const char *b);

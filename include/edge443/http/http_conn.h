@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "edge443/http.h"
+#include "edge443/http/http.h"
 
 #define HTTP_LOG_MAX 256 /* bytes of a client string kept in a log line */
 

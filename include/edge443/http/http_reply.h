@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "edge443/http_conn.h"
+#include "edge443/http/http_conn.h"
 
 /* Copy attacker bytes for a log line (printable, else %XX, capped). */
 void http_log_copy(char *dst, size_t cap, const char *s, size_t n);

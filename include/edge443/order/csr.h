@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "edge443/config.h"
-#include "edge443/order.h"
+#include "edge443/config/config.h"
+#include "edge443/order/order.h"
 
 /* Outcome of a csr operation (the command line chooses the exit status). */
 enum csr_status {

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "edge443/csr.h"
-#include "edge443/order.h"
+#include "edge443/order/csr.h"
+#include "edge443/order/order.h"
 
 #define CSR_DAY 86400L
 #define CSR_LEAF_DAYS 90 /* lab leaves: from now - 1 day, 90 days */

@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 /* One planned certificate.  All strings and arrays are owned by the plan. */
 struct order_cert {

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "edge443/cert.h"
-#include "edge443/config.h"
+#include "edge443/cert/cert.h"
+#include "edge443/config/config.h"
 
 enum plan_severity {
 	PLAN_WARN,

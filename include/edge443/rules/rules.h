@@ -16,11 +16,11 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "edge443/cert.h"
-#include "edge443/config.h"
-#include "edge443/plan_cert.h"
-#include "edge443/plan_findings.h"
-#include "edge443/plan_service.h"
+#include "edge443/cert/cert.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/rules_cert.h"
+#include "edge443/rules/findings.h"
+#include "edge443/rules/rules_service.h"
 
 /* The certificates of a plan, parallel to cfg->certs: certs[i] belongs to
  * cfg->certs[i] (never NULL after plan_load_certs). */

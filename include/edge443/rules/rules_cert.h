@@ -10,9 +10,9 @@
 
 #include <time.h>
 
-#include "edge443/cert.h"
-#include "edge443/config.h"
-#include "edge443/plan_findings.h"
+#include "edge443/cert/cert.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/findings.h"
 
 /* The per-certificate rules for CI as of time NOW; CC names the config
  * section for messages (may be NULL: a chain as served).  Returns 0, -1 on

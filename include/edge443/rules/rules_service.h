@@ -9,9 +9,9 @@
 #ifndef EDGE443_PLAN_SERVICE_H
 #define EDGE443_PLAN_SERVICE_H
 
-#include "edge443/cert.h"
-#include "edge443/config.h"
-#include "edge443/plan_findings.h"
+#include "edge443/cert/cert.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/findings.h"
 
 /* The per-service rules for SVC served with certificate CI (section CC,
  * may be NULL for a chain as served).  0 when SVC or CI is NULL or CI has

@@ -16,8 +16,8 @@
 
 #include <time.h>
 
-#include "edge443/config.h"
-#include "edge443/plan.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/rules.h"
 
 enum validate_result {
 	VALIDATE_OK,	      /* no error (warnings allowed) */

@@ -13,7 +13,7 @@
 #include <event2/event.h>
 #include <stddef.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 /* Append the Prometheus text exposition to OUT. */
 typedef void (*admin_metrics_cb)(struct evbuffer *out, void *arg);

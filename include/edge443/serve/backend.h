@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 /* Seconds a server whose connect failed is tried after the others. */
 #define BACKEND_FAIL_TIMEOUT 10

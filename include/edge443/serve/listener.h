@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 struct listener {
 	struct sockaddr_storage sa;

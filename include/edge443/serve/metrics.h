@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "edge443/proxy.h"
-#include "edge443/runtime.h"
+#include "edge443/serve/proxy.h"
+#include "edge443/serve/runtime.h"
 
 struct metrics_totals {
 	uint64_t accepted, open, backend_failures, bytes_in, bytes_out;

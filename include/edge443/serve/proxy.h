@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#include "edge443/runtime.h"
+#include "edge443/serve/runtime.h"
 
 struct proxy_conn;
 struct proxy_hooks;   /* proxy_internal.h */

@@ -7,7 +7,7 @@
 #ifndef EDGE443_PROXY_HTTP_H
 #define EDGE443_PROXY_HTTP_H
 
-#include "edge443/proxy.h"
+#include "edge443/serve/proxy.h"
 
 extern const struct proxy_hooks proxy_http_hooks;
 

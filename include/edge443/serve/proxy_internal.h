@@ -29,9 +29,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "edge443/backend.h"
-#include "edge443/proxy.h"
-#include "edge443/proxy_side.h"
+#include "edge443/serve/backend.h"
+#include "edge443/serve/proxy.h"
+#include "edge443/serve/proxy_side.h"
 
 /* Bytes that may wait in one side's output before the other side pauses. */
 #define PROXY_BUF_MAX (256 * 1024)

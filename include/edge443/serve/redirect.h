@@ -12,8 +12,8 @@
 
 #include <sys/socket.h>
 
-#include "edge443/proxy.h"
-#include "edge443/runtime.h"
+#include "edge443/serve/proxy.h"
+#include "edge443/serve/runtime.h"
 
 /* Take over FD (accepted, non-blocking) on RS's redirect_http listener; a
  * reference on RT is taken.  On failure FD is closed; 0 / -1. */

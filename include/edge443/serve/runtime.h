@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "edge443/backend.h"
-#include "edge443/config.h"
-#include "edge443/plan.h"
-#include "edge443/tls.h"
+#include "edge443/serve/backend.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/rules.h"
+#include "edge443/serve/tls.h"
 
 struct runtime_backend {
 	struct backend_pool pool;

@@ -16,12 +16,12 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "edge443/admin.h"
-#include "edge443/listener.h"
-#include "edge443/proxy.h"
-#include "edge443/runtime.h"
-#include "edge443/server.h"
-#include "edge443/tls.h"
+#include "edge443/serve/admin.h"
+#include "edge443/serve/listener.h"
+#include "edge443/serve/proxy.h"
+#include "edge443/serve/runtime.h"
+#include "edge443/serve/server.h"
+#include "edge443/serve/tls.h"
 
 struct server;
 

@@ -20,10 +20,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "edge443/cert.h"
-#include "edge443/config.h"
-#include "edge443/tls_name.h"
-#include "edge443/tls_tickets.h"
+#include "edge443/cert/cert.h"
+#include "edge443/config/config.h"
+#include "edge443/serve/tls_name.h"
+#include "edge443/serve/tls_tickets.h"
 
 /* A certificate section and the objects loaded from it (leaf, chain, key,
  * facts) by the validation that judged it (validate.c).  Both borrowed. */

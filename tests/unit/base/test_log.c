@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "edge443/log.h"
+#include "edge443/base/log.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 

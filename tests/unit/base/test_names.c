@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "edge443/config_internal.h"
-#include "edge443/names.h"
+#include "edge443/config/config_internal.h"
+#include "edge443/base/names.h"
 
 #define T_L63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 /* 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 characters */

@@ -18,7 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include "edge443/ossl_err.h"
+#include "edge443/base/ossl_err.h"
 
 static void test_printf(void **state)
 {

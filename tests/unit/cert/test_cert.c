@@ -29,7 +29,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "edge443/cert.h"
+#include "edge443/cert/cert.h"
 
 #define TEST_CERT_DAY 86400
 

@@ -20,7 +20,7 @@
 
 int main_program(int argc, char **argv);
 #define main main_program
-#include "../../src/main.c"
+#include "../../../src/cli/main.c"
 #undef main
 
 #define T_MAX_ARGS 16

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "edge443/plan.h"
-#include "edge443/report.h"
+#include "edge443/rules/rules.h"
+#include "edge443/cli/report.h"
 
 /* A model of one service over the test PKI: ssl1 for cwa.example.com (good)
  * or, with BAD, the expired certificate. */

@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "edge443/config.h"
+#include "edge443/config/config.h"
 
 #define ERRLEN 8192
 

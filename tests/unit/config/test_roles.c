@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "edge443/order.h"
-#include "edge443/roles.h"
+#include "edge443/order/order.h"
+#include "edge443/config/roles.h"
 
 static const struct {
 	enum config_role role;

@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "edge443/http.h"
-#include "edge443/log.h"
+#include "edge443/http/http.h"
+#include "edge443/base/log.h"
 
 /* ---- fixture ---------------------------------------------------------- */
 

@@ -18,8 +18,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "edge443/csr.h"
-#include "edge443/order.h"
+#include "edge443/order/csr.h"
+#include "edge443/order/order.h"
 
 /* ---- fixtures --------------------------------------------------------- */
 

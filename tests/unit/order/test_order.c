@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge443/cert.h"
-#include "edge443/order.h"
+#include "edge443/cert/cert.h"
+#include "edge443/order/order.h"
 
 #define T_MAX 8
 

@@ -20,9 +20,9 @@
 
 #include <cmocka.h>
 
-#include "edge443/cert.h"
-#include "edge443/config.h"
-#include "edge443/plan.h"
+#include "edge443/cert/cert.h"
+#include "edge443/config/config.h"
+#include "edge443/rules/rules.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 

@@ -28,7 +28,7 @@
 
 #include <cmocka.h>
 
-#include "edge443/backend.h"
+#include "edge443/serve/backend.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 

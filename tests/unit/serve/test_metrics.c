@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <event2/buffer.h>
 
-#include "edge443/metrics.h"
+#include "edge443/serve/metrics.h"
 
 static char *test_render(const struct metrics_totals *t,
 			 const struct runtime *rt)

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "edge443/notify.h"
+#include "edge443/serve/notify.h"
 
 /* ---- notify_message ----------------------------------------------------- */
 

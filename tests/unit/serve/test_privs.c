@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "edge443/pidfile.h"
-#include "edge443/privs.h"
+#include "edge443/serve/pidfile.h"
+#include "edge443/serve/privs.h"
 
 /* The value of FIELD ("CapEff:") in /proc/self/status, or ~0. */
 static unsigned long long test_status_hex(const char *field)

@@ -41,13 +41,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "edge443/config.h"
-#include "edge443/log.h"
-#include "edge443/proxy.h"
-#include "edge443/proxy_http.h"
-#include "edge443/proxy_internal.h"
-#include "edge443/runtime.h"
-#include "edge443/validate.h"
+#include "edge443/config/config.h"
+#include "edge443/base/log.h"
+#include "edge443/serve/proxy.h"
+#include "edge443/serve/proxy_http.h"
+#include "edge443/serve/proxy_internal.h"
+#include "edge443/serve/runtime.h"
+#include "edge443/rules/validate.h"
 
 #define TEST_MiB (1024 * 1024)
 

@@ -21,8 +21,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "edge443/runtime.h"
-#include "edge443/validate.h"
+#include "edge443/serve/runtime.h"
+#include "edge443/rules/validate.h"
 
 static char test_dir[256];
 

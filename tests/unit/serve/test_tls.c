@@ -29,11 +29,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "edge443/config.h"
-#include "edge443/runtime.h"
-#include "edge443/tls.h"
-#include "edge443/tls_name.h"
-#include "edge443/validate.h"
+#include "edge443/config/config.h"
+#include "edge443/serve/runtime.h"
+#include "edge443/serve/tls.h"
+#include "edge443/serve/tls_name.h"
+#include "edge443/rules/validate.h"
 
 static const char *test_tls_pki;
 static char test_tls_tmp[] = "/tmp/test_tls.XXXXXX";
