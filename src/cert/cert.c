@@ -6,7 +6,7 @@
  * by the DNS SANs.  Reading the files and explaining why one could not be
  * used (missing, bare base64, damaged PEM, ...) is cert_file.c; cert_load
  * here calls it.  It does not judge: whether a fact breaks a rule is decided
- * in plan.c.  It prints nothing, and it leaves the OpenSSL error queue empty
+ * in rules.c.  It prints nothing, and it leaves the OpenSSL error queue empty
  * on return from every public function.
  */
 #include "edge443/cert/cert.h"

@@ -1,7 +1,7 @@
 /* main.c — the edge443 command line: argv, the start-up order, exit codes.
  *
  * Each sub-command parses its own options, calls the modules that do the work
- * (config.c, plan.c, report.c, ...) and maps the outcome to the exit codes:
+ * (config.c, rules.c, report.c, ...) and maps the outcome to the exit codes:
  * 0 success (warnings allowed), 1 the plan or probe found an error, 2 usage or
  * config syntax error, 3 runtime failure (cannot bind, cannot read a file).
  * Nothing here knows a rule; it only sequences and reports.
@@ -481,7 +481,7 @@ static int main_probe(int argc, char **argv)
 	struct probe_options po = {NULL, NULL, 0};
 	struct config_addr target = {0};
 	struct config *cfg = NULL;
-	struct plan_certs *pc = NULL;
+	struct rules_certs *pc = NULL;
 	struct probe_report rep = {0};
 	char err[256];
 	bool found = false;
@@ -552,7 +552,7 @@ static int main_probe(int argc, char **argv)
 	}
 	/* A peer that closes mid-handshake must not kill the probe. */
 	signal(SIGPIPE, SIG_IGN);
-	pc = plan_load_certs(cfg);
+	pc = rules_load_certs(cfg);
 	if (!pc || probe_run(cfg, pc, &po, &rep) < 0) {
 		fprintf(stderr, "edge443 probe: out of memory\n");
 		code = MAIN_EXIT_RUNTIME;
@@ -570,7 +570,7 @@ static int main_probe(int argc, char **argv)
 	code = rep.findings.errors ? MAIN_EXIT_FINDINGS : MAIN_EXIT_OK;
 done:
 	probe_report_free(&rep);
-	plan_certs_free(pc);
+	rules_certs_free(pc);
 	config_free(cfg);
 	free(target.text);
 	return code;

@@ -6,7 +6,7 @@
  * as SNI and once without.  The leaf and chain served become a cert_info
  * (cert_from_x509); the chain is verified to trust_file with only the
  * intermediates that came over the wire, and the per-certificate and
- * per-service rules of plan.c are applied to it, their findings prefixed
+ * per-service rules of rules.c are applied to it, their findings prefixed
  * with the address probed.  On top come the probe rules:
  * unreachable, served-differs (fingerprint against the configured
  * certificate), served-chain-incomplete (the per-certificate chain rule on
@@ -40,7 +40,7 @@
 /* What one probe run shares between its steps. */
 struct probe_ctx {
 	const struct config *cfg;
-	const struct plan_certs *pc;
+	const struct rules_certs *pc;
 	const struct probe_options *opt;
 	struct probe_report *out;
 	SSL_CTX *ctx; /* the listener client context: sees everything, verifies
@@ -110,7 +110,7 @@ void probe_report_free(struct probe_report *out)
 	free(out->rows);
 	out->rows = NULL;
 	out->n = out->cap = 0;
-	plan_findings_free(&out->findings);
+	findings_free(&out->findings);
 }
 
 /* ---- rows and helpers -------------------------------------------------- */
@@ -160,7 +160,7 @@ static const char *probe_file(const struct config *cfg)
 	return cfg->file ? cfg->file : "(config)";
 }
 
-/* The subject of a finding about SVC, as plan.c writes it. */
+/* The subject of a finding about SVC, as rules.c writes it. */
 static const char *probe_subject(const struct config_service *svc, char *buf,
 				 size_t len)
 {
@@ -225,13 +225,14 @@ static int probe_verify(struct probe_ctx *pctx, struct cert_info *ci,
 	if (pctx->trust_reported)
 		return 0;
 	pctx->trust_reported = true;
-	return plan_add(&pctx->out->findings, PLAN_ERROR, "file-unreadable",
-			probe_file(cfg), cfg->trust_file_line, "trust_file",
-			"trust_file %s cannot be used (%s), so no chain as "
-			"served was verified — point trust_file at a readable "
-			"PEM bundle of the roots that clients trust",
-			cfg->trust_file ? cfg->trust_file : "(unset)",
-			err[0] ? err : "no trust_file is set");
+	return findings_add(
+		&pctx->out->findings, FINDING_ERROR, "file-unreadable",
+		probe_file(cfg), cfg->trust_file_line, "trust_file",
+		"trust_file %s cannot be used (%s), so no chain as "
+		"served was verified — point trust_file at a readable "
+		"PEM bundle of the roots that clients trust",
+		cfg->trust_file ? cfg->trust_file : "(unset)",
+		err[0] ? err : "no trust_file is set");
 }
 
 /* "127.0.2.11:443 with SNI sip.example.com" for messages. */
@@ -296,17 +297,17 @@ static int probe_differs(struct probe_ctx *pctx,
 				 ? ", and whether --target is the right "
 				   "address"
 				 : "");
-	return plan_add(&pctx->out->findings, PLAN_ERROR, "served-differs",
-			probe_file(cfg),
-			probe_line(svc->certificate_line, svc->line),
-			probe_subject(svc, subj, sizeof(subj)),
-			"service \"%s\" (%s) at %s serves %s (SHA-256 %s) but "
-			"the plan names certificate \"%s\" (%s, SHA-256 %s) — "
-			"%s",
-			svc->name, config_role_name(svc->role), where,
-			row->subject[0] ? row->subject : "a certificate",
-			row->fingerprint, cc->name, planned->subject,
-			planned->fingerprint, fix);
+	return findings_add(
+		&pctx->out->findings, FINDING_ERROR, "served-differs",
+		probe_file(cfg), probe_line(svc->certificate_line, svc->line),
+		probe_subject(svc, subj, sizeof(subj)),
+		"service \"%s\" (%s) at %s serves %s (SHA-256 %s) but "
+		"the plan names certificate \"%s\" (%s, SHA-256 %s) — "
+		"%s",
+		svc->name, config_role_name(svc->role), where,
+		row->subject[0] ? row->subject : "a certificate",
+		row->fingerprint, cc->name, planned->subject,
+		planned->fingerprint, fix);
 }
 
 /* Apply the per-certificate and per-service rules to the chain CI served at
@@ -320,8 +321,8 @@ static int probe_judge(struct probe_ctx *pctx, const struct config_service *svc,
 {
 	char subj[300];
 	const struct config *cfg = pctx->cfg;
-	struct plan_findings tmp = {0};
-	struct plan_findings *out = &pctx->out->findings;
+	struct findings tmp = {0};
+	struct findings *out = &pctx->out->findings;
 	/* Name the section only when it really is what was served. */
 	const struct config_cert *label =
 		row->match == PROBE_MATCH_YES ? cc : NULL;
@@ -330,17 +331,17 @@ static int probe_judge(struct probe_ctx *pctx, const struct config_service *svc,
 
 	if (row->match == PROBE_MATCH_NO && planned)
 		rc |= probe_differs(pctx, svc, cc, planned, row, where);
-	if (plan_check_cert(cfg, label, ci, pctx->now, &tmp) < 0 ||
-	    plan_check_service_cert(cfg, svc, label, ci, &tmp) < 0)
+	if (rules_check_cert(cfg, label, ci, pctx->now, &tmp) < 0 ||
+	    rules_check_service_cert(cfg, svc, label, ci, &tmp) < 0)
 		rc = -1;
 	for (size_t i = 0; i < tmp.n; i++) {
-		const struct plan_finding *f = &tmp.items[i];
+		const struct finding *f = &tmp.items[i];
 
 		if (strcmp(f->rule, "chain-incomplete") == 0) {
 			/* The same judgement (and severity: an internal
 			 * role only warns), said about the wire. */
 			probe_chain_fix(svc, cc, fix, sizeof(fix));
-			rc |= plan_add(
+			rc |= findings_add(
 				out, f->severity, "served-chain-incomplete",
 				f->file,
 				probe_line(svc->listen_line, svc->line),
@@ -356,11 +357,11 @@ static int probe_judge(struct probe_ctx *pctx, const struct config_service *svc,
 				ci->chain_detail, fix);
 			continue;
 		}
-		rc |= plan_add(out, f->severity, f->rule, f->file, f->line,
-			       f->subject, "as served at %s: %s", where,
-			       f->message);
+		rc |= findings_add(out, f->severity, f->rule, f->file, f->line,
+				   f->subject, "as served at %s: %s", where,
+				   f->message);
 	}
-	plan_findings_free(&tmp);
+	findings_free(&tmp);
 	return rc;
 }
 
@@ -434,15 +435,15 @@ static int probe_unreachable(struct probe_ctx *pctx,
 	else
 		fix = "check edge443's log for the handshake failure, and "
 		      "that edge443 (not another process) holds this address";
-	return plan_add(&pctx->out->findings, PLAN_ERROR, "unreachable",
-			probe_file(pctx->cfg),
-			probe_line(svc->listen_line, svc->line),
-			probe_subject(svc, subj, sizeof(subj)),
-			"service \"%s\" (%s) at %s: %s%s — %s", svc->name,
-			config_role_name(svc->role), where,
-			io == PROBE_IO_TCP ? "no TCP connection: "
-					   : "TCP connected but no TLS: ",
-			reason, fix);
+	return findings_add(&pctx->out->findings, FINDING_ERROR, "unreachable",
+			    probe_file(pctx->cfg),
+			    probe_line(svc->listen_line, svc->line),
+			    probe_subject(svc, subj, sizeof(subj)),
+			    "service \"%s\" (%s) at %s: %s%s — %s", svc->name,
+			    config_role_name(svc->role), where,
+			    io == PROBE_IO_TCP ? "no TCP connection: "
+					       : "TCP connected but no TLS: ",
+			    reason, fix);
 }
 
 /* Fill a failed row: state and note; NOT_TLS for an av-edge service without
@@ -470,7 +471,7 @@ probe_no_sni(struct probe_ctx *pctx, const struct config_service *svc,
 	     const struct cert_info *planned, const struct probe_row *first_row)
 {
 	char subj[300];
-	struct plan_findings *out = &pctx->out->findings;
+	struct findings *out = &pctx->out->findings;
 	char err[PROBE_ERRLEN] = "", where[300], first_fp[96];
 	struct cert_info *ci = NULL;
 	enum probe_io io = PROBE_IO_TCP;
@@ -497,17 +498,18 @@ probe_no_sni(struct probe_ctx *pctx, const struct config_service *svc,
 	row = &pctx->out->rows[idx];
 	if (!ci) {
 		probe_row_failed(svc, row, io, err);
-		return plan_add(out, PLAN_WARN, "served-no-sni",
-				probe_file(pctx->cfg),
-				probe_line(svc->listen_line, svc->line),
-				probe_subject(svc, subj, sizeof(subj)),
-				"service \"%s\" (%s) at %s: the handshake "
-				"without SNI fails (%s) while it succeeds with "
-				"SNI %s; old clients send no SNI — serve the "
-				"service certificate as the default of this "
-				"listener",
-				svc->name, config_role_name(svc->role), where,
-				err, svc->fqdn);
+		return findings_add(
+			out, FINDING_WARN, "served-no-sni",
+			probe_file(pctx->cfg),
+			probe_line(svc->listen_line, svc->line),
+			probe_subject(svc, subj, sizeof(subj)),
+			"service \"%s\" (%s) at %s: the handshake "
+			"without SNI fails (%s) while it succeeds with "
+			"SNI %s; old clients send no SNI — serve the "
+			"service certificate as the default of this "
+			"listener",
+			svc->name, config_role_name(svc->role), where, err,
+			svc->fqdn);
 	}
 	probe_row_cert(row, ci, cc, planned);
 	if (probe_verify(pctx, ci, row) < 0)
@@ -515,8 +517,9 @@ probe_no_sni(struct probe_ctx *pctx, const struct config_service *svc,
 	if (!row->note[0])
 		snprintf(row->note, sizeof(row->note), "%s", row->version);
 	if (strcmp(first_fp, ci->fingerprint) != 0)
-		rc |= plan_add(
-			out, PLAN_WARN, "served-no-sni", probe_file(pctx->cfg),
+		rc |= findings_add(
+			out, FINDING_WARN, "served-no-sni",
+			probe_file(pctx->cfg),
 			probe_line(svc->listen_line, svc->line),
 			probe_subject(svc, subj, sizeof(subj)),
 			"service \"%s\" (%s) at %s serves %s (SHA-256 "
@@ -588,7 +591,7 @@ static int probe_backend(struct probe_ctx *pctx,
 {
 	char subj[300];
 	const struct config *cfg = pctx->cfg;
-	struct plan_findings *out = &pctx->out->findings;
+	struct findings *out = &pctx->out->findings;
 	const struct config_backend *be =
 		svc->backend ? config_find_backend(cfg, svc->backend) : NULL;
 	char err[PROBE_ERRLEN] = "";
@@ -604,8 +607,8 @@ static int probe_backend(struct probe_ctx *pctx,
 
 	ctx = tls_client_ctx_new(cfg, be, err, sizeof(err));
 	if (!ctx)
-		return plan_add(
-			out, PLAN_ERROR, "backend-verify", probe_file(cfg),
+		return findings_add(
+			out, FINDING_ERROR, "backend-verify", probe_file(cfg),
 			be->line, probe_subject(svc, subj, sizeof(subj)),
 			"backend \"%s\" of re-encrypting service \"%s\": "
 			"%s — its servers were not probed",
@@ -657,8 +660,8 @@ static int probe_backend(struct probe_ctx *pctx,
 			snprintf(row->note, sizeof(row->note),
 				 "backend \"%s\": verify failed: %s", be->name,
 				 X509_verify_cert_error_string(vr));
-			rc |= plan_add(
-				out, PLAN_ERROR, "backend-verify",
+			rc |= findings_add(
+				out, FINDING_ERROR, "backend-verify",
 				probe_file(cfg),
 				probe_line(be->servers_line, be->line),
 				probe_subject(svc, subj, sizeof(subj)),
@@ -680,8 +683,9 @@ static int probe_backend(struct probe_ctx *pctx,
 				 io == PROBE_IO_TCP ? "unreachable: "
 						    : "no TLS: ",
 				 err);
-			rc |= plan_add(
-				out, PLAN_ERROR, "unreachable", probe_file(cfg),
+			rc |= findings_add(
+				out, FINDING_ERROR, "unreachable",
+				probe_file(cfg),
 				probe_line(be->servers_line, be->line),
 				probe_subject(svc, subj, sizeof(subj)),
 				"backend \"%s\" server %s (re-encrypting "
@@ -702,7 +706,7 @@ static int probe_backend(struct probe_ctx *pctx,
 
 /* ---- the run ----------------------------------------------------------- */
 
-int probe_run(const struct config *cfg, const struct plan_certs *pc,
+int probe_run(const struct config *cfg, const struct rules_certs *pc,
 	      const struct probe_options *opt, struct probe_report *out)
 {
 	struct probe_ctx pctx;

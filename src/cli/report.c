@@ -5,7 +5,7 @@
  * line per finding ("SEVERITY RULE FILE:LINE: MESSAGE") and a summary.  JSON
  * output is one document with the same content for automation, built with
  * jansson so that every string is escaped correctly.  This module decides
- * nothing: it formats what config.c, cert.c and plan.c produced.
+ * nothing: it formats what config.c, cert.c and rules.c produced.
  */
 #include "edge443/cli/report.h"
 
@@ -19,7 +19,7 @@
 
 /* The cert_info of a service's certificate, or NULL. */
 static const struct cert_info *
-report_service_cert(const struct config *cfg, const struct plan_certs *pc,
+report_service_cert(const struct config *cfg, const struct rules_certs *pc,
 		    const struct config_service *svc)
 {
 	if (!svc->certificate || !pc)
@@ -57,7 +57,7 @@ static void report_cell(FILE *out, const char *text, size_t width, bool last)
 }
 
 void report_service_map(FILE *out, const struct config *cfg,
-			const struct plan_certs *pc)
+			const struct rules_certs *pc)
 {
 	static const char *const head[REPORT_COLUMNS] = {
 		"SERVICE", "ROLE", "LISTEN", "FQDN",
@@ -110,13 +110,13 @@ void report_service_map(FILE *out, const struct config *cfg,
 }
 
 void report_check_text(FILE *out, const struct config *cfg,
-		       const struct plan_certs *pc,
-		       const struct plan_findings *findings)
+		       const struct rules_certs *pc,
+		       const struct findings *findings)
 {
 	report_service_map(out, cfg, pc);
 	fputc('\n', out);
 	for (size_t i = 0; i < findings->n; i++)
-		plan_finding_print(out, &findings->items[i]);
+		finding_print(out, &findings->items[i]);
 	if (findings->n)
 		fputc('\n', out);
 	fprintf(out, "%s: %zu error%s, %zu warning%s — %s\n", cfg->file,
@@ -145,7 +145,7 @@ static json_t *report_string_or_null(const char *s)
 }
 
 static json_t *report_json_services(const struct config *cfg,
-				    const struct plan_certs *pc)
+				    const struct rules_certs *pc)
 {
 	json_t *arr = json_array();
 
@@ -229,15 +229,15 @@ static json_t *report_json_cert(const struct config_cert *cc,
 	return o;
 }
 
-static json_t *report_json_findings(const struct plan_findings *findings)
+static json_t *report_json_findings(const struct findings *findings)
 {
 	json_t *arr = json_array();
 
 	for (size_t i = 0; arr && i < findings->n; i++) {
-		const struct plan_finding *f = &findings->items[i];
+		const struct finding *f = &findings->items[i];
 		json_t *o = json_pack(
 			"{s:s, s:s, s:s, s:o, s:o, s:s}", "severity",
-			plan_severity_name(f->severity), "rule", f->rule,
+			finding_severity_name(f->severity), "rule", f->rule,
 			"file", f->file, "line",
 			f->line > 0 ? json_integer(f->line) : json_null(),
 			"subject", report_string_or_null(f->subject), "message",
@@ -248,8 +248,8 @@ static json_t *report_json_findings(const struct plan_findings *findings)
 }
 
 int report_check_json(FILE *out, const struct config *cfg,
-		      const struct plan_certs *pc,
-		      const struct plan_findings *findings)
+		      const struct rules_certs *pc,
+		      const struct findings *findings)
 {
 	json_t *certs = json_array();
 	json_t *doc = NULL;
@@ -583,7 +583,7 @@ void report_probe_text(FILE *out, const struct config *cfg,
 	}
 	fputc('\n', out);
 	for (size_t i = 0; i < rep->findings.n; i++)
-		plan_finding_print(out, &rep->findings.items[i]);
+		finding_print(out, &rep->findings.items[i]);
 	if (rep->findings.n)
 		fputc('\n', out);
 	fprintf(out,

@@ -10,7 +10,7 @@
  * config_diag.c, lookups over the result are config_model.c's.  It does not
  * open certificates, resolve names or judge the certificate plan: references
  * between sections (a service naming a certificate that does not exist) are
- * plan.c's business.
+ * rules.c's business.
  *
  * Lines.  libconfuse keeps no line per option, so every option has a parse
  * callback that records (option, line) while the value is read; a hidden

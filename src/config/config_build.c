@@ -9,7 +9,7 @@
  * (a certificate has a cert, a service an fqdn, a listen address and a mode)
  * and fills in the defaults, in one place.  Together with config.c it is the
  * only code that knows libconfuse.  It does not judge references between
- * sections or anything about certificates: that is plan.c.
+ * sections or anything about certificates: that is rules.c.
  */
 #include "edge443/config/config.h"
 #include "edge443/config/config_internal.h"

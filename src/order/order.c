@@ -7,7 +7,7 @@
  * as SANs (or lets the first of them seed one when its class has none) and
  * works out each certificate's SAN list, EKU and name.  The result is what
  * `edge443 plan` prints and what csr.c turns into keys, requests and lab
- * certificates; it is built to pass every rule of plan.c.  The choices are
+ * certificates; it is built to pass every rule of rules.c.  The choices are
  * deterministic: the same config always gives the same plan.
  */
 #include "edge443/order/order.h"

@@ -1,10 +1,10 @@
-/* plan_findings.c — the findings of the plan rules, and the words they use.
+/* findings.c — the findings of the plan rules, and the words they use.
  *
- * The list that every rule appends to (plan_add, with its error and warning
+ * The list that every rule appends to (findings_add, with its error and warning
  * counts), its order (by line, errors first) and the small helpers that
  * every rule file uses to name what a finding is about: the config file and
  * line, a certificate or a service, a certificate's SAN list.  The rule files
- * (plan.c, plan_cert.c, plan_service.c) and probe use it; it judges nothing,
+ * (rules.c, rules_cert.c, rules_service.c) and probe use it; it judges nothing,
  * reads no file and prints nothing (report.c formats the findings).
  */
 #include "edge443/rules/findings.h"
@@ -17,23 +17,23 @@
 
 /* ---- findings --------------------------------------------------------- */
 
-const char *plan_severity_name(enum plan_severity sev)
+const char *finding_severity_name(enum finding_severity sev)
 {
-	return sev == PLAN_ERROR ? "error" : "warn";
+	return sev == FINDING_ERROR ? "error" : "warn";
 }
 
-int plan_add(struct plan_findings *out, enum plan_severity sev,
-	     const char *rule, const char *file, int line, const char *subject,
-	     const char *fmt, ...)
+int findings_add(struct findings *out, enum finding_severity sev,
+		 const char *rule, const char *file, int line,
+		 const char *subject, const char *fmt, ...)
 {
-	struct plan_finding *f;
+	struct finding *f;
 	char *message = NULL, *subj = NULL;
 	va_list ap;
 	int len;
 
 	if (out->n == out->cap) {
 		size_t cap = out->cap ? out->cap * 2 : 16;
-		struct plan_finding *items =
+		struct finding *items =
 			realloc(out->items, cap * sizeof(*items));
 		if (!items)
 			return -1;
@@ -62,7 +62,7 @@ int plan_add(struct plan_findings *out, enum plan_severity sev,
 	f->line = line > 0 ? line : 0;
 	f->subject = subj;
 	f->message = message;
-	if (sev == PLAN_ERROR)
+	if (sev == FINDING_ERROR)
 		out->errors++;
 	else
 		out->warnings++;
@@ -73,7 +73,7 @@ fail:
 	return -1;
 }
 
-void plan_findings_free(struct plan_findings *f)
+void findings_free(struct findings *f)
 {
 	if (!f)
 		return;
@@ -89,18 +89,18 @@ void plan_findings_free(struct plan_findings *f)
 
 /* An insertion sort: plans hold tens of findings, and it is stable by
  * nature. */
-void plan_findings_sort(struct plan_findings *out, size_t from)
+void findings_sort(struct findings *out, size_t from)
 {
 	for (size_t i = from + 1; i < out->n; i++) {
-		struct plan_finding f = out->items[i];
+		struct finding f = out->items[i];
 		size_t j = i;
 
 		while (j > from) {
-			const struct plan_finding *p = &out->items[j - 1];
-			bool after =
-				p->line > f.line || (p->line == f.line &&
-						     p->severity == PLAN_WARN &&
-						     f.severity == PLAN_ERROR);
+			const struct finding *p = &out->items[j - 1];
+			bool after = p->line > f.line ||
+				     (p->line == f.line &&
+				      p->severity == FINDING_WARN &&
+				      f.severity == FINDING_ERROR);
 			if (!after)
 				break;
 			out->items[j] = out->items[j - 1];
@@ -113,23 +113,23 @@ void plan_findings_sort(struct plan_findings *out, size_t from)
 /* ---- the words findings use
  * ---------------------------------------------------- */
 
-int plan_line(int line, int fallback)
+int finding_line(int line, int fallback)
 {
 	return line > 0 ? line : fallback;
 }
 
-const char *plan_file(const struct config *cfg)
+const char *finding_file(const struct config *cfg)
 {
 	return cfg && cfg->file ? cfg->file : "(config)";
 }
 
-bool plan_name_eq(const char *a, const char *b)
+bool finding_name_eq(const char *a, const char *b)
 {
 	return a && b && strcasecmp(a, b) == 0;
 }
 
-void plan_cert_label(const struct config_cert *cc, const struct cert_info *ci,
-		     char *buf, size_t len)
+void finding_cert_label(const struct config_cert *cc,
+			const struct cert_info *ci, char *buf, size_t len)
 {
 	if (cc && cc->name)
 		snprintf(buf, len, "certificate \"%s\"", cc->name);
@@ -139,12 +139,13 @@ void plan_cert_label(const struct config_cert *cc, const struct cert_info *ci,
 		snprintf(buf, len, "the certificate served");
 }
 
-void plan_service_label(const struct config_service *svc, char *buf, size_t len)
+void finding_service_label(const struct config_service *svc, char *buf,
+			   size_t len)
 {
 	snprintf(buf, len, "service \"%s\"", svc->name ? svc->name : "?");
 }
 
-void plan_san_list(const struct cert_info *ci, char *buf, size_t len)
+void finding_san_list(const struct cert_info *ci, char *buf, size_t len)
 {
 	size_t used = 0;
 
@@ -165,23 +166,22 @@ void plan_san_list(const struct cert_info *ci, char *buf, size_t len)
 	}
 }
 
-const char *plan_finding_format(const struct plan_finding *f, char *buf,
-				size_t len)
+const char *finding_format(const struct finding *f, char *buf, size_t len)
 {
 	if (f->line > 0)
 		snprintf(buf, len, "%s %s %s:%d: %s",
-			 plan_severity_name(f->severity), f->rule, f->file,
+			 finding_severity_name(f->severity), f->rule, f->file,
 			 f->line, f->message);
 	else
 		snprintf(buf, len, "%s %s %s: %s",
-			 plan_severity_name(f->severity), f->rule, f->file,
+			 finding_severity_name(f->severity), f->rule, f->file,
 			 f->message);
 	return buf;
 }
 
-void plan_finding_print(FILE *out, const struct plan_finding *f)
+void finding_print(FILE *out, const struct finding *f)
 {
 	char line[4096];
 
-	fprintf(out, "%s\n", plan_finding_format(f, line, sizeof(line)));
+	fprintf(out, "%s\n", finding_format(f, line, sizeof(line)));
 }

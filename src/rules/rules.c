@@ -1,19 +1,19 @@
-/* plan.c — the certificate-plan rules of `edge443 check`, as one call.
+/* rules.c — the certificate-plan rules of `edge443 check`, as one call.
  *
  * This module judges a plan: it takes the plain `struct config` from
  * config.c and the `struct cert_info` facts that cert.c read for each
- * certificate section, applies the per-certificate rules (plan_cert.c), the
- * per-service rules (plan_service.c) and the plan-wide rules (here: listen
+ * certificate section, applies the per-certificate rules (rules_cert.c), the
+ * per-service rules (rules_service.c) and the plan-wide rules (here: listen
  * clashes, shared CNs, unknown references, unused sections), and appends
  * findings (severity, rule id, file:line, what is wrong — what to do), sorted
  * by line.  The findings list and the words every rule file uses are
- * plan_findings.c's, the role facts roles.c's.  It reads no file itself:
- * plan_load_certs is the one place that asks cert.c to load certificates and
- * verify chains, so that plan_check stays pure logic over structs and is
+ * findings.c's, the role facts roles.c's.  It reads no file itself:
+ * rules_load_certs is the one place that asks cert.c to load certificates and
+ * verify chains, so that rules_check stays pure logic over structs and is
  * unit-tested as such.  It does not print (report.c formats the findings) and
  * it does not decide exit codes (main.c does, from the error count).
  *
- * Every rule id is a string literal listed in plan_rule_ids; findings point
+ * Every rule id is a string literal listed in rules_ids; findings point
  * at the line of the option they are about, falling back to the line of its
  * section, so that a user can go straight to what needs changing.
  */
@@ -30,7 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
-const char *const plan_rule_ids[] = {
+const char *const rules_ids[] = {
 	/* Per certificate */
 	"file-unreadable",
 	"key-missing",
@@ -69,7 +69,7 @@ const char *const plan_rule_ids[] = {
 	"ref-unknown",
 	"unused",
 	"user-exists", /* validate.c: a lookup, not a rule over the structs */
-	/* Probe (reported by probe through plan_add) */
+	/* Probe (reported by probe through findings_add) */
 	"unreachable",
 	"served-differs",
 	"served-chain-incomplete",
@@ -78,7 +78,7 @@ const char *const plan_rule_ids[] = {
 };
 
 /* Index of the certificate section NAME in cfg->certs, -1 when undefined. */
-static long plan_cert_index(const struct config *cfg, const char *name)
+static long rules_cert_index(const struct config *cfg, const char *name)
 {
 	if (!name)
 		return -1;
@@ -89,12 +89,12 @@ static long plan_cert_index(const struct config *cfg, const char *name)
 }
 
 /* The loaded facts for certificate section NAME, NULL when it is undefined. */
-static const struct cert_info *plan_cert_for(const struct config *cfg,
-					     const struct plan_certs *pc,
-					     const char *name,
-					     const struct config_cert **cc)
+static const struct cert_info *rules_cert_for(const struct config *cfg,
+					      const struct rules_certs *pc,
+					      const char *name,
+					      const struct config_cert **cc)
 {
-	long i = plan_cert_index(cfg, name);
+	long i = rules_cert_index(cfg, name);
 
 	*cc = NULL;
 	if (i < 0)
@@ -107,8 +107,8 @@ static const struct cert_info *plan_cert_for(const struct config *cfg,
 
 /* 0: different sockets; 1: the same address and port; 2: a wildcard address
  * and a specific one of the same family on the same port. */
-static int plan_addr_clash(const struct config_addr *a,
-			   const struct config_addr *b)
+static int rules_addr_clash(const struct config_addr *a,
+			    const struct config_addr *b)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
 	const struct sockaddr *sb = (const struct sockaddr *)&b->sa;
@@ -141,28 +141,28 @@ static int plan_addr_clash(const struct config_addr *a,
 
 /* listen-unique for listen address K of service J, against every earlier
  * listen address (of earlier services, and earlier in J's own list). */
-static int plan_check_listen(const struct config *cfg, size_t j, size_t k,
-			     struct plan_findings *out)
+static int rules_check_listen(const struct config *cfg, size_t j, size_t k,
+			      struct findings *out)
 {
 	const struct config_service *b = &cfg->services[j];
 	const struct config_addr *addr = &b->listen[k];
 	char who[300];
 
-	plan_service_label(b, who, sizeof(who));
+	finding_service_label(b, who, sizeof(who));
 	for (size_t i = 0; i <= j; i++) {
 		const struct config_service *a = &cfg->services[i];
 		size_t nl = i == j ? k : a->nlisten;
 
 		for (size_t l = 0; l < nl; l++) {
-			int clash = plan_addr_clash(addr, &a->listen[l]);
-			int line = plan_line(b->listen_line, b->line);
+			int clash = rules_addr_clash(addr, &a->listen[l]);
+			int line = finding_line(b->listen_line, b->line);
 
 			if (!clash)
 				continue;
 			if (clash == 2)
-				return plan_add(
-					out, PLAN_ERROR, "listen-unique",
-					plan_file(cfg), line, who,
+				return findings_add(
+					out, FINDING_ERROR, "listen-unique",
+					finding_file(cfg), line, who,
 					"%s listens on %s, which overlaps %s "
 					"of service \"%s\" (line %d): a "
 					"wildcard address takes the port on "
@@ -170,30 +170,31 @@ static int plan_check_listen(const struct config *cfg, size_t j, size_t k,
 					"specific addresses, one per service",
 					who, addr->text, a->listen[l].text,
 					a->name,
-					plan_line(a->listen_line, a->line));
+					finding_line(a->listen_line, a->line));
 			if (i == j)
-				return plan_add(
-					out, PLAN_ERROR, "listen-unique",
-					plan_file(cfg), line, who,
+				return findings_add(
+					out, FINDING_ERROR, "listen-unique",
+					finding_file(cfg), line, who,
 					"%s lists %s twice — remove the "
 					"duplicate",
 					who, addr->text);
-			return plan_add(
-				out, PLAN_ERROR, "listen-unique",
-				plan_file(cfg), line, who,
+			return findings_add(
+				out, FINDING_ERROR, "listen-unique",
+				finding_file(cfg), line, who,
 				"%s listens on %s, which service \"%s\" "
 				"(line %d) already uses — give every "
 				"service its own IP address on port %d",
 				who, addr->text, a->name,
-				plan_line(a->listen_line, a->line), addr->port);
+				finding_line(a->listen_line, a->line),
+				addr->port);
 		}
 	}
 	return 0;
 }
 
 /* The first port that services A and B both listen on, 0 when none. */
-static int plan_shared_port(const struct config_service *a,
-			    const struct config_service *b)
+static int rules_shared_port(const struct config_service *a,
+			     const struct config_service *b)
 {
 	for (size_t k = 0; k < a->nlisten; k++)
 		for (size_t l = 0; l < b->nlisten; l++)
@@ -203,11 +204,11 @@ static int plan_shared_port(const struct config_service *a,
 }
 
 /* cn-shared for the pair (A earlier, B later) of CN-bound services. */
-static int plan_check_cn_shared(const struct config *cfg,
-				const struct plan_certs *pc,
-				const struct config_service *a,
-				const struct config_service *b,
-				struct plan_findings *out)
+static int rules_check_cn_shared(const struct config *cfg,
+				 const struct rules_certs *pc,
+				 const struct config_service *a,
+				 const struct config_service *b,
+				 struct findings *out)
 {
 	const struct config_cert *ca, *cb;
 	const struct cert_info *ia, *ib;
@@ -218,11 +219,11 @@ static int plan_check_cn_shared(const struct config *cfg,
 	    !roles_cn_bound(cfg->platform, b->role) || !a->certificate ||
 	    !b->certificate)
 		return 0;
-	port = plan_shared_port(a, b);
+	port = rules_shared_port(a, b);
 	if (!port)
 		return 0;
-	ia = plan_cert_for(cfg, pc, a->certificate, &ca);
-	ib = plan_cert_for(cfg, pc, b->certificate, &cb);
+	ia = rules_cert_for(cfg, pc, a->certificate, &ca);
+	ib = rules_cert_for(cfg, pc, b->certificate, &cb);
 	if (!ca || !cb)
 		return 0;
 	const char *cna = ia && ia->leaf ? ia->cn : NULL;
@@ -232,17 +233,17 @@ static int plan_check_cn_shared(const struct config *cfg,
 	if (ca == cb)
 		snprintf(certs, sizeof(certs), "certificate \"%s\" (CN %s)",
 			 cb->name, cn);
-	else if (plan_name_eq(cna, cnb))
+	else if (finding_name_eq(cna, cnb))
 		snprintf(certs, sizeof(certs),
 			 "certificates \"%s\" and \"%s\", which have the same "
 			 "CN %s",
 			 ca->name, cb->name, cn);
 	else
 		return 0;
-	plan_service_label(b, who, sizeof(who));
-	return plan_add(
-		out, PLAN_ERROR, "cn-shared", plan_file(cfg),
-		plan_line(b->certificate_line, b->line), who,
+	finding_service_label(b, who, sizeof(who));
+	return findings_add(
+		out, FINDING_ERROR, "cn-shared", finding_file(cfg),
+		finding_line(b->certificate_line, b->line), who,
 		"%s (%s) and service \"%s\" (%s, line %d) both listen on port "
 		"%d with %s; Access Edge and Web Conferencing Edge "
 		"revert their FQDN to the certificate CN, so both would claim "
@@ -250,32 +251,33 @@ static int plan_check_cn_shared(const struct config *cfg,
 		"(%s and %s); run `edge443 plan` to compute the certificates "
 		"to order",
 		who, config_role_name(b->role), a->name,
-		config_role_name(a->role), plan_line(a->line, 0), port, certs,
-		cn, b->fqdn ? b->fqdn : "?", a->fqdn ? a->fqdn : "?");
+		config_role_name(a->role), finding_line(a->line, 0), port,
+		certs, cn, b->fqdn ? b->fqdn : "?", a->fqdn ? a->fqdn : "?");
 }
 
-static int plan_check_across(const struct config *cfg,
-			     const struct plan_certs *pc,
-			     struct plan_findings *out)
+static int rules_check_across(const struct config *cfg,
+			      const struct rules_certs *pc,
+			      struct findings *out)
 {
-	const char *file = plan_file(cfg);
+	const char *file = finding_file(cfg);
 	int rc = 0;
 
 	for (size_t j = 0; j < cfg->nservices; j++) {
 		const struct config_service *b = &cfg->services[j];
 		char who[300];
 
-		plan_service_label(b, who, sizeof(who));
+		finding_service_label(b, who, sizeof(who));
 		for (size_t k = 0; k < b->nlisten; k++)
-			rc |= plan_check_listen(cfg, j, k, out);
+			rc |= rules_check_listen(cfg, j, k, out);
 		for (size_t i = 0; i < j; i++) {
 			const struct config_service *a = &cfg->services[i];
-			int port = plan_shared_port(a, b);
+			int port = rules_shared_port(a, b);
 
-			if (port && plan_name_eq(a->fqdn, b->fqdn))
-				rc |= plan_add(
-					out, PLAN_ERROR, "fqdn-port-unique",
-					file, plan_line(b->fqdn_line, b->line),
+			if (port && finding_name_eq(a->fqdn, b->fqdn))
+				rc |= findings_add(
+					out, FINDING_ERROR, "fqdn-port-unique",
+					file,
+					finding_line(b->fqdn_line, b->line),
 					who,
 					"%s has FQDN %s on port %d, like "
 					"service "
@@ -284,9 +286,9 @@ static int plan_check_across(const struct config *cfg,
 					"one "
 					"of them another FQDN or another port",
 					who, b->fqdn, port, a->name,
-					plan_line(a->fqdn_line, a->line),
+					finding_line(a->fqdn_line, a->line),
 					b->fqdn);
-			rc |= plan_check_cn_shared(cfg, pc, a, b, out);
+			rc |= rules_check_cn_shared(cfg, pc, a, b, out);
 		}
 	}
 
@@ -298,13 +300,14 @@ static int plan_check_across(const struct config *cfg,
 							cc->name);
 		if (!used) {
 			char who[300];
-			plan_cert_label(cc, NULL, who, sizeof(who));
-			rc |= plan_add(out, PLAN_WARN, "unused", file, cc->line,
-				       who,
-				       "%s is used by no service — remove it, "
-				       "or name it in a service (certificate = "
-				       "\"%s\")",
-				       who, cc->name);
+			finding_cert_label(cc, NULL, who, sizeof(who));
+			rc |= findings_add(
+				out, FINDING_WARN, "unused", file, cc->line,
+				who,
+				"%s is used by no service — remove it, "
+				"or name it in a service (certificate = "
+				"\"%s\")",
+				who, cc->name);
 		}
 	}
 	for (size_t i = 0; i < cfg->nbackends; i++) {
@@ -316,12 +319,13 @@ static int plan_check_across(const struct config *cfg,
 		if (!used) {
 			char who[300];
 			snprintf(who, sizeof(who), "backend \"%s\"", be->name);
-			rc |= plan_add(out, PLAN_WARN, "unused", file, be->line,
-				       who,
-				       "%s is used by no service — remove it, "
-				       "or name it in a service (backend = "
-				       "\"%s\")",
-				       who, be->name);
+			rc |= findings_add(
+				out, FINDING_WARN, "unused", file, be->line,
+				who,
+				"%s is used by no service — remove it, "
+				"or name it in a service (backend = "
+				"\"%s\")",
+				who, be->name);
 		}
 	}
 	return rc;
@@ -329,37 +333,38 @@ static int plan_check_across(const struct config *cfg,
 
 /* ---- the whole plan --------------------------------------------------- */
 
-int plan_check(const struct config *cfg, const struct plan_certs *pc,
-	       time_t now, struct plan_findings *out)
+int rules_check(const struct config *cfg, const struct rules_certs *pc,
+		time_t now, struct findings *out)
 {
-	const char *file = plan_file(cfg);
+	const char *file = finding_file(cfg);
 	size_t start = out->n;
 	int rc = 0;
 
 	if (pc && !pc->trust_ok)
-		rc |= plan_add(out, PLAN_ERROR, "file-unreadable", file,
-			       cfg->trust_file_line, "trust_file",
-			       "trust_file %s cannot be used (%s), so no chain "
-			       "was verified — point trust_file at a readable "
-			       "PEM bundle of the roots that clients trust",
-			       cfg->trust_file ? cfg->trust_file : "(unset)",
-			       pc->trust_error[0] ? pc->trust_error
-						  : "unknown reason");
+		rc |= findings_add(
+			out, FINDING_ERROR, "file-unreadable", file,
+			cfg->trust_file_line, "trust_file",
+			"trust_file %s cannot be used (%s), so no chain "
+			"was verified — point trust_file at a readable "
+			"PEM bundle of the roots that clients trust",
+			cfg->trust_file ? cfg->trust_file : "(unset)",
+			pc->trust_error[0] ? pc->trust_error
+					   : "unknown reason");
 
 	for (size_t i = 0; i < cfg->ncerts; i++) {
 		const struct config_cert *cc = &cfg->certs[i];
 		const struct cert_info *ci =
 			pc && i < pc->n ? pc->certs[i] : NULL;
-		rc |= plan_check_cert(cfg, cc, ci, now, out);
+		rc |= rules_check_cert(cfg, cc, ci, now, out);
 		if (ci && ci->leaf)
-			rc |= plan_check_key_missing(cfg, cc, out);
+			rc |= rules_check_key_missing(cfg, cc, out);
 	}
 
 	for (size_t j = 0; j < cfg->nservices; j++) {
 		const struct config_service *svc = &cfg->services[j];
 		char who[300];
 
-		plan_service_label(svc, who, sizeof(who));
+		finding_service_label(svc, who, sizeof(who));
 		/* The service's certificate, then its twins of other key
 		 * types: each must be defined and meet the role's rules. */
 		for (size_t k = 0;
@@ -369,42 +374,42 @@ int plan_check(const struct config *cfg, const struct plan_certs *pc,
 				       : svc->extra_certificates[k - 1];
 			const struct config_cert *cc;
 			const struct cert_info *ci =
-				plan_cert_for(cfg, pc, name, &cc);
+				rules_cert_for(cfg, pc, name, &cc);
 			if (!cc)
-				rc |= plan_add(
-					out, PLAN_ERROR, "ref-unknown", file,
-					plan_line(svc->certificate_line,
-						  svc->line),
+				rc |= findings_add(
+					out, FINDING_ERROR, "ref-unknown", file,
+					finding_line(svc->certificate_line,
+						     svc->line),
 					who,
 					"%s names certificate \"%s\", which is "
 					"not defined — add a certificate %s { "
 					"} section or fix the name",
 					who, name, name);
 			else
-				rc |= plan_check_service_cert(cfg, svc, cc, ci,
-							      out);
+				rc |= rules_check_service_cert(cfg, svc, cc, ci,
+							       out);
 		}
 		if (svc->backend && !config_find_backend(cfg, svc->backend))
-			rc |= plan_add(out, PLAN_ERROR, "ref-unknown", file,
-				       plan_line(svc->backend_line, svc->line),
-				       who,
-				       "%s names backend \"%s\", which is not "
-				       "defined — add a backend %s { } section "
-				       "or fix the name",
-				       who, svc->backend, svc->backend);
-		rc |= plan_check_service(cfg, svc, out);
+			rc |= findings_add(
+				out, FINDING_ERROR, "ref-unknown", file,
+				finding_line(svc->backend_line, svc->line), who,
+				"%s names backend \"%s\", which is not "
+				"defined — add a backend %s { } section "
+				"or fix the name",
+				who, svc->backend, svc->backend);
+		rc |= rules_check_service(cfg, svc, out);
 	}
 
-	rc |= plan_check_across(cfg, pc, out);
-	plan_findings_sort(out, start);
+	rc |= rules_check_across(cfg, pc, out);
+	findings_sort(out, start);
 	return rc ? -1 : 0;
 }
 
 /* ---- loading ---------------------------------------------------------- */
 
-struct plan_certs *plan_load_certs(const struct config *cfg)
+struct rules_certs *rules_load_certs(const struct config *cfg)
 {
-	struct plan_certs *pc = calloc(1, sizeof(*pc));
+	struct rules_certs *pc = calloc(1, sizeof(*pc));
 
 	if (!pc)
 		return NULL;
@@ -442,11 +447,11 @@ struct plan_certs *plan_load_certs(const struct config *cfg)
 	}
 	return pc;
 fail:
-	plan_certs_free(pc);
+	rules_certs_free(pc);
 	return NULL;
 }
 
-void plan_certs_free(struct plan_certs *pc)
+void rules_certs_free(struct rules_certs *pc)
 {
 	if (!pc)
 		return;

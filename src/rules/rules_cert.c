@@ -1,12 +1,12 @@
-/* plan_cert.c — the per-certificate rules of `edge443 check`.
+/* rules_cert.c — the per-certificate rules of `edge443 check`.
  *
- * This part of the plan module judges one certificate section on its own:
+ * This part of the rules module judges one certificate section on its own:
  * the files cert.c could not use, the key (presence, match, permissions,
  * strength), the signature, EKU and key usage, the names (SAN present, CN in
  * the SANs, their order, internal names) and the validity period and chain.
- * It does not judge how a service uses the certificate (plan_service.c) or
- * anything across the plan (plan.c, which runs it), and like all of plan it
- * reads no file and prints nothing: it appends findings (plan_findings.c).
+ * It does not judge how a service uses the certificate (rules_service.c) or
+ * anything across the plan (rules.c, which runs it), and like all of plan it
+ * reads no file and prints nothing: it appends findings (findings.c).
  */
 #include "edge443/rules/rules_cert.h"
 
@@ -20,10 +20,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define PLAN_DAY 86400
+#define RULES_DAY 86400
 
 /* "2026-01-31 12:00 UTC" */
-static void plan_date(time_t t, char *buf, size_t len)
+static void rules_date(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
 
@@ -34,20 +34,20 @@ static void plan_date(time_t t, char *buf, size_t len)
 
 /* Seconds since the epoch of Y-M-D 00:00 UTC (proleptic Gregorian; Howard
  * Hinnant's days_from_civil), so no time zone can shift the CA/B dates. */
-static time_t plan_utc(int y, int m, int d)
+static time_t rules_utc(int y, int m, int d)
 {
 	y -= m <= 2;
 	long era = (y >= 0 ? y : y - 399) / 400;
 	long yoe = y - era * 400;
 	long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (time_t)(era * 146097 + doe - 719468) * PLAN_DAY;
+	return (time_t)(era * 146097 + doe - 719468) * RULES_DAY;
 }
 
 /* True when at least one service uses certificate section CC and every one
  * of them has role edge-internal: its chain may be internal. */
-static bool plan_cert_internal(const struct config *cfg,
-			       const struct config_cert *cc)
+static bool rules_cert_internal(const struct config *cfg,
+				const struct config_cert *cc)
 {
 	size_t users = 0;
 
@@ -65,22 +65,22 @@ static bool plan_cert_internal(const struct config *cfg,
 }
 
 /* Which option of CC a file path belongs to, and its line. */
-static const char *plan_file_kind(const struct config_cert *cc,
-				  const char *path, int *line)
+static const char *rules_file_kind(const struct config_cert *cc,
+				   const char *path, int *line)
 {
 	*line = cc ? cc->line : 0;
 	if (!cc || !path)
 		return "file";
 	if (cc->cert && strcmp(path, cc->cert) == 0) {
-		*line = plan_line(cc->cert_line, cc->line);
+		*line = finding_line(cc->cert_line, cc->line);
 		return "cert";
 	}
 	if (cc->chain && strcmp(path, cc->chain) == 0) {
-		*line = plan_line(cc->chain_line, cc->line);
+		*line = finding_line(cc->chain_line, cc->line);
 		return "chain";
 	}
 	if (cc->key && strcmp(path, cc->key) == 0) {
-		*line = plan_line(cc->key_line, cc->line);
+		*line = finding_line(cc->key_line, cc->line);
 		return "key";
 	}
 	return "file";
@@ -89,12 +89,12 @@ static const char *plan_file_kind(const struct config_cert *cc,
 /* ---- per certificate -------------------------------------------------- */
 
 /* file-unreadable: one finding per file that cert.c could not use. */
-static int plan_file_errors(const struct config *cfg,
-			    const struct config_cert *cc,
-			    const struct cert_info *ci, const char *who,
-			    struct plan_findings *out)
+static int rules_file_errors(const struct config *cfg,
+			     const struct config_cert *cc,
+			     const struct cert_info *ci, const char *who,
+			     struct findings *out)
 {
-	const char *file = plan_file(cfg);
+	const char *file = finding_file(cfg);
 	int rc = 0;
 
 	for (size_t i = 0; i < ci->nerrors && i < 3; i++) {
@@ -102,7 +102,7 @@ static int plan_file_errors(const struct config *cfg,
 		const char *path = e->path ? e->path : "(no path)";
 		const char *detail = e->detail ? e->detail : "";
 		int line;
-		const char *kind = plan_file_kind(cc, e->path, &line);
+		const char *kind = rules_file_kind(cc, e->path, &line);
 		bool is_key = strcmp(kind, "key") == 0;
 		const char *what, *todo;
 
@@ -121,13 +121,13 @@ static int plan_file_errors(const struct config *cfg,
 			/* cert.c's detail already says what is wrong and
 			 * which lines to add ("... — add the line ..."). */
 			if (strstr(detail, " — "))
-				rc |= plan_add(out, PLAN_ERROR,
-					       "file-unreadable", file, line,
-					       who, "%s: %s file %s: %s", who,
-					       kind, path, detail);
+				rc |= findings_add(
+					out, FINDING_ERROR, "file-unreadable",
+					file, line, who, "%s: %s file %s: %s",
+					who, kind, path, detail);
 			else
-				rc |= plan_add(
-					out, PLAN_ERROR, "file-unreadable",
+				rc |= findings_add(
+					out, FINDING_ERROR, "file-unreadable",
 					file, line, who,
 					"%s: %s file %s holds base64 without "
 					"its BEGIN/END lines — add the "
@@ -155,21 +155,22 @@ static int plan_file_errors(const struct config *cfg,
 					"(-----BEGIN CERTIFICATE-----)";
 			break;
 		}
-		rc |= plan_add(out, PLAN_ERROR, "file-unreadable", file, line,
-			       who, "%s: %s file %s %s%s%s%s — %s", who, kind,
-			       path, what, *detail ? " (" : "", detail,
-			       *detail ? ")" : "", todo);
+		rc |= findings_add(out, FINDING_ERROR, "file-unreadable", file,
+				   line, who, "%s: %s file %s %s%s%s%s — %s",
+				   who, kind, path, what, *detail ? " (" : "",
+				   detail, *detail ? ")" : "", todo);
 	}
 	if (!ci->leaf && ci->nerrors == 0 && cc && !cc->cert)
-		rc |= plan_add(out, PLAN_ERROR, "file-unreadable", file,
-			       cc->line, who,
-			       "%s names no cert file — add cert = \"PATH\" "
-			       "(the PEM certificate, leaf first)",
-			       who);
+		rc |= findings_add(
+			out, FINDING_ERROR, "file-unreadable", file, cc->line,
+			who,
+			"%s names no cert file — add cert = \"PATH\" "
+			"(the PEM certificate, leaf first)",
+			who);
 	return rc;
 }
 
-static bool plan_ec_curve_ok(const char *curve)
+static bool rules_ec_curve_ok(const char *curve)
 {
 	static const char *const ok[] = {
 		"prime256v1", "secp384r1", "secp521r1",
@@ -181,14 +182,14 @@ static bool plan_ec_curve_ok(const char *curve)
 	return false;
 }
 
-static int plan_check_key(const struct config *cfg,
-			  const struct config_cert *cc,
-			  const struct cert_info *ci, const char *who,
-			  bool internal, struct plan_findings *out)
+static int rules_check_key(const struct config *cfg,
+			   const struct config_cert *cc,
+			   const struct cert_info *ci, const char *who,
+			   bool internal, struct findings *out)
 {
-	const char *file = plan_file(cfg);
+	const char *file = finding_file(cfg);
 	int sec = cc ? cc->line : 0;
-	int key_line = cc ? plan_line(cc->key_line, cc->line) : 0;
+	int key_line = cc ? finding_line(cc->key_line, cc->line) : 0;
 	const char *key_path = cc && cc->key ? cc->key : "the key file";
 	const char *cert_path = cc && cc->cert ? cc->cert : "the certificate";
 	bool weak = false;
@@ -196,30 +197,31 @@ static int plan_check_key(const struct config *cfg,
 	int rc = 0;
 
 	if (ci->key && !ci->key_matches)
-		rc |= plan_add(out, PLAN_ERROR, "key-match", file, key_line,
-			       who,
-			       "%s: the key in %s does not belong to the "
-			       "certificate in %s — name the key that was "
-			       "generated with this certificate's request, or "
-			       "reissue the certificate for this key",
-			       who, key_path, cert_path);
+		rc |= findings_add(
+			out, FINDING_ERROR, "key-match", file, key_line, who,
+			"%s: the key in %s does not belong to the "
+			"certificate in %s — name the key that was "
+			"generated with this certificate's request, or "
+			"reissue the certificate for this key",
+			who, key_path, cert_path);
 	if (ci->key && (ci->key_mode & 077))
-		rc |= plan_add(out, PLAN_ERROR, "key-perms", file, key_line,
-			       who,
-			       "%s: key file %s has mode %04o, readable by "
-			       "group or others — chmod 600 %s (owned by the "
-			       "user edge443 starts as)",
-			       who, key_path, (unsigned)(ci->key_mode & 0777),
-			       key_path);
+		rc |= findings_add(
+			out, FINDING_ERROR, "key-perms", file, key_line, who,
+			"%s: key file %s has mode %04o, readable by "
+			"group or others — chmod 600 %s (owned by the "
+			"user edge443 starts as)",
+			who, key_path, (unsigned)(ci->key_mode & 0777),
+			key_path);
 
 	if (ci->key_type == CERT_KEY_RSA)
 		weak = ci->key_bits < 2048 || ci->key_bits % 8 != 0;
 	else if (ci->key_type == CERT_KEY_EC)
-		weak = !plan_ec_curve_ok(ci->key_curve);
+		weak = !rules_ec_curve_ok(ci->key_curve);
 	if (weak)
-		rc |= plan_add(
-			out, internal ? PLAN_WARN : PLAN_ERROR, "key-strength",
-			file, plan_line(cc ? cc->cert_line : 0, sec), who,
+		rc |= findings_add(
+			out, internal ? FINDING_WARN : FINDING_ERROR,
+			"key-strength", file,
+			finding_line(cc ? cc->cert_line : 0, sec), who,
 			"%s has a %s key; clients and public CAs require "
 			"RSA of at least 2048 bits (a multiple of 8) or "
 			"EC P-256, P-384 or P-521 — reissue it with an "
@@ -231,10 +233,9 @@ static int plan_check_key(const struct config *cfg,
 
 /* key-missing: a configuration fact (no `key` option) judged against the
  * services that terminate TLS with the certificate.  Not part of
- * plan_check_cert, because a chain as served (probe) has no key to judge. */
-int plan_check_key_missing(const struct config *cfg,
-			   const struct config_cert *cc,
-			   struct plan_findings *out)
+ * rules_check_cert, because a chain as served (probe) has no key to judge. */
+int rules_check_key_missing(const struct config *cfg,
+			    const struct config_cert *cc, struct findings *out)
 {
 	const struct config_service *first = NULL;
 	size_t others = 0;
@@ -254,55 +255,58 @@ int plan_check_key_missing(const struct config *cfg,
 	}
 	if (!first)
 		return 0;
-	plan_cert_label(cc, NULL, who, sizeof(who));
-	return plan_add(out, PLAN_ERROR, "key-missing", plan_file(cfg),
-			plan_line(cc->key_line, cc->line), who,
-			"%s has no key, but service \"%s\" (%s)%s terminates "
-			"TLS with it — add key = \"PATH\" (this certificate's "
-			"private key, mode 0600) to %s",
-			who, first->name, config_mode_name(first->mode),
-			others ? " and other services" : "", who);
+	finding_cert_label(cc, NULL, who, sizeof(who));
+	return findings_add(
+		out, FINDING_ERROR, "key-missing", finding_file(cfg),
+		finding_line(cc->key_line, cc->line), who,
+		"%s has no key, but service \"%s\" (%s)%s terminates "
+		"TLS with it — add key = \"PATH\" (this certificate's "
+		"private key, mode 0600) to %s",
+		who, first->name, config_mode_name(first->mode),
+		others ? " and other services" : "", who);
 }
 
-static int plan_check_names(const struct config *cfg,
-			    const struct config_cert *cc,
-			    const struct cert_info *ci, const char *who,
-			    struct plan_findings *out)
+static int rules_check_names(const struct config *cfg,
+			     const struct config_cert *cc,
+			     const struct cert_info *ci, const char *who,
+			     struct findings *out)
 {
-	const char *file = plan_file(cfg);
-	int line = cc ? plan_line(cc->cert_line, cc->line) : 0;
+	const char *file = finding_file(cfg);
+	int line = cc ? finding_line(cc->cert_line, cc->line) : 0;
 	char sans[512];
 	int rc = 0;
 
-	plan_san_list(ci, sans, sizeof(sans));
+	finding_san_list(ci, sans, sizeof(sans));
 	if (!ci->has_san_ext || ci->nsans == 0) {
-		rc |= plan_add(out, PLAN_ERROR, "san-present", file, line, who,
-			       "%s has %s; clients match the names in the "
-			       "subjectAltName only — reissue it as a SAN "
-			       "certificate that lists every FQDN it serves, "
-			       "the CN first (edge443 plan)",
-			       who,
-			       ci->has_san_ext
-				       ? "a subjectAltName without any DNS name"
-				       : "no subjectAltName extension");
+		rc |= findings_add(
+			out, FINDING_ERROR, "san-present", file, line, who,
+			"%s has %s; clients match the names in the "
+			"subjectAltName only — reissue it as a SAN "
+			"certificate that lists every FQDN it serves, "
+			"the CN first (edge443 plan)",
+			who,
+			ci->has_san_ext
+				? "a subjectAltName without any DNS name"
+				: "no subjectAltName extension");
 		return rc;
 	}
 
 	if (ci->cn) {
 		bool found = false;
 		for (size_t i = 0; i < ci->nsans && !found; i++)
-			found = plan_name_eq(ci->cn, ci->sans[i]);
+			found = finding_name_eq(ci->cn, ci->sans[i]);
 		if (!found)
-			rc |= plan_add(out, PLAN_ERROR, "cn-in-san", file, line,
-				       who,
-				       "%s has CN %s, which is not one of its "
-				       "SANs (%s); clients ignore the CN once "
-				       "SANs exist — reissue it with the CN "
-				       "also as the first SAN",
-				       who, ci->cn, sans);
+			rc |= findings_add(
+				out, FINDING_ERROR, "cn-in-san", file, line,
+				who,
+				"%s has CN %s, which is not one of its "
+				"SANs (%s); clients ignore the CN once "
+				"SANs exist — reissue it with the CN "
+				"also as the first SAN",
+				who, ci->cn, sans);
 	}
 
-	bool first_not_cn = ci->cn && !plan_name_eq(ci->sans[0], ci->cn);
+	bool first_not_cn = ci->cn && !finding_name_eq(ci->sans[0], ci->cn);
 	const char *wild_first = NULL, *exact_after = NULL;
 	for (size_t i = 0; i < ci->nsans && !exact_after; i++) {
 		if (cert_name_is_wildcard(ci->sans[i])) {
@@ -326,100 +330,103 @@ static int plan_check_names(const struct config *cfg,
 				"%sthe wildcard %s comes before the exact name "
 				"%s",
 				w ? " and " : "", wild_first, exact_after);
-		rc |= plan_add(out, PLAN_WARN, "san-order", file, line, who,
-			       "%s: %s (SANs: %s); ISA Server 2006 and some UC "
-			       "devices read only the first SAN — reissue it "
-			       "with the CN as the first SAN and exact names "
-			       "before wildcards",
-			       who, why, sans);
+		rc |= findings_add(
+			out, FINDING_WARN, "san-order", file, line, who,
+			"%s: %s (SANs: %s); ISA Server 2006 and some UC "
+			"devices read only the first SAN — reissue it "
+			"with the CN as the first SAN and exact names "
+			"before wildcards",
+			who, why, sans);
 	}
 	return rc;
 }
 
 /* The CA/B Forum cap on a certificate's lifetime, in days, for a
  * certificate issued at NOT_BEFORE (BR 6.3.2). */
-static long plan_validity_cap(time_t not_before)
+static long rules_validity_cap(time_t not_before)
 {
-	if (not_before < plan_utc(2026, 3, 15))
+	if (not_before < rules_utc(2026, 3, 15))
 		return 398;
-	if (not_before < plan_utc(2027, 3, 15))
+	if (not_before < rules_utc(2027, 3, 15))
 		return 200;
-	if (not_before < plan_utc(2029, 3, 15))
+	if (not_before < rules_utc(2029, 3, 15))
 		return 100;
 	return 47;
 }
 
-static int plan_check_validity(const struct config *cfg,
-			       const struct config_cert *cc,
-			       const struct cert_info *ci, const char *who,
-			       bool internal, time_t now,
-			       struct plan_findings *out)
+static int rules_check_validity(const struct config *cfg,
+				const struct config_cert *cc,
+				const struct cert_info *ci, const char *who,
+				bool internal, time_t now, struct findings *out)
 {
-	const char *file = plan_file(cfg);
-	int line = cc ? plan_line(cc->cert_line, cc->line) : 0;
+	const char *file = finding_file(cfg);
+	int line = cc ? finding_line(cc->cert_line, cc->line) : 0;
 	char from[40], until[40];
 	int rc = 0;
 
-	plan_date(ci->not_before, from, sizeof(from));
-	plan_date(ci->not_after, until, sizeof(until));
+	rules_date(ci->not_before, from, sizeof(from));
+	rules_date(ci->not_after, until, sizeof(until));
 	if (ci->not_before > now)
-		rc |= plan_add(out, PLAN_ERROR, "not-yet-valid", file, line,
-			       who,
-			       "%s is not valid before %s — install a "
-			       "certificate that is valid now, or check the "
-			       "system clock",
-			       who, from);
+		rc |= findings_add(
+			out, FINDING_ERROR, "not-yet-valid", file, line, who,
+			"%s is not valid before %s — install a "
+			"certificate that is valid now, or check the "
+			"system clock",
+			who, from);
 	if (ci->not_after < now) {
-		rc |= plan_add(out, PLAN_ERROR, "expired", file, line, who,
-			       "%s expired on %s — renew it and install the "
-			       "new certificate",
-			       who, until);
+		rc |= findings_add(
+			out, FINDING_ERROR, "expired", file, line, who,
+			"%s expired on %s — renew it and install the "
+			"new certificate",
+			who, until);
 	} else if (cfg && cfg->warn_days > 0 &&
 		   (double)ci->not_after - (double)now <
-			   (double)cfg->warn_days * PLAN_DAY) {
-		long days = (long)((ci->not_after - now) / PLAN_DAY);
-		rc |= plan_add(out, PLAN_WARN, "expires-soon", file, line, who,
-			       "%s expires on %s, in %ld day%s (warn_days = "
-			       "%d) — renew it now and install the new "
-			       "certificate before then",
-			       who, until, days, days == 1 ? "" : "s",
-			       cfg->warn_days);
+			   (double)cfg->warn_days * RULES_DAY) {
+		long days = (long)((ci->not_after - now) / RULES_DAY);
+		rc |= findings_add(
+			out, FINDING_WARN, "expires-soon", file, line, who,
+			"%s expires on %s, in %ld day%s (warn_days = "
+			"%d) — renew it now and install the new "
+			"certificate before then",
+			who, until, days, days == 1 ? "" : "s", cfg->warn_days);
 	}
 
 	if (!internal && ci->not_after > ci->not_before) {
-		long cap = plan_validity_cap(ci->not_before);
+		long cap = rules_validity_cap(ci->not_before);
 		double life = (double)ci->not_after - (double)ci->not_before;
-		if (life > (double)cap * PLAN_DAY)
-			rc |= plan_add(
-				out, PLAN_WARN, "validity-cap", file, line, who,
+		if (life > (double)cap * RULES_DAY)
+			rc |= findings_add(
+				out, FINDING_WARN, "validity-cap", file, line,
+				who,
 				"%s is valid for %.0f days (%s to %s), "
 				"longer than the %ld days that the CA/B "
 				"Forum allows for a certificate issued "
 				"then; public clients may refuse it — "
 				"reissue it with a lifetime of at most "
 				"%ld days",
-				who, life / PLAN_DAY, from, until, cap, cap);
+				who, life / RULES_DAY, from, until, cap, cap);
 	}
 	return rc;
 }
 
-static int plan_check_chain(const struct config *cfg,
-			    const struct config_cert *cc,
-			    const struct cert_info *ci, const char *who,
-			    bool internal, struct plan_findings *out)
+static int rules_check_chain(const struct config *cfg,
+			     const struct config_cert *cc,
+			     const struct cert_info *ci, const char *who,
+			     bool internal, struct findings *out)
 {
-	const char *file = plan_file(cfg);
-	int cert_line = cc ? plan_line(cc->cert_line, cc->line) : 0;
-	int chain_line = cc && cc->chain ? plan_line(cc->chain_line, cc->line)
-					 : cert_line;
+	const char *file = finding_file(cfg);
+	int cert_line = cc ? finding_line(cc->cert_line, cc->line) : 0;
+	int chain_line = cc && cc->chain
+				 ? finding_line(cc->chain_line, cc->line)
+				 : cert_line;
 	const char *trust =
 		cfg && cfg->trust_file ? cfg->trust_file : "trust_file";
 	int rc = 0;
 
 	if (ci->chain_status == CERT_CHAIN_INCOMPLETE) {
 		if (internal)
-			rc |= plan_add(
-				out, PLAN_WARN, "chain-incomplete", file,
+			rc |= findings_add(
+				out, FINDING_WARN, "chain-incomplete", file,
 				chain_line, who,
 				"%s does not verify to trust_file %s with the "
 				"intermediates provided (%s); it serves the "
@@ -429,8 +436,8 @@ static int plan_check_chain(const struct config *cfg,
 				"to chain",
 				who, trust, ci->chain_detail);
 		else
-			rc |= plan_add(
-				out, PLAN_ERROR, "chain-incomplete", file,
+			rc |= findings_add(
+				out, FINDING_ERROR, "chain-incomplete", file,
 				chain_line, who,
 				"%s does not verify to trust_file %s with the "
 				"intermediates provided (%s); clients that do "
@@ -459,21 +466,22 @@ static int plan_check_chain(const struct config *cfg,
 				 "path",
 				 ci->chain_extra, one ? "" : "s",
 				 one ? "is" : "are");
-		rc |= plan_add(out, PLAN_WARN, "chain-extra", file, chain_line,
-			       who,
-			       "%s: the chain holds %s — remove the root and "
-			       "any unrelated certificates from the chain "
-			       "file; clients bring their own roots, and extra "
-			       "certificates only cost bytes or confuse them",
-			       who, what);
+		rc |= findings_add(
+			out, FINDING_WARN, "chain-extra", file, chain_line, who,
+			"%s: the chain holds %s — remove the root and "
+			"any unrelated certificates from the chain "
+			"file; clients bring their own roots, and extra "
+			"certificates only cost bytes or confuse them",
+			who, what);
 	}
 	return rc;
 }
 
-static int plan_check_internal_name(const struct config *cfg,
-				    const struct config_cert *cc,
-				    const struct cert_info *ci, const char *who,
-				    bool internal, struct plan_findings *out)
+static int rules_check_internal_name(const struct config *cfg,
+				     const struct config_cert *cc,
+				     const struct cert_info *ci,
+				     const char *who, bool internal,
+				     struct findings *out)
 {
 	char names[512];
 	size_t used = 0;
@@ -490,7 +498,7 @@ static int plan_check_internal_name(const struct config *cfg,
 			continue;
 		/* The CN is normally also a SAN: name it once. */
 		for (size_t j = 0; i == ci->nsans && j < ci->nsans; j++)
-			dup = dup || plan_name_eq(name, ci->sans[j]);
+			dup = dup || finding_name_eq(name, ci->sans[j]);
 		if (dup)
 			continue;
 		if (used < sizeof(names)) {
@@ -503,74 +511,79 @@ static int plan_check_internal_name(const struct config *cfg,
 	}
 	if (!n)
 		return 0;
-	return plan_add(out, PLAN_WARN, "internal-name", plan_file(cfg),
-			cc ? plan_line(cc->cert_line, cc->line) : 0, who,
-			"%s chains to a public root but names the internal "
-			"host%s %s; public CAs may not issue certificates for "
-			"internal names — move internal names to a "
-			"certificate from your internal CA, or use public "
-			"names",
-			who, n == 1 ? "" : "s", names);
+	return findings_add(
+		out, FINDING_WARN, "internal-name", finding_file(cfg),
+		cc ? finding_line(cc->cert_line, cc->line) : 0, who,
+		"%s chains to a public root but names the internal "
+		"host%s %s; public CAs may not issue certificates for "
+		"internal names — move internal names to a "
+		"certificate from your internal CA, or use public "
+		"names",
+		who, n == 1 ? "" : "s", names);
 }
 
-int plan_check_cert(const struct config *cfg, const struct config_cert *cc,
-		    const struct cert_info *ci, time_t now,
-		    struct plan_findings *out)
+int rules_check_cert(const struct config *cfg, const struct config_cert *cc,
+		     const struct cert_info *ci, time_t now,
+		     struct findings *out)
 {
-	const char *file = plan_file(cfg);
-	int line = cc ? plan_line(cc->cert_line, cc->line) : 0;
-	bool internal = plan_cert_internal(cfg, cc);
+	const char *file = finding_file(cfg);
+	int line = cc ? finding_line(cc->cert_line, cc->line) : 0;
+	bool internal = rules_cert_internal(cfg, cc);
 	char who[300];
 	int rc = 0;
 
 	if (!ci)
 		return 0;
-	plan_cert_label(cc, ci, who, sizeof(who));
-	rc |= plan_file_errors(cfg, cc, ci, who, out);
+	finding_cert_label(cc, ci, who, sizeof(who));
+	rc |= rules_file_errors(cfg, cc, ci, who, out);
 	if (!ci->leaf)
 		return rc;
 
-	rc |= plan_check_key(cfg, cc, ci, who, internal, out);
+	rc |= rules_check_key(cfg, cc, ci, who, internal, out);
 	if (ci->sig_weak)
-		rc |= plan_add(out, PLAN_ERROR, "sig-weak", file, line, who,
-			       "%s: %s carries an MD5 or SHA-1 signature (the "
-			       "leaf is signed with %s), which clients refuse "
-			       "— reissue it with a SHA-256 signature",
-			       who,
-			       ci->sig_weak_subject[0] ? ci->sig_weak_subject
-						       : ci->subject,
-			       ci->sig_alg[0] ? ci->sig_alg : "?");
+		rc |= findings_add(
+			out, FINDING_ERROR, "sig-weak", file, line, who,
+			"%s: %s carries an MD5 or SHA-1 signature (the "
+			"leaf is signed with %s), which clients refuse "
+			"— reissue it with a SHA-256 signature",
+			who,
+			ci->sig_weak_subject[0] ? ci->sig_weak_subject
+						: ci->subject,
+			ci->sig_alg[0] ? ci->sig_alg : "?");
 	if (ci->has_eku &&
 	    (!(ci->eku & CERT_EKU_SERVER) || (ci->eku & CERT_EKU_ANY)))
-		rc |= plan_add(out, PLAN_ERROR, "eku-server", file, line, who,
-			       "%s has an extended key usage %s — reissue it "
-			       "with the extended key usage serverAuth (Server "
-			       "Authentication) only, plus clientAuth where "
-			       "federation needs it",
-			       who,
-			       (ci->eku & CERT_EKU_ANY)
-				       ? "that includes anyExtendedKeyUsage"
-				       : "without serverAuth, so clients "
-					 "refuse it for a TLS server");
+		rc |= findings_add(
+			out, FINDING_ERROR, "eku-server", file, line, who,
+			"%s has an extended key usage %s — reissue it "
+			"with the extended key usage serverAuth (Server "
+			"Authentication) only, plus clientAuth where "
+			"federation needs it",
+			who,
+			(ci->eku & CERT_EKU_ANY)
+				? "that includes anyExtendedKeyUsage"
+				: "without serverAuth, so clients "
+				  "refuse it for a TLS server");
 	if (ci->has_ku && ci->key_type == CERT_KEY_RSA &&
 	    !(ci->ku & CERT_KU_DIGITAL_SIGNATURE))
-		rc |= plan_add(out, PLAN_WARN, "ku-mismatch", file, line, who,
-			       "%s has an RSA key but its key usage lacks "
-			       "digitalSignature, which ECDHE and TLS 1.3 "
-			       "need — reissue it with key usage "
-			       "digitalSignature, keyEncipherment",
-			       who);
+		rc |= findings_add(out, FINDING_WARN, "ku-mismatch", file, line,
+				   who,
+				   "%s has an RSA key but its key usage lacks "
+				   "digitalSignature, which ECDHE and TLS 1.3 "
+				   "need — reissue it with key usage "
+				   "digitalSignature, keyEncipherment",
+				   who);
 	if (ci->has_ku && ci->key_type == CERT_KEY_EC &&
 	    (ci->ku & CERT_KU_KEY_ENCIPHERMENT))
-		rc |= plan_add(out, PLAN_WARN, "ku-mismatch", file, line, who,
-			       "%s has an EC key but its key usage includes "
-			       "keyEncipherment, which an EC key cannot do — "
-			       "reissue it with key usage digitalSignature "
-			       "only",
-			       who);
-	rc |= plan_check_names(cfg, cc, ci, who, out);
-	rc |= plan_check_validity(cfg, cc, ci, who, internal, now, out);
-	rc |= plan_check_chain(cfg, cc, ci, who, internal, out);
-	rc |= plan_check_internal_name(cfg, cc, ci, who, internal, out);
+		rc |= findings_add(
+			out, FINDING_WARN, "ku-mismatch", file, line, who,
+			"%s has an EC key but its key usage includes "
+			"keyEncipherment, which an EC key cannot do — "
+			"reissue it with key usage digitalSignature "
+			"only",
+			who);
+	rc |= rules_check_names(cfg, cc, ci, who, out);
+	rc |= rules_check_validity(cfg, cc, ci, who, internal, now, out);
+	rc |= rules_check_chain(cfg, cc, ci, who, internal, out);
+	rc |= rules_check_internal_name(cfg, cc, ci, who, internal, out);
 	return rc;
 }

@@ -1,13 +1,13 @@
-/* plan_service.c — the per-service rules of `edge443 check`.
+/* rules_service.c — the per-service rules of `edge443 check`.
  *
- * This part of the plan module judges one service: whether its certificate
+ * This part of the rules module judges one service: whether its certificate
  * suits its role (FQDN covered, CN is the FQDN, no wildcard where the role
  * forbids it, client EKU, SIP domains, CWA names), and the service rules that
  * need no certificate (certificate required, backend required, Edge
  * terminated, backend verification, legacy TLS).  It does not judge the
- * certificate on its own (plan_cert.c) or clashes between services (plan.c,
+ * certificate on its own (rules_cert.c) or clashes between services (rules.c,
  * which runs it), and like all of plan it reads no file and prints nothing:
- * it appends findings (plan_findings.c).  What a role requires comes from the
+ * it appends findings (findings.c).  What a role requires comes from the
  * role table (roles.c).
  */
 #include "edge443/rules/rules_service.h"
@@ -24,49 +24,50 @@
 #include <strings.h>
 
 /* True when some DNS SAN equals NAME (case-insensitively) or covers it. */
-static bool plan_has_san(const struct cert_info *ci, const char *name)
+static bool rules_has_san(const struct cert_info *ci, const char *name)
 {
 	for (size_t i = 0; i < ci->nsans; i++)
-		if (plan_name_eq(ci->sans[i], name))
+		if (finding_name_eq(ci->sans[i], name))
 			return true;
 	return cert_covers(ci, name);
 }
 
 /* ---- per service ------------------------------------------------------ */
 
-static int plan_check_cn_is_fqdn(const struct config *cfg,
-				 const struct config_service *svc,
-				 const struct cert_info *ci, const char *who,
-				 const char *sdesc, const char *cwho, int line,
-				 struct plan_findings *out)
+static int rules_check_cn_is_fqdn(const struct config *cfg,
+				  const struct config_service *svc,
+				  const struct cert_info *ci, const char *who,
+				  const char *sdesc, const char *cwho, int line,
+				  struct findings *out)
 {
 	const struct roles_facts *role = roles_of(svc->role);
 	enum roles_cn rule = roles_cn_is_fqdn(cfg->platform, svc->role);
 	char cn[300];
 
 	if (rule == ROLES_CN_ANY || !svc->fqdn ||
-	    plan_name_eq(ci->cn, svc->fqdn))
+	    finding_name_eq(ci->cn, svc->fqdn))
 		return 0;
 	if (ci->cn)
 		snprintf(cn, sizeof(cn), "has CN %s", ci->cn);
 	else
 		snprintf(cn, sizeof(cn), "has no CN");
-	return plan_add(out, rule == ROLES_CN_MUST ? PLAN_ERROR : PLAN_WARN,
-			"cn-is-fqdn", plan_file(cfg), line, who,
-			"%s has FQDN %s but %s %s; %s %s — give it a "
-			"certificate whose CN is %s (edge443 plan)%s",
-			sdesc, svc->fqdn, cwho, cn, role->title, role->cn_why,
-			svc->fqdn,
-			roles_cn_bound(cfg->platform, svc->role)
-				? ", or a different port"
-				: "");
+	return findings_add(
+		out, rule == ROLES_CN_MUST ? FINDING_ERROR : FINDING_WARN,
+		"cn-is-fqdn", finding_file(cfg), line, who,
+		"%s has FQDN %s but %s %s; %s %s — give it a "
+		"certificate whose CN is %s (edge443 plan)%s",
+		sdesc, svc->fqdn, cwho, cn, role->title, role->cn_why,
+		svc->fqdn,
+		roles_cn_bound(cfg->platform, svc->role)
+			? ", or a different port"
+			: "");
 }
 
-static int plan_check_wildcard(const struct config *cfg,
-			       const struct config_service *svc,
-			       const struct cert_info *ci, const char *who,
-			       const char *sdesc, const char *cwho, int line,
-			       struct plan_findings *out)
+static int rules_check_wildcard(const struct config *cfg,
+				const struct config_service *svc,
+				const struct cert_info *ci, const char *who,
+				const char *sdesc, const char *cwho, int line,
+				struct findings *out)
 {
 	const struct roles_facts *role = roles_of(svc->role);
 	const char *wild = NULL;
@@ -80,65 +81,68 @@ static int plan_check_wildcard(const struct config *cfg,
 				wild = ci->sans[i];
 		if (!wild)
 			return 0;
-		return plan_add(out, PLAN_ERROR, "wildcard-forbidden",
-				plan_file(cfg), line, who,
-				"%s uses %s, which names the wildcard %s; %s "
-				"does not support wildcard certificates — give "
-				"it a certificate with explicit names (edge443 "
-				"plan)",
-				sdesc, cwho, wild, role->title);
+		return findings_add(
+			out, FINDING_ERROR, "wildcard-forbidden",
+			finding_file(cfg), line, who,
+			"%s uses %s, which names the wildcard %s; %s "
+			"does not support wildcard certificates — give "
+			"it a certificate with explicit names (edge443 "
+			"plan)",
+			sdesc, cwho, wild, role->title);
 	case ROLES_WILDCARD_NOT_CN:
 		if (!ci->cn || !cert_name_is_wildcard(ci->cn))
 			return 0;
-		return plan_add(out, PLAN_WARN, "wildcard-forbidden",
-				plan_file(cfg), line, who,
-				"%s uses %s, whose CN %s is a wildcard; old "
-				"clients that read the CN do not match it — "
-				"prefer a certificate whose CN is %s (a "
-				"wildcard SAN is fine)",
-				sdesc, cwho, ci->cn,
-				svc->fqdn ? svc->fqdn : "the FQDN");
+		return findings_add(
+			out, FINDING_WARN, "wildcard-forbidden",
+			finding_file(cfg), line, who,
+			"%s uses %s, whose CN %s is a wildcard; old "
+			"clients that read the CN do not match it — "
+			"prefer a certificate whose CN is %s (a "
+			"wildcard SAN is fine)",
+			sdesc, cwho, ci->cn,
+			svc->fqdn ? svc->fqdn : "the FQDN");
 	case ROLES_WILDCARD_OK:
 		break;
 	}
 	return 0;
 }
 
-int plan_check_service_cert(const struct config *cfg,
-			    const struct config_service *svc,
-			    const struct config_cert *cc,
-			    const struct cert_info *ci,
-			    struct plan_findings *out)
+int rules_check_service_cert(const struct config *cfg,
+			     const struct config_service *svc,
+			     const struct config_cert *cc,
+			     const struct cert_info *ci, struct findings *out)
 {
-	const char *file = plan_file(cfg);
+	const char *file = finding_file(cfg);
 	char who[300], sdesc[400], cwho[300], sans[512];
 	int line, rc = 0;
 
 	if (!cfg || !svc || !ci || !ci->leaf)
 		return 0;
-	plan_service_label(svc, who, sizeof(who));
+	finding_service_label(svc, who, sizeof(who));
 	snprintf(sdesc, sizeof(sdesc), "%s (%s)", who,
 		 config_role_name(svc->role));
-	plan_cert_label(cc, ci, cwho, sizeof(cwho));
-	plan_san_list(ci, sans, sizeof(sans));
-	line = plan_line(svc->certificate_line, svc->line);
+	finding_cert_label(cc, ci, cwho, sizeof(cwho));
+	finding_san_list(ci, sans, sizeof(sans));
+	line = finding_line(svc->certificate_line, svc->line);
 
 	if (svc->fqdn && !cert_covers(ci, svc->fqdn))
-		rc |= plan_add(out, PLAN_ERROR, "fqdn-covered", file, line, who,
-			       "%s has FQDN %s but %s does not cover it (DNS "
-			       "SANs: %s) — add %s as a SAN, or name a "
-			       "certificate that has it (edge443 plan)",
-			       sdesc, svc->fqdn, cwho, sans, svc->fqdn);
-	rc |= plan_check_cn_is_fqdn(cfg, svc, ci, who, sdesc, cwho, line, out);
-	rc |= plan_check_wildcard(cfg, svc, ci, who, sdesc, cwho, line, out);
+		rc |= findings_add(
+			out, FINDING_ERROR, "fqdn-covered", file, line, who,
+			"%s has FQDN %s but %s does not cover it (DNS "
+			"SANs: %s) — add %s as a SAN, or name a "
+			"certificate that has it (edge443 plan)",
+			sdesc, svc->fqdn, cwho, sans, svc->fqdn);
+	rc |= rules_check_cn_is_fqdn(cfg, svc, ci, who, sdesc, cwho, line, out);
+	rc |= rules_check_wildcard(cfg, svc, ci, who, sdesc, cwho, line, out);
 
 	if (svc->role == CONFIG_ROLE_ACCESS_EDGE && ci->has_eku &&
 	    !(ci->eku & (CERT_EKU_CLIENT | CERT_EKU_ANY)))
-		rc |= plan_add(
-			out, svc->federation ? PLAN_ERROR : PLAN_WARN,
+		rc |= findings_add(
+			out, svc->federation ? FINDING_ERROR : FINDING_WARN,
 			"eku-client", file,
-			svc->federation ? plan_line(svc->federation_line, line)
-					: line,
+			svc->federation
+				? finding_line(svc->federation_line, line)
+				: line,
 			who,
 			"%s uses %s, whose extended key usage lacks "
 			"clientAuth; "
@@ -153,21 +157,22 @@ int plan_check_service_cert(const struct config *cfg,
 					: "");
 
 	if (svc->role == CONFIG_ROLE_ACCESS_EDGE) {
-		int dline = plan_line(svc->sip_domains_line, line);
+		int dline = finding_line(svc->sip_domains_line, line);
 		for (size_t i = 0; i < svc->nsip_domains; i++) {
 			char name[300];
 			snprintf(name, sizeof(name), "sip.%s",
 				 svc->sip_domains[i]);
-			if (plan_has_san(ci, name))
+			if (rules_has_san(ci, name))
 				continue;
-			rc |= plan_add(out, PLAN_ERROR, "sip-domain-san", file,
-				       dline, who,
-				       "%s serves SIP domain %s but %s has no "
-				       "SAN %s (SANs: %s); clients look up "
-				       "sip.%s to sign in — add %s as a SAN "
-				       "(edge443 plan)",
-				       sdesc, svc->sip_domains[i], cwho, name,
-				       sans, svc->sip_domains[i], name);
+			rc |= findings_add(
+				out, FINDING_ERROR, "sip-domain-san", file,
+				dline, who,
+				"%s serves SIP domain %s but %s has no "
+				"SAN %s (SANs: %s); clients look up "
+				"sip.%s to sign in — add %s as a SAN "
+				"(edge443 plan)",
+				sdesc, svc->sip_domains[i], cwho, name, sans,
+				svc->sip_domains[i], name);
 		}
 	}
 
@@ -177,22 +182,22 @@ int plan_check_service_cert(const struct config *cfg,
 
 		snprintf(as, sizeof(as), "as.%s", svc->fqdn);
 		snprintf(dl, sizeof(dl), "download.%s", svc->fqdn);
-		has_as = plan_has_san(ci, as);
-		has_dl = plan_has_san(ci, dl);
+		has_as = rules_has_san(ci, as);
+		has_dl = rules_has_san(ci, dl);
 		if (!has_as || !has_dl) {
 			snprintf(missing, sizeof(missing), "%s%s%s",
 				 has_as ? "" : as,
 				 !has_as && !has_dl ? " and " : "",
 				 has_dl ? "" : dl);
-			rc |= plan_add(out, PLAN_WARN, "cwa-sans", file, line,
-				       who,
-				       "%s uses %s, which lacks the SAN%s %s; "
-				       "CWA serves desktop sharing and file "
-				       "downloads on those names — add %s as "
-				       "SAN%s (edge443 plan)",
-				       sdesc, cwho,
-				       !has_as && !has_dl ? "s" : "", missing,
-				       missing, !has_as && !has_dl ? "s" : "");
+			rc |= findings_add(
+				out, FINDING_WARN, "cwa-sans", file, line, who,
+				"%s uses %s, which lacks the SAN%s %s; "
+				"CWA serves desktop sharing and file "
+				"downloads on those names — add %s as "
+				"SAN%s (edge443 plan)",
+				sdesc, cwho, !has_as && !has_dl ? "s" : "",
+				missing, missing,
+				!has_as && !has_dl ? "s" : "");
 		}
 	}
 
@@ -201,21 +206,20 @@ int plan_check_service_cert(const struct config *cfg,
 
 /* The per-service rules that need no certificate: cert-required,
  * backend-required, edge-terminated, backend-verify, tls-legacy. */
-int plan_check_service(const struct config *cfg,
-		       const struct config_service *svc,
-		       struct plan_findings *out)
+int rules_check_service(const struct config *cfg,
+			const struct config_service *svc, struct findings *out)
 {
-	const char *file = plan_file(cfg);
+	const char *file = finding_file(cfg);
 	char who[300];
 	int rc = 0;
 	bool terminates = svc->mode != CONFIG_MODE_PASSTHROUGH;
 
-	plan_service_label(svc, who, sizeof(who));
+	finding_service_label(svc, who, sizeof(who));
 
 	if (!svc->certificate) {
 		if (terminates)
-			rc |= plan_add(
-				out, PLAN_ERROR, "cert-required", file,
+			rc |= findings_add(
+				out, FINDING_ERROR, "cert-required", file,
 				svc->line, who,
 				"%s (%s) terminates TLS (mode = \"%s\") but "
 				"names no certificate — add certificate "
@@ -224,34 +228,36 @@ int plan_check_service(const struct config *cfg,
 				who, config_role_name(svc->role),
 				config_mode_name(svc->mode));
 		else if (svc->role != CONFIG_ROLE_AV_EDGE)
-			rc |= plan_add(out, PLAN_WARN, "cert-required", file,
-				       svc->line, who,
-				       "%s (%s) names no certificate, so check "
-				       "cannot validate what the backend "
-				       "presents — name the certificate "
-				       "installed on the backend (certificate "
-				       "= \"NAME\", no key needed for "
-				       "passthrough)",
-				       who, config_role_name(svc->role));
+			rc |= findings_add(
+				out, FINDING_WARN, "cert-required", file,
+				svc->line, who,
+				"%s (%s) names no certificate, so check "
+				"cannot validate what the backend "
+				"presents — name the certificate "
+				"installed on the backend (certificate "
+				"= \"NAME\", no key needed for "
+				"passthrough)",
+				who, config_role_name(svc->role));
 	}
 
 	/* Without a backend `run` would accept connections it can only
 	 * drop (and http publishing has nowhere to send a request). */
 	if (!svc->backend)
-		rc |= plan_add(out, PLAN_ERROR, "backend-required", file,
-			       svc->line, who,
-			       "%s (%s, mode = \"%s\") names no backend, so "
-			       "edge443 would have nowhere to send its "
-			       "connections — add backend = \"NAME\" naming a "
-			       "backend section with the servers to forward "
-			       "to",
-			       who, config_role_name(svc->role),
-			       config_mode_name(svc->mode));
+		rc |= findings_add(
+			out, FINDING_ERROR, "backend-required", file, svc->line,
+			who,
+			"%s (%s, mode = \"%s\") names no backend, so "
+			"edge443 would have nowhere to send its "
+			"connections — add backend = \"NAME\" naming a "
+			"backend section with the servers to forward "
+			"to",
+			who, config_role_name(svc->role),
+			config_mode_name(svc->mode));
 
 	if (roles_of(svc->role)->mtls_peer && terminates)
-		rc |= plan_add(
-			out, PLAN_WARN, "edge-terminated", file,
-			plan_line(svc->mode_line, svc->line), who,
+		rc |= findings_add(
+			out, FINDING_WARN, "edge-terminated", file,
+			finding_line(svc->mode_line, svc->line), who,
 			"%s (%s) terminates TLS (mode = \"%s\"); clients "
 			"and federation partners authenticate the Edge "
 			"server itself (MTLS), which edge443 would hide "
@@ -270,8 +276,8 @@ int plan_check_service(const struct config *cfg,
 				 !b->trust_file && !b->verify_name ? " and "
 								   : "",
 				 b->verify_name ? "" : "verify_name");
-			rc |= plan_add(
-				out, PLAN_ERROR, "backend-verify", file,
+			rc |= findings_add(
+				out, FINDING_ERROR, "backend-verify", file,
 				b->line, who,
 				"%s re-encrypts to backend \"%s\", which has "
 				"no "
@@ -283,9 +289,9 @@ int plan_check_service(const struct config *cfg,
 				"unverified backend",
 				who, b->name, missing, b->name);
 		} else if (b && b->verify_set && !b->verify) {
-			rc |= plan_add(
-				out, PLAN_WARN, "backend-verify", file,
-				plan_line(b->verify_line, b->line), who,
+			rc |= findings_add(
+				out, FINDING_WARN, "backend-verify", file,
+				finding_line(b->verify_line, b->line), who,
 				"%s re-encrypts to backend \"%s\" with verify "
 				"= "
 				"false: anyone on the internal path can "
@@ -297,10 +303,11 @@ int plan_check_service(const struct config *cfg,
 
 	int min = config_service_tls_min(cfg, svc);
 	if (min > 0 && min < TLS1_2_VERSION)
-		rc |= plan_add(
-			out, PLAN_WARN, "tls-legacy", file,
-			svc->tls_min ? plan_line(svc->tls_min_line, svc->line)
-				     : plan_line(cfg->tls_min_line, svc->line),
+		rc |= findings_add(
+			out, FINDING_WARN, "tls-legacy", file,
+			svc->tls_min
+				? finding_line(svc->tls_min_line, svc->line)
+				: finding_line(cfg->tls_min_line, svc->line),
 			who,
 			"%s allows TLS %s (tls_min = \"%s\"); TLS 1.0 and "
 			"1.1 are deprecated (RFC 8996) — set tls_min = "

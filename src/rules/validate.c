@@ -1,8 +1,8 @@
 /* validate.c — configuration file to validated model, in one place.
  *
  * Parse the file (config.c), load every certificate section once with its
- * chain and key (plan_load_certs, cert.c), and apply the plan rules
- * (plan_check) as of a given time.  The model that comes out is what `check`
+ * chain and key (rules_load_certs, cert.c), and apply the plan rules
+ * (rules_check) as of a given time.  The model that comes out is what `check`
  * reports and what `run` and a reload serve from: nothing is read twice.
  * Printing is not done here (report.c for check, server.c's log for run).
  */
@@ -38,21 +38,21 @@ struct validated *validate(const char *path, time_t as_of)
 	}
 	free(v->config_errors);
 	v->config_errors = NULL;
-	v->certs = plan_load_certs(v->cfg);
+	v->certs = rules_load_certs(v->cfg);
 	if (!v->certs ||
-	    plan_check(v->cfg, v->certs, as_of, &v->findings) < 0) {
+	    rules_check(v->cfg, v->certs, as_of, &v->findings) < 0) {
 		v->result = VALIDATE_NOMEM;
 		return v;
 	}
 	/* The one rule that asks the machine, not the file: run drops to
 	 * this user after binding, so a missing one is caught here. */
 	if (v->cfg->user && v->cfg->user[0] && !getpwnam(v->cfg->user) &&
-	    plan_add(&v->findings, PLAN_ERROR, "user-exists", v->cfg->file,
-		     v->cfg->user_line, NULL,
-		     "user = \"%s\": no such user on this machine — create "
-		     "it (adduser --system --group %s) or name an existing "
-		     "one; run would bind and then fail to drop privileges",
-		     v->cfg->user, v->cfg->user) < 0) {
+	    findings_add(&v->findings, FINDING_ERROR, "user-exists",
+			 v->cfg->file, v->cfg->user_line, NULL,
+			 "user = \"%s\": no such user on this machine — create "
+			 "it (adduser --system --group %s) or name an existing "
+			 "one; run would bind and then fail to drop privileges",
+			 v->cfg->user, v->cfg->user) < 0) {
 		v->result = VALIDATE_NOMEM;
 		return v;
 	}
@@ -64,15 +64,15 @@ void validate_free(struct validated *v)
 {
 	if (!v)
 		return;
-	plan_findings_free(&v->findings);
-	plan_certs_free(v->certs);
+	findings_free(&v->findings);
+	rules_certs_free(v->certs);
 	config_free(v->cfg);
 	free(v->config_errors);
 	free(v);
 }
 
 const struct cert_info *validate_cert(const struct config *cfg,
-				      const struct plan_certs *certs,
+				      const struct rules_certs *certs,
 				      const struct config_cert *cc)
 {
 	if (!cfg || !certs || !cc || cc < cfg->certs ||

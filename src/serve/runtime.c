@@ -7,7 +7,7 @@
  * anywhere (a key that cannot be read any more, say) fails the whole
  * runtime, so a reload either installs a complete new runtime or keeps the
  * old one.  It does not bind sockets (listener.c) or validate the plan
- * (plan.c).
+ * (rules.c).
  */
 #include "edge443/serve/runtime.h"
 
@@ -40,7 +40,7 @@ static int runtime_collect_names(struct runtime_service *rs,
 
 /* The loaded objects of section NAME, or NULL with the reason in ERR. */
 static const struct cert_info *
-runtime_cert(const struct config *cfg, const struct plan_certs *certs,
+runtime_cert(const struct config *cfg, const struct rules_certs *certs,
 	     const struct config_service *svc, const char *name,
 	     const struct config_cert **ccp, char *err, size_t errlen)
 {
@@ -65,7 +65,7 @@ runtime_cert(const struct config *cfg, const struct plan_certs *certs,
  * names, in rs->leaves, and collect what the listener serves into TC. */
 static int runtime_load_leaves(struct runtime_service *rs,
 			       const struct config *cfg,
-			       const struct plan_certs *certs,
+			       const struct rules_certs *certs,
 			       struct tls_cert *tc, size_t *ntc, char *err,
 			       size_t errlen)
 {
@@ -116,7 +116,7 @@ bool runtime_service_covers(const struct runtime_service *rs, const char *name)
 	return rs && tls_name_covered(rs->svc->fqdn, rs->leaves, name);
 }
 
-struct runtime *runtime_new(struct config *cfg, const struct plan_certs *certs,
+struct runtime *runtime_new(struct config *cfg, const struct rules_certs *certs,
 			    struct tls_tickets *tickets, char *err,
 			    size_t errlen)
 {

@@ -70,7 +70,7 @@
 
 /* Validate PATH as `check` does (validate.c) and report: every finding to
  * OUT (start-up: stderr) or, when OUT is NULL, to the log (reload), in the
- * one format of a finding (plan_finding_format).  Returns the model when it may
+ * one format of a finding (finding_format).  Returns the model when it may
  * serve (no error; the caller owns it), else NULL with *code set. */
 static struct validated *server_validate(const char *path, FILE *out,
 					 enum server_result *code)
@@ -97,14 +97,14 @@ static struct validated *server_validate(const char *path, FILE *out,
 		return NULL;
 	}
 	for (size_t i = 0; i < v->findings.n; i++) {
-		const struct plan_finding *f = &v->findings.items[i];
+		const struct finding *f = &v->findings.items[i];
 		if (out) {
-			plan_finding_print(out, f);
+			finding_print(out, f);
 			continue;
 		}
-		plan_finding_format(f, line, sizeof(line));
-		log_msg(f->severity == PLAN_ERROR ? LOG_LEVEL_ERROR
-						  : LOG_LEVEL_WARN,
+		finding_format(f, line, sizeof(line));
+		log_msg(f->severity == FINDING_ERROR ? LOG_LEVEL_ERROR
+						     : LOG_LEVEL_WARN,
 			"reload: %s", line);
 	}
 	if (v->result == VALIDATE_PLAN_ERRORS) {

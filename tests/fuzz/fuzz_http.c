@@ -1,4 +1,4 @@
-/* fuzz_http.c — libFuzzer target for HTTP publishing (src/http*.c).
+/* fuzz_http.c — libFuzzer target for HTTP publishing (src/http/).
  *
  * The input drives one client connection through http.c: byte 0 picks the
  * publishing rule (host_header, path list), then records of

@@ -11,8 +11,8 @@ edge443.conf(5)
     log_level, proxy_protocol, host_header (on the option's term line), mode
     (MODES) and role (ROLES);
   * every rule id that a finding can carry (check --format json, probe): the
-    plan_rule_ids table in src/rules/rules.c and every rule literal passed to
-    plan_add() anywhere in src/, in RULES;
+    rules_ids table in src/rules/rules.c and every rule literal passed to
+    findings_add() anywhere in src/, in RULES;
   * the EXAMPLE parses: `edge443 check` on it reports no configuration error.
 edge443(8)
   * every command of main.c's command table (COMMANDS, and SYNOPSIS);
@@ -98,15 +98,15 @@ for m in re.finditer(r"config_value_(\w+)\[\] = \{(.*?)\n\};", value_c, re.S):
     enums[m.group(1)] = re.findall(r'\{"([^"]+)",', m.group(2))
 
 rule_ids = set()
-m = re.search(r"plan_rule_ids\[\] = \{(.*?)\n\};", read("src/rules/rules.c"), re.S)
-expect(m is not None, "src/rules/rules.c: plan_rule_ids not found")
+m = re.search(r"rules_ids\[\] = \{(.*?)\n\};", read("src/rules/rules.c"), re.S)
+expect(m is not None, "src/rules/rules.c: rules_ids not found")
 if m:
     rule_ids.update(re.findall(r'"([a-z0-9-]+)"', m.group(1)))
 for folder, _, files in sorted(os.walk(os.path.join(SRC, "src"))):
     for name in sorted(f for f in files if f.endswith(".c")):
         text = read(os.path.relpath(os.path.join(folder, name), SRC))
         rule_ids.update(re.findall(
-            r'plan_add\(\s*[^,()]+,\s*[^,()]+,\s*"([a-z0-9-]+)"', text))
+            r'findings_add\(\s*[^,()]+,\s*[^,()]+,\s*"([a-z0-9-]+)"', text))
 expect(len(rule_ids) >= 30, "only %d rule ids found in src/" % len(rule_ids))
 
 main_c = read("src/cli/main.c")

@@ -1,10 +1,10 @@
 /* cert.h — load and inspect certificates, chains and keys.
  *
  * cert.c reads PEM files with OpenSSL and turns them into a `struct cert_info`
- * of plain facts (names, key, EKU, validity, ...) that the rules in plan.c
+ * of plain facts (names, key, EKU, validity, ...) that the rules in rules.c
  * judge.  It also verifies chains against a trust file and says whether a key
  * belongs to a certificate.  It never decides whether a fact is an error:
- * that is plan.c's job.  Nothing here prints.
+ * that is rules.c's job.  Nothing here prints.
  */
 #ifndef EDGE443_CERT_H
 #define EDGE443_CERT_H

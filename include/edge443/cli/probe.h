@@ -4,7 +4,7 @@
  * probe.c connects to each service's listen address (or an address given on
  * the command line) as a TLS client, once with the service FQDN as SNI and
  * once without, records the chain as served and applies the per-certificate
- * and per-service rules of plan.c to it, plus the probe rules
+ * and per-service rules of rules.c to it, plus the probe rules
  * (unreachable, served-differs, served-chain-incomplete, served-no-sni).  For
  * re-encrypting services it also connects to every backend server the way
  * edge443 would (tls_client_ctx_new) and reports a backend that fails
@@ -77,7 +77,7 @@ struct probe_row {
 struct probe_report {
 	struct probe_row *rows;
 	size_t n, cap;
-	struct plan_findings findings;
+	struct findings findings;
 };
 
 struct probe_options {
@@ -95,13 +95,13 @@ struct probe_options {
 int probe_timeout(const struct config *cfg);
 
 /* Probe the services of CFG selected by OPT (NULL: all, at their listen
- * addresses).  PC is plan_load_certs(cfg): the configured certificates that
+ * addresses).  PC is rules_load_certs(cfg): the configured certificates that
  * the served leaves are compared with.  Appends rows and findings to OUT.
  * Returns 0 (whatever was found), -1 on allocation failure, when
  * opt->service names no service, or when opt->target is given without
  * opt->service and CFG has more than one service (OUT then holds what was
  * done so far). */
-int probe_run(const struct config *cfg, const struct plan_certs *pc,
+int probe_run(const struct config *cfg, const struct rules_certs *pc,
 	      const struct probe_options *opt, struct probe_report *out);
 
 /* Frees what OUT holds (not OUT itself); NULL is accepted. */

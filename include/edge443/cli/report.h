@@ -17,19 +17,19 @@
 /* The service map table (header line + one row per
  * service, columns padded to the widest cell). */
 void report_service_map(FILE *out, const struct config *cfg,
-			const struct plan_certs *pc);
+			const struct rules_certs *pc);
 
 /* Service map, a blank line, every finding, and a summary line
  * ("N errors, M warnings"). */
 void report_check_text(FILE *out, const struct config *cfg,
-		       const struct plan_certs *pc,
-		       const struct plan_findings *findings);
+		       const struct rules_certs *pc,
+		       const struct findings *findings);
 
 /* One JSON document: {"config", "services": [...], "certificates": [...],
  * "findings": [...], "errors": N, "warnings": M}.  Returns 0, -1 on failure. */
 int report_check_json(FILE *out, const struct config *cfg,
-		      const struct plan_certs *pc,
-		      const struct plan_findings *findings);
+		      const struct rules_certs *pc,
+		      const struct findings *findings);
 
 /* ---- edge443 plan / csr (report.c owns the formatting) ---- */
 

@@ -4,7 +4,7 @@
  * validates every value (with file and line), resolves relative paths against
  * the config file's folder and hands back a `struct config` that owns all of
  * its strings and arrays.  Nothing here does certificate work; the plan rules
- * (plan.c) and the runtime (tls.c, listener.c, ...) read these structs only.
+ * (rules.c) and the runtime (tls.c, listener.c, ...) read these structs only.
  *
  * Every section and option records the line it was written on (0 when the
  * option was not written and its default applies), so that findings can say

@@ -1,7 +1,7 @@
 /* roles.h — the service roles and the facts each one carries.
  *
  * One table (roles.c) says, for every `enum config_role`, what the plan
- * rules (plan_service.c, plan.c) and the certificate planner (order.c) need
+ * rules (rules_service.c, rules.c) and the certificate planner (order.c) need
  * to know about it, so that the two cannot mean different things by one
  * word.  Facts that depend on the platform hold a set of platforms
  * (ROLES_ON bits).  Pure data and pure functions: any thread.

@@ -6,7 +6,7 @@
  * connection, http_check.c checks what the client sends, http_reply.c writes
  * edge443's own answers and the access log.  Data and two inline helpers
  * only: no function of any .c file is declared here, so each of the three
- * depends on this header and never on another's.  Nothing outside src/http*.c
+ * depends on this header and never on another's.  Nothing outside src/http/
  * includes it; the public API is edge443/http.h.
  */
 #ifndef EDGE443_HTTP_CONN_H

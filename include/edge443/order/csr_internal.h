@@ -1,6 +1,6 @@
 /* csr_internal.h — what csr.c, csr_issue.c and csr_write.c share.
  *
- * Private to the csr module: nothing outside src/csr*.c includes it.  The
+ * Private to the csr module: nothing outside src/order/csr*.c includes it.  The
  * public API stays in edge443/csr.h.
  */
 #ifndef EDGE443_CSR_INTERNAL_H

@@ -7,7 +7,7 @@
  * requests and lab certificates from the result is csr.c's job; printing it
  * is report.c's.
  *
- * The rules it follows are those of `edge443 check` (plan.c), with the role
+ * The rules it follows are those of `edge443 check` (rules.c), with the role
  * facts of roles.h:
  *   - every service whose certificate CN must be its FQDN (cn-is-fqdn as an
  *     error: access-edge, webconf-edge, edge-internal on ocs2007r2; none under

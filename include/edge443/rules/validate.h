@@ -29,12 +29,12 @@ enum validate_result {
 
 struct validated {
 	enum validate_result result;
-	struct config *cfg;	       /* NULL when it did not load */
-	struct plan_certs *certs;      /* parallel to cfg->certs: leaf, chain,
-					* key and facts, as judged */
-	struct plan_findings findings; /* every finding of the plan rules */
-	char *config_errors; /* config_load's messages ("FILE:LINE: ...\n"
-			      * each) when cfg is NULL, else NULL */
+	struct config *cfg;	   /* NULL when it did not load */
+	struct rules_certs *certs; /* parallel to cfg->certs: leaf, chain,
+				    * key and facts, as judged */
+	struct findings findings;  /* every finding of the plan rules */
+	char *config_errors;	   /* config_load's messages ("FILE:LINE: ...\n"
+				    * each) when cfg is NULL, else NULL */
 };
 
 /* Load PATH, load and verify every certificate it names, and apply every
@@ -47,7 +47,7 @@ void validate_free(struct validated *v);
 /* The loaded objects of certificate section CC of V's configuration (NULL
  * when CC is not one of its sections). */
 const struct cert_info *validate_cert(const struct config *cfg,
-				      const struct plan_certs *certs,
+				      const struct rules_certs *certs,
 				      const struct config_cert *cc);
 
 #endif

@@ -63,7 +63,7 @@ struct runtime {
  * file is read here.  TICKETS is shared by every server context (may be
  * NULL).  Returns a runtime with one reference, or NULL with the reason in
  * err. */
-struct runtime *runtime_new(struct config *cfg, const struct plan_certs *certs,
+struct runtime *runtime_new(struct config *cfg, const struct rules_certs *certs,
 			    struct tls_tickets *tickets, char *err,
 			    size_t errlen);
 

@@ -1,4 +1,5 @@
-/* test_log.c — log lines, levels, sanitising, reopen and threads (src/log.c).
+/* test_log.c — log lines, levels, sanitising, reopen and threads
+ * (src/base/log.c).
  *
  * Each test logs into a file in a fresh temporary folder and reads it back:
  * every line must match the documented format

@@ -1,4 +1,4 @@
-/* test_names.c — the host-name check (src/names.c).
+/* test_names.c — the host-name check (src/base/names.c).
  *
  * A table of good and bad names: each bad one with the words of its reason,
  * and every row also through config_value_dns_name_ok, the configuration's

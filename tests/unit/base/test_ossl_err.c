@@ -1,4 +1,4 @@
-/* test_ossl_err.c — the error-text helpers (src/ossl_err.c).
+/* test_ossl_err.c — the error-text helpers (src/base/ossl_err.c).
  *
  * Errors are put on the thread's OpenSSL queue by hand (ERR_raise_data),
  * so every case knows exactly what the formatter must say: the order of the

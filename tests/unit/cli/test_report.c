@@ -1,5 +1,5 @@
 /* test_report.c — what check prints for people and for automation
- * (src/report.c): the one line of a finding, the text report's parts, and
+ * (src/cli/report.c): the one line of a finding, the text report's parts, and
  * the JSON document read back with jansson.  Layouts come from config
  * strings over the test PKI ($EDGE443_PKI); output goes to memory streams.
  */
@@ -21,8 +21,8 @@
  * or, with BAD, the expired certificate. */
 struct test_model {
 	struct config *cfg;
-	struct plan_certs *pc;
-	struct plan_findings findings;
+	struct rules_certs *pc;
+	struct findings findings;
 };
 
 static void test_model_load(struct test_model *m, bool bad)
@@ -54,16 +54,16 @@ static void test_model_load(struct test_model *m, bool bad)
 		config_load_string(text, "r.conf", NULL, &st, err, sizeof(err));
 	if (!m->cfg)
 		fail_msg("%s", err);
-	m->pc = plan_load_certs(m->cfg);
+	m->pc = rules_load_certs(m->cfg);
 	assert_non_null(m->pc);
-	assert_int_equal(plan_check(m->cfg, m->pc, time(NULL), &m->findings),
+	assert_int_equal(rules_check(m->cfg, m->pc, time(NULL), &m->findings),
 			 0);
 }
 
 static void test_model_free(struct test_model *m)
 {
-	plan_findings_free(&m->findings);
-	plan_certs_free(m->pc);
+	findings_free(&m->findings);
+	rules_certs_free(m->pc);
 	config_free(m->cfg);
 }
 

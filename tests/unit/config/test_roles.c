@@ -1,4 +1,4 @@
-/* test_roles.c — the role table (src/roles.c).
+/* test_roles.c — the role table (src/config/roles.c).
  *
  * One row per role and platform: which roles are CN-bound (take their FQDN
  * from the certificate CN: cn-shared), how strictly their CN must be their

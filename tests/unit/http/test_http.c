@@ -1,4 +1,4 @@
-/* test_http.c — HTTP publishing rules (src/http.c).
+/* test_http.c — HTTP publishing rules (src/http/http.c).
  *
  * Table-driven: bad[] requests must be answered with the expected status,
  * Connection: close and HTTP_CLOSE without a byte reaching the backend;

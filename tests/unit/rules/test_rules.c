@@ -1,9 +1,9 @@
-/* test_plan.c — the certificate-plan rules of `edge443 check` (src/plan*.c).
+/* test_rules.c — the certificate-plan rules of `edge443 check` (src/rules/).
  *
  * Every test writes a configuration (certificate paths point into the test
  * PKI that tests/pki/mkpki.sh made in $EDGE443_PKI), loads it with
- * config_load_string, loads the certificates with plan_load_certs and checks
- * the plan with plan_check as of now (the PKI is made relative to today).
+ * config_load_string, loads the certificates with rules_load_certs and checks
+ * the plan with rules_check as of now (the PKI is made relative to today).
  * Assertions are on rule id, severity and line; the line a finding must point
  * at is found by searching the config text for the option concerned.
  */
@@ -29,8 +29,8 @@
 struct run {
 	char *text; /* the config after @PKI@ substitution */
 	struct config *cfg;
-	struct plan_certs *pc;
-	struct plan_findings f;
+	struct rules_certs *pc;
+	struct findings f;
 };
 
 static const char *pki_dir(void)
@@ -81,9 +81,9 @@ static void run_at(struct run *r, const char *tmpl, time_t now)
 	if (!r->cfg)
 		fail_msg("config rejected: %s\n--- config ---\n%s", err,
 			 r->text);
-	r->pc = plan_load_certs(r->cfg);
+	r->pc = rules_load_certs(r->cfg);
 	assert_non_null(r->pc);
-	assert_int_equal(plan_check(r->cfg, r->pc, now, &r->f), 0);
+	assert_int_equal(rules_check(r->cfg, r->pc, now, &r->f), 0);
 }
 
 static void run(struct run *r, const char *tmpl)
@@ -93,14 +93,14 @@ static void run(struct run *r, const char *tmpl)
 
 static void run_free(struct run *r)
 {
-	plan_findings_free(&r->f);
-	plan_certs_free(r->pc);
+	findings_free(&r->f);
+	rules_certs_free(r->pc);
 	config_free(r->cfg);
 	free(r->text);
 }
 
 /* The first finding with id RULE, NULL when there is none. */
-static const struct plan_finding *find(const struct run *r, const char *rule)
+static const struct finding *find(const struct run *r, const char *rule)
 {
 	for (size_t i = 0; i < r->f.n; i++)
 		if (strcmp(r->f.items[i].rule, rule) == 0)
@@ -122,16 +122,15 @@ static void dump(const struct run *r)
 {
 	for (size_t i = 0; i < r->f.n; i++)
 		print_message("  %s %s %s:%d: %s\n",
-			      plan_severity_name(r->f.items[i].severity),
+			      finding_severity_name(r->f.items[i].severity),
 			      r->f.items[i].rule, r->f.items[i].file,
 			      r->f.items[i].line, r->f.items[i].message);
 }
 
 /* The finding RULE, which must exist. */
-static const struct plan_finding *must_find(const struct run *r,
-					    const char *rule)
+static const struct finding *must_find(const struct run *r, const char *rule)
 {
-	const struct plan_finding *f = find(r, rule);
+	const struct finding *f = find(r, rule);
 
 	if (!f) {
 		dump(r);
@@ -141,8 +140,8 @@ static const struct plan_finding *must_find(const struct run *r,
 }
 
 /* The finding RULE on LINE, NULL when there is none. */
-static const struct plan_finding *find_at(const struct run *r, const char *rule,
-					  int line)
+static const struct finding *find_at(const struct run *r, const char *rule,
+				     int line)
 {
 	for (size_t i = 0; i < r->f.n; i++)
 		if (strcmp(r->f.items[i].rule, rule) == 0 &&
@@ -190,7 +189,7 @@ static int line_of(const char *text, const char *needle)
 
 struct one_case {
 	const char *rule;
-	enum plan_severity sev;
+	enum finding_severity sev;
 	bool fires;	   /* false: the rule must stay silent */
 	const char *cert;  /* file in the PKI */
 	const char *chain; /* NULL: chain.pem; "" : no chain option */
@@ -256,14 +255,14 @@ static void one_run(const struct one_case *c)
 	char *tmpl = one_config(c);
 
 	print_message("case %s %s (%s, %s)\n", c->rule,
-		      c->fires ? plan_severity_name(c->sev) : "silent", c->cert,
-		      c->role ? c->role : "generic");
+		      c->fires ? finding_severity_name(c->sev) : "silent",
+		      c->cert, c->role ? c->role : "generic");
 	run(&r, tmpl);
 	free(tmpl);
 	if (!c->fires) {
 		must_not_find(&r, c->rule);
 	} else {
-		const struct plan_finding *f = must_find(&r, c->rule);
+		const struct finding *f = must_find(&r, c->rule);
 		if (count(&r, c->rule) != 1) {
 			dump(&r);
 			fail_msg("%s fired %zu times", c->rule,
@@ -287,28 +286,28 @@ static void one_table(const struct one_case *cases, size_t n)
 		one_run(&cases[i]);
 }
 
-#define E PLAN_ERROR
-#define W PLAN_WARN
+#define E FINDING_ERROR
+#define W FINDING_WARN
 #define CERT_AT "c {"
 
 static void test_finding_format(void **state)
 {
-	struct plan_finding f = {PLAN_ERROR,  "cn-shared",
-				 "edge.conf", 66,
-				 NULL,	      "two services share a CN"};
+	struct finding f = {FINDING_ERROR, "cn-shared",
+			    "edge.conf",   66,
+			    NULL,	   "two services share a CN"};
 	char buf[256];
 
 	(void)state;
-	assert_string_equal(plan_finding_format(&f, buf, sizeof(buf)),
+	assert_string_equal(finding_format(&f, buf, sizeof(buf)),
 			    "error cn-shared edge.conf:66: two services share "
 			    "a CN");
-	f.severity = PLAN_WARN;
+	f.severity = FINDING_WARN;
 	f.line = 0;
-	assert_string_equal(plan_finding_format(&f, buf, sizeof(buf)),
+	assert_string_equal(finding_format(&f, buf, sizeof(buf)),
 			    "warn cn-shared edge.conf: two services share a "
 			    "CN");
 	/* Cut safely at the buffer's end. */
-	assert_string_equal(plan_finding_format(&f, buf, 5), "warn");
+	assert_string_equal(finding_format(&f, buf, 5), "warn");
 }
 
 static void test_file_unreadable(void **state)
@@ -634,16 +633,16 @@ static void test_cert_required(void **state)
 	run(&r, tmpl);
 	assert_int_equal(count(&r, "cert-required"), 2);
 	for (size_t i = 0; i < r.f.n; i++) {
-		const struct plan_finding *f = &r.f.items[i];
+		const struct finding *f = &r.f.items[i];
 		if (strcmp(f->rule, "cert-required") != 0)
 			continue;
 		if (f->line == line_of(r.text, "service t {")) {
-			assert_int_equal(f->severity, PLAN_ERROR);
+			assert_int_equal(f->severity, FINDING_ERROR);
 			assert_non_null(strstr(f->message, "certificate = "));
 		} else {
 			assert_int_equal(f->line,
 					 line_of(r.text, "service p {"));
-			assert_int_equal(f->severity, PLAN_WARN);
+			assert_int_equal(f->severity, FINDING_WARN);
 		}
 	}
 	run_free(&r);
@@ -693,14 +692,14 @@ static void test_backend_required(void **state)
 	run(&r, tmpl);
 	assert_int_equal(count(&r, "backend-required"), 2);
 	for (size_t i = 0; i < 2; i++) {
-		const struct plan_finding *f = find_at(
-			&r, "backend-required", line_of(r.text, without[i]));
+		const struct finding *f = find_at(&r, "backend-required",
+						  line_of(r.text, without[i]));
 
 		if (!f) {
 			dump(&r);
 			fail_msg("no backend-required for %s", without[i]);
 		}
-		assert_int_equal(f->severity, PLAN_ERROR);
+		assert_int_equal(f->severity, FINDING_ERROR);
 		assert_non_null(strstr(f->message, "names no backend"));
 		assert_non_null(strstr(f->message, "— add backend = \"NAME\""));
 	}
@@ -736,21 +735,21 @@ static void test_backend_verify(void **state)
 	static const struct {
 		const char *backend, *mode;
 		bool fires;
-		enum plan_severity sev;
+		enum finding_severity sev;
 		const char *at;
 	} cases[] = {
-		{"", "reencrypt", true, PLAN_ERROR, "backend cwa {"},
+		{"", "reencrypt", true, FINDING_ERROR, "backend cwa {"},
 		{"  verify_name = \"cwa01.corp.example\"\n", "reencrypt", true,
-		 PLAN_ERROR, "backend cwa {"},
+		 FINDING_ERROR, "backend cwa {"},
 		{"  trust_file = \"@PKI@/internal-ca.crt\"\n", "reencrypt",
-		 true, PLAN_ERROR, "backend cwa {"},
-		{"  verify = false\n", "reencrypt", true, PLAN_WARN,
+		 true, FINDING_ERROR, "backend cwa {"},
+		{"  verify = false\n", "reencrypt", true, FINDING_WARN,
 		 "verify = false"},
 		{"  trust_file = \"@PKI@/internal-ca.crt\"\n"
 		 "  verify_name = \"cwa01.corp.example\"\n",
-		 "reencrypt", false, PLAN_ERROR, NULL},
+		 "reencrypt", false, FINDING_ERROR, NULL},
 		/* not bridging: nothing to verify */
-		{"", "terminate", false, PLAN_ERROR, NULL},
+		{"", "terminate", false, FINDING_ERROR, NULL},
 	};
 
 	(void)state;
@@ -763,7 +762,7 @@ static void test_backend_verify(void **state)
 		print_message("case %zu\n", i);
 		run(&r, tmpl);
 		if (cases[i].fires) {
-			const struct plan_finding *f =
+			const struct finding *f =
 				must_find(&r, "backend-verify");
 			assert_int_equal(count(&r, "backend-verify"), 1);
 			assert_int_equal(f->severity, cases[i].sev);
@@ -837,14 +836,14 @@ static void test_listen_unique(void **state)
 			 count(&r, "listen-unique"));
 	}
 	for (size_t i = 0; i < r.f.n; i++) {
-		const struct plan_finding *f = &r.f.items[i];
+		const struct finding *f = &r.f.items[i];
 		if (strcmp(f->rule, "listen-unique") != 0)
 			continue;
-		assert_int_equal(f->severity, PLAN_ERROR);
+		assert_int_equal(f->severity, FINDING_ERROR);
 		assert_int_equal(f->line, want[k]);
 		k++;
 	}
-	const struct plan_finding *f = must_find(&r, "listen-unique");
+	const struct finding *f = must_find(&r, "listen-unique");
 	assert_non_null(strstr(f->message, "service \"a\""));
 	assert_non_null(strstr(f->message, "127.0.0.1:443"));
 	must_not_find(&r, "fqdn-port-unique");
@@ -884,8 +883,8 @@ static void test_fqdn_port_unique(void **state)
 	(void)state;
 	run(&r, tmpl);
 	assert_int_equal(count(&r, "fqdn-port-unique"), 1);
-	const struct plan_finding *f = must_find(&r, "fqdn-port-unique");
-	assert_int_equal(f->severity, PLAN_ERROR);
+	const struct finding *f = must_find(&r, "fqdn-port-unique");
+	assert_int_equal(f->severity, FINDING_ERROR);
 	assert_int_equal(f->line, line_of(r.text, "X.Example.com"));
 	assert_string_equal(f->subject, "service \"same\"");
 	assert_non_null(strstr(f->message, "service \"a\""));
@@ -930,10 +929,10 @@ static void test_tls_legacy(void **state)
 	run(&r, tmpl);
 	assert_int_equal(count(&r, "tls-legacy"), 2);
 	for (size_t i = 0; i < r.f.n; i++) {
-		const struct plan_finding *f = &r.f.items[i];
+		const struct finding *f = &r.f.items[i];
 		if (strcmp(f->rule, "tls-legacy") != 0)
 			continue;
-		assert_int_equal(f->severity, PLAN_WARN);
+		assert_int_equal(f->severity, FINDING_WARN);
 		if (strcmp(f->subject, "service \"old\"") == 0) {
 			assert_int_equal(f->line,
 					 line_of(r.text, "tls_min = \"1.0\""));
@@ -1009,8 +1008,8 @@ static void test_cn_shared(void **state)
 	snprintf(tmpl, sizeof(tmpl), all_layout, "");
 	run(&r, tmpl);
 	assert_int_equal(count(&r, "cn-shared"), 1);
-	const struct plan_finding *f = must_find(&r, "cn-shared");
-	assert_int_equal(f->severity, PLAN_ERROR);
+	const struct finding *f = must_find(&r, "cn-shared");
+	assert_int_equal(f->severity, FINDING_ERROR);
 	/* on the later service (webconf), naming the earlier one */
 	assert_int_equal(f->line,
 			 line_of_nth(r.text, "certificate = \"all\"", 1));
@@ -1074,8 +1073,8 @@ static void test_cn_shared_same_cn(void **state)
 	run(&r, tmpl);
 	/* webconf2 is on another port: not the trap (cn-is-fqdn covers it) */
 	assert_int_equal(count(&r, "cn-shared"), 1);
-	const struct plan_finding *f = must_find(&r, "cn-shared");
-	assert_int_equal(f->severity, PLAN_ERROR);
+	const struct finding *f = must_find(&r, "cn-shared");
+	assert_int_equal(f->severity, FINDING_ERROR);
 	assert_int_equal(f->line, line_of(r.text, "certificate = \"two\""));
 	assert_non_null(strstr(f->message, "sip.example.com"));
 	run_free(&r);
@@ -1114,25 +1113,25 @@ static void test_ref_unknown_and_unused(void **state)
 	(void)state;
 	run(&r, tmpl);
 	assert_int_equal(count(&r, "ref-unknown"), 2);
-	const struct plan_finding *f = must_find(&r, "ref-unknown");
-	assert_int_equal(f->severity, PLAN_ERROR);
+	const struct finding *f = must_find(&r, "ref-unknown");
+	assert_int_equal(f->severity, FINDING_ERROR);
 	assert_int_equal(f->line, line_of(r.text, "certificate = \"nope\""));
 	f = find_at(&r, "ref-unknown",
 		    line_of(r.text, "backend = \"nowhere\""));
 	assert_non_null(f);
-	assert_int_equal(f->severity, PLAN_ERROR);
+	assert_int_equal(f->severity, FINDING_ERROR);
 	/* the per-service certificate rules are skipped for "nope" */
 	must_not_find(&r, "fqdn-covered");
 	must_not_find(&r, "cert-required");
 
 	assert_int_equal(count(&r, "unused"), 2);
 	f = must_find(&r, "unused");
-	assert_int_equal(f->severity, PLAN_WARN);
+	assert_int_equal(f->severity, FINDING_WARN);
 	assert_int_equal(f->line, line_of(r.text, "certificate spare {"));
 	assert_string_equal(f->subject, "certificate \"spare\"");
 	f = find_at(&r, "unused", line_of(r.text, "backend idle {"));
 	assert_non_null(f);
-	assert_int_equal(f->severity, PLAN_WARN);
+	assert_int_equal(f->severity, FINDING_WARN);
 	assert_string_equal(f->subject, "backend \"idle\"");
 	run_free(&r);
 }
@@ -1203,8 +1202,8 @@ static void test_classic_layout(void **state)
 		fail_msg("the classic layout has %zu errors", r.f.errors);
 	}
 	/* A/V Edge on the Web Conferencing certificate: CN recommended only */
-	const struct plan_finding *f = must_find(&r, "cn-is-fqdn");
-	assert_int_equal(f->severity, PLAN_WARN);
+	const struct finding *f = must_find(&r, "cn-is-fqdn");
+	assert_int_equal(f->severity, FINDING_WARN);
 	assert_string_equal(f->subject, "service \"av\"");
 	run_free(&r);
 }
@@ -1245,8 +1244,8 @@ static void test_trust_file_unreadable(void **state)
 	assert_true(r.pc->trust_error[0] != '\0');
 	/* one finding, not one per certificate */
 	assert_int_equal(count(&r, "file-unreadable"), 1);
-	const struct plan_finding *f = must_find(&r, "file-unreadable");
-	assert_int_equal(f->severity, PLAN_ERROR);
+	const struct finding *f = must_find(&r, "file-unreadable");
+	assert_int_equal(f->severity, FINDING_ERROR);
 	assert_int_equal(f->line, line_of(r.text, "trust_file = "));
 	assert_non_null(strstr(f->message, "no-such-trust.pem"));
 	must_not_find(&r, "chain-incomplete");
@@ -1264,16 +1263,16 @@ static void test_sorted(void **state)
 	run(&r, tmpl);
 	assert_true(r.f.n >= 3);
 	for (size_t i = 1; i < r.f.n; i++) {
-		const struct plan_finding *a = &r.f.items[i - 1];
-		const struct plan_finding *b = &r.f.items[i];
+		const struct finding *a = &r.f.items[i - 1];
+		const struct finding *b = &r.f.items[i];
 		assert_true(a->line <= b->line);
 		if (a->line == b->line)
-			assert_false(a->severity == PLAN_WARN &&
-				     b->severity == PLAN_ERROR);
+			assert_false(a->severity == FINDING_WARN &&
+				     b->severity == FINDING_ERROR);
 	}
 	size_t errors = 0, warnings = 0;
 	for (size_t i = 0; i < r.f.n; i++)
-		r.f.items[i].severity == PLAN_ERROR ? errors++ : warnings++;
+		r.f.items[i].severity == FINDING_ERROR ? errors++ : warnings++;
 	assert_int_equal(errors, r.f.errors);
 	assert_int_equal(warnings, r.f.warnings);
 	run_free(&r);
@@ -1301,13 +1300,13 @@ static void test_sorted_errors_first(void **state)
 	while (i < r.f.n && r.f.items[i].line != line)
 		i++;
 	assert_true(i < r.f.n);
-	assert_int_equal(r.f.items[i].severity, PLAN_ERROR);
+	assert_int_equal(r.f.items[i].severity, FINDING_ERROR);
 	for (; i < r.f.n && r.f.items[i].line == line; i++)
 		if (strcmp(r.f.items[i].rule, "ku-mismatch") == 0)
 			break;
 	assert_true(i < r.f.n);
 	for (; i < r.f.n && r.f.items[i].line == line; i++)
-		assert_int_equal(r.f.items[i].severity, PLAN_WARN);
+		assert_int_equal(r.f.items[i].severity, FINDING_WARN);
 	run_free(&r);
 }
 
@@ -1354,8 +1353,8 @@ static void test_key_perms_group(void **state)
 		 "}\n",
 		 dst);
 	run(&r, tmpl);
-	const struct plan_finding *f = must_find(&r, "key-perms");
-	assert_int_equal(f->severity, PLAN_ERROR);
+	const struct finding *f = must_find(&r, "key-perms");
+	assert_int_equal(f->severity, FINDING_ERROR);
 	assert_int_equal(f->line, line_of(r.text, "group.key"));
 	assert_non_null(strstr(f->message, "0640"));
 	must_not_find(&r, "key-match");
@@ -1373,8 +1372,8 @@ static void test_now_is_used(void **state)
 	(void)state;
 	snprintf(tmpl, sizeof(tmpl), all_layout, "");
 	run_at(&r, tmpl, time(NULL) + 400L * 86400);
-	const struct plan_finding *f = must_find(&r, "expired");
-	assert_int_equal(f->severity, PLAN_ERROR);
+	const struct finding *f = must_find(&r, "expired");
+	assert_int_equal(f->severity, FINDING_ERROR);
 	assert_int_equal(f->line, line_of(r.text, "all.crt"));
 	run_free(&r);
 }
@@ -1425,34 +1424,32 @@ static void test_rule_ids(void **state)
 	size_t n = 0;
 
 	(void)state;
-	while (plan_rule_ids[n])
+	while (rules_ids[n])
 		n++;
 	assert_int_equal(n, sizeof(expected) / sizeof(expected[0]));
 	for (size_t i = 0; i < n; i++) {
 		bool found = false;
 		for (size_t j = 0; j < n; j++)
-			found = found ||
-				strcmp(plan_rule_ids[j], expected[i]) == 0;
+			found = found || strcmp(rules_ids[j], expected[i]) == 0;
 		if (!found)
-			fail_msg("%s is not in plan_rule_ids", expected[i]);
+			fail_msg("%s is not in rules_ids", expected[i]);
 		for (size_t j = i + 1; j < n; j++)
-			assert_string_not_equal(plan_rule_ids[i],
-						plan_rule_ids[j]);
+			assert_string_not_equal(rules_ids[i], rules_ids[j]);
 	}
 }
 
 static void test_plan_add(void **state)
 {
-	struct plan_findings f = {0};
+	struct findings f = {0};
 
 	(void)state;
-	assert_int_equal(plan_add(&f, PLAN_ERROR, "expired", "x.conf", 3,
-				  "certificate \"a\"", "%s %d — %s", "n", 42,
-				  "do"),
+	assert_int_equal(findings_add(&f, FINDING_ERROR, "expired", "x.conf", 3,
+				      "certificate \"a\"", "%s %d — %s", "n",
+				      42, "do"),
 			 0);
 	for (int i = 0; i < 40; i++)
-		assert_int_equal(plan_add(&f, PLAN_WARN, "unused", "x.conf", -1,
-					  NULL, "w%d", i),
+		assert_int_equal(findings_add(&f, FINDING_WARN, "unused",
+					      "x.conf", -1, NULL, "w%d", i),
 				 0);
 	assert_int_equal(f.n, 41);
 	assert_int_equal(f.errors, 1);
@@ -1462,13 +1459,13 @@ static void test_plan_add(void **state)
 	assert_int_equal(f.items[1].line, 0);
 	assert_null(f.items[1].subject);
 	assert_string_equal(f.items[40].message, "w39");
-	assert_string_equal(plan_severity_name(PLAN_ERROR), "error");
-	assert_string_equal(plan_severity_name(PLAN_WARN), "warn");
-	plan_findings_free(&f);
+	assert_string_equal(finding_severity_name(FINDING_ERROR), "error");
+	assert_string_equal(finding_severity_name(FINDING_WARN), "warn");
+	findings_free(&f);
 	assert_int_equal(f.n, 0);
-	plan_findings_free(&f);
-	plan_findings_free(NULL);
-	plan_certs_free(NULL);
+	findings_free(&f);
+	findings_free(NULL);
+	rules_certs_free(NULL);
 }
 
 /* probe's entry points: a chain as served, no config section. */
@@ -1487,7 +1484,7 @@ static void test_served_chain(void **state)
 				   "}\n";
 	struct run r;
 	char path[4096];
-	struct plan_findings f = {0};
+	struct findings f = {0};
 
 	(void)state;
 	run(&r, tmpl);
@@ -1495,9 +1492,9 @@ static void test_served_chain(void **state)
 	struct cert_info *ci = cert_load(path, NULL, NULL);
 	assert_non_null(ci);
 	assert_non_null(ci->leaf);
-	assert_int_equal(plan_check_cert(r.cfg, NULL, ci, time(NULL), &f), 0);
-	assert_int_equal(plan_check_service_cert(r.cfg, &r.cfg->services[0],
-						 NULL, ci, &f),
+	assert_int_equal(rules_check_cert(r.cfg, NULL, ci, time(NULL), &f), 0);
+	assert_int_equal(rules_check_service_cert(r.cfg, &r.cfg->services[0],
+						  NULL, ci, &f),
 			 0);
 	bool expired = false, cn = false;
 	for (size_t i = 0; i < f.n; i++) {
@@ -1508,7 +1505,7 @@ static void test_served_chain(void **state)
 		}
 		if (strcmp(f.items[i].rule, "cn-is-fqdn") == 0) {
 			cn = true;
-			assert_int_equal(f.items[i].severity, PLAN_ERROR);
+			assert_int_equal(f.items[i].severity, FINDING_ERROR);
 			assert_string_equal(f.items[i].subject,
 					    "service \"webconf\"");
 		}
@@ -1516,7 +1513,7 @@ static void test_served_chain(void **state)
 	assert_true(expired);
 	assert_true(cn);
 	assert_int_equal(f.errors, 3); /* expired, fqdn-covered, cn-is-fqdn */
-	plan_findings_free(&f);
+	findings_free(&f);
 	cert_free(ci);
 	run_free(&r);
 }

@@ -1,5 +1,5 @@
 /* test_backend.c — server choice, connect with failover, PROXY headers
- * (src/backend.c).
+ * (src/serve/backend.c).
  *
  * Connect tests run a real libevent loop against loopback sockets made here:
  * a listening socket (a good server), a socket bound but not listening (a

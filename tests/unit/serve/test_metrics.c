@@ -1,4 +1,4 @@
-/* test_metrics.c — the Prometheus text of /metrics (src/metrics.c): the
+/* test_metrics.c — the Prometheus text of /metrics (src/serve/metrics.c): the
  * summed counters with their HELP and TYPE lines, label values escaped, and
  * the series of a runtime (certificate expiry, backend health). */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_notify.c — the service manager's messages (src/notify.c).
+/* test_notify.c — the service manager's messages (src/serve/notify.c).
  *
  * notify_message is checked as a table of states and statuses, byte for
  * byte: every STATUS= must come out as one line of valid UTF-8, cut on a

@@ -1,7 +1,7 @@
-/* test_privs.c — the privilege drop (src/privs.c) and the pid file
- * (src/pidfile.c).  The drop runs in a child process (it cannot be undone):
- * as root, the child must end up as nobody with no supplementary groups
- * and CAP_NET_BIND_SERVICE as its only capability; not as root, nothing
+/* test_privs.c — the privilege drop (src/serve/privs.c) and the pid file
+ * (src/serve/pidfile.c).  The drop runs in a child process (it cannot be
+ * undone): as root, the child must end up as nobody with no supplementary
+ * groups and CAP_NET_BIND_SERVICE as its only capability; not as root, nothing
  * changes.  The pid file is written, removed, and emptied when its folder
  * cannot be written (as nobody, in a child). */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* test_proxy.c — the relay state machine of one connection (src/proxy.c).
+/* test_proxy.c — the relay state machine of one connection (src/serve/proxy.c).
  *
  * Each test builds a real runtime from a config string whose backend is a
  * loopback TCP listener opened here, hands one end of a socketpair (or, for
@@ -189,10 +189,10 @@ static struct runtime *test_runtime(int backend_port, int handshake_timeout,
 				 sizeof(err));
 	if (!cfg)
 		fail_msg("config: %s", err);
-	struct plan_certs *pc = plan_load_certs(cfg);
+	struct rules_certs *pc = rules_load_certs(cfg);
 	assert_non_null(pc);
 	rt = runtime_new(cfg, pc, NULL, err, sizeof(err));
-	plan_certs_free(pc);
+	rules_certs_free(pc);
 	if (!rt)
 		fail_msg("runtime: %s", err);
 	return rt;

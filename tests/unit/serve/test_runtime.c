@@ -1,5 +1,5 @@
 /* test_runtime.c — the runtime is built from the validated model
- * (src/runtime.c, src/validate.c).
+ * (src/serve/runtime.c, src/rules/validate.c).
  *
  * The certificate files are copied to a temporary folder, validated, and
  * then replaced on disk before the runtime is built: the context must serve

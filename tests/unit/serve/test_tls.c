@@ -171,13 +171,13 @@ static struct config *test_cfg(const char *cert, const char *lines)
 }
 
 /* tls_server_ctx_new for SVC serving sections CC and EX[0..NEX), from the
- * objects validation loads (plan_load_certs): tls.c reads no file. */
+ * objects validation loads (rules_load_certs): tls.c reads no file. */
 static SSL_CTX *
 test_ctx_from(struct config *cfg, const struct config_service *svc,
 	      const struct config_cert *cc, const struct config_cert *const *ex,
 	      size_t nex, struct tls_tickets *tickets, char *err, size_t errlen)
 {
-	struct plan_certs *pc = plan_load_certs(cfg);
+	struct rules_certs *pc = rules_load_certs(cfg);
 	struct tls_cert tc[8];
 	size_t n = 0;
 	SSL_CTX *ctx;
@@ -193,7 +193,7 @@ test_ctx_from(struct config *cfg, const struct config_service *svc,
 		tc[n].ci = validate_cert(cfg, pc, ex[i]);
 	}
 	ctx = tls_server_ctx_new(cfg, svc, tc, n, tickets, err, errlen);
-	plan_certs_free(pc);
+	rules_certs_free(pc);
 	return ctx;
 }
 
@@ -1618,10 +1618,10 @@ static void test_runtime_covers(void **state)
 	if (cfg == NULL)
 		fail_msg("config: %s", err);
 	assert_int_equal(cfg->nservices, 5);
-	struct plan_certs *pc = plan_load_certs(cfg);
+	struct rules_certs *pc = rules_load_certs(cfg);
 	assert_non_null(pc);
 	rt = runtime_new(cfg, pc, NULL, err, sizeof(err));
-	plan_certs_free(pc);
+	rules_certs_free(pc);
 	if (rt == NULL)
 		fail_msg("runtime: %s", err);
 	for (size_t i = 0; i < 5; i++) {
