@@ -262,9 +262,8 @@ int report_check_json(FILE *out, const struct config *cfg,
 								: NULL));
 	doc = json_pack(
 		"{s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:b}", "config", cfg->file,
-		"platform",
-		cfg->platform == CONFIG_PLATFORM_LYNC ? "lync" : "ocs2007r2",
-		"services", report_json_services(cfg, pc), "certificates",
+		"platform", config_platform_name(cfg->platform), "services",
+		report_json_services(cfg, pc), "certificates",
 		certs ? certs : json_array(), "findings",
 		report_json_findings(findings), "errors",
 		(json_int_t)findings->errors, "warnings",
@@ -368,12 +367,17 @@ void report_plan_text(FILE *out, const struct config *cfg,
 	}
 	fprintf(out,
 		"\n%s: %zu certificate%s (%zu public, %zu internal) for %zu "
-		"service%s — %s; public and internal names never share one\n",
+		"service%s — %s%s%s; public and internal names never share "
+		"one\n",
 		cfg->file, plan->n, plan->n == 1 ? "" : "s", plan->npublic,
 		plan->ninternal, cfg->nservices, cfg->nservices == 1 ? "" : "s",
-		cfg->platform == CONFIG_PLATFORM_LYNC
-			? "platform lync: no service takes its FQDN from the "
-			  "CN, so the services share certificates as SANs"
+		cfg->platform != CONFIG_PLATFORM_OCS2007R2 ? "platform " : "",
+		cfg->platform != CONFIG_PLATFORM_OCS2007R2
+			? config_platform_name(cfg->platform)
+			: "",
+		cfg->platform != CONFIG_PLATFORM_OCS2007R2
+			? ": no service takes its FQDN from the CN, so the "
+			  "services share certificates as SANs"
 			: "every CN-bound service has a certificate with its "
 			  "own CN");
 done:
@@ -472,13 +476,12 @@ int report_plan_json(FILE *out, const struct config *cfg,
 				report_plan_paths(lab_dir, oc->name, true));
 		json_array_append_new(certs, o);
 	}
-	doc = json_pack(
-		"{s:s, s:s, s:o, s:I, s:I, s:I}", "config", cfg->file,
-		"platform",
-		cfg->platform == CONFIG_PLATFORM_LYNC ? "lync" : "ocs2007r2",
-		"certificates", certs ? certs : json_array(), "count",
-		(json_int_t)plan->n, "public", (json_int_t)plan->npublic,
-		"internal", (json_int_t)plan->ninternal);
+	doc = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "config", cfg->file,
+			"platform", config_platform_name(cfg->platform),
+			"certificates", certs ? certs : json_array(), "count",
+			(json_int_t)plan->n, "public",
+			(json_int_t)plan->npublic, "internal",
+			(json_int_t)plan->ninternal);
 	if (!doc)
 		goto done;
 	if (lab_dir) {

@@ -228,6 +228,7 @@ static cfg_opt_t config_service_opts[] = {
 	CONFIG_OPT_STR("mode"),
 	CONFIG_OPT_STR("backend"),
 	CONFIG_OPT_LIST("sip_domains"),
+	CONFIG_OPT_LIST("simple_urls"),
 	CONFIG_OPT_STR("federation"),
 	CONFIG_OPT_STR("sni_strict"),
 	CONFIG_OPT_STR("tls_min"),
@@ -547,6 +548,7 @@ void config_free(struct config *cfg)
 		free(s->certificate);
 		free(s->backend);
 		config_free_strv(s->sip_domains, s->nsip_domains);
+		config_free_strv(s->simple_urls, s->nsimple_urls);
 		config_free_strv(s->extra_certificates, s->nextra_certificates);
 		config_free_strv(s->http.paths, s->http.npaths);
 		free(s->http.redirect_http.text);

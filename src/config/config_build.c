@@ -556,6 +556,18 @@ static void config_build_service(struct config_parse *p, cfg_t *sec,
 		p, sec, "sip_domains", config_value_dns_name_ok,
 		"not a DNS domain — expected a SIP domain such as example.com",
 		&s->sip_domains, &s->nsip_domains, &s->sip_domains_line);
+	config_str_list(p, sec, "simple_urls", config_value_dns_name_ok,
+			"not a host name — expected the host of a simple URL "
+			"such as meet.example.com (no https://, no path)",
+			&s->simple_urls, &s->nsimple_urls,
+			&s->simple_urls_line);
+	if (s->nsimple_urls > 0 && s->role_line > 0 &&
+	    s->role != CONFIG_ROLE_WEB_SERVICES)
+		config_report(p, s->simple_urls_line,
+			      "service \"%s\": simple_urls belongs to role "
+			      "web-services (the reverse proxy's external web "
+			      "services) — move it there, or remove it",
+			      sec->title);
 	config_bool(p, sec, "federation", &s->federation, &s->federation_line,
 		    NULL);
 	config_bool(p, sec, "sni_strict", &s->sni_strict, &s->sni_strict_line,

@@ -32,6 +32,8 @@ const struct config_value_name config_value_roles[] = {
 	{"cwa", CONFIG_ROLE_CWA},
 	{"web", CONFIG_ROLE_WEB},
 	{"generic", CONFIG_ROLE_GENERIC},
+	{"web-services", CONFIG_ROLE_WEB_SERVICES},
+	{"office-web-apps", CONFIG_ROLE_OFFICE_WEB_APPS},
 	{NULL, 0},
 };
 
@@ -57,7 +59,14 @@ const struct config_value_name config_value_host_names[] = {
 
 const struct config_value_name config_value_platforms[] = {
 	{"ocs2007r2", CONFIG_PLATFORM_OCS2007R2},
-	{"lync", CONFIG_PLATFORM_LYNC},
+	{"lync2010", CONFIG_PLATFORM_LYNC2010},
+	{"lync2013", CONFIG_PLATFORM_LYNC2013},
+	{"sfb2015", CONFIG_PLATFORM_SFB2015},
+	{"sfb2019", CONFIG_PLATFORM_SFB2019},
+	{"sfbse", CONFIG_PLATFORM_SFBSE},
+	/* an alias, after the names, so that the name of LYNC2010 is
+	 * "lync2010" */
+	{"lync", CONFIG_PLATFORM_LYNC2010},
 	{NULL, 0},
 };
 
@@ -88,6 +97,11 @@ static const char *config_name_of(const struct config_value_name *t, int value)
 const char *config_role_name(enum config_role role)
 {
 	return config_name_of(config_value_roles, (int)role);
+}
+
+const char *config_platform_name(enum config_platform platform)
+{
+	return config_name_of(config_value_platforms, (int)platform);
 }
 
 const char *config_mode_name(enum config_mode mode)

@@ -17,12 +17,11 @@
 
 #include <stddef.h>
 
-#define ROLES_OCS ROLES_ON(CONFIG_PLATFORM_OCS2007R2)
-
 static const struct roles_facts roles_table[] = {
 	[CONFIG_ROLE_ACCESS_EDGE] =
 		{
 			.role = CONFIG_ROLE_ACCESS_EDGE,
+			.platforms = ROLES_ALL,
 			.title = "Access Edge",
 			.cn_bound = ROLES_OCS,
 			.cn_is_fqdn_on = ROLES_OCS,
@@ -35,6 +34,7 @@ static const struct roles_facts roles_table[] = {
 	[CONFIG_ROLE_WEBCONF_EDGE] =
 		{
 			.role = CONFIG_ROLE_WEBCONF_EDGE,
+			.platforms = ROLES_ALL,
 			.title = "Web Conferencing Edge",
 			.cn_bound = ROLES_OCS,
 			.cn_is_fqdn_on = ROLES_OCS,
@@ -47,6 +47,7 @@ static const struct roles_facts roles_table[] = {
 	[CONFIG_ROLE_AV_EDGE] =
 		{
 			.role = CONFIG_ROLE_AV_EDGE,
+			.platforms = ROLES_ALL,
 			.title = "A/V Edge",
 			.cn_is_fqdn_on = ROLES_OCS,
 			.cn_is_fqdn = ROLES_CN_SHOULD,
@@ -56,6 +57,7 @@ static const struct roles_facts roles_table[] = {
 	[CONFIG_ROLE_EDGE_INTERNAL] =
 		{
 			.role = CONFIG_ROLE_EDGE_INTERNAL,
+			.platforms = ROLES_ALL,
 			.title = "the Edge internal interface",
 			.cn_is_fqdn_on = ROLES_OCS,
 			.cn_is_fqdn = ROLES_CN_MUST,
@@ -67,18 +69,37 @@ static const struct roles_facts roles_table[] = {
 	[CONFIG_ROLE_CWA] =
 		{
 			.role = CONFIG_ROLE_CWA,
+			.platforms = ROLES_OCS,
 			.title = "Communicator Web Access",
 			.wildcard = ROLES_WILDCARD_FORBIDDEN,
 		},
 	[CONFIG_ROLE_WEB] =
 		{
 			.role = CONFIG_ROLE_WEB,
+			.platforms = ROLES_ALL,
 			.title = "a web site",
 			.wildcard = ROLES_WILDCARD_NOT_CN,
+		},
+	[CONFIG_ROLE_WEB_SERVICES] =
+		{
+			.role = CONFIG_ROLE_WEB_SERVICES,
+			.platforms = ROLES_LYNC_UP,
+			.title = "the external web services",
+			.wildcard = ROLES_WILDCARD_NOT_CN,
+			.reverse_proxy = true,
+		},
+	[CONFIG_ROLE_OFFICE_WEB_APPS] =
+		{
+			.role = CONFIG_ROLE_OFFICE_WEB_APPS,
+			.platforms = ROLES_LYNC_UP,
+			.title = "Office Web Apps / Office Online Server",
+			.wildcard = ROLES_WILDCARD_NOT_CN,
+			.reverse_proxy = true,
 		},
 	[CONFIG_ROLE_GENERIC] =
 		{
 			.role = CONFIG_ROLE_GENERIC,
+			.platforms = ROLES_ALL,
 			.title = "a generic TLS service",
 		},
 };
@@ -95,6 +116,11 @@ const struct roles_facts *roles_of(enum config_role role)
 bool roles_cn_bound(enum config_platform platform, enum config_role role)
 {
 	return (roles_of(role)->cn_bound & ROLES_ON(platform)) != 0;
+}
+
+bool roles_on_platform(enum config_platform platform, enum config_role role)
+{
+	return (roles_of(role)->platforms & ROLES_ON(platform)) != 0;
 }
 
 enum roles_cn roles_cn_is_fqdn(enum config_platform platform,

@@ -33,6 +33,12 @@ enum config_role {
 	CONFIG_ROLE_CWA,	   /* "cwa" */
 	CONFIG_ROLE_WEB,	   /* "web" */
 	CONFIG_ROLE_GENERIC,	   /* "generic" (the default) */
+	/* The reverse proxy of Lync 2010 and later: */
+	CONFIG_ROLE_WEB_SERVICES,    /* "web-services": a front-end pool's
+					external web services, simple URLs,
+					lyncdiscover */
+	CONFIG_ROLE_OFFICE_WEB_APPS, /* "office-web-apps": Office Web Apps /
+					Office Online Server */
 };
 
 enum config_mode {
@@ -52,10 +58,16 @@ enum config_host_header {
 	CONFIG_HOST_BACKEND,  /* "backend" */
 };
 
+/* In release order, so that "Lync 2013 and later" is p >= LYNC2013. */
 enum config_platform {
 	CONFIG_PLATFORM_OCS2007R2, /* "ocs2007r2" (the default) */
-	CONFIG_PLATFORM_LYNC,	   /* "lync" */
+	CONFIG_PLATFORM_LYNC2010,  /* "lync2010" ("lync" is accepted as this) */
+	CONFIG_PLATFORM_LYNC2013,  /* "lync2013" */
+	CONFIG_PLATFORM_SFB2015,   /* "sfb2015" */
+	CONFIG_PLATFORM_SFB2019,   /* "sfb2019" */
+	CONFIG_PLATFORM_SFBSE,	   /* "sfbse": Subscription Edition */
 };
+#define CONFIG_PLATFORM_COUNT (CONFIG_PLATFORM_SFBSE + 1)
 
 /* TLS protocol versions as OpenSSL numbers (TLS1_2_VERSION, ...), 0 = unset. */
 
@@ -121,14 +133,17 @@ struct config_service {
 	char *backend; /* backend section name; NULL if absent */
 	char **sip_domains;
 	size_t nsip_domains;
+	char **simple_urls; /* web-services: host names of the simple URLs
+			       (meet, dialin, admin) the certificate covers */
+	size_t nsimple_urls;
 	bool federation;
 	bool sni_strict;
 	int tls_min, tls_max; /* 0 = use the global setting */
 	struct config_http http;
 	int line;
 	int role_line, fqdn_line, listen_line, certificate_line, mode_line,
-		backend_line, sip_domains_line, federation_line,
-		sni_strict_line, tls_min_line, tls_max_line;
+		backend_line, sip_domains_line, simple_urls_line,
+		federation_line, sni_strict_line, tls_min_line, tls_max_line;
 };
 
 struct config {
@@ -195,6 +210,8 @@ const struct config_backend *config_find_backend(const struct config *cfg,
 /* Names as written in the file ("access-edge", "reencrypt", ...). */
 const char *config_role_name(enum config_role role);
 const char *config_mode_name(enum config_mode mode);
+/* "ocs2007r2", "lync2010", ..., "sfbse". */
+const char *config_platform_name(enum config_platform platform);
 /* "1.2" for TLS1_2_VERSION etc.; "?" for anything else. */
 const char *config_tls_name(int version);
 

@@ -15,6 +15,12 @@
 
 /* The bit of platform P in a set of platforms. */
 #define ROLES_ON(p) (1u << (unsigned)(p))
+/* Every platform from P on (the platforms are in release order). */
+#define ROLES_FROM(p) (ROLES_ALL & ~(ROLES_ON(p) - 1u))
+#define ROLES_ALL ((1u << CONFIG_PLATFORM_COUNT) - 1u)
+#define ROLES_OCS ROLES_ON(CONFIG_PLATFORM_OCS2007R2)
+/* Lync Server 2010 and every later platform. */
+#define ROLES_LYNC_UP ROLES_FROM(CONFIG_PLATFORM_LYNC2010)
 
 /* What the certificate's subject CN must be, for the cn-is-fqdn rule. */
 enum roles_cn {
@@ -51,6 +57,13 @@ struct roles_facts {
 	 * (MTLS), so edge443 should pass it through (edge-terminated). */
 	bool mtls_peer;
 	enum roles_wildcard wildcard;
+	/* The platforms that have this role (platform-mismatch): CWA is OCS
+	 * 2007 R2's, the external web services and Office Web Apps are
+	 * published by the reverse proxy of Lync 2010 and later. */
+	unsigned platforms;
+	/* Published by the reverse proxy of Lync 2010 and later (the
+	 * reverse-proxy certificate, where wildcard SANs are allowed). */
+	bool reverse_proxy;
 };
 
 /* The facts of ROLE; a role without a row gets the generic one.  Never
@@ -59,6 +72,9 @@ const struct roles_facts *roles_of(enum config_role role);
 
 /* Is ROLE CN-bound on PLATFORM (see roles_facts.cn_bound)? */
 bool roles_cn_bound(enum config_platform platform, enum config_role role);
+
+/* Does PLATFORM have ROLE (see roles_facts.platforms)? */
+bool roles_on_platform(enum config_platform platform, enum config_role role);
 
 /* What the CN of ROLE's certificate must be on PLATFORM (ROLES_CN_ANY where
  * cn-is-fqdn does not apply). */

@@ -125,7 +125,7 @@ static void test_config_check_good(const struct config *cfg, const char *dir)
 	assert_string_equal(cfg->admin.text, "127.0.0.1:9443");
 	assert_int_equal(cfg->admin.port, 9443);
 	assert_int_equal(cfg->admin.sa.ss_family, AF_INET);
-	assert_int_equal(cfg->platform, CONFIG_PLATFORM_LYNC);
+	assert_int_equal(cfg->platform, CONFIG_PLATFORM_LYNC2010);
 
 	assert_int_equal(cfg->ncerts, 2);
 	c = config_find_cert(cfg, "ssl1");
@@ -363,6 +363,63 @@ static void test_config_relative_paths(void **state)
 	config_free(cfg);
 }
 
+/* Every platform by its name, "lync" as lync2010, and the reverse-proxy
+ * roles with their simple URLs. */
+static void test_config_platforms(void **state)
+{
+	static const struct {
+		const char *name;
+		enum config_platform platform;
+		const char *canonical;
+	} names[] = {
+		{"ocs2007r2", CONFIG_PLATFORM_OCS2007R2, "ocs2007r2"},
+		{"lync", CONFIG_PLATFORM_LYNC2010, "lync2010"},
+		{"lync2010", CONFIG_PLATFORM_LYNC2010, "lync2010"},
+		{"lync2013", CONFIG_PLATFORM_LYNC2013, "lync2013"},
+		{"sfb2015", CONFIG_PLATFORM_SFB2015, "sfb2015"},
+		{"sfb2019", CONFIG_PLATFORM_SFB2019, "sfb2019"},
+		{"sfbse", CONFIG_PLATFORM_SFBSE, "sfbse"},
+	};
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct config *cfg;
+
+		snprintf(
+			text, sizeof(text),
+			"platform = \"%s\"\n"
+			"service ws {\n  role = \"web-services\"\n"
+			"  fqdn = \"webext.example.com\"\n"
+			"  listen = \"192.0.2.1:443\"\n  mode = \"terminate\"\n"
+			"  simple_urls = {\"meet.example.com\", "
+			"\"dialin.example.com\"}\n"
+			"  sip_domains = {\"example.com\"}\n}\n"
+			"service owa {\n  role = \"office-web-apps\"\n"
+			"  fqdn = \"oos.example.com\"\n"
+			"  listen = \"192.0.2.2:443\"\n  mode = "
+			"\"terminate\"\n}\n",
+			names[i].name);
+		cfg = test_config_ok(text, NULL);
+		assert_int_equal(cfg->platform, names[i].platform);
+		assert_string_equal(config_platform_name(cfg->platform),
+				    names[i].canonical);
+		assert_int_equal(cfg->services[0].role,
+				 CONFIG_ROLE_WEB_SERVICES);
+		assert_int_equal(cfg->services[0].nsimple_urls, 2);
+		assert_string_equal(cfg->services[0].simple_urls[1],
+				    "dialin.example.com");
+		assert_int_equal(cfg->services[0].simple_urls_line, 7);
+		assert_int_equal(cfg->services[0].nsip_domains, 1);
+		assert_int_equal(cfg->services[1].role,
+				 CONFIG_ROLE_OFFICE_WEB_APPS);
+		assert_int_equal(cfg->services[1].nsimple_urls, 0);
+		assert_string_equal(config_role_name(CONFIG_ROLE_WEB_SERVICES),
+				    "web-services");
+		config_free(cfg);
+	}
+}
+
 static void test_config_defaults(void **state)
 {
 	struct config *cfg =
@@ -598,6 +655,15 @@ static const struct {
 	 "bad.conf:5: unterminated string — expected a closing '"},
 	{"/* a\n\n" SVC "}\n",
 	 "bad.conf:1: unterminated comment — expected \"*/\""},
+	/* platforms and the reverse-proxy roles */
+	{"platform = \"lync2016\"\n" SVC "}\n",
+	 "bad.conf:1: platform \"lync2016\": unknown platform — expected one "
+	 "of ocs2007r2, lync2010, lync2013, sfb2015, sfb2019, sfbse, lync"},
+	{SVC "  role = \"web\"\n  simple_urls = {\"meet.example.com\"}\n}\n",
+	 "bad.conf:6: service \"s\": simple_urls belongs to role web-services"},
+	{SVC "  role = \"web-services\"\n  simple_urls = "
+	     "{\"https://meet.example.com/\"}\n}\n",
+	 "bad.conf:6: "},
 	{"workers = 1\n\nwork\0ers = 2\n",
 	 "bad.conf:3: binary data (a NUL byte) — expected a text configuration "
 	 "file"},
@@ -710,9 +776,6 @@ static const struct {
 	{"log_level = \"loud\"\n" SVC "}\n",
 	 "bad.conf:1: log_level \"loud\": unknown log level — expected one of "
 	 "error, warn, info, debug"},
-	{"platform = \"lync2013\"\n" SVC "}\n",
-	 "bad.conf:1: platform \"lync2013\": unknown platform — expected one "
-	 "of ocs2007r2, lync"},
 	{"user = \"\"\n" SVC "}\n", "bad.conf:1: user = \"\": empty"},
 	{"trust_file = \"\"\n" SVC "}\n",
 	 "bad.conf:1: trust_file = \"\": empty path"},
@@ -1258,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_config_good_file),
 		cmocka_unit_test(test_config_good_string),
 		cmocka_unit_test(test_config_relative_paths),
+		cmocka_unit_test(test_config_platforms),
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_numbers),
 		cmocka_unit_test(test_config_names),

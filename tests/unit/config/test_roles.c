@@ -39,15 +39,55 @@ static const struct {
 	{CONFIG_ROLE_GENERIC, CONFIG_PLATFORM_OCS2007R2, false, ROLES_CN_ANY,
 	 false},
 	/* Lync 2010 and later read no FQDN from the CN. */
-	{CONFIG_ROLE_ACCESS_EDGE, CONFIG_PLATFORM_LYNC, false, ROLES_CN_ANY,
+	{CONFIG_ROLE_ACCESS_EDGE, CONFIG_PLATFORM_LYNC2010, false, ROLES_CN_ANY,
 	 false},
-	{CONFIG_ROLE_WEBCONF_EDGE, CONFIG_PLATFORM_LYNC, false, ROLES_CN_ANY,
+	{CONFIG_ROLE_WEBCONF_EDGE, CONFIG_PLATFORM_LYNC2010, false,
+	 ROLES_CN_ANY, false},
+	{CONFIG_ROLE_AV_EDGE, CONFIG_PLATFORM_LYNC2010, false, ROLES_CN_ANY,
 	 false},
-	{CONFIG_ROLE_AV_EDGE, CONFIG_PLATFORM_LYNC, false, ROLES_CN_ANY, false},
-	{CONFIG_ROLE_EDGE_INTERNAL, CONFIG_PLATFORM_LYNC, false, ROLES_CN_ANY,
+	{CONFIG_ROLE_EDGE_INTERNAL, CONFIG_PLATFORM_LYNC2010, false,
+	 ROLES_CN_ANY, false},
+	{CONFIG_ROLE_CWA, CONFIG_PLATFORM_LYNC2010, false, ROLES_CN_ANY, false},
+	{CONFIG_ROLE_ACCESS_EDGE, CONFIG_PLATFORM_LYNC2013, false, ROLES_CN_ANY,
 	 false},
-	{CONFIG_ROLE_CWA, CONFIG_PLATFORM_LYNC, false, ROLES_CN_ANY, false},
+	{CONFIG_ROLE_ACCESS_EDGE, CONFIG_PLATFORM_SFB2015, false, ROLES_CN_ANY,
+	 false},
+	{CONFIG_ROLE_WEBCONF_EDGE, CONFIG_PLATFORM_SFB2019, false, ROLES_CN_ANY,
+	 false},
+	{CONFIG_ROLE_EDGE_INTERNAL, CONFIG_PLATFORM_SFBSE, false, ROLES_CN_ANY,
+	 false},
+	{CONFIG_ROLE_WEB_SERVICES, CONFIG_PLATFORM_SFB2019, false, ROLES_CN_ANY,
+	 false},
+	{CONFIG_ROLE_OFFICE_WEB_APPS, CONFIG_PLATFORM_SFB2019, false,
+	 ROLES_CN_ANY, false},
 };
+
+/* Which platforms have which role (platform-mismatch): CWA is OCS 2007
+ * R2's; the reverse-proxy roles are Lync 2010's and later; the Edge roles
+ * are everyone's. */
+static void test_platforms(void **state)
+{
+	(void)state;
+	for (int p = 0; p < CONFIG_PLATFORM_COUNT; p++) {
+		enum config_platform pl = (enum config_platform)p;
+		bool ocs = pl == CONFIG_PLATFORM_OCS2007R2;
+
+		assert_true(roles_on_platform(pl, CONFIG_ROLE_ACCESS_EDGE));
+		assert_true(roles_on_platform(pl, CONFIG_ROLE_AV_EDGE));
+		assert_true(roles_on_platform(pl, CONFIG_ROLE_GENERIC));
+		assert_int_equal(roles_on_platform(pl, CONFIG_ROLE_CWA), ocs);
+		assert_int_equal(
+			roles_on_platform(pl, CONFIG_ROLE_WEB_SERVICES), !ocs);
+		assert_int_equal(
+			roles_on_platform(pl, CONFIG_ROLE_OFFICE_WEB_APPS),
+			!ocs);
+	}
+	assert_int_equal(ROLES_LYNC_UP & ROLES_OCS, 0);
+	assert_int_equal(ROLES_LYNC_UP | ROLES_OCS, ROLES_ALL);
+	assert_true(roles_of(CONFIG_ROLE_WEB_SERVICES)->reverse_proxy);
+	assert_true(roles_of(CONFIG_ROLE_OFFICE_WEB_APPS)->reverse_proxy);
+	assert_false(roles_of(CONFIG_ROLE_CWA)->reverse_proxy);
+}
 
 static void test_cn_by_platform(void **state)
 {
@@ -98,7 +138,8 @@ static void test_facts(void **state)
 static void test_every_role(void **state)
 {
 	(void)state;
-	for (int r = CONFIG_ROLE_ACCESS_EDGE; r <= CONFIG_ROLE_GENERIC; r++) {
+	for (int r = CONFIG_ROLE_ACCESS_EDGE; r <= CONFIG_ROLE_OFFICE_WEB_APPS;
+	     r++) {
 		const struct roles_facts *f = roles_of((enum config_role)r);
 
 		assert_int_equal(f->role, r);
@@ -115,6 +156,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cn_by_platform),
 		cmocka_unit_test(test_facts),
+		cmocka_unit_test(test_platforms),
 		cmocka_unit_test(test_every_role),
 	};
 

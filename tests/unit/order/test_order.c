@@ -373,7 +373,7 @@ static void test_lync_one_certificate(void **state)
 	struct order_plan *p;
 
 	(void)state;
-	t_build(&t, t_classic, 4, CONFIG_PLATFORM_LYNC);
+	t_build(&t, t_classic, 4, CONFIG_PLATFORM_LYNC2010);
 	p = order_plan_new(&t.cfg, NULL, 0);
 	t_expect(&t.cfg, p, want, 1);
 	order_plan_free(p);
@@ -511,7 +511,7 @@ static void test_role_seeds(void **state)
 	assert_true(order_role_seeds(&t.cfg, CONFIG_ROLE_EDGE_INTERNAL));
 	assert_false(order_role_seeds(&t.cfg, CONFIG_ROLE_AV_EDGE));
 	assert_false(order_role_seeds(&t.cfg, CONFIG_ROLE_CWA));
-	t.cfg.platform = CONFIG_PLATFORM_LYNC;
+	t.cfg.platform = CONFIG_PLATFORM_LYNC2010;
 	assert_false(order_role_seeds(&t.cfg, CONFIG_ROLE_ACCESS_EDGE));
 }
 
