@@ -6,6 +6,7 @@
  * config syntax error, 3 runtime failure (cannot bind, cannot read a file).
  * Nothing here knows a rule; it only sequences and reports.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
+#include "edge443/cert/ticket_file.h"
 #include "edge443/config/config.h"
 #include "edge443/order/csr.h"
 #include "edge443/order/order.h"
@@ -578,6 +580,61 @@ done:
 
 /* edge443 version (also -V, --version): the version and the OpenSSL it
  * runs with. */
+/* edge443 tickets rotate FILE [--keep N]: one fresh ticket key appended,
+ * the oldest dropped, written atomically. */
+static int main_tickets(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"keep", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	char err[1024], *end;
+	size_t before = 0, after = 0;
+	long keep = TICKET_FILE_KEEP;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			errno = 0;
+			keep = strtol(optarg, &end, 10);
+			if (errno || *end || keep < 2 ||
+			    keep > TICKET_FILE_MAX_KEYS) {
+				fprintf(stderr,
+					"edge443 tickets: --keep %s: expected "
+					"2 to %d (keys kept in the file)\n",
+					optarg, TICKET_FILE_MAX_KEYS);
+				return MAIN_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			main_help("tickets", stdout);
+			return MAIN_EXIT_OK;
+		default:
+			main_usage_error("tickets");
+			return MAIN_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2 || strcmp(argv[optind], "rotate") != 0) {
+		fprintf(stderr, "edge443 tickets: expected \"edge443 tickets "
+				"rotate FILE\"\n");
+		main_usage_error("tickets");
+		return MAIN_EXIT_USAGE;
+	}
+	if (ticket_file_rotate(argv[optind + 1], (size_t)keep, &before, &after,
+			       err, sizeof(err)) != 0) {
+		fprintf(stderr, "edge443 tickets: %s\n", err);
+		return MAIN_EXIT_RUNTIME;
+	}
+	printf("%s: %s, %zu keys (oldest first; the second newest encrypts, "
+	       "the newest only decrypts)\n"
+	       "next: copy it to every node, then reload each (SIGHUP or "
+	       "systemctl reload edge443)\n",
+	       argv[optind + 1], before ? "rotated" : "created", after);
+	return MAIN_EXIT_OK;
+}
+
 static int main_version(int argc, char **argv)
 {
 	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
@@ -745,6 +802,24 @@ static const struct main_help main_helps[] = {
 	 "\n"
 	 "exit status:\n"
 	 "  0  the version was printed\n"},
+	{"tickets", "rotate FILE [--keep N]",
+	 "Rotate a session-ticket key file for a pool of nodes: append one\n"
+	 "fresh random key and keep the newest N (default 3); a missing file\n"
+	 "is created with N keys.  The file is written to a temporary file\n"
+	 "beside it (mode 0600) and renamed over it.  Keys are base64, one\n"
+	 "per line, oldest first: the second newest encrypts, the newest\n"
+	 "only decrypts, all decrypt.  Copy the file to every node, then\n"
+	 "reload each: every ticket any node issued before or during the\n"
+	 "roll-out still resumes on every node.\n"
+	 "\n"
+	 "options:\n"
+	 "  -k, --keep N        keys kept in the file, 2 to 8 (default 3)\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  rotated (or created)\n"
+	 "  2  usage error\n"
+	 "  3  the file cannot be read or written (it is left as it was)\n"},
 };
 
 #define MAIN_NHELPS (sizeof(main_helps) / sizeof(main_helps[0]))
@@ -756,8 +831,10 @@ struct main_command {
 };
 
 static const struct main_command main_commands[] = {
-	{"check", main_check}, {"run", main_run},     {"plan", main_plan},
-	{"csr", main_csr},     {"probe", main_probe}, {"version", main_version},
+	{"check", main_check},	   {"run", main_run},
+	{"plan", main_plan},	   {"csr", main_csr},
+	{"probe", main_probe},	   {"tickets", main_tickets},
+	{"version", main_version},
 };
 
 #define MAIN_NCOMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))

@@ -19,6 +19,8 @@ void metrics_add(struct metrics_totals *t, const struct proxy_stats *st)
 	t->bytes_out += st->bytes_out;
 	for (int r = 0; r < PROXY_HS_NREASONS; r++)
 		t->handshake_failures[r] += st->handshake_failures[r];
+	for (int k = 0; k < 2; k++)
+		t->handshakes[k] += st->handshakes[k];
 	for (int k = 0; k < 6; k++)
 		t->http_responses[k] += st->http_responses[k];
 }
@@ -101,6 +103,16 @@ void metrics_render(struct evbuffer *out, const struct metrics_totals *t,
 			"\"%s\"} %llu\n",
 			hs_names[r],
 			(unsigned long long)t->handshake_failures[r]);
+	evbuffer_add_printf(
+		out,
+		"# HELP edge443_tls_handshakes_total Client TLS handshakes "
+		"completed, full or resumed (a session ticket, from any node "
+		"that shares ticket_key_file, or the session cache).\n"
+		"# TYPE edge443_tls_handshakes_total counter\n"
+		"edge443_tls_handshakes_total{kind=\"full\"} %llu\n"
+		"edge443_tls_handshakes_total{kind=\"resumed\"} %llu\n",
+		(unsigned long long)t->handshakes[0],
+		(unsigned long long)t->handshakes[1]);
 	evbuffer_add_printf(
 		out,
 		"# HELP edge443_backend_failures_total Backend connections "

@@ -763,6 +763,7 @@ static void proxy_kick_writing(struct proxy_conn *c)
 static void proxy_side_connected(struct proxy_conn *c, struct proxy_side *s)
 {
 	if (s == &c->client && c->state == PROXY_HANDSHAKE) {
+		c->owner->stats.handshakes[SSL_session_reused(s->ssl) == 1]++;
 		c->tls_version = tls_ssl_version(s->ssl);
 		c->cipher = tls_ssl_cipher(s->ssl);
 		const char *sni = tls_ssl_sni(s->ssl);

@@ -305,6 +305,31 @@ static void server_notify_reloaded(const struct server *srv,
 		notify_send(NOTIFY_READY, "%s", served);
 }
 
+/* The ticket keys for the configuration CFG that a reload brings: read
+ * again from its ticket_key_file (rotated by `edge443 tickets rotate` and
+ * copied to every node), else the running random keys, or new random keys
+ * when the running ones came from a file.  A new reference (the caller
+ * frees it), or NULL with the reason in err: the running keys stay. */
+static struct tls_tickets *server_reload_tickets(struct server *srv,
+						 const struct config *cfg,
+						 char *err, size_t errlen)
+{
+	char why[512];
+	struct tls_tickets *t;
+
+	if (cfg->ticket_key_file == NULL && !srv->tickets_from_file) {
+		tls_tickets_ref(srv->tickets);
+		return srv->tickets;
+	}
+	t = tls_tickets_new(cfg->ticket_key_file, why, sizeof(why));
+	if (!t && cfg->ticket_key_file_line > 0)
+		snprintf(err, errlen, "%s:%d: ticket_key_file: %s", cfg->file,
+			 cfg->ticket_key_file_line, why);
+	else if (!t)
+		snprintf(err, errlen, "session tickets: %s", why);
+	return t;
+}
+
 static void server_reload(struct server *srv)
 {
 	enum server_result code = SERVER_OK;
@@ -331,11 +356,23 @@ static void server_reload(struct server *srv)
 		return;
 	}
 	enum log_level level = v->cfg->log_level;
-	rt = server_runtime(v, srv->tickets, err, sizeof(err));
+	struct tls_tickets *tickets =
+		server_reload_tickets(srv, v->cfg, err, sizeof(err));
+	if (!tickets) {
+		log_error("reload: %s; the previous configuration and its "
+			  "ticket keys keep serving",
+			  err);
+		validate_free(v);
+		srv->reloads_failed++;
+		server_notify_reloaded(srv, err);
+		return;
+	}
+	rt = server_runtime(v, tickets, err, sizeof(err));
 	if (!rt) {
 		log_error("reload: %s; the previous configuration keeps "
 			  "serving",
 			  err);
+		tls_tickets_free(tickets);
 		srv->reloads_failed++;
 		server_notify_reloaded(srv, err);
 		return;
@@ -345,6 +382,7 @@ static void server_reload(struct server *srv)
 			  "serving",
 			  err);
 		runtime_unref(rt);
+		tls_tickets_free(tickets);
 		srv->reloads_failed++;
 		server_notify_reloaded(srv, err);
 		return;
@@ -368,6 +406,19 @@ static void server_reload(struct server *srv)
 	srv->rt = rt;
 	pthread_mutex_unlock(&srv->lock);
 	runtime_unref(old);
+	/* The new contexts hold their own references to the keys; the old
+	 * contexts keep theirs until their last connection ends. */
+	if (tickets != srv->tickets) {
+		tls_tickets_free(srv->tickets);
+		srv->tickets = tickets;
+		srv->tickets_from_file = rt->cfg->ticket_key_file != NULL;
+		if (srv->tickets_from_file)
+			log_info("reload: session-ticket keys read again from "
+				 "%s",
+				 rt->cfg->ticket_key_file);
+	} else {
+		tls_tickets_free(tickets); /* the extra reference */
+	}
 	log_set_level(level);
 	for (size_t i = 0; i < srv->nworkers; i++)
 		event_active(srv->workers[i].sync_ev, EV_READ, 0);
@@ -470,6 +521,7 @@ static int server_prepare(struct server *srv, struct validated *v)
 		return -1;
 	}
 	srv->tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
+	srv->tickets_from_file = cfg->ticket_key_file != NULL;
 	if (!srv->tickets) {
 		if (cfg->ticket_key_file_line > 0)
 			fprintf(stderr, "error %s:%d: ticket_key_file: %s\n",

@@ -18,6 +18,7 @@
 struct metrics_totals {
 	uint64_t accepted, open, backend_failures, bytes_in, bytes_out;
 	uint64_t handshake_failures[PROXY_HS_NREASONS];
+	uint64_t handshakes[2];		      /* full, resumed */
 	unsigned long long http_responses[6]; /* [0] other, [1] 1xx ... */
 	size_t workers;
 	unsigned long long reloads_ok, reloads_failed;

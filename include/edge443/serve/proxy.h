@@ -39,6 +39,9 @@ struct proxy_stats {
 	_Atomic uint64_t accepted;
 	_Atomic uint64_t open;
 	_Atomic uint64_t handshake_failures[PROXY_HS_NREASONS];
+	/* Client TLS handshakes that completed: [0] full, [1] resumed (a
+	 * session ticket or the session cache). */
+	_Atomic uint64_t handshakes[2];
 	_Atomic uint64_t backend_failures;
 	_Atomic uint64_t bytes_in;  /* client -> backend */
 	_Atomic uint64_t bytes_out; /* backend -> client */

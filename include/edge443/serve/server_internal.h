@@ -67,6 +67,8 @@ struct server {
 	size_t nworkers;
 	struct event_base *base;
 	struct tls_tickets *tickets;
+	bool tickets_from_file;	   /* read from ticket_key_file (reread on
+				      reload), else random keys */
 	struct event *done_ev;	   /* worker -> main: a worker has finished */
 	struct event *deadline_ev; /* drain deadline */
 	struct event *rotate_ev;   /* session-ticket key rotation */

@@ -11,17 +11,20 @@
 #include <stddef.h>
 
 /* Session-ticket keys shared by every server context of one process (and,
- * with ticket_key_file, by several machines).  Keys rotate: the newest key
- * encrypts, the previous ones still decrypt. */
+ * with ticket_key_file, by several machines).  Random keys rotate hourly:
+ * the newest encrypts, the two before still decrypt.  File keys follow the
+ * file's roles (cert/ticket_file.h): the second newest encrypts. */
 struct tls_tickets;
 
-/* Load keys from PATH (NULL: random keys that rotate every ROTATE seconds in
- * tls_tickets_rotate).  The file holds 80 bytes per key (16 name + 32 HMAC +
- * 32 AES), newest first, as raw bytes or base64; err says why it failed. */
+/* Load keys from PATH (NULL: random keys that rotate hourly in
+ * tls_tickets_rotate); the format is ticket_file.h's; err says why it
+ * failed. */
 struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen);
 /* Rotate the random keys if due (call from a timer on the main thread);
  * a no-op for file-based keys.  Thread-safe against the ticket callback. */
 void tls_tickets_rotate(struct tls_tickets *t);
+/* Take one more reference (dropped by tls_tickets_free). */
+void tls_tickets_ref(struct tls_tickets *t);
 void tls_tickets_free(struct tls_tickets *t);
 
 /* Make server context CTX encrypt and decrypt session tickets with TICKETS:

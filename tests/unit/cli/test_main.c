@@ -24,11 +24,11 @@ int main_program(int argc, char **argv);
 #undef main
 
 #define T_MAX_ARGS 16
-#define T_NCOMMANDS 6
+#define T_NCOMMANDS 7
 
-/* Every command of SPEC's command line. */
+/* Every command of the command line. */
 static const char *const t_commands[T_NCOMMANDS] = {
-	"check", "run", "plan", "csr", "probe", "version"};
+	"check", "run", "plan", "csr", "probe", "tickets", "version"};
 #define T_CAP 65536
 
 struct t_result {
@@ -217,6 +217,16 @@ static void test_usage_errors(void **state)
 	t_has(r->err, "unexpected argument \"extra\"");
 	t_has(r->err, "usage: edge443 run ");
 	assert_int_equal(t_run("csr", NULL)->rc, 2);
+	r = t_run("tickets", NULL);
+	assert_int_equal(r->rc, 2);
+	t_has(r->err, "expected \"edge443 tickets rotate FILE\"");
+	assert_int_equal(t_run("tickets", "rotat", "x", NULL)->rc, 2);
+	r = t_run("tickets", "--keep", "1", "rotate", "x", NULL);
+	assert_int_equal(r->rc, 2);
+	t_has(r->err, "--keep 1: expected 2 to 8");
+	r = t_run("tickets", "rotate", "/nonexistent-dir/t.keys", NULL);
+	assert_int_equal(r->rc, 3);
+	t_has(r->err, "/nonexistent-dir/t.keys");
 	assert_int_equal(t_run("frobnicate", NULL)->rc, 2);
 	t_has(t_res.err, "unknown command \"frobnicate\"");
 }

@@ -44,6 +44,9 @@ static void test_totals(void **state)
 	a.open = 1;
 	a.handshake_failures[PROXY_HS_TIMEOUT] = 2;
 	b.handshake_failures[PROXY_HS_ERROR] = 5;
+	a.handshakes[0] = 4;
+	b.handshakes[0] = 1;
+	b.handshakes[1] = 6;
 	a.bytes_in = 100;
 	b.bytes_out = 200;
 	a.http_responses[2] = 7;
@@ -62,6 +65,10 @@ static void test_totals(void **state)
 	assert_non_null(strstr(
 		text,
 		"edge443_handshake_failures_total{reason=\"error\"} 5\n"));
+	assert_non_null(strstr(
+		text, "edge443_tls_handshakes_total{kind=\"full\"} 5\n"));
+	assert_non_null(strstr(
+		text, "edge443_tls_handshakes_total{kind=\"resumed\"} 6\n"));
 	assert_non_null(
 		strstr(text, "edge443_bytes_total{direction=\"in\"} 100\n"));
 	assert_non_null(

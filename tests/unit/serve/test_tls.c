@@ -31,6 +31,7 @@
 
 #include "edge443/config/config.h"
 #include "edge443/serve/runtime.h"
+#include "edge443/cert/ticket_file.h"
 #include "edge443/serve/tls.h"
 #include "edge443/serve/tls_name.h"
 #include "edge443/rules/validate.h"
@@ -950,7 +951,7 @@ static void test_write_b64_keys(const char *path, const unsigned char *keys,
 
 static void test_ticket_key_file(void **state)
 {
-	unsigned char keys[160]; /* key A (newest), key B */
+	unsigned char keys[160]; /* key A (older: encrypts), key B (newest) */
 	char err[512] = "";
 	struct tls_tickets *ta, *tb, *traw, *told;
 	SSL_CTX *sa, *sb, *sraw, *sold, *cctx = test_client_ctx(false);
@@ -981,19 +982,21 @@ static void test_ticket_key_file(void **state)
 	sess = test_first_session(sa, cctx);
 	SSL_SESSION_get0_ticket(sess, &tick, &ticklen);
 	assert_true(ticklen > 16);
-	assert_memory_equal(tick, keys, 16); /* named by the newest key */
+	/* Named by the second newest key, A: the newest only decrypts. */
+	assert_memory_equal(tick, keys, 16);
 	assert_true(test_resumed(sb, cctx, sess));
 	assert_true(test_resumed(sraw, cctx, sess));
 	SSL_SESSION_free(sess);
 
-	/* A ticket made with the older key still opens (and is renewed). */
+	/* A ticket made with the newest key (by a node whose file holds B
+	 * alone) opens too, and is renewed. */
 	sess = test_first_session(sold, cctx);
 	SSL_SESSION_get0_ticket(sess, &tick, &ticklen);
 	assert_memory_equal(tick, keys + 80, 16);
 	assert_true(test_resumed(sa, cctx, sess));
 	SSL_SESSION_free(sess);
 
-	/* The reverse: the old-key machine cannot open the newest key's. */
+	/* The reverse: a node that holds only B cannot open A's. */
 	sess = test_first_session(sa, cctx);
 	assert_false(test_resumed(sold, cctx, sess));
 	SSL_SESSION_free(sess);
@@ -1007,6 +1010,55 @@ static void test_ticket_key_file(void **state)
 	SSL_CTX_free(sb);
 	SSL_CTX_free(sraw);
 	SSL_CTX_free(sold);
+	SSL_CTX_free(cctx);
+}
+
+/* Two nodes share a ticket key file; one has the rotated file (edge443
+ * tickets rotate) and has reloaded, the other not yet.  Every ticket either
+ * issues opens on both, and tickets issued before the rotation open after
+ * it: no full handshake is caused by the rotation. */
+static void test_ticket_rotation_pool(void **state)
+{
+	char err[512] = "";
+	const char *path = tmp("pool.keys");
+	struct tls_tickets *before, *after;
+	SSL_CTX *sb, *sa, *cctx = test_client_ctx(false);
+	SSL_SESSION *old_ticket, *s1, *s2;
+	size_t n0 = 0, n1 = 0;
+
+	unlink(path);
+	assert_int_equal(
+		ticket_file_rotate(path, 3, &n0, &n1, err, sizeof(err)), 0);
+	assert_int_equal(n0, 0);
+	assert_int_equal(n1, 3);
+	before = tls_tickets_new(path, err, sizeof(err));
+	assert_non_null(before);
+	sb = test_server_ok("ssl1", "", NULL, before);
+	old_ticket = test_first_session(sb, cctx);
+
+	assert_int_equal(
+		ticket_file_rotate(path, 3, &n0, &n1, err, sizeof(err)), 0);
+	assert_int_equal(n0, 3);
+	assert_int_equal(n1, 3);
+	after = tls_tickets_new(path, err, sizeof(err));
+	assert_non_null(after);
+	sa = test_server_ok("ssl1", "", NULL, after);
+
+	/* Issued before the rotation: opens on the rotated node. */
+	assert_true(test_resumed(sa, cctx, old_ticket));
+	/* During the roll-out, each node opens the other's tickets. */
+	s1 = test_first_session(sa, cctx);
+	assert_true(test_resumed(sb, cctx, s1));
+	s2 = test_first_session(sb, cctx);
+	assert_true(test_resumed(sa, cctx, s2));
+
+	SSL_SESSION_free(old_ticket);
+	SSL_SESSION_free(s1);
+	SSL_SESSION_free(s2);
+	tls_tickets_free(before);
+	tls_tickets_free(after);
+	SSL_CTX_free(sb);
+	SSL_CTX_free(sa);
 	SSL_CTX_free(cctx);
 }
 
@@ -1847,6 +1899,7 @@ int main(void)
 		cmocka_unit_test(test_client_trust_file_errors),
 		cmocka_unit_test(test_resume_ticket),
 		cmocka_unit_test(test_ticket_key_file),
+		cmocka_unit_test(test_ticket_rotation_pool),
 		cmocka_unit_test(test_ticket_key_file_bad),
 		cmocka_unit_test(test_peek_hello),
 		cmocka_unit_test(test_peek_byte_by_byte),
