@@ -250,6 +250,7 @@ static cfg_opt_t config_root_opts[] = {
 	CONFIG_OPT_STR("shutdown_timeout"),
 	CONFIG_OPT_STR("max_connections"),
 	CONFIG_OPT_STR("backlog"),
+	CONFIG_OPT_STR("freebind"),
 	CONFIG_OPT_STR("tls_min"),
 	CONFIG_OPT_STR("tls_max"),
 	CONFIG_OPT_STR("ticket_key_file"),

@@ -615,6 +615,7 @@ static void config_build_global(struct config_parse *p, cfg_t *root,
 		    &cfg->ticket_key_file_line);
 	config_path(p, root, "log_file", &cfg->log_file, &cfg->log_file_line);
 	config_bool(p, root, "syslog", &cfg->log_syslog, NULL, NULL);
+	config_bool(p, root, "freebind", &cfg->freebind, NULL, NULL);
 	v = (int)cfg->log_level;
 	config_enum(p, root, "log_level", config_value_log_levels, "log level",
 		    &v, NULL);

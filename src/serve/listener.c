@@ -28,7 +28,8 @@ static void listener_error(const struct config_addr *addr, int err, char *buf,
 			   "edge443?); stop it, or give this service another "
 			   "address"
 		 : err == EADDRNOTAVAIL
-			 ? " — the address is not configured on this machine"
+			 ? " — the address is not configured on this machine "
+			   "(on the backup node of a pair, set freebind = true)"
 		 : err == EACCES ? " — binding a port below 1024 needs root "
 				   "or CAP_NET_BIND_SERVICE"
 				 : "");
@@ -38,7 +39,7 @@ static void listener_error(const struct config_addr *addr, int err, char *buf,
  * REUSEPORT; listening with BACKLOG when BACKLOG > 0.  The fd, or -1 with
  * the reason in err. */
 static int listener_socket(const struct config_addr *addr, bool reuseport,
-			   int backlog, char *err, size_t errlen)
+			   bool freebind, int backlog, char *err, size_t errlen)
 {
 	int one = 1, saved;
 	int fd = socket(addr->sa.ss_family,
@@ -52,6 +53,12 @@ static int listener_socket(const struct config_addr *addr, bool reuseport,
 		goto fail;
 	if (addr->sa.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (freebind && (addr->sa.ss_family == AF_INET6
+				 ? setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND,
+					      &one, sizeof(one))
+				 : setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one,
+					      sizeof(one))) < 0)
 		goto fail;
 	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) < 0)
 		goto fail;
@@ -71,10 +78,10 @@ fail:
  * SO_REUSEPORT group without a word), yet ignores connections in TIME_WAIT
  * (a restart binds at once).  The probe is closed again before the real
  * sockets bind.  0, or -1 with the reason in err. */
-static int listener_probe(const struct config_addr *addr, char *err,
-			  size_t errlen)
+static int listener_probe(const struct config_addr *addr, bool freebind,
+			  char *err, size_t errlen)
 {
-	int fd = listener_socket(addr, false, 0, err, errlen);
+	int fd = listener_socket(addr, false, freebind, 0, err, errlen);
 
 	if (fd < 0)
 		return -1;
@@ -83,11 +90,12 @@ static int listener_probe(const struct config_addr *addr, char *err,
 }
 
 struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
-			       int backlog, char *err, size_t errlen)
+			       int backlog, bool freebind, char *err,
+			       size_t errlen)
 {
 	struct listener *l = NULL;
 
-	if (listener_probe(addr, err, errlen) < 0)
+	if (listener_probe(addr, freebind, err, errlen) < 0)
 		return NULL;
 	l = calloc(1, sizeof(*l));
 	if (!l)
@@ -102,7 +110,8 @@ struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
 		l->fds[i] = -1;
 	l->nfds = nworkers;
 	for (size_t i = 0; i < nworkers; i++) {
-		l->fds[i] = listener_socket(addr, true, backlog, err, errlen);
+		l->fds[i] = listener_socket(addr, true, freebind, backlog, err,
+					    errlen);
 		if (l->fds[i] < 0) {
 			listener_free(l);
 			return NULL;

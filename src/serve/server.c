@@ -212,8 +212,9 @@ static int server_bind_new(struct server *srv, const struct config *cfg,
 			known = listener_same_addr(&l->sa, &a->sa);
 		if (known)
 			continue;
-		struct listener *l = listener_bind(a, srv->nworkers,
-						   cfg->backlog, err, errlen);
+		struct listener *l =
+			listener_bind(a, srv->nworkers, cfg->backlog,
+				      cfg->freebind, err, errlen);
 		if (!l)
 			goto fail;
 		l->next = *newl;

@@ -158,8 +158,10 @@ struct config {
 	 * at once, without draining) */
 	int handshake_timeout, idle_timeout, connect_timeout, shutdown_timeout;
 	int max_connections;
-	int backlog; /* listen backlog of every listener, 1-65535; default
-		      * 1024 (the kernel caps it at net.core.somaxconn) */
+	int backlog;   /* listen backlog of every listener, 1-65535; default
+			* 1024 (the kernel caps it at net.core.somaxconn) */
+	bool freebind; /* bind service addresses this machine does not hold
+			* (yet): the backup of a keepalived pair */
 	int tls_min, tls_max;  /* default TLS 1.2 / 1.3 */
 	char *ticket_key_file; /* NULL if absent */
 	char *log_file;	       /* NULL: stderr (syslog with --daemon) */

@@ -27,14 +27,18 @@ struct listener {
 };
 
 /* Bind NWORKERS sockets for ADDR (listen backlog BACKLOG >= 1, which the
- * kernel caps at net.core.somaxconn).  Refuses an address on which another
- * socket already listens, even one with SO_REUSEPORT (another edge443): call it
- * only for addresses this process does not hold yet.  Returns a new listener,
- * or NULL with "127.0.0.11:443: cannot listen: Address already in use — ..." in
- * err.  The sockets listen already: wrap them with a backlog of 0 in
- * evconnlistener_new (anything else calls listen() again). */
+ * kernel caps at net.core.somaxconn).  FREEBIND: IP_FREEBIND /
+ * IPV6_FREEBIND, so that an address the machine does not hold yet (the
+ * backup node of a keepalived pair) binds now and serves once it arrives.
+ * Refuses an address on which another socket already listens, even one with
+ * SO_REUSEPORT (another edge443): call it only for addresses this process does
+ * not hold yet.  Returns a new listener, or NULL with "127.0.0.11:443: cannot
+ * listen: Address already in use — ..." in err.  The sockets listen already:
+ * wrap them with a backlog of 0 in evconnlistener_new (anything else calls
+ * listen() again). */
 struct listener *listener_bind(const struct config_addr *addr, size_t nworkers,
-			       int backlog, char *err, size_t errlen);
+			       int backlog, bool freebind, char *err,
+			       size_t errlen);
 
 /* Close the sockets still owned (fds[i] >= 0) and free.  Accepts NULL. */
 void listener_free(struct listener *l);
