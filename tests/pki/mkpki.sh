@@ -14,6 +14,8 @@
 #   internal-ca.crt/.key   "edge443 Test Internal Root" (self-signed CA)
 #   good leaves            ssl1 ssl2 all ecdsa web edge-int cwa-backend
 #                          cwa-deep (two internal intermediates: cwa-deep-full.pem)
+#   reverse proxy          rp: webext.example.com with meet, dialin and
+#                          lyncdiscover.example.com/.org SANs (CDP and AIA)
 #   revocation pointers    cdp-aia (CRL distribution point, AIA caIssuers and
 #                          OCSP), cdp-only (CDP, no AIA), nocdp (public chain,
 #                          neither); the good public leaves (ssl1 ssl2 all ecdsa
@@ -236,6 +238,12 @@ sign internal-int2 "edge443 Test Internal Issuing CA" internal-int1 v3_int \
 leaf cwa-deep cwa02.corp.example cwa02.corp.example internal-int2
 cat "$dir/cwa-deep.crt" "$dir/internal-int2.crt" "$dir/internal-int1.crt" \
 	>"$dir/cwa-deep-full.pem"
+
+# The reverse proxy's certificate of a Lync / SfB pool: external web
+# services, simple URLs and lyncdiscover for two SIP domains.
+leaf rp webext.example.com \
+	webext.example.com,meet.example.com,dialin.example.com,lyncdiscover.example.com,lyncdiscover.example.org \
+	int v3_leaf_pub
 
 # --- revocation pointers and intermediates ------------------------------
 leaf cdp-aia sip.example.com sip.example.com int v3_leaf_pub
