@@ -39,11 +39,10 @@ static int rules_check_crl_dp(const struct config *cfg, const char *who,
 			out, FINDING_ERROR, "crl-dp-present", finding_file(cfg),
 			line, who,
 			"%s has no CRL distribution point%s; OCS 2007 R2 "
-			"requires one in every server certificate, and its "
-			"servers and clients that check revocation refuse the "
-			"certificate without it — reissue it from a CA that "
-			"puts a CRL distribution point (an http:// URL) in its "
-			"certificates",
+			"requires one in every server certificate, and clients "
+			"that check revocation by CRL cannot — reissue it from "
+			"a CA that puts a CRL distribution point (an http:// "
+			"URL) in its certificates",
 			who, ocsp);
 	return findings_add(
 		out, FINDING_WARN, "crl-dp-present", finding_file(cfg), line,

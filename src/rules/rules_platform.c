@@ -132,9 +132,10 @@ static int rules_check_wildcard_placement(const struct config *cfg,
 		return findings_add(
 			out, FINDING_ERROR, "wildcard-placement",
 			finding_file(cfg), line, who,
-			"%s uses %s, whose subject CN %s is a wildcard; %s "
-			"accepts wildcards only as SANs, never as the subject "
-			"— reissue it with CN = %s and any wildcard as a SAN "
+			"%s uses %s, whose subject CN %s is a wildcard; on %s "
+			"wildcards are supported only as SANs, never as the "
+			"subject — reissue it with CN = %s and any wildcard as "
+			"a SAN "
 			"after the exact names (edge443 plan)",
 			sdesc, cwho, ci->cn,
 			config_platform_name(cfg->platform),
