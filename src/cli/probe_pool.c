@@ -72,17 +72,19 @@ static void probe_pool_fix(const struct config_backend *be,
 {
 	if (cc)
 		snprintf(buf, len,
-			 "install certificate \"%s\" (%s) with its private "
-			 "key and its chain on every server of backend \"%s\" "
-			 "(export it, key included, from a member that serves "
-			 "it and import it on the others), then probe again",
+			 "install certificate \"%s\" (%s), its private key "
+			 "and its chain on every server of backend \"%s\", the "
+			 "same files on each (export the certificate with its "
+			 "key from one member and import it on the others), "
+			 "then probe again",
 			 cc->name, cc->cert ? cc->cert : "?", be->name);
 	else
 		snprintf(buf, len,
-			 "install one certificate with its private key and its "
-			 "chain on every server of backend \"%s\" (export it, "
-			 "key included, from one member and import it on the "
-			 "others), then probe again",
+			 "install one certificate, its private key and its "
+			 "chain on every server of backend \"%s\", the same "
+			 "files on each (export the certificate with its key "
+			 "from one member and import it on the others), then "
+			 "probe again",
 			 be->name);
 }
 
