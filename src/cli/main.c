@@ -475,12 +475,16 @@ static int main_probe(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"service", required_argument, NULL, 's'},
 		{"target", required_argument, NULL, 't'},
+		/* --pool takes no argument: without a list it means the
+		 * servers of the pool backends, so a later list of nodes
+		 * (operands after it) cannot change what it means today. */
+		{"pool", no_argument, NULL, 'p'},
 		{"format", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct main_args a = {"probe", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
 	const char *target_text = NULL;
-	struct probe_options po = {NULL, NULL, 0};
+	struct probe_options po = {.service = NULL, .target = NULL};
 	struct config_addr target = {0};
 	struct config *cfg = NULL;
 	struct rules_certs *pc = NULL;
@@ -503,10 +507,21 @@ static int main_probe(int argc, char **argv)
 		case 't':
 			target_text = optarg;
 			break;
+		case 'p':
+			po.pool = true;
+			break;
 		}
 	}
 	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
 		return c;
+	if (target_text && po.pool) {
+		fprintf(stderr,
+			"edge443 probe: --target and --pool: --target probes "
+			"one address in place of a listener, --pool every "
+			"server of the pool backends — give one of them\n");
+		main_usage_error(a.cmd);
+		return MAIN_EXIT_USAGE;
+	}
 	if (target_text) {
 		if (config_addr_parse(target_text, &target, err, sizeof(err)) <
 		    0) {
@@ -765,8 +780,8 @@ static const struct main_help main_helps[] = {
 	 "  2  usage error, or input that is no request\n"
 	 "  3  a file cannot be read or written\n"},
 	{"probe",
-	 "[-c FILE] [--service NAME] [--target IP:PORT] [--format "
-	 "text|json]",
+	 "[-c FILE] [--service NAME] [--target IP:PORT] [--pool] "
+	 "[--format text|json]",
 	 "Connect to every listen address of each service as a client, with\n"
 	 "the service FQDN as SNI and without SNI, and judge the chain\n"
 	 "actually served with the plan's rules, plus unreachable,\n"
@@ -785,6 +800,11 @@ static const struct main_help main_helps[] = {
 	 "                      for one service: give --service NAME too,\n"
 	 "                      unless the configuration has only one\n"
 	 "                      service\n"
+	 "  --pool              also connect to every server of each\n"
+	 "                      passthrough backend (an Edge pool) and of\n"
+	 "                      each web-services TLS backend directly:\n"
+	 "                      pool-consistent if they do not all\n"
+	 "                      present the same certificate and chain\n"
 	 "  --format text|json  text (default) or one JSON document\n"
 	 "  -h, --help          print this help and exit 0\n"
 	 "\n"

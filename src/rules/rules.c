@@ -85,6 +85,7 @@ const char *const rules_ids[] = {
 	"served-differs",
 	"served-chain-incomplete",
 	"served-no-sni",
+	"pool-consistent",
 	NULL,
 };
 

@@ -8,7 +8,11 @@
  * (unreachable, served-differs, served-chain-incomplete, served-no-sni).  For
  * re-encrypting services it also connects to every backend server the way
  * edge443 would (tls_client_ctx_new) and reports a backend that fails
- * verification.  Every connect and handshake is bounded by the configured
+ * verification.  With --pool (probe_pool.c) it also connects to every
+ * server of each pool backend directly — passthrough backends, whose
+ * members terminate TLS themselves, and web-services backends that speak
+ * TLS — and reports pool-consistent when they do not all present the same
+ * leaf and chain.  Every connect and handshake is bounded by the configured
  * connect_timeout: a probe never hangs.  Nothing here prints: report.c
  * formats the rows and findings.
  */
@@ -57,6 +61,7 @@ struct probe_row {
 	const char *service; /* borrowed from the config: the service name */
 	const char *backend; /* borrowed: the backend name for a backend row,
 				else NULL */
+	bool pool;	     /* a pool member probed directly (--pool) */
 	char target[80];     /* "127.0.2.11:443" as connected to */
 	char *sni;	     /* owned; NULL when no SNI was sent */
 	enum probe_state state;
@@ -88,6 +93,9 @@ struct probe_options {
 			    here instead, for SERVICE only (backends are then
 			    not probed) */
 	time_t now;	 /* validity as of this time; 0 = now */
+	bool pool;	 /* --pool: also connect to every server of each
+			    passthrough backend and each TLS backend of a
+			    web-services service directly; ignored with a target */
 };
 
 /* The connect timeout that probe uses for CFG: cfg->connect_timeout, or 5 s

@@ -2165,6 +2165,7 @@ static void test_rule_ids(void **state)
 		"served-differs",
 		"served-chain-incomplete",
 		"served-no-sni",
+		"pool-consistent",
 	};
 	size_t n = 0;
 
