@@ -66,6 +66,11 @@ for f in edge.crt rp.crt pool01.crt oos01.crt chain.pem; do
   expect_re "CA Issuers - URI:http://pki\.lab\.invalid/" "$f has an AIA caIssuers"
   expect_re "OCSP - URI:http://ocsp\.lab\.invalid/" "$f has an AIA OCSP"
 done
+out=$(cat "$labdir/edge443.conf.snippet")
+expect_out '#   service webconf: certificate = "edge"' "the snippet: Web Conferencing on the Edge certificate"
+expect_out '#   service av: no certificate (it rides on "edge" without its FQDN)' \
+  "the snippet: the A/V Edge names no certificate (its FQDN is not on it)"
+expect_out '#   service oos: certificate = "rp"' "the snippet: Office Online Server on the reverse-proxy certificate"
 out=$(openssl x509 -in "$labdir/edge.crt" -noout -subject -ext subjectAltName 2>&1)
 expect_out "CN = sip.example.com" "the lab Edge certificate: subject = the Access Edge FQDN"
 expect_out "DNS:sip.example.com, DNS:webconf.example.com" "the lab Edge certificate's SANs"
