@@ -106,6 +106,9 @@ expect_rc 0 "the SfB lab passes its own probe"
 expect_re "^conf/sfb2019-lab.conf: [0-9]+ connections probed: 0 errors" "probe: 0 errors"
 expect_re "^av +127\.0\.12\.33:443 .*not TLS \(fine: av-edge without certificate\)" "probe: av is plain TCP"
 expect_re "^webext->pool_web +127\.0\.12\.44:4443 .*verified" "probe: the front-end pool's external site verifies"
+lib_run "$src" probe -c conf/sfb2019-lab.conf --pool
+expect_rc 0 "the SfB lab passes probe --pool (every Edge and front-end pool member presents the same certificate)"
+expect_re "pool member of backend" "probe --pool connects to the pool members directly"
 
 root=$labdir/root.pem
 via() { # via NAME IP [PATH]: an HTTPS GET of https://NAME/PATH through edge443 at IP
