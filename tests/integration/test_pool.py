@@ -32,6 +32,7 @@ import atexit
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -109,7 +110,7 @@ from harness import EDGE443, PKI, SRC, Harness  # noqa: E402
 
 KA_CONF = os.path.join(SRC, "conf", "keepalived", "keepalived.conf")
 ADVERT = 0.2    # advert_int of the test (the shipped file says 1)
-PACE = 0.02     # one request every 20 ms: 50 requests a second
+PACE = 0.02     # at most one request every 20 ms (50 a second)
 # The timers the failover must stay within: the health check's fall x
 # interval (2 x 1 s), one more interval for its phase, its timeout on a
 # hanging check (not here: refused or 503 at once), 3 advert_int for a
@@ -280,6 +281,12 @@ def holder():
     return held
 
 
+def readline_within(p, seconds):
+    """One line of P's stdout, or b"" after SECONDS (bounded)."""
+    ready, _, _ = select.select([p.stdout], [], [], seconds)
+    return p.stdout.readline() if ready else b""
+
+
 def wait(cond, seconds, step=0.05):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -378,7 +385,7 @@ for node in ("a", "b"):
     backend = start(node, [sys.executable, os.path.join(SRC, "tests", "integration", "backend.py"),
                            "--listen", "127.0.0.1:7000", "--mode", "echo"],
                     "backend-%s.log" % node, stdout=subprocess.PIPE)
-    H.check(b"ready" in backend.stdout.readline(), "node %s: the echo backend runs" % node)
+    H.check(b"ready" in readline_within(backend, 15), "node %s: the echo backend runs" % node)
     edges[node], ok = start_edge(node)
     H.check(ok, "node %s: edge443 serves (freebind: it holds no service address yet)" % node,
             H.log("edge-%s.log" % node)[-600:])
@@ -482,7 +489,7 @@ hold = start("c", ["openssl", "s_client", "-quiet", "-connect", "192.0.2.10:443"
              "hold.log", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 hold.stdin.write(b"hold\n")
 hold.stdin.flush()
-H.check(hold.stdout.readline() == b"hold\n", "a client holds a connection open on b")
+H.check(readline_within(hold, 10) == b"hold\n", "a client holds a connection open on b")
 a_full, a_resumed = full("a"), resumed("a")
 t_term = time.monotonic()
 edges["b"].send_signal(signal.SIGTERM)
