@@ -1,17 +1,21 @@
 /* admin.c — /metrics and /health over plain HTTP (libevent's evhttp).
  *
  * Only GET and HEAD of the two paths are answered; anything else is 404 or
- * 405.  The server supplies the metric text through a callback; this module
- * only listens and answers.  Like the workers' listeners it stops accepting
- * for a second when accept() fails (EMFILE), instead of spinning.  It does no
- * TLS and no authentication: bind it to loopback (the default in the
- * documentation) or a management network.
+ * 405.  /health is 200 "ok" while edge443 serves and 503 "draining" once the
+ * server said that the SIGTERM/SIGINT drain began (admin_set_draining), so
+ * that a keepalived track_script or a load balancer moves traffic away
+ * before the drain ends.  The server supplies the metric text through a
+ * callback; this module only listens and answers.  Like the workers'
+ * listeners it stops accepting for a second when accept() fails (EMFILE),
+ * instead of spinning.  It does no TLS and no authentication: bind it to
+ * loopback (the default in the documentation) or a management network.
  */
 #include "edge443/serve/admin.h"
 
 #include <errno.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,7 @@ struct admin {
 	struct evhttp *http;
 	admin_metrics_cb metrics;
 	void *arg;
+	bool draining; /* main thread only, as the requests */
 };
 
 /* One second after an accept failure: accept again. */
@@ -77,9 +82,14 @@ static void admin_request_cb(struct evhttp_request *req, void *arg)
 				  "text/plain; version=0.0.4; charset=utf-8");
 		evhttp_send_reply(req, HTTP_OK, "OK", body);
 	} else if (strcmp(uri, "/health") == 0) {
-		evbuffer_add_printf(body, "ok\n");
+		evbuffer_add_printf(body, a->draining ? "draining\n" : "ok\n");
 		evhttp_add_header(headers, "Content-Type", "text/plain");
-		evhttp_send_reply(req, HTTP_OK, "OK", body);
+		evhttp_add_header(headers, "Cache-Control", "no-store");
+		if (a->draining)
+			evhttp_send_reply(req, HTTP_SERVUNAVAIL,
+					  "Service Unavailable", body);
+		else
+			evhttp_send_reply(req, HTTP_OK, "OK", body);
 	} else {
 		evhttp_send_error(req, HTTP_NOTFOUND,
 				  "Not Found: try /metrics or /health");
@@ -131,6 +141,12 @@ fail:
 	snprintf(err, errlen, "admin %s: cannot listen", addr->text);
 	admin_free(a);
 	return NULL;
+}
+
+void admin_set_draining(struct admin *a)
+{
+	if (a)
+		a->draining = true;
 }
 
 /* Call once the event loop no longer runs: a pending accept back-off timer

@@ -438,6 +438,9 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (srv->stopping)
 			return;
 		srv->stopping = true;
+		/* First, so that keepalived moves the addresses away while
+		 * the open connections drain. */
+		admin_set_draining(srv->admin);
 		notify_send(NOTIFY_STOPPING,
 			    "draining: no longer accepting; open connections "
 			    "have at most %d s",
