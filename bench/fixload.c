@@ -3,7 +3,7 @@
  * connections) and stops, so that a terminator's syscalls and instructions
  * can be divided by a known amount of work.
  *
- *   fixload -a IP -p PORT -m ka|hs|resume -n N [-c CONC] [-s SNI]
+ *   fixload -a IP -p PORT -m ka|hs|resume|reuse -n N [-c CONC] [-s SNI]
  *           [-H HOST] [-u URI] [-t SECONDS]
  *
  *   ka      CONC connections (full handshakes), then exactly N keep-alive
@@ -16,11 +16,17 @@
  *   resume  the same, but every connection offers the session (TLS 1.3
  *           ticket) received on the connection before it in its slot; the
  *           first connection of each slot is full.  resumed= counts the
- *           connections the server resumed.
+ *           connections the server resumed.  OpenSSL's client, as browsers,
+ *           uses a TLS 1.3 ticket once: a server that sends no new ticket on
+ *           a resumed connection gets a full handshake on the next one.
+ *   reuse   the same, but every connection of a slot offers a copy of the
+ *           slot's first session, so every connection after the first can
+ *           resume even when the server renews no ticket: the cost of a
+ *           resumed handshake alone.
  *
  * Single thread, epoll, bounded by -t (default 120 s).  Prints
  *   ok=N fail=N resumed=N tickets=N secs=WALL proto=.. cipher=..
- * (tickets: the sessions the server sent, counted in resume mode only)
+ * (tickets: the sessions the server sent, counted in resume and reuse modes)
  * and exits 1 if anything failed or the time ran out.
  *
  * build: cc -O2 -o fixload fixload.c -lssl -lcrypto
@@ -41,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { M_KA, M_HS, M_RESUME };
+enum { M_KA, M_HS, M_RESUME, M_REUSE };
 enum { ST_CONNECT, ST_HANDSHAKE, ST_WRITE, ST_READ, ST_IDLE, ST_DONE };
 
 struct conn {
@@ -86,6 +92,8 @@ static void conn_close(struct conn *c, int success)
 		if (success && mode != M_KA)
 			SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN |
 							 SSL_RECEIVED_SHUTDOWN);
+		if (success && mode == M_REUSE && c->sess == NULL)
+			c->sess = SSL_get1_session(c->ssl);
 		if (success && mode == M_RESUME) {
 			SSL_SESSION *s = SSL_get1_session(c->ssl);
 			if (s != NULL && SSL_SESSION_is_resumable(s)) {
@@ -197,6 +205,12 @@ static void conn_event(struct conn *c)
 		SSL_set_tlsext_host_name(c->ssl, sni);
 		if (mode == M_RESUME && c->sess != NULL)
 			SSL_set_session(c->ssl, c->sess);
+		if (mode == M_REUSE && c->sess != NULL) {
+			/* a copy: the client marks what it used not resumable */
+			SSL_SESSION *d = SSL_SESSION_dup(c->sess);
+			SSL_set_session(c->ssl, d);
+			SSL_SESSION_free(d);
+		}
 		SSL_set_connect_state(c->ssl);
 		c->state = ST_HANDSHAKE;
 	}
@@ -316,7 +330,7 @@ int main(int argc, char **argv)
 		case 't': limit = atof(optarg); break;
 		default:
 			fprintf(stderr,
-				"usage: %s -a IP -p PORT -m ka|hs|resume -n N [-c CONC] "
+				"usage: %s -a IP -p PORT -m ka|hs|resume|reuse -n N [-c CONC] "
 				"[-s SNI] [-H HOST] [-u URI] [-t SECONDS]\n",
 				argv[0]);
 			return 2;
@@ -329,8 +343,10 @@ int main(int argc, char **argv)
 		mode = M_HS;
 	else if (strcmp(m, "resume") == 0)
 		mode = M_RESUME;
+	else if (strcmp(m, "reuse") == 0)
+		mode = M_REUSE;
 	else {
-		fprintf(stderr, "fixload: mode ka, hs or resume\n");
+		fprintf(stderr, "fixload: mode ka, hs, resume or reuse\n");
 		return 2;
 	}
 	if (total < 1 || conc < 1 || conc > 4096)
@@ -351,13 +367,13 @@ int main(int argc, char **argv)
 
 	ctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, mode == M_RESUME
+	SSL_CTX_set_session_cache_mode(ctx, mode >= M_RESUME
 						    ? SSL_SESS_CACHE_CLIENT |
 							      SSL_SESS_CACHE_NO_INTERNAL
 						    : SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_cert_verify_callback(ctx, no_chain_check, NULL);
-	if (mode == M_RESUME)
+	if (mode >= M_RESUME)
 		SSL_CTX_sess_set_new_cb(ctx, new_session);
 
 	epfd = epoll_create1(0);
