@@ -308,7 +308,7 @@ sys_total() { # without epoll_wait, whose count depends on batching
 	awk '$1 == "total" { t = $2 } $1 == "epoll_wait" || $1 == "epoll_pwait" { w += $2 } END { printf "%.2f", t - w }' "$1"
 }
 counts_report() {
-	local s t best_sys best_cg bt_sys bt_cg v u e_sys e_cg cpu
+	local s t best_sys best_cg bt_sys bt_cg v u e_sys e_cg cpu once
 	echo "<!-- counts: begin (bench/run.sh COUNTS=1 writes this section) -->"
 	echo "## Counts: syscalls and instructions per unit of work"
 	echo
@@ -384,10 +384,13 @@ counts_report() {
 		if [ "$s" = resume ]; then
 			echo
 			echo -n "With each ticket used once (fixload -m resume, as OpenSSL's client and browsers do), connections resumed of 200 (8 slots, so at most 192), tickets sent:"
+			once=""
 			for t in $CT_TERMS; do
-				[ -s "cnt.once.$t" ] && echo -n " $(cname "$t") $(awk '{ print $1 " (" $2 " tickets)" }' "cnt.once.$t");"
+				[ -s "cnt.once.$t" ] && once="$once${once:+;} $(cname "$t") $(awk '{ print $1 " (" $2 " tickets)" }' "cnt.once.$t")"
 			done
-			echo
+			echo "$once."
+			echo "A server that sends no new ticket on a resumed connection gets a full handshake on every other one."
+			echo "tlsceil's resumption sends a new ticket (OpenSSL's own ticket keys renew); a terminator that sends none does less than that ceiling."
 		fi
 		case $s in
 		hs-rsa) ceil_line "rsa:-t1" ;;
