@@ -223,22 +223,30 @@ static void cert_facts_signatures(struct cert_info *ci)
 	}
 }
 
-/* Validity, SHA-256 fingerprint, subject and issuer lines, and whether the
- * leaf or a chain certificate is self-signed. */
-static void cert_facts_identity(struct cert_info *ci)
+const char *cert_fingerprint(const X509 *x, char *buf, size_t len)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
+	if (len > 0)
+		buf[0] = '\0';
+	if (x == NULL || X509_digest(x, EVP_sha256(), md, &mdlen) != 1) {
+		ERR_clear_error();
+		return buf;
+	}
+	for (unsigned int i = 0; i < mdlen && 3 * i + 3 <= len; i++)
+		snprintf(buf + 3 * i, 4, i + 1 < mdlen ? "%02X:" : "%02X",
+			 md[i]);
+	return buf;
+}
+
+/* Validity, SHA-256 fingerprint, subject and issuer lines, and whether the
+ * leaf or a chain certificate is self-signed. */
+static void cert_facts_identity(struct cert_info *ci)
+{
 	ci->not_before = cert_asn1_time(X509_get0_notBefore(ci->leaf));
 	ci->not_after = cert_asn1_time(X509_get0_notAfter(ci->leaf));
-
-	if (X509_digest(ci->leaf, EVP_sha256(), md, &mdlen) == 1) {
-		for (unsigned int i = 0;
-		     i < mdlen && 3 * i + 3 <= sizeof(ci->fingerprint); i++)
-			snprintf(ci->fingerprint + 3 * i, 4,
-				 i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
-	}
+	cert_fingerprint(ci->leaf, ci->fingerprint, sizeof(ci->fingerprint));
 
 	cert_name_line(X509_get_subject_name(ci->leaf), ci->subject,
 		       sizeof(ci->subject));

@@ -486,6 +486,7 @@ static int main_probe(int argc, char **argv)
 	const char *target_text = NULL;
 	struct probe_options po = {.service = NULL, .target = NULL};
 	struct config_addr target = {0};
+	struct config_addr *nodes = NULL;
 	struct config *cfg = NULL;
 	struct rules_certs *pc = NULL;
 	struct probe_report rep = {0};
@@ -512,6 +513,27 @@ static int main_probe(int argc, char **argv)
 			break;
 		}
 	}
+	/* --pool NODE...: the operands are the nodes' admin endpoints. */
+	if (po.pool && optind < argc) {
+		po.nnodes = (size_t)(argc - optind);
+		nodes = calloc(po.nnodes, sizeof(*nodes));
+		if (!nodes)
+			return MAIN_EXIT_RUNTIME;
+		for (size_t i = 0; i < po.nnodes; i++) {
+			if (config_addr_parse(argv[optind + (int)i], &nodes[i],
+					      err, sizeof(err)) < 0) {
+				fprintf(stderr,
+					"edge443 probe: --pool %s: %s — give "
+					"each node's admin endpoint as "
+					"IP:PORT, e.g. 192.0.2.1:9443\n",
+					argv[optind + (int)i], err);
+				code = MAIN_EXIT_USAGE;
+				goto done;
+			}
+		}
+		po.nodes = nodes;
+		optind = argc;
+	}
 	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
 		return c;
 	if (target_text && po.pool) {
@@ -520,7 +542,8 @@ static int main_probe(int argc, char **argv)
 			"one address in place of a listener, --pool every "
 			"server of the pool backends — give one of them\n");
 		main_usage_error(a.cmd);
-		return MAIN_EXIT_USAGE;
+		code = MAIN_EXIT_USAGE;
+		goto done;
 	}
 	if (target_text) {
 		if (config_addr_parse(target_text, &target, err, sizeof(err)) <
@@ -590,6 +613,9 @@ done:
 	rules_certs_free(pc);
 	config_free(cfg);
 	free(target.text);
+	for (size_t i = 0; nodes && i < po.nnodes; i++)
+		free(nodes[i].text);
+	free(nodes);
 	return code;
 }
 
@@ -780,7 +806,7 @@ static const struct main_help main_helps[] = {
 	 "  2  usage error, or input that is no request\n"
 	 "  3  a file cannot be read or written\n"},
 	{"probe",
-	 "[-c FILE] [--service NAME] [--target IP:PORT] [--pool] "
+	 "[-c FILE] [--service NAME] [--target IP:PORT] [--pool [NODE...]] "
 	 "[--format text|json]",
 	 "Connect to every listen address of each service as a client, with\n"
 	 "the service FQDN as SNI and without SNI, and judge the chain\n"
@@ -805,6 +831,12 @@ static const struct main_help main_helps[] = {
 	 "                      each web-services TLS backend directly:\n"
 	 "                      pool-consistent if they do not all\n"
 	 "                      present the same certificate and chain\n"
+	 "  --pool NODE...      also fetch what each node of an edge443\n"
+	 "                      pool serves from its admin endpoint\n"
+	 "                      (NODE = IP:PORT of its admin, GET /served):\n"
+	 "                      pool-consistent unless every node serves\n"
+	 "                      this configuration's services with the same\n"
+	 "                      leaf and chain and passes the same check\n"
 	 "  --format text|json  text (default) or one JSON document\n"
 	 "  -h, --help          print this help and exit 0\n"
 	 "\n"

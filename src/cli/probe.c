@@ -590,6 +590,8 @@ int probe_run(const struct config *cfg, const struct rules_certs *pc,
 	for (size_t i = 0; i < cfg->nservices && rc >= 0; i++)
 		if (!only || &cfg->services[i] == only)
 			rc |= probe_service(&pctx, &cfg->services[i]);
+	if (rc >= 0 && opt && opt->nnodes > 0 && !opt->target)
+		rc |= probe_nodes(&pctx);
 done:
 	SSL_CTX_free(pctx.ctx);
 	free(pctx.probed);

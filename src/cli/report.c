@@ -635,12 +635,13 @@ void report_probe_text(FILE *out, const struct config *cfg,
 static json_t *report_probe_row_json(const struct probe_row *row)
 {
 	json_t *o = json_pack(
-		"{s:s, s:o, s:b, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, "
+		"{s:s, s:o, s:b, s:b, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, "
 		"s:o, s:o, s:o, s:f}",
 		"service", row->service, "backend",
 		report_string_or_null(row->backend), "pool_member", row->pool,
-		"target", row->target, "sni", report_string_or_null(row->sni),
-		"state", probe_state_name(row->state), "served_cn",
+		"node", row->node, "target", row->target, "sni",
+		report_string_or_null(row->sni), "state",
+		probe_state_name(row->state), "served_cn",
 		report_string_or_null(row->served_cn[0] ? row->served_cn
 							: NULL),
 		"subject",

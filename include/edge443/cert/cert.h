@@ -132,6 +132,10 @@ struct cert_info {
 			       path */
 };
 
+/* The SHA-256 fingerprint of X as "AA:BB:..." (95 characters) into BUF (96
+ * bytes hold it), "" when X is NULL.  Returns BUF. */
+const char *cert_fingerprint(const X509 *x, char *buf, size_t len);
+
 /* Load CERT_PATH (leaf first, may carry intermediates), CHAIN_PATH and KEY_PATH
  * (either may be NULL) and fill in every fact.  Always returns a new object
  * (NULL only on allocation failure); problems are recorded in ->errors. */

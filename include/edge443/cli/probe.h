@@ -12,7 +12,9 @@
  * server of each pool backend directly — passthrough backends, whose
  * members terminate TLS themselves, and web-services backends that speak
  * TLS — and reports pool-consistent when they do not all present the same
- * leaf and chain.  Every connect and handshake is bounded by the configured
+ * leaf and chain.  With --pool NODE... (probe_nodes.c) it also fetches
+ * each node's /served document from its admin endpoint and compares it
+ * with the plan.  Every connect and handshake is bounded by the configured
  * connect_timeout: a probe never hangs.  Nothing here prints: report.c
  * formats the rows and findings.
  */
@@ -62,8 +64,9 @@ struct probe_row {
 	const char *backend; /* borrowed: the backend name for a backend row,
 				else NULL */
 	bool pool;	     /* a pool member probed directly (--pool) */
-	char target[80];     /* "127.0.2.11:443" as connected to */
-	char *sni;	     /* owned; NULL when no SNI was sent */
+	bool node;	 /* what a node of the pool reports (--pool NODE...) */
+	char target[80]; /* "127.0.2.11:443" as connected to */
+	char *sni;	 /* owned; NULL when no SNI was sent */
 	enum probe_state state;
 	char served_cn[256];  /* CN of the leaf served, "" when none */
 	char subject[256];    /* one-line subject of the leaf served */
@@ -96,6 +99,11 @@ struct probe_options {
 	bool pool;	 /* --pool: also connect to every server of each
 			    passthrough backend and each TLS backend of a
 			    web-services service directly; ignored with a target */
+	/* --pool NODE...: the admin endpoints of the pool's nodes, whose
+	 * /served documents are compared with this configuration's plan
+	 * (probe_nodes.c); borrowed */
+	const struct config_addr *nodes;
+	size_t nnodes;
 };
 
 /* The connect timeout that probe uses for CFG: cfg->connect_timeout, or 5 s

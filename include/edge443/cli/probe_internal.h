@@ -3,8 +3,9 @@
  * Not part of the probe API: other modules include probe.h.  The files
  * depend one way: probe.c (what to probe, and the judging of what a
  * listener or a re-encrypting backend served) uses probe_pool.c (--pool:
- * every member of a pool backend, and the pool-consistent verdict), and
- * both use probe_row.c (the rows of the report) and probe_io.c (one client
+ * every member of a pool backend, and the pool-consistent verdict) and
+ * probe_nodes.c (--pool NODE...: the nodes' /served documents), and all
+ * use probe_row.c (the rows of the report) and probe_io.c (one client
  * connection: a non-blocking TCP connect and an OpenSSL client handshake,
  * both bounded by one deadline).  The judging functions take certificate
  * facts (struct cert_info) and never touch the network, so
@@ -13,6 +14,7 @@
 #ifndef EDGE443_PROBE_INTERNAL_H
 #define EDGE443_PROBE_INTERNAL_H
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -184,5 +186,20 @@ bool probe_pool_applies(const struct config_service *svc,
  * for SVC, for the MATCHES PLAN column.  0, -1 out of memory. */
 int probe_pool(struct probe_ctx *pctx, const struct config_service *svc,
 	       const struct config_cert *cc, const struct cert_info *planned);
+
+/* ---- probe_nodes.c: --pool NODE... ----------------------------------------
+ */
+
+/* Fetch every node's /served (pctx->opt->nodes) and judge it: a row per node
+ * and service, pool-consistent for every difference from the plan, and
+ * unreachable for a node that does not answer.  0, -1 out of memory. */
+int probe_nodes(struct probe_ctx *pctx);
+
+/* Judge one node's /served document DOC against the plan of pctx->cfg and
+ * pctx->pc: the same services (FQDN, mode, listen), the same leaf and chain
+ * on each, and (MINE not NULL: this configuration's check) the same
+ * findings.  Rows and findings go to pctx->out.  0, -1 out of memory. */
+int probe_nodes_judge(struct probe_ctx *pctx, const char *node,
+		      const json_t *doc, const struct findings *mine);
 
 #endif

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "edge443/cert/cert.h"
 #include "edge443/cli/probe_internal.h"
 #include "edge443/rules/rules.h"
@@ -438,6 +440,123 @@ static void test_pool_applies(void **state)
 	assert_false(probe_pool_applies(svc_named(t, "access"), NULL));
 }
 
+/* ---- --pool NODE...: a node's /served document ----------------------------
+ */
+
+/* The /served document of a node that serves T's plan exactly. */
+static json_t *node_doc(struct test_probe *t)
+{
+	json_t *services = json_array();
+	char fp[96];
+
+	for (size_t i = 0; i < t->cfg->nservices; i++) {
+		const struct config_service *svc = &t->cfg->services[i];
+		const struct config_cert *cc =
+			config_find_cert(t->cfg, svc->certificate);
+		const struct cert_info *ci = probe_planned(&t->pctx, cc);
+		json_t *chain = json_array(), *listen = json_array();
+
+		assert_non_null(ci);
+		for (int k = 0; k < sk_X509_num(ci->chain); k++)
+			json_array_append_new(
+				chain, json_string(cert_fingerprint(
+					       sk_X509_value(ci->chain, k), fp,
+					       sizeof(fp))));
+		for (size_t k = 0; k < svc->nlisten; k++)
+			json_array_append_new(listen,
+					      json_string(svc->listen[k].text));
+		json_array_append_new(
+			services,
+			json_pack("{s:s, s:s, s:s, s:o, s:[{s:s, s:s, s:o}]}",
+				  "name", svc->name, "fqdn", svc->fqdn, "mode",
+				  config_mode_name(svc->mode), "listen", listen,
+				  "certificates", "name", svc->certificate,
+				  "leaf_sha256", ci->fingerprint,
+				  "chain_sha256", chain));
+	}
+	return json_pack("{s:o, s:[]}", "services", services, "findings");
+}
+
+static json_t *node_service(json_t *doc, const char *name)
+{
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "services"), i, s)
+	{
+		if (strcmp(json_string_value(json_object_get(s, "name")),
+			   name) == 0)
+			return s;
+	}
+	fail_msg("no service %s in the document", name);
+	return NULL;
+}
+
+static void test_nodes_same(void **state)
+{
+	struct test_probe *t = *state;
+	struct findings mine = {0};
+	json_t *doc = node_doc(t);
+
+	assert_int_equal(
+		probe_nodes_judge(&t->pctx, "192.0.2.1:9443", doc, &mine), 0);
+	assert_int_equal(t->rep.findings.n, 0);
+	assert_int_equal(t->rep.n, t->cfg->nservices); /* a row each */
+	for (size_t i = 0; i < t->rep.n; i++) {
+		assert_true(t->rep.rows[i].node);
+		assert_int_equal(t->rep.rows[i].match, PROBE_MATCH_YES);
+	}
+	json_decref(doc);
+}
+
+static void test_nodes_differ(void **state)
+{
+	struct test_probe *t = *state;
+	struct findings mine = {0};
+	json_t *doc = node_doc(t), *ws = node_service(doc, "ws"), *extra;
+	json_t *cert = json_array_get(json_object_get(ws, "certificates"), 0);
+	const struct finding *f;
+
+	/* Another leaf on ws, another mode on cwa, no access service, a
+	 * service the configuration lacks, and a finding it lacks. */
+	json_object_set_new(cert, "leaf_sha256", json_string("AB:CD"));
+	json_object_set_new(node_service(doc, "cwa"), "mode",
+			    json_string("terminate"));
+	extra = json_deep_copy(node_service(doc, "access"));
+	json_object_set_new(extra, "name", json_string("other"));
+	json_array_append_new(json_object_get(doc, "services"), extra);
+	json_array_remove(json_object_get(doc, "services"), 0); /* access */
+	json_array_append_new(json_object_get(doc, "findings"),
+			      json_pack("{s:s, s:s, s:s}", "severity", "warn",
+					"rule", "expires-soon", "subject",
+					"certificate \"web\""));
+	assert_int_equal(
+		probe_nodes_judge(&t->pctx, "192.0.2.2:9443", doc, &mine), 0);
+	assert_int_equal(count_rule(&t->rep.findings, "pool-consistent"), 5);
+	f = find_rule(&t->rep.findings, "pool-consistent");
+	assert_int_equal(f->severity, FINDING_ERROR);
+	for (size_t i = 0; i < t->rep.findings.n; i++)
+		has(t->rep.findings.items[i].message, "node 192.0.2.2:9443 ");
+	{
+		char all[8192] = "";
+		for (size_t i = 0; i < t->rep.findings.n; i++) {
+			strncat(all, t->rep.findings.items[i].message,
+				sizeof(all) - strlen(all) - 1);
+			strncat(all, "\n", sizeof(all) - strlen(all) - 1);
+		}
+		has(all, "does not serve service \"access\"");
+		has(all, "serves certificate \"web\" as leaf AB:CD");
+		has(all, "serves service \"cwa\" as www.example.com, "
+			 "terminate");
+		has(all, "serves service \"other\", which this configuration "
+			 "does not have");
+		has(all, "passes another check: its configuration gives warn "
+			 "expires-soon for certificate \"web\"");
+		has(all, "copy probe.conf");
+	}
+	json_decref(doc);
+}
+
 #define T(f)                                                                   \
 	cmocka_unit_test_setup_teardown(f, test_probe_setup,                   \
 					test_probe_teardown)
@@ -454,6 +573,8 @@ int main(void)
 		T(test_pool_consistent_other_leaf),
 		T(test_pool_consistent_other_chain),
 		T(test_pool_applies),
+		T(test_nodes_same),
+		T(test_nodes_differ),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
