@@ -429,13 +429,46 @@ static size_t cert_extra_by_path(const struct cert_info *ci,
 	return extra;
 }
 
+X509_STORE *cert_trust_load(const char *trust_file, char *err, size_t errlen)
+{
+	char reason[256];
+	struct stat st;
+	X509_STORE *store;
+
+	if (trust_file == NULL) {
+		snprintf(err, errlen, "no trust file named");
+		return NULL;
+	}
+	/* Say plainly what is wrong with the trust file before OpenSSL does. */
+	if (stat(trust_file, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", trust_file, strerror(errno));
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory", trust_file);
+		return NULL;
+	}
+	store = X509_STORE_new();
+	if (store == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (X509_STORE_load_file(store, trust_file) != 1) {
+		ossl_err_drain(reason, sizeof(reason));
+		snprintf(err, errlen, "%s: holds no usable PEM certificate: %s",
+			 trust_file, reason[0] ? reason : "unknown error");
+		X509_STORE_free(store);
+		return NULL;
+	}
+	return store;
+}
+
 int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
 		      size_t errlen)
 {
 	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	char reason[256], who[256];
-	struct stat st;
 	int rc = -1, ok, e, depth;
 	X509 *bad;
 
@@ -443,29 +476,12 @@ int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
 		snprintf(err, errlen, "no certificate to verify");
 		return -1;
 	}
-	if (trust_file == NULL) {
-		snprintf(err, errlen, "no trust file named");
+	store = cert_trust_load(trust_file, err, errlen);
+	if (store == NULL)
 		return -1;
-	}
-	/* Say plainly what is wrong with the trust file before OpenSSL does. */
-	if (stat(trust_file, &st) != 0) {
-		snprintf(err, errlen, "%s: %s", trust_file, strerror(errno));
-		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s: is a directory", trust_file);
-		return -1;
-	}
-	store = X509_STORE_new();
 	ctx = X509_STORE_CTX_new();
-	if (store == NULL || ctx == NULL) {
+	if (ctx == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	if (X509_STORE_load_file(store, trust_file) != 1) {
-		ossl_err_drain(reason, sizeof(reason));
-		snprintf(err, errlen, "%s: holds no usable PEM certificate: %s",
-			 trust_file, reason[0] ? reason : "unknown error");
 		goto out;
 	}
 	if (X509_STORE_CTX_init(ctx, store, ci->leaf, ci->chain) != 1) {

@@ -514,7 +514,15 @@ static int probe_backend(struct probe_ctx *pctx,
 			return 0;
 	pctx->probed[pctx->nprobed++] = be;
 
-	ctx = tls_client_ctx_new(cfg, be, err, sizeof(err));
+	/* The trust store as run loads it (the validation's cert_trust_load),
+	 * so the probe verifies exactly as edge443 would. */
+	X509_STORE *trust =
+		be->verify && be->trust_file
+			? cert_trust_load(be->trust_file, err, sizeof(err))
+			: NULL;
+	if (!be->verify || trust)
+		ctx = tls_client_ctx_new(cfg, be, trust, err, sizeof(err));
+	X509_STORE_free(trust);
 	if (!ctx)
 		return findings_add(
 			&pctx->out->findings, FINDING_ERROR, "backend-verify",

@@ -117,6 +117,7 @@ bool runtime_service_covers(const struct runtime_service *rs, const char *name)
 }
 
 struct runtime *runtime_new(struct config *cfg, const struct rules_certs *certs,
+			    X509_STORE *const *trust,
 			    struct tls_tickets *tickets, char *err,
 			    size_t errlen)
 {
@@ -154,8 +155,9 @@ struct runtime *runtime_new(struct config *cfg, const struct rules_certs *certs,
 		}
 		if (be->tls) {
 			char why[512];
-			rb->client_ctx =
-				tls_client_ctx_new(cfg, be, why, sizeof(why));
+			rb->client_ctx = tls_client_ctx_new(
+				cfg, be, trust ? trust[i] : NULL, why,
+				sizeof(why));
 			if (!rb->client_ctx) {
 				snprintf(err, errlen,
 					 "%s:%d: backend \"%s\": %s", cfg->file,

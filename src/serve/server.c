@@ -132,7 +132,7 @@ static struct runtime *server_runtime(struct validated *v,
 	struct runtime *rt;
 
 	v->cfg = NULL;
-	rt = runtime_new(cfg, v->certs, tickets, err, errlen);
+	rt = runtime_new(cfg, v->certs, v->backend_trust, tickets, err, errlen);
 	validate_free(v);
 	return rt;
 }
@@ -307,29 +307,32 @@ static void server_notify_reloaded(const struct server *srv,
 		notify_send(NOTIFY_READY, "%s", served);
 }
 
-/* The ticket keys for the configuration CFG that a reload brings: read
- * again from its ticket_key_file (rotated by `edge443 tickets rotate` and
- * copied to every node), else the running random keys, or new random keys
- * when the running ones came from a file.  A new reference (the caller
- * frees it), or NULL with the reason in err: the running keys stay. */
+/* The ticket keys of model V: its ticket_key_file's keys (read and judged
+ * by the validation), else new random keys.  NULL with the reason in err. */
+static struct tls_tickets *server_tickets(const struct validated *v, char *err,
+					  size_t errlen)
+{
+	if (v->nticket_keys > 0)
+		return tls_tickets_from_keys(v->ticket_keys, v->nticket_keys,
+					     err, errlen);
+	return tls_tickets_new(NULL, err, errlen);
+}
+
+/* The ticket keys for the model V that a reload brings: its
+ * ticket_key_file's keys, read again by the validation (rotated by
+ * `edge443 tickets rotate` and copied to every node), else the running
+ * random keys, or new random keys when the running ones came from a file.  A
+ * new reference (the caller frees it), or NULL with the reason in err: the
+ * running keys stay. */
 static struct tls_tickets *server_reload_tickets(struct server *srv,
-						 const struct config *cfg,
+						 const struct validated *v,
 						 char *err, size_t errlen)
 {
-	char why[512];
-	struct tls_tickets *t;
-
-	if (cfg->ticket_key_file == NULL && !srv->tickets_from_file) {
+	if (v->nticket_keys == 0 && !srv->tickets_from_file) {
 		tls_tickets_ref(srv->tickets);
 		return srv->tickets;
 	}
-	t = tls_tickets_new(cfg->ticket_key_file, why, sizeof(why));
-	if (!t && cfg->ticket_key_file_line > 0)
-		snprintf(err, errlen, "%s:%d: ticket_key_file: %s", cfg->file,
-			 cfg->ticket_key_file_line, why);
-	else if (!t)
-		snprintf(err, errlen, "session tickets: %s", why);
-	return t;
+	return server_tickets(v, err, errlen);
 }
 
 static void server_reload(struct server *srv)
@@ -359,7 +362,7 @@ static void server_reload(struct server *srv)
 	}
 	enum log_level level = v->cfg->log_level;
 	struct tls_tickets *tickets =
-		server_reload_tickets(srv, v->cfg, err, sizeof(err));
+		server_reload_tickets(srv, v, err, sizeof(err));
 	if (!tickets) {
 		log_error("reload: %s; the previous configuration and its "
 			  "ticket keys keep serving",
@@ -542,15 +545,11 @@ static int server_prepare(struct server *srv, struct validated *v)
 		validate_free(v);
 		return -1;
 	}
-	srv->tickets = tls_tickets_new(cfg->ticket_key_file, err, sizeof(err));
-	srv->tickets_from_file = cfg->ticket_key_file != NULL;
+	srv->tickets = server_tickets(v, err, sizeof(err));
+	srv->tickets_from_file = v->nticket_keys > 0;
 	if (!srv->tickets) {
-		if (cfg->ticket_key_file_line > 0)
-			fprintf(stderr, "error %s:%d: ticket_key_file: %s\n",
-				cfg->file, cfg->ticket_key_file_line, err);
-		else
-			fprintf(stderr, "error %s: session tickets: %s\n",
-				cfg->file, err);
+		fprintf(stderr, "error %s: session tickets: %s\n", cfg->file,
+			err);
 		validate_free(v);
 		return -1;
 	}

@@ -9,7 +9,8 @@
  * passthrough by running OpenSSL itself on a memory BIO.  It reads no
  * certificate or key file: a server context is built from the objects that
  * the validation loaded and judged (struct tls_cert), so what is served is
- * what was checked; the one file it reads is a backend's trust_file.  Name
+ * what was checked, and a backend's trust store is the one the validation
+ * loaded (cert_trust_load): it reads no file at all.  Name
  * matching and the SNI parser are tls_name.c's, the listener's client-hello
  * callback tls_sni.c's.  It knows nothing about sockets or libevent and
  * prints nothing.  Error queue: the constructors (main thread) clear the
@@ -488,12 +489,11 @@ done:
 /* ---- client contexts (re-encrypt) -------------------------------------- */
 
 SSL_CTX *tls_client_ctx_new(const struct config *cfg,
-			    const struct config_backend *be, char *err,
-			    size_t errlen)
+			    const struct config_backend *be, X509_STORE *trust,
+			    char *err, size_t errlen)
 {
 	SSL_CTX *ctx = NULL;
 	char what[600];
-	struct stat st;
 
 	if (be->verify && be->trust_file == NULL) {
 		ossl_err_printf(
@@ -521,15 +521,14 @@ SSL_CTX *tls_client_ctx_new(const struct config *cfg,
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (be->verify) {
-		if (stat(be->trust_file, &st) != 0) {
-			ossl_err_printf(err, errlen, "trust_file %s: %s",
-					be->trust_file, strerror(errno));
+		if (trust == NULL) {
+			ossl_err_printf(err, errlen,
+					"trust_file %s was not loaded by the "
+					"validation",
+					be->trust_file);
 			goto fail;
 		}
-		snprintf(what, sizeof(what), "cannot load trust_file %s",
-			 be->trust_file);
-		if (SSL_CTX_load_verify_file(ctx, be->trust_file) != 1)
-			goto ssl_fail;
+		SSL_CTX_set1_cert_store(ctx, trust);
 		/* OpenSSL's default depth (100) verifies the whole chain; a
 		 * depth of 1 (nginx's default) rejects two intermediates. */
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);

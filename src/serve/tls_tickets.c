@@ -77,6 +77,27 @@ static struct tls_tickets *tls_tickets_alloc(void)
 	return t;
 }
 
+struct tls_tickets *tls_tickets_from_keys(const struct ticket_key *keys,
+					  size_t n, char *err, size_t errlen)
+{
+	struct tls_tickets *t;
+
+	if (n == 0 || n > TICKET_FILE_MAX_KEYS) {
+		ossl_err_printf(err, errlen, "session tickets: %zu keys", n);
+		return NULL;
+	}
+	t = tls_tickets_alloc();
+	if (t == NULL) {
+		ossl_err_printf(err, errlen, "session tickets: out of memory");
+		return NULL;
+	}
+	t->from_file = true;
+	memcpy(t->keys, keys, n * sizeof(*keys));
+	t->nkeys = n;
+	t->enc = ticket_file_encrypting(n);
+	return t;
+}
+
 struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen)
 {
 	struct tls_tickets *t = tls_tickets_alloc();

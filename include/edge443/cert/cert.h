@@ -154,6 +154,11 @@ void cert_free(struct cert_info *ci);
  * chain_detail, chain_has_root and chain_extra.  Returns 0 when verification
  * ran (whatever its result), -1 when the trust file could not be read (reason
  * in err). */
+/* A new trust store holding the certificates of TRUST_FILE (PEM), or NULL
+ * with the reason in err (missing, a directory, no usable certificate).
+ * The caller frees it (X509_STORE_free). */
+X509_STORE *cert_trust_load(const char *trust_file, char *err, size_t errlen);
+
 int cert_verify_chain(struct cert_info *ci, const char *trust_file, char *err,
 		      size_t errlen);
 

@@ -6,16 +6,24 @@
  * never reads a certificate or key file again, so a file replaced after the
  * check is not served until a reload has validated it.
  *
- * Ownership: a struct validated owns its configuration, its certificate set
- * and its findings; validate_free releases what is still in it.  A caller
- * that keeps the configuration (runtime_new takes it) sets v->cfg to NULL
- * first.  Not thread-safe; call from the main thread.
+ * Besides the certificate sections it loads what else serving needs from
+ * a file: the trust store of every backend that verifies its servers, and
+ * the session-ticket keys of ticket_key_file; a file that cannot be used is
+ * a file-unreadable error, found by check.
+ *
+ * Ownership: a struct validated owns its configuration, its certificate set,
+ * its trust stores, its ticket keys and its findings; validate_free releases
+ * what is still in it.  A caller that keeps the configuration (runtime_new
+ * takes it) sets v->cfg to NULL first.  Not thread-safe; call from the main
+ * thread.
  */
 #ifndef EDGE443_VALIDATE_H
 #define EDGE443_VALIDATE_H
 
+#include <openssl/x509.h>
 #include <time.h>
 
+#include "edge443/cert/ticket_file.h"
 #include "edge443/config/config.h"
 #include "edge443/rules/rules.h"
 
@@ -33,8 +41,16 @@ struct validated {
 	struct rules_certs *certs; /* parallel to cfg->certs: leaf, chain,
 				    * key and facts, as judged */
 	struct findings findings;  /* every finding of the plan rules */
-	char *config_errors;	   /* config_load's messages ("FILE:LINE: ...\n"
-				    * each) when cfg is NULL, else NULL */
+	/* Parallel to cfg->backends: the trust store of each backend that
+	 * verifies its servers (tls and verify with a trust_file), else NULL.
+	 * NULL itself when the configuration has no backend. */
+	X509_STORE **backend_trust;
+	size_t nbackend_trust; /* = cfg->nbackends (cfg may go first) */
+	/* The keys of ticket_key_file, oldest first (0: none configured). */
+	struct ticket_key ticket_keys[TICKET_FILE_MAX_KEYS];
+	size_t nticket_keys;
+	char *config_errors; /* config_load's messages ("FILE:LINE: ...\n"
+			      * each) when cfg is NULL, else NULL */
 };
 
 /* Load PATH, load and verify every certificate it names, and apply every

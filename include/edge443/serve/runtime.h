@@ -57,13 +57,15 @@ struct runtime {
 #define RUNTIME_MAX_CERTS CONFIG_MAX_LISTENER_CERTS
 
 /* Build the runtime for CFG (taking ownership of CFG on success and on
- * failure) from CERTS, the certificate set loaded and judged with it
- * (validate.h; borrowed: the runtime takes its own references on what it
- * keeps, so the caller may free CERTS afterwards).  No certificate or key
- * file is read here.  TICKETS is shared by every server context (may be
- * NULL).  Returns a runtime with one reference, or NULL with the reason in
- * err. */
+ * failure) from CERTS, the certificate set loaded and judged with it, and
+ * TRUST, the trust stores of its backends, parallel to cfg->backends (may be
+ * NULL when no backend verifies) (validate.h; both borrowed: the runtime
+ * takes its own references on what it keeps, so the caller may free them
+ * afterwards).  No file is read here.  TICKETS is shared by every server
+ * context (may be NULL).  Returns a runtime with one reference, or NULL with
+ * the reason in err. */
 struct runtime *runtime_new(struct config *cfg, const struct rules_certs *certs,
+			    X509_STORE *const *trust,
 			    struct tls_tickets *tickets, char *err,
 			    size_t errlen);
 

@@ -58,12 +58,14 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 			    size_t errlen);
 
 /* A client context for re-encrypting to backend BE: verification against
- * be->trust_file with full chain depth (unless be->verify is false), TLS
- * versions 1.2+.  The name check is per connection: tls_client_ssl_new.
+ * TRUST (the store of be->trust_file, loaded by the validation; the context
+ * takes its own reference) with full chain depth, unless be->verify is
+ * false (TRUST is then ignored and may be NULL); TLS versions 1.2+.  No
+ * file is read.  The name check is per connection: tls_client_ssl_new.
  * NULL with the reason in err. */
 SSL_CTX *tls_client_ctx_new(const struct config *cfg,
-			    const struct config_backend *be, char *err,
-			    size_t errlen);
+			    const struct config_backend *be, X509_STORE *trust,
+			    char *err, size_t errlen);
 
 /* A client SSL for one backend connection: SNI = be->verify_name and, when
  * verifying, SSL_set1_host(verify_name).  NULL on failure. */

@@ -10,6 +10,8 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 
+#include "edge443/cert/ticket_file.h"
+
 /* Session-ticket keys shared by every server context of one process (and,
  * with ticket_key_file, by several machines).  Random keys rotate hourly:
  * the newest encrypts, the two before still decrypt.  File keys follow the
@@ -20,6 +22,10 @@ struct tls_tickets;
  * tls_tickets_rotate); the format is ticket_file.h's; err says why it
  * failed. */
 struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen);
+/* Keys already read (the validated model's ticket_key_file: N keys, oldest
+ * first, 1 <= N <= TICKET_FILE_MAX_KEYS; copied), with the file's roles. */
+struct tls_tickets *tls_tickets_from_keys(const struct ticket_key *keys,
+					  size_t n, char *err, size_t errlen);
 /* Rotate the random keys if due (call from a timer on the main thread);
  * a no-op for file-based keys.  Thread-safe against the ticket callback. */
 void tls_tickets_rotate(struct tls_tickets *t);

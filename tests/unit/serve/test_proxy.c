@@ -191,7 +191,7 @@ static struct runtime *test_runtime(int backend_port, int handshake_timeout,
 		fail_msg("config: %s", err);
 	struct rules_certs *pc = rules_load_certs(cfg);
 	assert_non_null(pc);
-	rt = runtime_new(cfg, pc, NULL, err, sizeof(err));
+	rt = runtime_new(cfg, pc, NULL, NULL, err, sizeof(err));
 	rules_certs_free(pc);
 	if (!rt)
 		fail_msg("runtime: %s", err);

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "edge443/cert/ticket_file.h"
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -90,8 +92,9 @@ static int test_setup(void **state)
 
 static int test_teardown(void **state)
 {
-	const char *files[] = {"trust.pem", "chain.pem", "pub.crt", "pub.key",
-			       "rt.conf"};
+	const char *files[] = {"trust.pem",	  "chain.pem", "pub.crt",
+			       "pub.key",	  "rt.conf",   "rt2.conf",
+			       "internal-ca.crt", "t.keys"};
 	char path[512];
 
 	(void)state;
@@ -131,7 +134,8 @@ static void test_serves_the_validated_objects(void **state)
 	test_copy("garbage.pem", "pub.key");
 	cfg = v->cfg;
 	v->cfg = NULL;
-	rt = runtime_new(cfg, v->certs, NULL, err, sizeof(err));
+	rt = runtime_new(cfg, v->certs, v->backend_trust, NULL, err,
+			 sizeof(err));
 	validate_free(v); /* the runtime keeps its own references */
 	if (!rt)
 		fail_msg("runtime: %s", err);
@@ -224,11 +228,138 @@ static void test_validate_results(void **state)
 	validate_free(NULL);
 }
 
+/* A validated model with BACKEND (a backend section named "b") and GLOBAL
+ * (global settings) in place of the plain ones. */
+static struct validated *test_validate_with(const char *global,
+					    const char *backend)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rt2.conf", test_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"trust_file = \"trust.pem\"\n%s"
+		"certificate pub {\n"
+		"  cert = \"pub.crt\"\n"
+		"  chain = \"chain.pem\"\n"
+		"  key = \"pub.key\"\n"
+		"}\n%s"
+		"service cwa {\n"
+		"  fqdn = \"cwa.example.com\"\n"
+		"  listen = \"127.0.0.1:443\"\n"
+		"  certificate = \"pub\"\n"
+		"  mode = \"reencrypt\"\n"
+		"  backend = \"b\"\n"
+		"}\n",
+		global, backend);
+	assert_int_equal(fclose(f), 0);
+	return validate(path, time(NULL));
+}
+
+static const struct finding *test_finding(const struct validated *v,
+					  const char *rule, int line)
+{
+	for (size_t i = 0; i < v->findings.n; i++)
+		if (strcmp(v->findings.items[i].rule, rule) == 0 &&
+		    v->findings.items[i].line == line)
+			return &v->findings.items[i];
+	return NULL;
+}
+
+/* What serving needs besides the certificates is loaded by the validation
+ * too: the backend's trust store and the ticket keys, so a file that
+ * cannot be used is check's error (file-unreadable, at its line), and the
+ * runtime is built from what was loaded. */
+static void test_model_trust_and_tickets(void **state)
+{
+	static const char good_be[] = "backend b {\n"
+				      "  servers = {\"127.0.0.1:9\"}\n"
+				      "  tls = true\n"
+				      "  trust_file = \"internal-ca.crt\"\n"
+				      "  verify_name = \"cwa01.corp.example\"\n"
+				      "}\n";
+	static const char bad_be[] = "backend b {\n"
+				     "  servers = {\"127.0.0.1:9\"}\n"
+				     "  tls = true\n"
+				     "  trust_file = \"no-such-ca.crt\"\n"
+				     "  verify_name = \"cwa01.corp.example\"\n"
+				     "}\n";
+	char keys[512], global[600], err[1024];
+	const struct finding *f;
+	struct validated *v;
+	struct runtime *rt;
+	struct config *cfg;
+	FILE *k;
+
+	(void)state;
+	test_copy("internal-ca.crt", "internal-ca.crt");
+	v = test_validate_with("", good_be);
+	assert_non_null(v);
+	if (v->result != VALIDATE_OK)
+		fail_msg("good layout: %s %s",
+			 v->findings.n ? v->findings.items[0].rule : "-",
+			 v->findings.n ? v->findings.items[0].message : "");
+	assert_int_equal(v->nbackend_trust, 1);
+	assert_non_null(v->backend_trust[0]);
+	/* The trust file is gone before the runtime is built: nothing is
+	 * read again, so it builds. */
+	snprintf(keys, sizeof(keys), "%s/internal-ca.crt", test_dir);
+	unlink(keys);
+	cfg = v->cfg;
+	v->cfg = NULL;
+	rt = runtime_new(cfg, v->certs, v->backend_trust, NULL, err,
+			 sizeof(err));
+	validate_free(v);
+	if (!rt)
+		fail_msg("runtime: %s", err);
+	assert_non_null(rt->backends[0].client_ctx);
+	runtime_unref(rt);
+
+	v = test_validate_with("", bad_be);
+	assert_non_null(v);
+	assert_int_equal(v->result, VALIDATE_PLAN_ERRORS);
+	f = test_finding(v, "file-unreadable", 10); /* trust_file's line */
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "no-such-ca.crt"));
+	assert_string_equal(f->subject, "backend \"b\"");
+	validate_free(v);
+
+	/* ticket_key_file: good keys are in the model; a broken file is an
+	 * error at its line, with what to do. */
+	test_copy("internal-ca.crt", "internal-ca.crt");
+	snprintf(keys, sizeof(keys), "%s/t.keys", test_dir);
+	assert_int_equal(
+		ticket_file_rotate(keys, 3, NULL, NULL, err, sizeof(err)), 0);
+	snprintf(global, sizeof(global), "ticket_key_file = \"t.keys\"\n");
+	v = test_validate_with(global, good_be);
+	assert_non_null(v);
+	assert_int_equal(v->result, VALIDATE_OK);
+	assert_int_equal(v->nticket_keys, 3);
+	validate_free(v);
+	k = fopen(keys, "w");
+	assert_non_null(k);
+	fputs("not a key\n", k);
+	fclose(k);
+	v = test_validate_with(global, good_be);
+	assert_non_null(v);
+	assert_int_equal(v->result, VALIDATE_PLAN_ERRORS);
+	assert_int_equal(v->nticket_keys, 0);
+	f = test_finding(v, "file-unreadable", 2);
+	assert_non_null(f);
+	assert_non_null(strstr(f->message, "ticket_key_file"));
+	assert_non_null(strstr(f->message, "edge443 tickets rotate"));
+	validate_free(v);
+	unlink(keys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_serves_the_validated_objects),
 		cmocka_unit_test(test_validate_results),
+		cmocka_unit_test(test_model_trust_and_tickets),
 	};
 	return cmocka_run_group_tests(tests, test_setup, test_teardown);
 }

@@ -787,7 +787,14 @@ static int test_backend_handshake(const char *be_name, long *verify,
 			     sizeof(err));
 	if (sctx == NULL)
 		fail_msg("%s", err);
-	cctx = tls_client_ctx_new(cfg, be, err, sizeof(err));
+	/* The store the validation would load (none for verify = false). */
+	X509_STORE *trust = be->trust_file ? cert_trust_load(be->trust_file,
+							     err, sizeof(err))
+					   : NULL;
+	if (be->trust_file && trust == NULL)
+		fail_msg("%s", err);
+	cctx = tls_client_ctx_new(cfg, be, trust, err, sizeof(err));
+	X509_STORE_free(trust); /* the context holds its own reference */
 	if (cctx == NULL)
 		fail_msg("%s", err);
 	srv = SSL_new(sctx);
@@ -840,13 +847,21 @@ static void test_client_trust_file_errors(void **state)
 	char err[1024] = "";
 
 	assert_null(tls_client_ctx_new(cfg, config_find_backend(cfg, "notrust"),
-				       err, sizeof(err)));
+				       NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "trust_file"));
 
+	/* A trust file that cannot be loaded: the validation says so (a
+	 * file-unreadable finding of check), and a context without the store
+	 * it would have loaded is refused, without reading the file. */
+	err[0] = '\0';
+	assert_null(cert_trust_load(
+		config_find_backend(cfg, "missingtrust")->trust_file, err,
+		sizeof(err)));
+	assert_non_null(strstr(err, "no-such-ca.crt"));
 	err[0] = '\0';
 	assert_null(tls_client_ctx_new(cfg,
 				       config_find_backend(cfg, "missingtrust"),
-				       err, sizeof(err)));
+				       NULL, err, sizeof(err)));
 	assert_non_null(strstr(err, "no-such-ca.crt"));
 	assert_int_equal(ERR_peek_error(), 0);
 	config_free(cfg);
@@ -1672,7 +1687,7 @@ static void test_runtime_covers(void **state)
 	assert_int_equal(cfg->nservices, 5);
 	struct rules_certs *pc = rules_load_certs(cfg);
 	assert_non_null(pc);
-	rt = runtime_new(cfg, pc, NULL, err, sizeof(err));
+	rt = runtime_new(cfg, pc, NULL, NULL, err, sizeof(err));
 	rules_certs_free(pc);
 	if (rt == NULL)
 		fail_msg("runtime: %s", err);
