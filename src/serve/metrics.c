@@ -107,7 +107,7 @@ void metrics_render(struct evbuffer *out, const struct metrics_totals *t,
 		out,
 		"# HELP edge443_tls_handshakes_total Client TLS handshakes "
 		"completed, full or resumed (a session ticket, from any node "
-		"that shares ticket_key_file, or the session cache).\n"
+		"that shares ticket_key_file).\n"
 		"# TYPE edge443_tls_handshakes_total counter\n"
 		"edge443_tls_handshakes_total{kind=\"full\"} %llu\n"
 		"edge443_tls_handshakes_total{kind=\"resumed\"} %llu\n",
