@@ -24,7 +24,6 @@
 #include "edge443/rules/rules.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,11 +354,6 @@ int acme_order_run(struct config *cfg, const struct acme_order_opts *opts,
 	struct acme_client *client = NULL;
 	size_t nwanted = 0;
 	int code = 3;
-
-	/* a validator that hangs up mid-answer must not end the command: the
-	 * tls-alpn-01 responder writes through OpenSSL, which cannot ask for
-	 * MSG_NOSIGNAL */
-	signal(SIGPIPE, SIG_IGN);
 
 	plan = order_plan_new(cfg, err, sizeof(err));
 	if (!plan) {

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,14 @@ static void *acme_respond_thread(void *arg)
 	struct acme_responder *r = arg;
 	struct pollfd pfd[ACME_RESPOND_MAX_ADDRS + 1];
 	time_t end = time(NULL) + ACME_RESPOND_LIFETIME;
+	sigset_t pipe;
+
+	/* A validator that hangs up mid-answer gives EPIPE, not a SIGPIPE
+	 * that ends the process: OpenSSL writes without MSG_NOSIGNAL, and
+	 * SIGPIPE goes to the thread that wrote. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 
 	while (time(NULL) < end) {
 		int n;

@@ -101,7 +101,8 @@ PEBBLE_ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0",
               "PEBBLE_AUTHZREUSE": "0"}
 pebble = start(["pebble", "-config", H.path("pebble.json"),
                 "-dnsserver", DNS], env=PEBBLE_ENV)
-H.check(wait_port(DNSMGMT, 20) and wait_port("%s:14000" % API, 20),
+H.check(wait_port(DNSMGMT, 30) and wait_port("%s:14000" % API, 30) and
+        wait_port("%s:15000" % API, 30),
         "pebble and its DNS listen", H.log("pebble.log"))
 
 for host, ip in (("sip.example.com", "127.0.13.11"),
