@@ -425,7 +425,9 @@ static int acme_post(struct acme_client *c, const char *url,
 		     const char *payload, const char *accept,
 		     struct acme_resp *resp, char *err, size_t errlen)
 {
-	for (int attempt = 0; attempt < ACME_POST_TRIES; attempt++) {
+	int busy = 0, stale = 0;
+
+	while (busy < ACME_POST_TRIES && stale < ACME_BADNONCE_TRIES) {
 		char *body;
 		long wait;
 
@@ -445,18 +447,21 @@ static int acme_post(struct acme_client *c, const char *url,
 		free(body);
 		c->nonce = resp->nonce;
 		resp->nonce = NULL;
-		if (resp->status == 400 && acme_is_problem(resp, "badNonce"))
+		if (resp->status == 400 && acme_is_problem(resp, "badNonce")) {
+			stale++;
 			continue;
+		}
 		if (resp->status == 429 || resp->status == 503) {
 			wait = acme_retry_after(resp->retry_after, time(NULL));
 			if (wait >= 0 && wait <= ACME_POLL_MAX_WAIT &&
-			    attempt + 1 < ACME_POST_TRIES) {
+			    ++busy < ACME_POST_TRIES) {
 				acme_sleep(wait < 1 ? 1 : wait);
 				continue;
 			}
 		}
 		return 0;
 	}
+	/* the last answer (badNonce, or busy) is the caller's to report */
 	return 0;
 }
 

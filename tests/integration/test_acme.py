@@ -307,6 +307,29 @@ rc, out = run("order", "-c", nohttp, "--certificate", "ssl2", "--dry-run")
 H.check(rc == 2 and "has no redirect_http" in out,
         "http-01 without redirect_http is refused (exit 2)", out)
 
+# badNonce: a pebble that rejects 30% of the nonces; every request is
+# retried with the fresh nonce of the rejection
+H.stop(pebble)
+pebble = start(["pebble", "-config", H.path("pebble.json"),
+                "-dnsserver", DNS],
+               env=dict(PEBBLE_ENV, PEBBLE_WFE_NONCEREJECT="30"),
+               log="pebble-nonce.log")
+H.check(wait_port("%s:14000" % API, 30) and wait_port("%s:15000" % API, 30),
+        "pebble with nonce rejection listens", H.log("pebble-nonce.log"))
+root = urllib.request.urlopen("https://%s:15000/roots/0" % API, context=ctx,
+                              timeout=10).read()
+H.write("pebble-root.pem", root.decode())
+shutil.rmtree(H.path("state"))
+rc, out = run("order", "-c", web)
+H.check(rc == 0, "order succeeds through badNonce rejections", out)
+# pebble does not log each rejection; with ~15 requests at 30% the order
+# meets one with a probability above 99%
+H.check("Configured to reject 30% of good nonces" in H.log("pebble-nonce.log"),
+        "pebble was rejecting nonces", H.log("pebble-nonce.log")[-2000:])
+rc, out = run("check", "-c", web)
+H.check(rc == 0, "check passes on the certificate ordered through "
+        "badNonce", out)
+
 # the CA down: a clear error, exit 3
 H.stop(pebble)
 rc, out = run("order", "-c", web)

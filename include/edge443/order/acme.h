@@ -38,9 +38,10 @@
  * wait between two of them (a longer Retry-After is cut to it). */
 #define ACME_POLL_MAX 60
 #define ACME_POLL_MAX_WAIT 30
-/* Tries of one request after badNonce, or after a 429/503 whose
- * Retry-After is at most ACME_POLL_MAX_WAIT. */
+/* Tries of one request after a 429/503 whose Retry-After is at most
+ * ACME_POLL_MAX_WAIT, and after badNonce (each with the fresh nonce). */
 #define ACME_POST_TRIES 5
+#define ACME_BADNONCE_TRIES 10
 
 /* The directory (RFC 8555 section 7.1.1).  Owns its strings. */
 struct acme_directory {
