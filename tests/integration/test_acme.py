@@ -15,7 +15,8 @@ Checked: --dry-run lists the plan's names, the challenge and where it is
 answered, and contacts nothing; the classic layout (ssl1 with sip, cwa and
 its as./download. names; ssl2 with webconf and av) ordered with
 tls-alpn-01 and EAB, the key files 0600, the state folder 0700, and
-`check` passes on the result; http-01 on the redirect_http address; a
+`check` passes on the result; http-01 on the redirect_http address, with
+`check` and `probe` (edge443 serving it) passing; a
 wrong EAB key is refused (and never printed); a certificate that breaks a
 plan rule (its root is not in trust_file) is not installed and the old
 files stay; a CA that is down is a clear error (exit 3).  Every process
@@ -298,6 +299,11 @@ H.check(rc == 0, "order with http-01 exits 0", out)
 H.check(mode(H.path("web/web.key")) == 0o600, "the http-01 key is 0600")
 rc, out = run("check", "-c", web)
 H.check(rc == 0, "check passes on the http-01 certificate", out)
+# served: probe judges what a client gets with the plan's rules
+edge = H.edge(web, wait_for=["127.0.13.15:443"], logname="web-run.log")
+rc, out = run("probe", "-c", web)
+H.check(rc == 0, "probe passes on the served http-01 certificate", out)
+H.stop(edge)
 
 # http-01 without redirect_http: a configuration error
 nohttp = H.write("nohttp.conf", CLASSIC % {
