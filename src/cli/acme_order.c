@@ -8,7 +8,8 @@
  * bound before the CA is asked.  A new key of --key's kind and a request
  * (csr_req_new) go to the CA (acme.c).  What comes back is written next to
  * the old files as NAME.new (write, fsync, rename), judged with every plan
- * rule as if it were installed, and only then renamed over the old files;
+ * rule as if it were installed, as of now and as of renew_before from now,
+ * and only then renamed over the old files;
  * an error about the certificate or a service on it refuses it and the old
  * files stay.  --dry-run prints the same plan of work and contacts nothing.
  * The ACME protocol is acme.c's, the rules are rules.c's: this file only
@@ -224,35 +225,74 @@ static bool acme_order_concerns(const struct config *cfg,
 	return false;
 }
 
-/* The plan rules on the new files, as if installed: the number of errors
- * about CC (each printed), or -1 when the check could not run. */
+/* The errors of FOUND about CC, each printed (after NOTE, once, when
+ * given); how many. */
+static int acme_order_errors(const struct config *cfg,
+			     const struct config_cert *cc,
+			     const struct findings *found, const char *note,
+			     FILE *errout)
+{
+	int errors = 0;
+
+	for (size_t i = 0; i < found->n; i++) {
+		const struct finding *fi = &found->items[i];
+
+		if (fi->severity != FINDING_ERROR ||
+		    !acme_order_concerns(cfg, cc, fi))
+			continue;
+		if (note && errors == 0)
+			fprintf(errout, "%s\n", note);
+		finding_print(errout, fi);
+		errors++;
+	}
+	return errors;
+}
+
+/* The plan rules on the new files, as if installed, as of now and as of
+ * renew_before from now (so that what is installed still passes when its
+ * renewal is due): the number of errors about CC (each printed), or -1
+ * when the check could not run. */
 static int acme_order_check(struct config *cfg, struct config_cert *cc,
 			    const struct acme_order_files *f, FILE *errout)
 {
 	char *old_cert = cc->cert, *old_chain = cc->chain, *old_key = cc->key;
-	struct findings found = {0};
+	struct findings now = {0}, later = {0};
 	struct rules_certs *pc;
+	const struct cert_info *ci;
+	time_t t = time(NULL), t2 = t;
+	char note[128];
 	int errors = 0;
 
 	cc->cert = (char *)f->cert;
 	cc->chain = cc->chain ? (char *)f->chain : NULL;
 	cc->key = (char *)f->key;
 	pc = rules_load_certs(cfg);
-	if (!pc || rules_check(cfg, pc, time(NULL), &found) < 0)
+	if (pc && (size_t)(cc - cfg->certs) < pc->n) {
+		ci = pc->certs[cc - cfg->certs];
+		if (ci && ci->leaf)
+			t2 = t + acme_renew_window(ci->not_before,
+						   ci->not_after,
+						   cfg->acme.renew_before);
+	}
+	if (!pc || rules_check(cfg, pc, t, &now) < 0 ||
+	    rules_check(cfg, pc, t2, &later) < 0)
 		errors = -1;
 	cc->cert = old_cert;
 	cc->chain = old_chain;
 	cc->key = old_key;
-	for (size_t i = 0; errors >= 0 && i < found.n; i++) {
-		const struct finding *fi = &found.items[i];
+	if (errors == 0) {
+		struct tm tm;
 
-		if (fi->severity != FINDING_ERROR ||
-		    !acme_order_concerns(cfg, cc, fi))
-			continue;
-		finding_print(errout, fi);
-		errors++;
+		errors = acme_order_errors(cfg, cc, &now, NULL, errout);
+		gmtime_r(&t2, &tm);
+		strftime(note, sizeof(note),
+			 "as of %Y-%m-%d, renew_before from now:", &tm);
+		if (errors == 0 && t2 != t)
+			errors = acme_order_errors(cfg, cc, &later, note,
+						   errout);
 	}
-	findings_free(&found);
+	findings_free(&now);
+	findings_free(&later);
 	rules_certs_free(pc);
 	return errors;
 }

@@ -2,9 +2,10 @@
  *
  * The directory, an order, an authorization with its challenges and a
  * problem document (RFC 8555 section 7.1, RFC 7807), read with jansson; a
- * status word; and the wait before the next poll, from Retry-After or a
- * doubling default.  Pure functions of their text: no I/O, any thread.
- * What to do with the result is acme.c's business.
+ * status word; the wait before the next poll, from Retry-After or a
+ * doubling default; and the renewal window of renew_before.  Pure functions of
+ * their text: no I/O, any thread. What to do with the result is acme.c's
+ * business.
  */
 #include "edge443/order/acme_parse.h"
 #include "edge443/base/ossl_err.h"
@@ -263,4 +264,14 @@ long acme_poll_delay(const char *retry_after, time_t now, int attempt)
 	if (attempt < 0)
 		attempt = 0;
 	return attempt >= 3 ? 8 : 1L << attempt;
+}
+
+long acme_renew_window(time_t not_before, time_t not_after,
+		       int renew_before_days)
+{
+	if (renew_before_days > 0)
+		return (long)renew_before_days * 86400L;
+	if (not_after <= not_before)
+		return 0;
+	return (long)((not_after - not_before) / 3);
 }

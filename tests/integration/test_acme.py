@@ -18,8 +18,8 @@ tls-alpn-01 and EAB, the key files 0600, the state folder 0700, and
 `check` passes on the result; http-01 on the redirect_http address, with
 `check` and `probe` (edge443 serving it) passing; a
 wrong EAB key is refused (and never printed); a certificate that breaks a
-plan rule (its root is not in trust_file) is not installed and the old
-files stay; a CA that is down is a clear error (exit 3).  Every process
+plan rule (its root is not in trust_file), or that would break one as of
+renew_before from now, is not installed and the old files stay; a CA that is down is a clear error (exit 3).  Every process
 started here is stopped by its PID."""
 import hashlib
 import json
@@ -277,6 +277,20 @@ H.check((sha(H.path("out/ssl1.crt")), sha(H.path("out/ssl1.key"))) == before,
         "the old certificate and key are kept")
 H.check(not [n for n in os.listdir(H.path("out")) if ".new" in n],
         "the refused files are removed", str(os.listdir(H.path("out"))))
+
+# renew_before beyond the new certificate's life: it would have expired by
+# the time its renewal is due, so it is refused too
+late = H.write("late.conf", (CLASSIC % {
+    "state": "state", "challenge": "tls-alpn-01", "eab": "",
+    "trust": "pebble-root.pem"}).replace(
+        'challenge = "tls-alpn-01"',
+        'challenge = "tls-alpn-01"\n  renew_before = 3650'))
+rc, out = run("order", "-c", late, "--certificate", "ssl1")
+H.check(rc == 1 and "renew_before from now" in out and "expired" in out,
+        "a certificate that fails a rule as of renew_before from now is "
+        "refused", out)
+H.check((sha(H.path("out/ssl1.crt")), sha(H.path("out/ssl1.key"))) == before,
+        "the old certificate and key are kept (renew_before)")
 
 # a wrong EAB key: refused by the CA, the key not printed
 bad = H.write("badeab.conf", CLASSIC % {

@@ -84,4 +84,10 @@ char *acme_problem_text(const char *text);
  * 1..ACME_POLL_MAX_WAIT, else 1, 2, 4, ... up to 8. */
 long acme_poll_delay(const char *retry_after, time_t now, int attempt);
 
+/* How long before NOT_AFTER a certificate valid from NOT_BEFORE is renewed:
+ * RENEW_BEFORE_DAYS days when > 0, else a third of its lifetime (the
+ * acme section's default).  Seconds, never negative. */
+long acme_renew_window(time_t not_before, time_t not_after,
+		       int renew_before_days);
+
 #endif

@@ -558,6 +558,19 @@ static void test_retry_after(void **state)
 	assert_int_equal(acme_poll_delay(NULL, now, 40), 8);
 }
 
+/* renew_before in days, or a third of the lifetime. */
+static void test_renew_window(void **state)
+{
+	time_t nb = 1800000000, day = 86400;
+
+	(void)state;
+	assert_int_equal(acme_renew_window(nb, nb + 90 * day, 0), 30 * day);
+	assert_int_equal(acme_renew_window(nb, nb + 90 * day, 20), 20 * day);
+	assert_int_equal(acme_renew_window(nb, nb + 47 * day, 0), 47 * day / 3);
+	assert_int_equal(acme_renew_window(nb, nb, 0), 0);
+	assert_int_equal(acme_renew_window(nb, nb - day, 0), 0);
+}
+
 static void test_account_key(void **state)
 {
 	char path[512], err[512], *tp1, *tp2;
@@ -786,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_parse_directory),
 		cmocka_unit_test(test_parse_order_authz),
 		cmocka_unit_test(test_retry_after),
+		cmocka_unit_test(test_renew_window),
 		cmocka_unit_test(test_account_key),
 		cmocka_unit_test(test_write_atomic),
 		cmocka_unit_test(test_responder_alpn),
