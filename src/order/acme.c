@@ -5,11 +5,12 @@
  * the nonce each answer brings (a HEAD to newNonce when it has none), signs
  * every POST with the account key (acme_jws.c) and sends it (acme_http.c).
  * A badNonce answer is retried with the fresh nonce, a 429 or 503 whose
- * Retry-After is short is waited out, both a bounded number of times; the
- * polls of an authorization or an order are bounded too (ACME_POLL_MAX) and
- * honour Retry-After.  The JSON objects are read by acme_parse.c.  The
- * names to order
- * and the request come from the caller (the plan and csr.h), the challenge
+ * Retry-After is short is waited out, both a bounded number of times; a CA
+ * that does not answer the directory is tried ACME_CONNECT_TRIES times with
+ * a growing wait; the polls of an authorization or an order are bounded
+ * too (ACME_POLL_MAX) and honour Retry-After.  The JSON objects are read by
+ * acme_parse.c.  The names to order and the request come from the caller
+ * (the plan and csr.h), the challenge
  * is answered by the caller's acme_responder, and what comes back — the PEM
  * chain — is handed back, not installed.  Keys never reach a message.
  */
@@ -29,6 +30,8 @@
 #include <openssl/x509.h>
 
 #define ACME_HTTP_TIMEOUT 30
+/* Tries of the directory before the CA is called down. */
+#define ACME_CONNECT_TRIES 3
 
 struct acme_client {
 	const struct config_acme *cfg;
@@ -243,8 +246,29 @@ int acme_client_account(struct acme_client *c, char *err, size_t errlen)
 	char *text = NULL;
 	int ret = -1;
 
-	if (acme_http_get(c->http, cfg->directory, 0, &resp, err, errlen) != 0)
-		goto done;
+	/* the first contact: a CA that is down (or busy) is tried again,
+	 * ACME_CONNECT_TRIES times with waits of 1, 2, 4 ... seconds */
+	for (int i = 0;; i++) {
+		int rc = acme_http_get(c->http, cfg->directory, 0, &resp, err,
+				       errlen);
+
+		if (rc == 0 && resp.status != 429 && resp.status != 503)
+			break;
+		if (i + 1 == ACME_CONNECT_TRIES) {
+			if (rc != 0) {
+				size_t used = strlen(err);
+
+				snprintf(
+					err + used, errlen - used,
+					" (tried %d times) — is the CA up, and "
+					"is directory right?",
+					ACME_CONNECT_TRIES);
+				goto done;
+			}
+			break;
+		}
+		acme_sleep(acme_poll_delay(resp.retry_after, time(NULL), i));
+	}
 	if (resp.status != 200) {
 		ossl_err_printf(err, errlen,
 				"the directory %s answered HTTP %ld — check "

@@ -19,7 +19,9 @@ tls-alpn-01 and EAB, the key files 0600, the state folder 0700, and
 `check` and `probe` (edge443 serving it) passing; a
 wrong EAB key is refused (and never printed); a certificate that breaks a
 plan rule (its root is not in trust_file), or that would break one as of
-renew_before from now, is not installed and the old files stay; a CA that is down is a clear error (exit 3).  Every process
+renew_before from now, is not installed and the old files stay; a pebble
+that rejects 30% of the nonces (badNonce) still issues; a CA that is down
+is tried three times, then a clear error (exit 3).  Every process
 started here is stopped by its PID."""
 import hashlib
 import json
@@ -353,6 +355,7 @@ H.check(rc == 0, "check passes on the certificate ordered through "
 # the CA down: a clear error, exit 3
 H.stop(pebble)
 rc, out = run("order", "-c", web)
-H.check(rc == 3 and "14000" in out, "a CA that is down: exit 3, named", out)
+H.check(rc == 3 and "14000" in out and "tried 3 times" in out,
+        "a CA that is down: tried again, then exit 3, named", out)
 
 H.done()
