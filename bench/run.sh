@@ -26,12 +26,20 @@
 # takes < 15 min (--quick < 5 min).  Needs root only to apt-get install
 # haproxy / nginx / hitch / wrk / libssl-dev when they are missing.
 #
+# Counts (COUNTS=1: after the scenarios above; COUNTS=only: instead of them,
+# and only the counts section of RESULTS is replaced): syscalls and user-space
+# instructions per request / per handshake over a fixed amount of work, for
+# edge443 and every peer, plus the tlsceil ceiling — see bench/counts.sh.
+# They do not depend on host noise; COUNTS needs perf (syscall tracepoints)
+# and valgrind, and adds about 15 minutes (--quick: 5).
+#
 # Environment: PEERS (default "haproxy nginx hitch"; HAProxy is always run, it
 # is the reference of the ratios), EDGE443_BIN (default build-bench/edge443,
 # built when missing),
 # ROUNDS, KEEP=1, SCENARIOS (default "hs-rsa hs-ec ka http bulk mem"), RESULTS
 # (default bench/results.md), EDGE443_ENV (extra VAR=value words for the
-# edge443 process only, for experiments, e.g. an LD_PRELOAD).
+# edge443 process only, for experiments, e.g. an LD_PRELOAD), COUNTS (0, 1 or
+# only), COUNT_SCENARIOS (default "hs-rsa hs-ec resume ka http").
 set -euo pipefail
 
 QUICK=0
@@ -51,12 +59,25 @@ if [ "$QUICK" = 1 ]; then
 else
 	ROUNDS=${ROUNDS:-6}; WARM=1; DUR=3; BULK_N=12; LIMIT=890
 fi
+COUNTS=${COUNTS:-0}
+case $COUNTS in
+0) ;;
+1) LIMIT=$((LIMIT + (QUICK ? 600 : 1800))) ;;
+only) LIMIT=$((QUICK ? 600 : 1800)) ;;
+*) echo "COUNTS is 0, 1 or only" >&2; exit 2 ;;
+esac
 PEERS=${PEERS:-haproxy nginx hitch}
 case " $PEERS " in *" haproxy "*) ;; *) PEERS="haproxy $PEERS" ;; esac
 TERMS="edge $PEERS"
 peer() { case " $PEERS " in *" $1 "*) return 0 ;; esac; return 1; }
 IDLE_N=2000
-SCENARIOS=${SCENARIOS:-hs-rsa hs-ec ka http bulk mem}
+if [ "$COUNTS" = only ]; then
+	SCENARIOS="http" # the configurations keep their http listeners; no CPU scenario runs
+	RUN_SCEN=0
+else
+	SCENARIOS=${SCENARIOS:-hs-rsa hs-ec ka http bulk mem}
+	RUN_SCEN=1
+fi
 RESULTS=${RESULTS:-$here/results.md}
 want() { case " $SCENARIOS " in *" $1 "*) return 0 ;; esac; return 1; }
 HZ=$(getconf CLK_TCK)
@@ -89,6 +110,10 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v taskset >/dev/null || missing+=(util-linux)
 [ -e /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 command -v cc >/dev/null || missing+=(gcc)
+if [ "$COUNTS" != 0 ]; then
+	command -v perf >/dev/null || missing+=(linux-perf)
+	command -v valgrind >/dev/null || missing+=(valgrind)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || die "missing ${missing[*]}: run as root or apt-get install them"
 	log "installing ${missing[*]}"
@@ -143,9 +168,12 @@ forget() { # PID: drop from PIDS once it is gone
 stop() { # PID
 	local p=$1
 	kill -TERM "$p" 2>/dev/null || true
-	for _ in $(seq 1 25); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+	local kids q
+	kids=$(pgrep -P "$p" || true)
+	for _ in $(seq 1 "${STOP_TRIES:-25}"); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
 	kill -KILL "$p" 2>/dev/null || true
 	wait "$p" 2>/dev/null || true
+	for q in $kids; do kill -KILL "$q" 2>/dev/null || true; done # by PID: a master killed before its workers
 	forget "$p"
 }
 # Watchdog: the whole run is bounded.
@@ -355,8 +383,8 @@ fi
 haproxy -c -q -f haproxy.cfg || die "haproxy -c refused the bench configuration"
 
 # ---- process helpers ---------------------------------------------------------
-wait_listen() { # IP PORT PID
-	for _ in $(seq 1 100); do
+wait_listen() { # IP PORT PID (WAIT_TRIES tenths of a second, default 100)
+	for _ in $(seq 1 "${WAIT_TRIES:-100}"); do
 		kill -0 "$3" 2>/dev/null || return 1
 		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
 		sleep 0.1
@@ -371,7 +399,8 @@ pin() { local q; for q in $(procs "$1"); do taskset -a -cp 1 "$q" >/dev/null 2>&
 EDGE_PID=; HAP_PID=
 start_edge() {
 	# shellcheck disable=SC2086 # EDGE443_ENV is a list of VAR=value words
-	env ${EDGE443_ENV:-} taskset -c 1 "$bin" run -c "$work/edge.conf" >> edge.log 2>&1 &
+	# WRAP: a command prefix (bench/counts.sh runs the terminators under callgrind)
+	env ${EDGE443_ENV:-} taskset -c 1 ${WRAP:-} "$bin" run -c "$work/edge.conf" >> edge.log 2>&1 &
 	EDGE_PID=$!; PIDS+=("$EDGE_PID")
 	wait_listen $E_RSA $PORT $EDGE_PID && wait_listen $E_EC $EC_PORT $EDGE_PID &&
 		{ ! want http || wait_listen $E_HTTP $HTTP_PORT $EDGE_PID; } ||
@@ -380,7 +409,7 @@ start_edge() {
 	TPID[edge]=$EDGE_PID
 }
 start_haproxy() {
-	taskset -c 1 haproxy -db -f "$work/haproxy.cfg" >> haproxy.log 2>&1 &
+	taskset -c 1 ${WRAP:-} haproxy -db -f "$work/haproxy.cfg" >> haproxy.log 2>&1 &
 	HAP_PID=$!; PIDS+=("$HAP_PID")
 	wait_listen $H_RSA $PORT $HAP_PID && wait_listen $H_EC $EC_PORT $HAP_PID &&
 		{ ! want http || wait_listen $H_HTTP $HTTP_PORT $HAP_PID; } ||
@@ -389,7 +418,7 @@ start_haproxy() {
 	TPID[haproxy]=$HAP_PID
 }
 start_nginx() {
-	taskset -c 1 nginx -g 'daemon off;' -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" >> nginx.log 2>&1 &
+	taskset -c 1 ${WRAP:-} nginx -g 'daemon off;' -p "$work" -e "$work/nginx.err" -c "$work/nginx.conf" >> nginx.log 2>&1 &
 	local p=$!; PIDS+=("$p")
 	wait_listen $N_RSA $PORT $p && wait_listen $N_EC $EC_PORT $p &&
 		{ ! want http || wait_listen $N_HTTP $HTTP_PORT $p; } ||
@@ -398,11 +427,13 @@ start_nginx() {
 	TPID[nginx]=$p
 }
 start_hitch() {
-	taskset -c 1 hitch --config="$work/hitch.conf" >> hitch.log 2>&1 &
+	taskset -c 1 ${WRAP:-} hitch --config="$work/hitch.conf" >> hitch.log 2>&1 &
 	local p=$!; PIDS+=("$p")
 	wait_listen $T_RSA $PORT $p && wait_listen $T_EC $EC_PORT $p ||
 		{ tail -20 hitch.log >&2; die "hitch did not start"; }
-	sleep 0.2 # its worker starts after the listeners
+	# its worker starts after the listeners (under valgrind: seconds after)
+	for _ in $(seq 1 "${WAIT_TRIES:-2}"); do pgrep -P $p >/dev/null && break; sleep 0.1; done
+	sleep 0.2
 	pin $p
 	TPID[hitch]=$p
 }
@@ -545,8 +576,10 @@ versions() {
 }
 log "$(versions)"
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
-log "rounds=$ROUNDS warm=${WARM}s window=${DUR}s bulk=${BULK_N}x64MiB idle=$IDLE_N"
-for t in $TERMS; do start_term "$t"; done
+if [ "$RUN_SCEN" = 1 ]; then
+	log "rounds=$ROUNDS warm=${WARM}s window=${DUR}s bulk=${BULK_N}x64MiB idle=$IDLE_N"
+	for t in $TERMS; do start_term "$t"; done
+fi
 for kind in rsa ec; do
 	want hs-$kind || continue
 	log "full handshake + 1 request, $kind"
@@ -556,7 +589,7 @@ if want ka; then
 	log "keep-alive, 50 connections"
 	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do ka_round "$t"; done; done
 fi
-if want http; then
+if want http && [ "$RUN_SCEN" = 1 ]; then
 	log "keep-alive via http publishing (edge443 http block, HAProxy mode http, nginx http proxy), 50 connections"
 	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do http_round "$t"; done; done
 fi
@@ -564,7 +597,7 @@ if want bulk; then
 	log "bulk download"
 	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do bulk_round "$t"; done; done
 fi
-for t in $TERMS; do stop "$(pid_of "$t")"; done
+[ "$RUN_SCEN" = 0 ] || for t in $TERMS; do stop "$(pid_of "$t")"; done
 want mem && log "memory per idle connection ($IDLE_N connections, fresh process each round)"
 MEM_ROUNDS=$ROUNDS
 [ "$QUICK" = 1 ] || MEM_ROUNDS=$((ROUNDS > 4 ? 4 : ROUNDS))
@@ -574,8 +607,27 @@ fi
 
 # ---- report ----------------------------------------------------------------------
 median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-cipher=$(grep -m1 -o 'cipher=[A-Z0-9_-]*' rounds.log | cut -d= -f2 || true)
+cipher=$(grep -m1 -o 'cipher=[A-Z0-9_-]*' rounds.log 2>/dev/null | cut -d= -f2 || true)
 name_of() { case $1 in edge) echo edge443 ;; haproxy) echo HAProxy ;; nginx) echo nginx ;; hitch) echo hitch ;; esac; }
+
+# ---- counts (COUNTS=1 or only): syscalls and instructions per unit ----------------
+if [ "$COUNTS" != 0 ]; then
+	# shellcheck source=bench/counts.sh
+	. "$here/counts.sh"
+	counts_step
+fi
+if [ "$COUNTS" = only ]; then
+	# Keep the CPU-time tables of RESULTS; replace (or append) its counts section.
+	if [ -e "$RESULTS" ] && grep -q '^<!-- counts: begin' "$RESULTS"; then
+		awk -v f="$work/counts.md" '/^<!-- counts: begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
+			/^<!-- counts: end/ { skip = 0; next } !skip' "$RESULTS" > results.new
+	else
+		{ if [ -e "$RESULTS" ]; then cat "$RESULTS"; echo; fi; cat counts.md; } > results.new
+	fi
+	cp results.new "$RESULTS"
+	log "wrote the counts section of $RESULTS"
+	exit 0
+fi
 row() { # SCENARIO LABEL UNIT FMT TARGET-TEXT BETTER(lower|higher) TARGET-VALUE BENCH-HAPROXY-VALUE
 	local s=$1 t v e h ratio best bt bv cells="" rbest met rt rmet
 	[ -s "res.$s.edge" ] || return 0
@@ -667,6 +719,7 @@ mode=full; [ "$QUICK" = 1 ] && mode=quick
 	echo '```'
 	echo
 	echo "</details>"
+	if [ "$COUNTS" = 1 ]; then echo; cat counts.md; fi
 } > "$RESULTS"
 echo
 cat table.md

@@ -1,13 +1,15 @@
 /* cert.c — inspect certificates, chains and keys.
  *
  * This module turns a leaf, its chain and its key into the plain facts of
- * `struct cert_info` (names, key, EKU, validity, signatures, fingerprint),
- * verifies a chain against a trust file and answers whether a name is covered
- * by the DNS SANs.  Reading the files and explaining why one could not be
- * used (missing, bare base64, damaged PEM, ...) is cert_file.c; cert_load
- * here calls it.  It does not judge: whether a fact breaks a rule is decided
- * in rules.c.  It prints nothing, and it leaves the OpenSSL error queue empty
- * on return from every public function.
+ * `struct cert_info` (names, key, EKU, validity, signatures, fingerprint,
+ * revocation pointers, intermediates), verifies a chain against a trust file
+ * and answers whether a name is covered by the DNS SANs.  Reading the files
+ * and explaining why one could not be used (missing, bare base64, damaged
+ * PEM, ...) is cert_file.c; reading single X509 objects (names and times as
+ * text, CRL distribution points and AIA, the issuer path) is cert_x509.c;
+ * cert_load here calls both.  It does not judge: whether a fact breaks a rule
+ * is decided in rules.c.  It prints nothing, and it leaves the OpenSSL error
+ * queue empty on return from every public function.
  */
 #include "edge443/cert/cert.h"
 #include "edge443/cert/cert_internal.h"
@@ -48,26 +50,6 @@ static void cert_fmt(char *buf, size_t len, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
-}
-
-/* One-line RFC 2253 name into BUF (UTF-8 kept readable, controls escaped). */
-static void cert_name_line(const X509_NAME *name, char *buf, size_t len)
-{
-	BIO *bio = BIO_new(BIO_s_mem());
-	int n;
-
-	buf[0] = '\0';
-	if (bio == NULL)
-		goto out;
-	if (X509_NAME_print_ex(bio, name, 0,
-			       XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
-		goto out;
-	n = BIO_read(bio, buf, (int)(len - 1));
-	if (n > 0)
-		buf[n] = '\0';
-out:
-	BIO_free(bio);
-	ERR_clear_error();
 }
 
 /* Copy an ASN.1 string as a C string; embedded NULs become '?' so that a
@@ -141,18 +123,6 @@ out:
 	GENERAL_NAMES_free(gens);
 }
 
-static time_t cert_asn1_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-		ERR_clear_error();
-		return 0;
-	}
-	return timegm(&tm);
-}
-
 /* MD5/MD4/MD2/SHA-1 signatures are forgeable (CA/B BR 7.1.3.2). */
 static bool cert_sig_is_weak(const X509 *x)
 {
@@ -162,15 +132,6 @@ static bool cert_sig_is_weak(const X509 *x)
 		return false;
 	return mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_md4 ||
 	       mdnid == NID_md2 || mdnid == NID_md5_sha1;
-}
-
-/* True when X is self-issued and its signature verifies with its own key. */
-static bool cert_is_self_signed(X509 *x)
-{
-	int r = X509_self_signed(x, 1);
-
-	ERR_clear_error();
-	return r == 1;
 }
 
 /* EKU and key usage of the leaf, as the plan rules need them. */
@@ -262,22 +223,30 @@ static void cert_facts_signatures(struct cert_info *ci)
 	}
 }
 
-/* Validity, SHA-256 fingerprint, subject and issuer lines, and whether the
- * leaf or a chain certificate is self-signed. */
-static void cert_facts_identity(struct cert_info *ci)
+const char *cert_fingerprint(const X509 *x, char *buf, size_t len)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
+	if (len > 0)
+		buf[0] = '\0';
+	if (x == NULL || X509_digest(x, EVP_sha256(), md, &mdlen) != 1) {
+		ERR_clear_error();
+		return buf;
+	}
+	for (unsigned int i = 0; i < mdlen && 3 * i + 3 <= len; i++)
+		snprintf(buf + 3 * i, 4, i + 1 < mdlen ? "%02X:" : "%02X",
+			 md[i]);
+	return buf;
+}
+
+/* Validity, SHA-256 fingerprint, subject and issuer lines, and whether the
+ * leaf or a chain certificate is self-signed. */
+static void cert_facts_identity(struct cert_info *ci)
+{
 	ci->not_before = cert_asn1_time(X509_get0_notBefore(ci->leaf));
 	ci->not_after = cert_asn1_time(X509_get0_notAfter(ci->leaf));
-
-	if (X509_digest(ci->leaf, EVP_sha256(), md, &mdlen) == 1) {
-		for (unsigned int i = 0;
-		     i < mdlen && 3 * i + 3 <= sizeof(ci->fingerprint); i++)
-			snprintf(ci->fingerprint + 3 * i, 4,
-				 i + 1 < mdlen ? "%02X:" : "%02X", md[i]);
-	}
+	cert_fingerprint(ci->leaf, ci->fingerprint, sizeof(ci->fingerprint));
 
 	cert_name_line(X509_get_subject_name(ci->leaf), ci->subject,
 		       sizeof(ci->subject));
@@ -298,6 +267,8 @@ static void cert_facts(struct cert_info *ci)
 	cert_facts_key(ci);
 	cert_facts_signatures(ci);
 	cert_facts_identity(ci);
+	cert_facts_revocation(ci);
+	cert_facts_intermediates(ci);
 	ERR_clear_error();
 }
 
@@ -386,6 +357,7 @@ void cert_free(struct cert_info *ci)
 	for (i = 0; i < ci->nsans; i++)
 		free(ci->sans[i]);
 	free(ci->sans);
+	cert_facts_x509_free(ci);
 	free(ci);
 }
 

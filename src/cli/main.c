@@ -476,13 +476,18 @@ static int main_probe(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"service", required_argument, NULL, 's'},
 		{"target", required_argument, NULL, 't'},
+		/* --pool takes no argument: without a list it means the
+		 * servers of the pool backends, so a later list of nodes
+		 * (operands after it) cannot change what it means today. */
+		{"pool", no_argument, NULL, 'p'},
 		{"format", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct main_args a = {"probe", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
 	const char *target_text = NULL;
-	struct probe_options po = {NULL, NULL, 0};
+	struct probe_options po = {.service = NULL, .target = NULL};
 	struct config_addr target = {0};
+	struct config_addr *nodes = NULL;
 	struct config *cfg = NULL;
 	struct rules_certs *pc = NULL;
 	struct probe_report rep = {0};
@@ -504,10 +509,43 @@ static int main_probe(int argc, char **argv)
 		case 't':
 			target_text = optarg;
 			break;
+		case 'p':
+			po.pool = true;
+			break;
 		}
+	}
+	/* --pool NODE...: the operands are the nodes' admin endpoints. */
+	if (po.pool && optind < argc) {
+		po.nnodes = (size_t)(argc - optind);
+		nodes = calloc(po.nnodes, sizeof(*nodes));
+		if (!nodes)
+			return MAIN_EXIT_RUNTIME;
+		for (size_t i = 0; i < po.nnodes; i++) {
+			if (config_addr_parse(argv[optind + (int)i], &nodes[i],
+					      err, sizeof(err)) < 0) {
+				fprintf(stderr,
+					"edge443 probe: --pool %s: %s — give "
+					"each node's admin endpoint as "
+					"IP:PORT, e.g. 192.0.2.1:9443\n",
+					argv[optind + (int)i], err);
+				code = MAIN_EXIT_USAGE;
+				goto done;
+			}
+		}
+		po.nodes = nodes;
+		optind = argc;
 	}
 	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
 		return c;
+	if (target_text && po.pool) {
+		fprintf(stderr,
+			"edge443 probe: --target and --pool: --target probes "
+			"one address in place of a listener, --pool every "
+			"server of the pool backends — give one of them\n");
+		main_usage_error(a.cmd);
+		code = MAIN_EXIT_USAGE;
+		goto done;
+	}
 	if (target_text) {
 		if (config_addr_parse(target_text, &target, err, sizeof(err)) <
 		    0) {
@@ -576,6 +614,9 @@ done:
 	rules_certs_free(pc);
 	config_free(cfg);
 	free(target.text);
+	for (size_t i = 0; nodes && i < po.nnodes; i++)
+		free(nodes[i].text);
+	free(nodes);
 	return code;
 }
 
@@ -818,8 +859,8 @@ static const struct main_help main_helps[] = {
 	 "  2  usage error, or input that is no request\n"
 	 "  3  a file cannot be read or written\n"},
 	{"probe",
-	 "[-c FILE] [--service NAME] [--target IP:PORT] [--format "
-	 "text|json]",
+	 "[-c FILE] [--service NAME] [--target IP:PORT] [--pool [NODE...]] "
+	 "[--format text|json]",
 	 "Connect to every listen address of each service as a client, with\n"
 	 "the service FQDN as SNI and without SNI, and judge the chain\n"
 	 "actually served with the plan's rules, plus unreachable,\n"
@@ -838,6 +879,17 @@ static const struct main_help main_helps[] = {
 	 "                      for one service: give --service NAME too,\n"
 	 "                      unless the configuration has only one\n"
 	 "                      service\n"
+	 "  --pool              also connect to every server of each\n"
+	 "                      passthrough backend (an Edge pool) and of\n"
+	 "                      each web-services TLS backend directly:\n"
+	 "                      pool-consistent if they do not all\n"
+	 "                      present the same certificate and chain\n"
+	 "  --pool NODE...      also fetch what each node of an edge443\n"
+	 "                      pool serves from its admin endpoint\n"
+	 "                      (NODE = IP:PORT of its admin, GET /served):\n"
+	 "                      pool-consistent unless every node serves\n"
+	 "                      this configuration's services with the same\n"
+	 "                      leaf and chain and passes the same check\n"
 	 "  --format text|json  text (default) or one JSON document\n"
 	 "  -h, --help          print this help and exit 0\n"
 	 "\n"

@@ -13,15 +13,17 @@
  * the chain as served) and served-no-sni.  For re-encrypting services every
  * backend server is also reached the way edge443 reaches it
  * (tls_client_ctx_new / tls_client_ssl_new) and a verification failure is a
- * backend-verify error with OpenSSL's verify reason.
+ * backend-verify error with OpenSSL's verify reason.  With --pool, the pool
+ * backends of the services are handed to probe_pool.c.
  *
- * It does not resolve names, retry, or print: report.c formats the rows and
- * findings.  Writes to a peer that has gone may raise SIGPIPE; the caller
- * ignores it (main.c does).
+ * The judging functions (probe_judge, probe_differs, probe_no_sni_judge)
+ * work on certificate facts only and are declared in probe_internal.h for
+ * the unit test.  It does not resolve names, retry, or print: report.c
+ * formats the rows and findings.  Writes to a peer that has gone may raise
+ * SIGPIPE; the caller ignores it (main.c does).
  */
 #include "edge443/cli/probe.h"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -37,140 +39,17 @@
 #define PROBE_DEFAULT_TIMEOUT 5
 #define PROBE_ERRLEN 512
 
-/* What one probe run shares between its steps. */
-struct probe_ctx {
-	const struct config *cfg;
-	const struct rules_certs *pc;
-	const struct probe_options *opt;
-	struct probe_report *out;
-	SSL_CTX *ctx; /* the listener client context: sees everything, verifies
-			 nothing */
-	int timeout;  /* seconds, > 0 */
-	time_t now;
-	bool trust_reported; /* the trust_file failure was reported once */
-	const struct config_backend **probed; /* backends already probed */
-	size_t nprobed;
-};
-
 int probe_timeout(const struct config *cfg)
 {
 	return cfg && cfg->connect_timeout > 0 ? cfg->connect_timeout
 					       : PROBE_DEFAULT_TIMEOUT;
 }
 
-const char *probe_state_name(enum probe_state st)
-{
-	switch (st) {
-	case PROBE_STATE_TLS:
-		return "tls";
-	case PROBE_STATE_UNREACHABLE:
-		return "unreachable";
-	case PROBE_STATE_NOT_TLS:
-		return "not-tls";
-	case PROBE_STATE_SKIPPED:
-		return "skipped";
-	}
-	return "?";
-}
+/* ---- helpers ------------------------------------------------------------ */
 
-const char *probe_match_name(enum probe_match m)
-{
-	switch (m) {
-	case PROBE_MATCH_YES:
-		return "yes";
-	case PROBE_MATCH_NO:
-		return "no";
-	case PROBE_MATCH_NA:
-		break;
-	}
-	return "-";
-}
-
-const char *probe_chain_name(enum probe_chain c)
-{
-	switch (c) {
-	case PROBE_CHAIN_OK:
-		return "ok";
-	case PROBE_CHAIN_INCOMPLETE:
-		return "incomplete";
-	case PROBE_CHAIN_FAILED:
-		return "failed";
-	case PROBE_CHAIN_UNCHECKED:
-		break;
-	}
-	return "-";
-}
-
-void probe_report_free(struct probe_report *out)
-{
-	if (!out)
-		return;
-	for (size_t i = 0; i < out->n; i++)
-		free(out->rows[i].sni);
-	free(out->rows);
-	out->rows = NULL;
-	out->n = out->cap = 0;
-	findings_free(&out->findings);
-}
-
-/* ---- rows and helpers -------------------------------------------------- */
-
-/* A new zeroed row at the end of OUT: its index, or -1 (out of memory). */
-static long probe_row_add(struct probe_report *out, const char *service,
-			  const char *backend, const char *target,
-			  const char *sni)
-{
-	struct probe_row *row;
-
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? out->cap * 2 : 8;
-		struct probe_row *rows =
-			realloc(out->rows, cap * sizeof(*rows));
-		if (!rows)
-			return -1;
-		out->rows = rows;
-		out->cap = cap;
-	}
-	row = &out->rows[out->n];
-	memset(row, 0, sizeof(*row));
-	if (sni && !(row->sni = strdup(sni)))
-		return -1;
-	row->service = service;
-	row->backend = backend;
-	snprintf(row->target, sizeof(row->target), "%s", target);
-	return (long)out->n++;
-}
-
-/* True when NAME is an IP literal (never sent as SNI, RFC 6066). */
-static bool probe_is_ip(const char *name)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, name, buf) == 1 ||
-	       inet_pton(AF_INET6, name, buf) == 1;
-}
-
-static int probe_line(int line, int fallback)
-{
-	return line > 0 ? line : fallback;
-}
-
-static const char *probe_file(const struct config *cfg)
-{
-	return cfg->file ? cfg->file : "(config)";
-}
-
-/* The subject of a finding about SVC, as rules.c writes it. */
-static const char *probe_subject(const struct config_service *svc, char *buf,
-				 size_t len)
-{
-	snprintf(buf, len, "service \"%s\"", svc->name ? svc->name : "?");
-	return buf;
-}
-
-/* The configured certificate of CC, loaded, or NULL. */
-static const struct cert_info *probe_planned(const struct probe_ctx *pctx,
-					     const struct config_cert *cc)
+/* See probe_internal.h. */
+const struct cert_info *probe_planned(const struct probe_ctx *pctx,
+				      const struct config_cert *cc)
 {
 	if (!cc || !pctx->pc)
 		return NULL;
@@ -182,34 +61,9 @@ static const struct cert_info *probe_planned(const struct probe_ctx *pctx,
 	return NULL;
 }
 
-/* Record the leaf facts of CI in ROW and compare it with PLANNED. */
-static void probe_row_cert(struct probe_row *row, const struct cert_info *ci,
-			   const struct config_cert *cc,
-			   const struct cert_info *planned)
-{
-	row->state = PROBE_STATE_TLS;
-	snprintf(row->served_cn, sizeof(row->served_cn), "%s",
-		 ci->cn ? ci->cn : "");
-	snprintf(row->subject, sizeof(row->subject), "%s", ci->subject);
-	snprintf(row->fingerprint, sizeof(row->fingerprint), "%s",
-		 ci->fingerprint);
-	if (planned)
-		row->match = strcmp(planned->fingerprint, ci->fingerprint) == 0
-				     ? PROBE_MATCH_YES
-				     : PROBE_MATCH_NO;
-	else
-		row->match = PROBE_MATCH_NA;
-	if (cc && !planned)
-		snprintf(row->note, sizeof(row->note),
-			 "certificate \"%s\" of the plan is unreadable; not "
-			 "compared",
-			 cc->name);
-}
-
-/* Verify the chain as served to cfg->trust_file; sets row->chain.  A trust
- * file that cannot be used is reported once.  0, -1 out of memory. */
-static int probe_verify(struct probe_ctx *pctx, struct cert_info *ci,
-			struct probe_row *row)
+/* See probe_internal.h. */
+int probe_verify(struct probe_ctx *pctx, struct cert_info *ci,
+		 struct probe_row *row)
 {
 	const struct config *cfg = pctx->cfg;
 	char err[PROBE_ERRLEN] = "";
@@ -267,12 +121,10 @@ static void probe_chain_fix(const struct config_service *svc,
 			 cc ? cc->name : "?");
 }
 
-/* The served-differs finding for ROW. */
-static int probe_differs(struct probe_ctx *pctx,
-			 const struct config_service *svc,
-			 const struct config_cert *cc,
-			 const struct cert_info *planned,
-			 const struct probe_row *row, const char *where)
+/* See probe_internal.h. */
+int probe_differs(struct probe_ctx *pctx, const struct config_service *svc,
+		  const struct config_cert *cc, const struct cert_info *planned,
+		  const struct probe_row *row, const char *where)
 {
 	char subj[300];
 	const struct config *cfg = pctx->cfg;
@@ -310,14 +162,11 @@ static int probe_differs(struct probe_ctx *pctx,
 		planned->fingerprint, fix);
 }
 
-/* Apply the per-certificate and per-service rules to the chain CI served at
- * WHERE, plus served-differs and served-chain-incomplete.  0, -1 out of
- * memory. */
-static int probe_judge(struct probe_ctx *pctx, const struct config_service *svc,
-		       const struct config_cert *cc,
-		       const struct cert_info *planned,
-		       const struct cert_info *ci, const struct probe_row *row,
-		       const char *where)
+/* See probe_internal.h. */
+int probe_judge(struct probe_ctx *pctx, const struct config_service *svc,
+		const struct config_cert *cc, const struct cert_info *planned,
+		const struct cert_info *ci, const struct probe_row *row,
+		const char *where)
 {
 	char subj[300];
 	const struct config *cfg = pctx->cfg;
@@ -376,41 +225,13 @@ static int probe_one(struct probe_ctx *pctx, const struct config_service *svc,
 		     char *err, size_t errlen)
 {
 	long idx = probe_row_add(pctx->out, svc->name, NULL, addr->text, sni);
-	SSL *ssl = NULL;
-	X509 *leaf;
 
 	*ci = NULL;
 	*row_index = idx;
 	if (idx < 0)
 		return -1;
-	ssl = SSL_new(pctx->ctx);
-	if (!ssl || (sni && SSL_set_tlsext_host_name(ssl, sni) != 1)) {
-		SSL_free(ssl);
-		ERR_clear_error();
-		return -1;
-	}
-	SSL_set_connect_state(ssl);
-	*io = probe_io_attempt(addr, ssl, pctx->timeout, &pctx->out->rows[idx],
-			       err, errlen);
-	if (*io == PROBE_IO_OK) {
-		leaf = SSL_get0_peer_certificate(ssl);
-		if (!leaf) {
-			*io = PROBE_IO_TLS;
-			snprintf(err, errlen,
-				 "the handshake completed without a server "
-				 "certificate");
-		} else {
-			*ci = cert_from_x509(leaf,
-					     SSL_get_peer_cert_chain(ssl));
-			if (!*ci) {
-				SSL_free(ssl);
-				return -1;
-			}
-		}
-	}
-	SSL_free(ssl);
-	ERR_clear_error();
-	return 0;
+	return probe_io_fetch(pctx->ctx, addr, sni, pctx->timeout,
+			      &pctx->out->rows[idx], io, ci, err, errlen);
 }
 
 /* The unreachable finding for a listener. */
@@ -446,22 +267,40 @@ static int probe_unreachable(struct probe_ctx *pctx,
 			    reason, fix);
 }
 
-/* Fill a failed row: state and note; NOT_TLS for an av-edge service without
- * a certificate, whose TCP 443 need not be TLS at all. */
-static bool probe_row_failed(const struct config_service *svc,
-			     struct probe_row *row, enum probe_io io,
-			     const char *reason)
+/* See probe_internal.h. */
+int probe_no_sni_judge(struct probe_ctx *pctx, const struct config_service *svc,
+		       const char *where, const char *with_sni_fp,
+		       const struct cert_info *ci, const char *reason)
 {
-	bool not_tls = io == PROBE_IO_TLS && svc->role == CONFIG_ROLE_AV_EDGE &&
-		       !svc->certificate;
+	char subj[300];
 
-	row->state = not_tls ? PROBE_STATE_NOT_TLS : PROBE_STATE_UNREACHABLE;
-	snprintf(row->note, sizeof(row->note), "%s%.200s",
-		 not_tls ? "not TLS (fine: av-edge without certificate): "
-		 : io == PROBE_IO_TCP ? "unreachable: "
-				      : "no TLS: ",
-		 reason);
-	return not_tls;
+	if (ci && strcmp(with_sni_fp, ci->fingerprint) == 0)
+		return 0;
+	if (!ci)
+		return findings_add(
+			&pctx->out->findings, FINDING_WARN, "served-no-sni",
+			probe_file(pctx->cfg),
+			probe_line(svc->listen_line, svc->line),
+			probe_subject(svc, subj, sizeof(subj)),
+			"service \"%s\" (%s) at %s: the handshake "
+			"without SNI fails (%s) while it succeeds with "
+			"SNI %s; old clients send no SNI — serve the "
+			"service certificate as the default of this "
+			"listener",
+			svc->name, config_role_name(svc->role), where,
+			reason ? reason : "?", svc->fqdn);
+	return findings_add(
+		&pctx->out->findings, FINDING_WARN, "served-no-sni",
+		probe_file(pctx->cfg), probe_line(svc->listen_line, svc->line),
+		probe_subject(svc, subj, sizeof(subj)),
+		"service \"%s\" (%s) at %s serves %s (SHA-256 "
+		"%s), not the certificate it serves with SNI "
+		"%s (SHA-256 %s); old clients send no SNI and "
+		"see the wrong certificate — make the service "
+		"certificate the default of this listener (one "
+		"service per IP address)",
+		svc->name, config_role_name(svc->role), where, ci->subject,
+		ci->fingerprint, svc->fqdn, with_sni_fp);
 }
 
 /* The probe without SNI, after the one with SNI served FIRST. */
@@ -470,8 +309,6 @@ probe_no_sni(struct probe_ctx *pctx, const struct config_service *svc,
 	     const struct config_addr *addr, const struct config_cert *cc,
 	     const struct cert_info *planned, const struct probe_row *first_row)
 {
-	char subj[300];
-	struct findings *out = &pctx->out->findings;
 	char err[PROBE_ERRLEN] = "", where[300], first_fp[96];
 	struct cert_info *ci = NULL;
 	enum probe_io io = PROBE_IO_TCP;
@@ -498,38 +335,15 @@ probe_no_sni(struct probe_ctx *pctx, const struct config_service *svc,
 	row = &pctx->out->rows[idx];
 	if (!ci) {
 		probe_row_failed(svc, row, io, err);
-		return findings_add(
-			out, FINDING_WARN, "served-no-sni",
-			probe_file(pctx->cfg),
-			probe_line(svc->listen_line, svc->line),
-			probe_subject(svc, subj, sizeof(subj)),
-			"service \"%s\" (%s) at %s: the handshake "
-			"without SNI fails (%s) while it succeeds with "
-			"SNI %s; old clients send no SNI — serve the "
-			"service certificate as the default of this "
-			"listener",
-			svc->name, config_role_name(svc->role), where, err,
-			svc->fqdn);
+		return probe_no_sni_judge(pctx, svc, where, first_fp, NULL,
+					  err);
 	}
 	probe_row_cert(row, ci, cc, planned);
 	if (probe_verify(pctx, ci, row) < 0)
 		rc = -1;
 	if (!row->note[0])
 		snprintf(row->note, sizeof(row->note), "%s", row->version);
-	if (strcmp(first_fp, ci->fingerprint) != 0)
-		rc |= findings_add(
-			out, FINDING_WARN, "served-no-sni",
-			probe_file(pctx->cfg),
-			probe_line(svc->listen_line, svc->line),
-			probe_subject(svc, subj, sizeof(subj)),
-			"service \"%s\" (%s) at %s serves %s (SHA-256 "
-			"%s), not the certificate it serves with SNI "
-			"%s (SHA-256 %s); old clients send no SNI and "
-			"see the wrong certificate — make the service "
-			"certificate the default of this listener (one "
-			"service per IP address)",
-			svc->name, config_role_name(svc->role), where,
-			ci->subject, ci->fingerprint, svc->fqdn, first_fp);
+	rc |= probe_no_sni_judge(pctx, svc, where, first_fp, ci, NULL);
 	cert_free(ci);
 	return rc;
 }
@@ -544,9 +358,7 @@ static int probe_listener(struct probe_ctx *pctx,
 		svc->certificate ? config_find_cert(cfg, svc->certificate)
 				 : NULL;
 	const struct cert_info *planned = probe_planned(pctx, cc);
-	const char *sni = svc->fqdn && *svc->fqdn && !probe_is_ip(svc->fqdn)
-				  ? svc->fqdn
-				  : NULL;
+	const char *sni = probe_io_sni(svc->fqdn);
 	char err[PROBE_ERRLEN] = "", where[300];
 	struct cert_info *ci = NULL;
 	enum probe_io io = PROBE_IO_TCP;
@@ -584,6 +396,104 @@ static int probe_listener(struct probe_ctx *pctx,
 
 /* ---- re-encrypting backends -------------------------------------------- */
 
+/* The finding for server ADDR of backend BE that did not complete the
+ * verified handshake (IO, verify result VR, ERR), and ROW's note.  0, -1
+ * out of memory. */
+static int probe_backend_failed(struct probe_ctx *pctx,
+				const struct config_service *svc,
+				const struct config_backend *be,
+				const struct config_addr *addr,
+				struct probe_row *row, enum probe_io io,
+				long vr, const char *err)
+{
+	char subj[300];
+	const struct config *cfg = pctx->cfg;
+	struct findings *out = &pctx->out->findings;
+
+	if (io == PROBE_IO_TLS && be->verify && vr != X509_V_OK) {
+		row->chain = PROBE_CHAIN_FAILED;
+		snprintf(row->note, sizeof(row->note),
+			 "backend \"%s\": verify failed: %s", be->name,
+			 X509_verify_cert_error_string(vr));
+		return findings_add(
+			out, FINDING_ERROR, "backend-verify", probe_file(cfg),
+			probe_line(be->servers_line, be->line),
+			probe_subject(svc, subj, sizeof(subj)),
+			"backend \"%s\" server %s (re-encrypting "
+			"service \"%s\") fails verification against "
+			"trust_file %s for verify_name %s: %s — "
+			"edge443 refuses to re-encrypt to it; install "
+			"a certificate for %s issued by the CA in "
+			"trust_file on the server, or correct "
+			"trust_file / verify_name",
+			be->name, addr->text, svc->name,
+			be->trust_file ? be->trust_file : "?",
+			be->verify_name ? be->verify_name : "?",
+			X509_verify_cert_error_string(vr),
+			be->verify_name ? be->verify_name : "?");
+	}
+	snprintf(row->note, sizeof(row->note), "backend \"%s\": %s%.200s",
+		 be->name,
+		 io == PROBE_IO_TCP ? "unreachable: " : "no TLS: ", err);
+	return findings_add(out, FINDING_ERROR, "unreachable", probe_file(cfg),
+			    probe_line(be->servers_line, be->line),
+			    probe_subject(svc, subj, sizeof(subj)),
+			    "backend \"%s\" server %s (re-encrypting "
+			    "service \"%s\"): %s%s — start the server, "
+			    "check that it speaks TLS, or fix servers",
+			    be->name, addr->text, svc->name,
+			    io == PROBE_IO_TCP ? "no TCP connection: "
+					       : "TCP connected but no TLS: ",
+			    err);
+}
+
+/* Reach server ADDR of backend BE the way edge443 does (CTX from
+ * tls_client_ctx_new): one row, and a finding when it fails.  0, -1 out of
+ * memory. */
+static int probe_backend_server(struct probe_ctx *pctx,
+				const struct config_service *svc,
+				const struct config_backend *be, SSL_CTX *ctx,
+				const struct config_addr *addr)
+{
+	long idx = probe_row_add(pctx->out, svc->name, be->name, addr->text,
+				 probe_io_sni(be->verify_name));
+	char err[PROBE_ERRLEN] = "";
+	struct probe_row *row;
+	enum probe_io io;
+	SSL *ssl;
+	X509 *leaf;
+	long vr;
+	int rc = 0;
+
+	if (idx < 0 || !(ssl = tls_client_ssl_new(ctx, be)))
+		return -1;
+	row = &pctx->out->rows[idx];
+	io = probe_io_attempt(addr, ssl, pctx->timeout, row, err, sizeof(err));
+	leaf = SSL_get0_peer_certificate(ssl);
+	vr = SSL_get_verify_result(ssl);
+	if (leaf) {
+		struct cert_info *ci = cert_from_x509(leaf, NULL);
+		if (ci) {
+			probe_row_cert(row, ci, NULL, NULL);
+			cert_free(ci);
+		}
+	}
+	row->state =
+		io == PROBE_IO_OK ? PROBE_STATE_TLS : PROBE_STATE_UNREACHABLE;
+	row->chain = be->verify && io == PROBE_IO_OK ? PROBE_CHAIN_OK
+						     : PROBE_CHAIN_UNCHECKED;
+	if (io == PROBE_IO_OK)
+		snprintf(row->note, sizeof(row->note), "%s, backend \"%s\"%s",
+			 row->version, be->name,
+			 be->verify ? ", verified" : ", verify = false");
+	else
+		rc = probe_backend_failed(pctx, svc, be, addr, row, io, vr,
+					  err);
+	SSL_free(ssl);
+	ERR_clear_error();
+	return rc;
+}
+
 /* Probe every server of the backend of the re-encrypting service SVC, once
  * per backend per run. */
 static int probe_backend(struct probe_ctx *pctx,
@@ -591,7 +501,6 @@ static int probe_backend(struct probe_ctx *pctx,
 {
 	char subj[300];
 	const struct config *cfg = pctx->cfg;
-	struct findings *out = &pctx->out->findings;
 	const struct config_backend *be =
 		svc->backend ? config_find_backend(cfg, svc->backend) : NULL;
 	char err[PROBE_ERRLEN] = "";
@@ -608,109 +517,48 @@ static int probe_backend(struct probe_ctx *pctx,
 	ctx = tls_client_ctx_new(cfg, be, err, sizeof(err));
 	if (!ctx)
 		return findings_add(
-			out, FINDING_ERROR, "backend-verify", probe_file(cfg),
-			be->line, probe_subject(svc, subj, sizeof(subj)),
+			&pctx->out->findings, FINDING_ERROR, "backend-verify",
+			probe_file(cfg), be->line,
+			probe_subject(svc, subj, sizeof(subj)),
 			"backend \"%s\" of re-encrypting service \"%s\": "
 			"%s — its servers were not probed",
 			be->name, svc->name, err);
-	for (size_t s = 0; s < be->nservers; s++) {
-		const struct config_addr *addr = &be->servers[s];
-		const char *sni =
-			be->verify_name && !probe_is_ip(be->verify_name)
-				? be->verify_name
-				: NULL;
-		long idx = probe_row_add(pctx->out, svc->name, be->name,
-					 addr->text, sni);
-		struct probe_row *row;
-		enum probe_io io;
-		SSL *ssl;
-		X509 *leaf;
-		long vr;
-
-		if (idx < 0 || !(ssl = tls_client_ssl_new(ctx, be))) {
-			rc = -1;
-			break;
-		}
-		row = &pctx->out->rows[idx];
-		err[0] = '\0';
-		io = probe_io_attempt(addr, ssl, pctx->timeout, row, err,
-				      sizeof(err));
-		leaf = SSL_get0_peer_certificate(ssl);
-		vr = SSL_get_verify_result(ssl);
-		if (leaf) {
-			struct cert_info *ci = cert_from_x509(leaf, NULL);
-			if (ci) {
-				probe_row_cert(row, ci, NULL, NULL);
-				cert_free(ci);
-			}
-		}
-		row->state = io == PROBE_IO_OK ? PROBE_STATE_TLS
-					       : PROBE_STATE_UNREACHABLE;
-		row->chain = !be->verify	 ? PROBE_CHAIN_UNCHECKED
-			     : io == PROBE_IO_OK ? PROBE_CHAIN_OK
-						 : PROBE_CHAIN_UNCHECKED;
-		if (io == PROBE_IO_OK) {
-			snprintf(row->note, sizeof(row->note),
-				 "%s, backend \"%s\"%s", row->version, be->name,
-				 be->verify ? ", verified"
-					    : ", verify = false");
-		} else if (io == PROBE_IO_TLS && be->verify &&
-			   vr != X509_V_OK) {
-			row->chain = PROBE_CHAIN_FAILED;
-			snprintf(row->note, sizeof(row->note),
-				 "backend \"%s\": verify failed: %s", be->name,
-				 X509_verify_cert_error_string(vr));
-			rc |= findings_add(
-				out, FINDING_ERROR, "backend-verify",
-				probe_file(cfg),
-				probe_line(be->servers_line, be->line),
-				probe_subject(svc, subj, sizeof(subj)),
-				"backend \"%s\" server %s (re-encrypting "
-				"service \"%s\") fails verification against "
-				"trust_file %s for verify_name %s: %s — "
-				"edge443 refuses to re-encrypt to it; install "
-				"a certificate for %s issued by the CA in "
-				"trust_file on the server, or correct "
-				"trust_file / verify_name",
-				be->name, addr->text, svc->name,
-				be->trust_file ? be->trust_file : "?",
-				be->verify_name ? be->verify_name : "?",
-				X509_verify_cert_error_string(vr),
-				be->verify_name ? be->verify_name : "?");
-		} else {
-			snprintf(row->note, sizeof(row->note),
-				 "backend \"%s\": %s%.200s", be->name,
-				 io == PROBE_IO_TCP ? "unreachable: "
-						    : "no TLS: ",
-				 err);
-			rc |= findings_add(
-				out, FINDING_ERROR, "unreachable",
-				probe_file(cfg),
-				probe_line(be->servers_line, be->line),
-				probe_subject(svc, subj, sizeof(subj)),
-				"backend \"%s\" server %s (re-encrypting "
-				"service \"%s\"): %s%s — start the server, "
-				"check that it speaks TLS, or fix servers",
-				be->name, addr->text, svc->name,
-				io == PROBE_IO_TCP ? "no TCP connection: "
-						   : "TCP connected but no "
-						     "TLS: ",
-				err);
-		}
-		SSL_free(ssl);
-		ERR_clear_error();
-	}
+	for (size_t s = 0; s < be->nservers && rc >= 0; s++)
+		rc |= probe_backend_server(pctx, svc, be, ctx, &be->servers[s]);
 	SSL_CTX_free(ctx);
 	return rc;
 }
 
 /* ---- the run ----------------------------------------------------------- */
 
+/* Everything probe does for SVC: its listeners (or the target), its
+ * re-encrypting backend, and with --pool its pool. */
+static int probe_service(struct probe_ctx *pctx,
+			 const struct config_service *svc)
+{
+	const struct probe_options *opt = pctx->opt;
+	const struct config_cert *cc = NULL;
+	int rc = 0;
+
+	if (opt && opt->target)
+		return probe_listener(pctx, svc, opt->target);
+	for (size_t j = 0; j < svc->nlisten; j++)
+		rc |= probe_listener(pctx, svc, &svc->listen[j]);
+	rc |= probe_backend(pctx, svc);
+	if (opt && opt->pool) {
+		if (svc->certificate)
+			cc = config_find_cert(pctx->cfg, svc->certificate);
+		rc |= probe_pool(pctx, svc, cc, probe_planned(pctx, cc));
+	}
+	return rc;
+}
+
 int probe_run(const struct config *cfg, const struct rules_certs *pc,
 	      const struct probe_options *opt, struct probe_report *out)
 {
 	struct probe_ctx pctx;
 	const struct config_service *only = NULL;
+	size_t nb = cfg->nbackends ? cfg->nbackends : 1;
 	int rc = 0;
 
 	memset(&pctx, 0, sizeof(pctx));
@@ -733,28 +581,21 @@ int probe_run(const struct config *cfg, const struct rules_certs *pc,
 		only = &cfg->services[0];
 	}
 	pctx.ctx = probe_io_client_ctx_new();
-	pctx.probed = calloc(cfg->nbackends ? cfg->nbackends : 1,
-			     sizeof(*pctx.probed));
-	if (!pctx.ctx || !pctx.probed) {
+	pctx.probed = calloc(nb, sizeof(*pctx.probed));
+	pctx.pooled = calloc(nb, sizeof(*pctx.pooled));
+	if (!pctx.ctx || !pctx.probed || !pctx.pooled) {
 		rc = -1;
 		goto done;
 	}
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		const struct config_service *svc = &cfg->services[i];
-
-		if (only && svc != only)
-			continue;
-		if (opt && opt->target) {
-			rc |= probe_listener(&pctx, svc, opt->target);
-			continue;
-		}
-		for (size_t j = 0; j < svc->nlisten; j++)
-			rc |= probe_listener(&pctx, svc, &svc->listen[j]);
-		rc |= probe_backend(&pctx, svc);
-	}
+	for (size_t i = 0; i < cfg->nservices && rc >= 0; i++)
+		if (!only || &cfg->services[i] == only)
+			rc |= probe_service(&pctx, &cfg->services[i]);
+	if (rc >= 0 && opt && opt->nnodes > 0 && !opt->target)
+		rc |= probe_nodes(&pctx);
 done:
 	SSL_CTX_free(pctx.ctx);
 	free(pctx.probed);
+	free(pctx.pooled);
 	ERR_clear_error();
 	return rc < 0 ? -1 : 0;
 }

@@ -3,11 +3,13 @@
  * A non-blocking TCP connect, then an OpenSSL client handshake on the same
  * non-blocking socket, both waiting in poll() against one deadline, so a
  * listener that accepts TCP and never answers costs at most the connect
- * timeout.  It reports how the attempt ended and why; it does not judge
- * certificates (probe.c does) and keeps nothing between attempts.
+ * timeout.  It reports how the attempt ended and why, and hands over the
+ * chain served; it does not judge certificates (probe.c and probe_pool.c
+ * do) and keeps nothing between attempts.
  */
 #include "edge443/cli/probe_internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -206,6 +208,51 @@ enum probe_io probe_io_attempt(const struct config_addr *addr, SSL *ssl,
 	}
 	row->seconds = probe_clock() - start;
 	return io;
+}
+
+int probe_io_fetch(SSL_CTX *ctx, const struct config_addr *addr,
+		   const char *sni, int timeout, struct probe_row *row,
+		   enum probe_io *io, struct cert_info **ci, char *err,
+		   size_t errlen)
+{
+	SSL *ssl = SSL_new(ctx);
+	X509 *leaf;
+	int rc = 0;
+
+	*ci = NULL;
+	*io = PROBE_IO_TCP;
+	if (!ssl || (sni && SSL_set_tlsext_host_name(ssl, sni) != 1)) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return -1;
+	}
+	SSL_set_connect_state(ssl);
+	*io = probe_io_attempt(addr, ssl, timeout, row, err, errlen);
+	if (*io == PROBE_IO_OK) {
+		leaf = SSL_get0_peer_certificate(ssl);
+		if (!leaf) {
+			*io = PROBE_IO_TLS;
+			snprintf(err, errlen,
+				 "the handshake completed without a server "
+				 "certificate");
+		} else if (!(*ci = cert_from_x509(
+				     leaf, SSL_get_peer_cert_chain(ssl)))) {
+			rc = -1;
+		}
+	}
+	SSL_free(ssl);
+	ERR_clear_error();
+	return rc;
+}
+
+const char *probe_io_sni(const char *name)
+{
+	unsigned char buf[16];
+
+	if (!name || !*name || inet_pton(AF_INET, name, buf) == 1 ||
+	    inet_pton(AF_INET6, name, buf) == 1)
+		return NULL;
+	return name;
 }
 
 SSL_CTX *probe_io_client_ctx_new(void)

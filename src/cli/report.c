@@ -182,6 +182,29 @@ static json_t *report_json_services(const struct config *cfg,
 	return arr;
 }
 
+/* A revocation or issuer pointer: its URI, "" when the extension names it
+ * without a URI, null when the leaf has none. */
+static json_t *report_json_pointer(bool present, const char *uri)
+{
+	if (!present)
+		return json_null();
+	return json_string(uri ? uri : "");
+}
+
+/* The intermediates on the leaf's path: [{"subject", "not_after"}]. */
+static json_t *report_json_intermediates(const struct cert_info *ci)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < ci->nintermediates; i++)
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:o}", "subject",
+				  ci->intermediates[i].subject, "not_after",
+				  report_time(ci->intermediates[i].not_after)));
+	return arr ? arr : json_null();
+}
+
 static json_t *report_json_cert(const struct config_cert *cc,
 				const struct cert_info *ci)
 {
@@ -226,6 +249,15 @@ static json_t *report_json_cert(const struct config_cert *cc,
 			    : ci->chain_status == CERT_CHAIN_INCOMPLETE
 				    ? "incomplete"
 				    : "unchecked"));
+	json_object_set_new(
+		o, "crl_dp",
+		report_json_pointer(ci->has_crl_dp, ci->crl_dp_uri));
+	json_object_set_new(o, "aia_ca_issuers",
+			    report_json_pointer(ci->has_aia_ca_issuers,
+						ci->aia_ca_issuers));
+	json_object_set_new(
+		o, "ocsp", report_json_pointer(ci->has_aia_ocsp, ci->aia_ocsp));
+	json_object_set_new(o, "intermediates", report_json_intermediates(ci));
 	return o;
 }
 
@@ -603,11 +635,12 @@ void report_probe_text(FILE *out, const struct config *cfg,
 static json_t *report_probe_row_json(const struct probe_row *row)
 {
 	json_t *o = json_pack(
-		"{s:s, s:o, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o, "
-		"s:o, s:o, s:f}",
+		"{s:s, s:o, s:b, s:b, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, "
+		"s:o, s:o, s:o, s:f}",
 		"service", row->service, "backend",
-		report_string_or_null(row->backend), "target", row->target,
-		"sni", report_string_or_null(row->sni), "state",
+		report_string_or_null(row->backend), "pool_member", row->pool,
+		"node", row->node, "target", row->target, "sni",
+		report_string_or_null(row->sni), "state",
 		probe_state_name(row->state), "served_cn",
 		report_string_or_null(row->served_cn[0] ? row->served_cn
 							: NULL),

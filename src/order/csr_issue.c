@@ -3,8 +3,10 @@
  * Makes the OpenSSL objects for order.c's planned certificates: a private
  * key of the chosen kind, a signed PKCS#10 request (CN, SANs, EKU, key
  * usage), and for a lab a new root + intermediate (public) and a separate
- * internal root that issue every planned certificate.  It writes no file
- * (csr_write.c does), reads no request (csr.c does) and prints nothing.
+ * internal root that issue every planned certificate, each issued
+ * certificate with a CRL distribution point and an Authority Information
+ * Access (caIssuers, OCSP) at the lab's fixed URLs (csr_internal.h).  It writes
+ * no file (csr_write.c does), reads no request (csr.c does) and prints nothing.
  */
 #include "edge443/order/csr_internal.h"
 #include "edge443/base/ossl_err.h"
@@ -223,12 +225,33 @@ static int csr_serial(X509 *x)
 	return ok ? 0 : -1;
 }
 
+/* The CRL distribution point and the Authority Information Access of a
+ * certificate that lab CA CA (CSR_LAB_CA_*) issues.  0 / -1. */
+static int csr_add_ca_urls(X509 *x, X509V3_CTX *ctx, const char *ca)
+{
+	char crl[128], aia[256];
+
+	if (snprintf(crl, sizeof(crl), "URI:%s%s.crl", CSR_LAB_PKI_URL, ca) >=
+		    (int)sizeof(crl) ||
+	    snprintf(aia, sizeof(aia), "caIssuers;URI:%s%s.crt,OCSP;URI:%s%s",
+		     CSR_LAB_PKI_URL, ca, CSR_LAB_OCSP_URL,
+		     ca) >= (int)sizeof(aia))
+		return -1;
+	if (csr_add_ext(x, ctx, NID_crl_distribution_points, crl) < 0 ||
+	    csr_add_ext(x, ctx, NID_info_access, aia) < 0)
+		return -1;
+	return 0;
+}
+
 /* Make and sign one certificate.  SUBJECT/PUBKEY describe the new
  * certificate; ISSUER/IKEY sign it (ISSUER NULL: self-signed with IKEY).
- * Leaves get OC's SANs and EKU.  Valid from NOW - 1 day for DAYS days. */
+ * Leaves get OC's SANs and EKU; a certificate that CA issues (CA not NULL)
+ * gets that CA's CRL distribution point and AIA.  Valid from NOW - 1 day for
+ * DAYS days. */
 X509 *csr_cert_new(enum csr_cert_kind kind, const X509_NAME *subject,
 		   EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *ikey,
-		   const struct order_cert *oc, time_t now, long days)
+		   const char *ca, const struct order_cert *oc, time_t now,
+		   long days)
 {
 	X509 *x = X509_new();
 	X509V3_CTX ctx;
@@ -278,6 +301,8 @@ X509 *csr_cert_new(enum csr_cert_kind kind, const X509_NAME *subject,
 	     csr_add_ext(x, &ctx, NID_authority_key_identifier,
 			 "keyid:always") < 0))
 		goto fail;
+	if (ca && csr_add_ca_urls(x, &ctx, ca) < 0)
+		goto fail;
 	if (!X509_sign(x, ikey, EVP_sha256()))
 		goto fail;
 	return x;
@@ -306,14 +331,15 @@ int csr_lab_new(struct csr_lab *lab, time_t now, char *err, size_t errlen)
 	if (!lab->root_key || !lab->int_key || !lab->iroot_key)
 		goto done;
 	lab->root = csr_cert_new(CSR_CERT_ROOT, root_name, lab->root_key, NULL,
-				 lab->root_key, NULL, now, CSR_CA_DAYS);
+				 lab->root_key, NULL, NULL, now, CSR_CA_DAYS);
 	if (!lab->root)
 		goto done;
-	lab->inter =
-		csr_cert_new(CSR_CERT_INTERMEDIATE, int_name, lab->int_key,
-			     lab->root, lab->root_key, NULL, now, CSR_CA_DAYS);
-	lab->iroot = csr_cert_new(CSR_CERT_ROOT, iroot_name, lab->iroot_key,
-				  NULL, lab->iroot_key, NULL, now, CSR_CA_DAYS);
+	lab->inter = csr_cert_new(CSR_CERT_INTERMEDIATE, int_name, lab->int_key,
+				  lab->root, lab->root_key, CSR_LAB_CA_ROOT,
+				  NULL, now, CSR_CA_DAYS);
+	lab->iroot =
+		csr_cert_new(CSR_CERT_ROOT, iroot_name, lab->iroot_key, NULL,
+			     lab->iroot_key, NULL, NULL, now, CSR_CA_DAYS);
 	if (!lab->inter || !lab->iroot)
 		goto done;
 	rc = 0;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -238,11 +239,22 @@ static char *csr_snippet(const struct config *cfg,
 		       "\n# and give each service its certificate:\n");
 	for (size_t i = 0; cfg && i < cfg->nservices; i++) {
 		const struct order_cert *oc = order_plan_find_service(plan, i);
-		if (oc)
+		const char *fqdn = cfg->services[i].fqdn;
+		/* The A/V Edge on lync2010+ rides without its FQDN (order.h):
+		 * naming the certificate would make fqdn-covered fail. */
+		bool named = !fqdn;
+		for (size_t j = 0; oc && fqdn && j < oc->nsans; j++)
+			named |= strcasecmp(oc->sans[j], fqdn) == 0;
+		if (oc && named)
 			bad |= csr_catf(
 				&s, &len,
 				"#   service %s: certificate = \"%s\"\n",
 				cfg->services[i].name, oc->name);
+		else if (oc)
+			bad |= csr_catf(&s, &len,
+					"#   service %s: no certificate (it "
+					"rides on \"%s\" without its FQDN)\n",
+					cfg->services[i].name, oc->name);
 	}
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct order_cert *oc = &plan->certs[i];
@@ -347,11 +359,13 @@ static enum csr_status csr_write_one(const struct order_cert *oc,
 			      ? csr_cert_new(CSR_CERT_LEAF,
 					     X509_REQ_get_subject_name(req),
 					     key, lab->iroot, lab->iroot_key,
-					     oc, now, CSR_LEAF_DAYS)
+					     CSR_LAB_CA_IROOT, oc, now,
+					     CSR_LEAF_DAYS)
 			      : csr_cert_new(CSR_CERT_LEAF,
 					     X509_REQ_get_subject_name(req),
-					     key, lab->inter, lab->int_key, oc,
-					     now, CSR_LEAF_DAYS);
+					     key, lab->inter, lab->int_key,
+					     CSR_LAB_CA_INT, oc, now,
+					     CSR_LEAF_DAYS);
 		if (!crt) {
 			ossl_err_drainf(
 				err, errlen,

@@ -1,11 +1,14 @@
 /* order.c — the smallest certificate set that satisfies the plan rules.
  *
  * Pure logic over a `struct config`: no I/O, no OpenSSL.  It groups the
- * services into public and internal ones, lets every service whose CN must be
- * its FQDN (order_role_seeds, from the role table of roles.c) seed a
- * certificate with its FQDN as CN, puts the other services on one of those
- * as SANs (or lets the first of them seed one when its class has none) and
- * works out each certificate's SAN list, EKU and name.  The result is what
+ * services into classes (public or internal; on Lync 2010 and later also
+ * Edge or reverse proxy), lets every service whose CN must be its FQDN
+ * (order_role_seeds, from the role table of roles.c) seed a certificate with
+ * its FQDN as CN, and on Lync 2010 and later lets the Access Edge lead the
+ * one Edge certificate and the external web services the reverse-proxy
+ * certificate; it puts the other services on one of those as SANs (or lets
+ * the first of them seed one when its class has none) and works out each
+ * certificate's SAN list, EKU and name.  The result is what
  * `edge443 plan` prints and what csr.c turns into keys, requests and lab
  * certificates; it is built to pass every rule of rules.c.  The choices are
  * deterministic: the same config always gives the same plan.
@@ -32,6 +35,48 @@ bool order_role_seeds(const struct config *cfg, enum config_role role)
 		cfg ? cfg->platform : CONFIG_PLATFORM_OCS2007R2;
 
 	return roles_cn_is_fqdn(platform, role) == ROLES_CN_MUST;
+}
+
+/* Lync Server 2010 or a later platform: one Edge certificate, a reverse
+ * proxy with its own. */
+static bool order_lync_up(const struct config *cfg)
+{
+	return (ROLES_LYNC_UP & ROLES_ON(cfg->platform)) != 0;
+}
+
+/* Published by the reverse proxy on CFG's platform (roles_facts
+ * .reverse_proxy, where the platform has the role): its names go on the
+ * reverse-proxy certificate, never on the Edge one. */
+static bool order_svc_rp(const struct config *cfg,
+			 const struct config_service *svc)
+{
+	return roles_of(svc->role)->reverse_proxy &&
+	       roles_on_platform(cfg->platform, svc->role);
+}
+
+/* On Lync 2010 and later, where nothing is CN-bound, the service that leads
+ * its class's certificate: the Access Edge (its FQDN is the documented
+ * subject of the Edge certificate) and the external web services (the
+ * first name of the reverse-proxy certificate). */
+static bool order_svc_leads(const struct config *cfg,
+			    const struct config_service *svc)
+{
+	if (!order_lync_up(cfg) || order_role_seeds(cfg, svc->role))
+		return false;
+	return svc->role == CONFIG_ROLE_ACCESS_EDGE ||
+	       (svc->role == CONFIG_ROLE_WEB_SERVICES &&
+		order_svc_rp(cfg, svc));
+}
+
+/* Does the FQDN of SVC go on its certificate?  Always, except the A/V Edge
+ * on Lync 2010 and later: its authentication rides on the Edge certificate
+ * without its external FQDN, unless the service names a certificate (then
+ * fqdn-covered wants the name on it). */
+static bool order_fqdn_on_cert(const struct config *cfg,
+			       const struct config_service *svc)
+{
+	return !(order_lync_up(cfg) && svc->role == CONFIG_ROLE_AV_EDGE &&
+		 !(svc->certificate && *svc->certificate));
 }
 
 /* A host name a CA can put in a dNSName (names_dns_why), and neither a
@@ -146,6 +191,16 @@ static bool order_svc_internal(const struct config_service *svc)
 	       cert_name_is_internal(svc->fqdn);
 }
 
+/* Is certificate OC of the class of SVC (internal or public, reverse proxy
+ * or not)? */
+static bool order_same_class(const struct config *cfg,
+			     const struct order_cert *oc,
+			     const struct config_service *svc)
+{
+	return oc->internal == order_svc_internal(svc) &&
+	       oc->reverse_proxy == order_svc_rp(cfg, svc);
+}
+
 /* Start a new certificate with CN = FQDN of service index S.  Returns its
  * index, or -1 on allocation failure. */
 static long order_seed(struct order_plan *plan, const struct config *cfg,
@@ -161,6 +216,7 @@ static long order_seed(struct order_plan *plan, const struct config *cfg,
 	oc = &plan->certs[plan->n];
 	memset(oc, 0, sizeof(*oc));
 	oc->internal = order_svc_internal(&cfg->services[s]);
+	oc->reverse_proxy = order_svc_rp(cfg, &cfg->services[s]);
 	plan->n++;
 	if (order_add_san(oc, cfg->services[s].fqdn) < 0)
 		return -1;
@@ -168,44 +224,53 @@ static long order_seed(struct order_plan *plan, const struct config *cfg,
 	return (long)(plan->n - 1);
 }
 
-/* The first certificate of the plan seeded by a seeding service of ROLE in
- * the class INTERNAL, or -1.  OWNER[i] is the seeding service of cert i. */
+/* The first certificate of the plan of the class of SVC that a service of
+ * ROLE seeded as its own (CN-bound or leading: CHOSEN[i]), or -1.  OWNER[i]
+ * is the seeding service of cert i. */
 static long order_find_role(const struct order_plan *plan,
 			    const struct config *cfg, const size_t *owner,
-			    enum config_role role, bool internal)
+			    const bool *chosen, enum config_role role,
+			    const struct config_service *svc)
 {
 	for (size_t i = 0; i < plan->n; i++)
-		if (plan->certs[i].internal == internal &&
-		    cfg->services[owner[i]].role == role &&
-		    order_role_seeds(cfg, role))
+		if (chosen[i] && order_same_class(cfg, &plan->certs[i], svc) &&
+		    cfg->services[owner[i]].role == role)
 			return (long)i;
 	return -1;
 }
 
-static long order_find_class(const struct order_plan *plan, bool internal)
+static long order_find_class(const struct order_plan *plan,
+			     const struct config *cfg,
+			     const struct config_service *svc)
 {
 	for (size_t i = 0; i < plan->n; i++)
-		if (plan->certs[i].internal == internal)
+		if (order_same_class(cfg, &plan->certs[i], svc))
 			return (long)i;
 	return -1;
 }
 
 /* Which certificate a rider (a service that seeds none) goes on, or -1 when its
- * class has none yet. */
+ * class has none yet: the reverse-proxy services on the external web
+ * services' certificate; A/V on the Web Conferencing Edge's (CN-bound), else
+ * the Access Edge's; the others on the Access Edge's; else the first of the
+ * class. */
 static long order_pick(const struct order_plan *plan, const struct config *cfg,
-		       const size_t *owner, const struct config_service *svc)
+		       const size_t *owner, const bool *chosen,
+		       const struct config_service *svc)
 {
-	bool internal = order_svc_internal(svc);
 	long k = -1;
 
-	if (svc->role == CONFIG_ROLE_AV_EDGE)
-		k = order_find_role(plan, cfg, owner, CONFIG_ROLE_WEBCONF_EDGE,
-				    internal);
-	else
-		k = order_find_role(plan, cfg, owner, CONFIG_ROLE_ACCESS_EDGE,
-				    internal);
+	if (order_svc_rp(cfg, svc))
+		k = order_find_role(plan, cfg, owner, chosen,
+				    CONFIG_ROLE_WEB_SERVICES, svc);
+	else if (svc->role == CONFIG_ROLE_AV_EDGE)
+		k = order_find_role(plan, cfg, owner, chosen,
+				    CONFIG_ROLE_WEBCONF_EDGE, svc);
+	if (k < 0 && !order_svc_rp(cfg, svc))
+		k = order_find_role(plan, cfg, owner, chosen,
+				    CONFIG_ROLE_ACCESS_EDGE, svc);
 	if (k < 0)
-		k = order_find_class(plan, internal);
+		k = order_find_class(plan, cfg, svc);
 	return k;
 }
 
@@ -256,33 +321,112 @@ static int order_name_certs(struct order_plan *plan, const struct config *cfg)
 	return 0;
 }
 
-/* SANs of every certificate: CN first (already there), then for each of its
- * services in service order the FQDN, CWA's as./download. names and Access
- * Edge's sip.<domain> names; and the EKU. */
-static int order_fill(struct order_plan *plan, const struct config *cfg)
+/* Add PREFIX + each of SVC's sip_domains ("sip.", "lyncdiscover."). */
+static int order_add_domains(struct order_cert *oc,
+			     const struct config_service *svc,
+			     const char *prefix)
 {
+	for (size_t d = 0; d < svc->nsip_domains; d++)
+		if (order_add_san_prefixed(oc, prefix, svc->sip_domains[d]) < 0)
+			return -1;
+	return 0;
+}
+
+/* The names one service puts on its certificate, after its FQDN: CWA's
+ * as./download. names, the external web services' simple URLs and
+ * lyncdiscover.<domain> names, and on OCS 2007 R2 the Access Edge's
+ * sip.<domain> names (on Lync 2010 and later those follow every service
+ * FQDN of the Edge certificate). */
+static int order_add_derived(struct order_cert *oc, const struct config *cfg,
+			     const struct config_service *svc)
+{
+	if (svc->role == CONFIG_ROLE_CWA &&
+	    (order_add_san_prefixed(oc, "as.", svc->fqdn) < 0 ||
+	     order_add_san_prefixed(oc, "download.", svc->fqdn) < 0))
+		return -1;
+	if (svc->role == CONFIG_ROLE_WEB_SERVICES) {
+		for (size_t u = 0; u < svc->nsimple_urls; u++)
+			if (order_add_san(oc, svc->simple_urls[u]) < 0)
+				return -1;
+		if (order_add_domains(oc, svc, "lyncdiscover.") < 0)
+			return -1;
+	}
+	if (svc->role == CONFIG_ROLE_ACCESS_EDGE && !order_lync_up(cfg) &&
+	    order_add_domains(oc, svc, "sip.") < 0)
+		return -1;
+	return 0;
+}
+
+/* The FQDN (order_fqdn_on_cert) and derived names of SVC, and its EKU. */
+static int order_add_service(struct order_cert *oc, const struct config *cfg,
+			     const struct config_service *svc)
+{
+	if (order_fqdn_on_cert(cfg, svc) && order_add_san(oc, svc->fqdn) < 0)
+		return -1;
+	if (order_add_derived(oc, cfg, svc) < 0)
+		return -1;
+	if (svc->federation)
+		oc->client_auth = true;
+	return 0;
+}
+
+/* SANs of every certificate: CN first (already there), then for each of its
+ * services in service order the FQDN and the names derived from it
+ * (order_add_service) — on Lync 2010 and later the service that seeded it
+ * (OWNER) first, then the others, then the Access Edge's sip.<domain>
+ * names; and the EKU. */
+static int order_fill(struct order_plan *plan, const struct config *cfg,
+		      const size_t *owner)
+{
+	bool lync_up = order_lync_up(cfg);
+
 	for (size_t i = 0; i < plan->n; i++) {
 		struct order_cert *oc = &plan->certs[i];
-		for (size_t j = 0; j < oc->nservices; j++) {
+		if (lync_up &&
+		    order_add_service(oc, cfg, &cfg->services[owner[i]]) < 0)
+			return -1;
+		for (size_t j = 0; j < oc->nservices; j++)
+			if (!(lync_up && oc->services[j] == owner[i]) &&
+			    order_add_service(oc, cfg,
+					      &cfg->services[oc->services[j]]) <
+				    0)
+				return -1;
+		for (size_t j = 0; lync_up && j < oc->nservices; j++) {
 			const struct config_service *svc =
 				&cfg->services[oc->services[j]];
-			if (order_add_san(oc, svc->fqdn) < 0)
+			if (svc->role == CONFIG_ROLE_ACCESS_EDGE &&
+			    order_add_domains(oc, svc, "sip.") < 0)
 				return -1;
-			if (svc->role == CONFIG_ROLE_CWA &&
-			    (order_add_san_prefixed(oc, "as.", svc->fqdn) < 0 ||
-			     order_add_san_prefixed(oc, "download.",
-						    svc->fqdn) < 0))
-				return -1;
-			if (svc->role == CONFIG_ROLE_ACCESS_EDGE)
-				for (size_t d = 0; d < svc->nsip_domains; d++)
-					if (order_add_san_prefixed(
-						    oc, "sip.",
-						    svc->sip_domains[d]) < 0)
-						return -1;
-			if (svc->federation)
-				oc->client_auth = true;
 		}
 		oc->cn = oc->sans[0];
+	}
+	return 0;
+}
+
+/* Refuse a sip_domains entry of SVC that gives no plannable PREFIX.<domain>
+ * name ("sip.", "lyncdiscover."). */
+static int order_validate_domains(const struct config *cfg,
+				  const struct config_service *svc,
+				  const char *prefix, char *err, size_t errlen)
+{
+	const char *file = cfg->file ? cfg->file : "(config)";
+	const char *why = NULL;
+	char name[ORDER_NAME_MAX + 16];
+	int dline = svc->sip_domains_line ? svc->sip_domains_line : svc->line;
+
+	for (size_t d = 0; d < svc->nsip_domains; d++) {
+		snprintf(name, sizeof(name), "%s%s", prefix,
+			 svc->sip_domains[d]);
+		if (strlen(svc->sip_domains[d]) > ORDER_NAME_MAX ||
+		    !order_name_ok(name, &why)) {
+			ossl_err_printf(err, errlen,
+					"%s:%d: service \"%s\": sip_domains "
+					"entry \"%s\" gives %s%s, which %s",
+					file, dline, svc->name,
+					svc->sip_domains[d], prefix,
+					svc->sip_domains[d], why);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -292,7 +436,6 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	const char *file = cfg->file ? cfg->file : "(config)";
 	const char *why = NULL;
-	char name[ORDER_NAME_MAX + 8];
 
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct config_service *svc = &cfg->services[i];
@@ -324,23 +467,26 @@ static int order_validate(const struct config *cfg, char *err, size_t errlen)
 				config_role_name(svc->role));
 			return -1;
 		}
-		for (size_t d = 0; svc->role == CONFIG_ROLE_ACCESS_EDGE &&
-				   d < svc->nsip_domains;
-		     d++) {
-			int dline = svc->sip_domains_line
-					    ? svc->sip_domains_line
+		if (svc->role == CONFIG_ROLE_ACCESS_EDGE &&
+		    order_validate_domains(cfg, svc, "sip.", err, errlen) < 0)
+			return -1;
+		if (svc->role == CONFIG_ROLE_WEB_SERVICES &&
+		    order_validate_domains(cfg, svc, "lyncdiscover.", err,
+					   errlen) < 0)
+			return -1;
+		for (size_t u = 0; svc->role == CONFIG_ROLE_WEB_SERVICES &&
+				   u < svc->nsimple_urls;
+		     u++) {
+			int uline = svc->simple_urls_line
+					    ? svc->simple_urls_line
 					    : svc->line;
-			snprintf(name, sizeof(name), "sip.%s",
-				 svc->sip_domains[d]);
-			if (strlen(svc->sip_domains[d]) > ORDER_NAME_MAX ||
-			    !order_name_ok(name, &why)) {
+			if (!order_name_ok(svc->simple_urls[u], &why)) {
 				ossl_err_printf(
 					err, errlen,
-					"%s:%d: service \"%s\": sip_domains "
-					"entry \"%s\" gives sip.%s, which %s",
-					file, dline, svc->name,
-					svc->sip_domains[d],
-					svc->sip_domains[d], why);
+					"%s:%d: service \"%s\": simple_urls "
+					"entry \"%s\" %s",
+					file, uline, svc->name,
+					svc->simple_urls[u], why);
 				return -1;
 			}
 		}
@@ -384,6 +530,10 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 {
 	struct order_plan *plan = NULL;
 	size_t *owner = NULL; /* owner[k]: the service that seeded cert k */
+	bool *chosen = NULL;  /* chosen[k]: seeded by a CN-bound or leading
+				 service, not by the first rider */
+	bool *placed = NULL;  /* placed[s]: service s is on a certificate */
+	size_t nalloc;
 
 	if (err && errlen)
 		err[0] = '\0';
@@ -393,38 +543,56 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 	}
 	if (order_validate(cfg, err, errlen) < 0)
 		return NULL;
+	nalloc = cfg->nservices ? cfg->nservices : 1;
 	plan = calloc(1, sizeof(*plan));
-	owner = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*owner));
-	if (!plan || !owner)
+	owner = calloc(nalloc, sizeof(*owner));
+	chosen = calloc(nalloc, sizeof(*chosen));
+	placed = calloc(nalloc, sizeof(*placed));
+	if (!plan || !owner || !chosen || !placed)
 		goto oom;
 
-	/* Pass 1: the services whose CN must be their FQDN seed. */
+	/* Pass 1: the services whose CN must be their FQDN seed (two with
+	 * one FQDN share); on Lync 2010 and later the first leading service
+	 * of each class (Access Edge, external web services) seeds. */
 	for (size_t s = 0; s < cfg->nservices; s++) {
 		const struct config_service *svc = &cfg->services[s];
+		bool seeds = order_role_seeds(cfg, svc->role);
 		long k = -1;
-		if (!order_role_seeds(cfg, svc->role))
+		if (!seeds && !order_svc_leads(cfg, svc))
 			continue;
-		for (size_t i = 0; i < plan->n && k < 0; i++)
-			if (plan->certs[i].internal ==
-				    order_svc_internal(svc) &&
-			    strcasecmp(plan->certs[i].cn, svc->fqdn) == 0)
-				k = (long)i;
+		if (seeds) {
+			for (size_t i = 0; i < plan->n && k < 0; i++)
+				if (order_same_class(cfg, &plan->certs[i],
+						     svc) &&
+				    strcasecmp(plan->certs[i].cn, svc->fqdn) ==
+					    0)
+					k = (long)i;
+		} else if (order_find_role(plan, cfg, owner, chosen, svc->role,
+					   svc) >= 0) {
+			continue; /* a later one of its role rides */
+		}
 		if (k < 0) {
 			k = order_seed(plan, cfg, s);
 			if (k < 0)
 				goto oom;
 			owner[k] = s;
+			chosen[k] = true;
 		}
 		if (order_attach(plan, k, s) < 0)
 			goto oom;
+		placed[s] = true;
 	}
-	/* Pass 2: the others ride on a certificate of their class. */
-	for (size_t s = 0; s < cfg->nservices; s++) {
+	/* Pass 2: the others ride on a certificate of their class; those
+	 * whose FQDN goes on no certificate (A/V on lync2010+) last, so that
+	 * they seed one only when nothing else does. */
+	for (size_t n = 0; n < 2 * cfg->nservices; n++) {
+		size_t s = n % cfg->nservices;
 		const struct config_service *svc = &cfg->services[s];
 		long k;
-		if (order_role_seeds(cfg, svc->role))
+		if (placed[s] ||
+		    order_fqdn_on_cert(cfg, svc) != (n < cfg->nservices))
 			continue;
-		k = order_pick(plan, cfg, owner, svc);
+		k = order_pick(plan, cfg, owner, chosen, svc);
 		if (k < 0) {
 			k = order_seed(plan, cfg, s);
 			if (k < 0)
@@ -433,15 +601,16 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 		}
 		if (order_attach(plan, k, s) < 0)
 			goto oom;
+		placed[s] = true;
 	}
 	order_sort_services(plan);
-	if (order_fill(plan, cfg) < 0 || order_name_certs(plan, cfg) < 0)
+	if (order_fill(plan, cfg, owner) < 0 || order_name_certs(plan, cfg) < 0)
 		goto oom;
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct order_cert *oc = &plan->certs[i];
 		if (strlen(oc->cn) > ORDER_CN_MAX) {
 			const struct config_service *svc =
-				&cfg->services[oc->services[0]];
+				&cfg->services[owner[i]];
 			ossl_err_printf(
 				err, errlen,
 				"%s:%d: service \"%s\": fqdn \"%s\" would be "
@@ -451,9 +620,9 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 				cfg->file ? cfg->file : "(config)",
 				svc->fqdn_line ? svc->fqdn_line : svc->line,
 				svc->name, svc->fqdn, oc->name);
-			free(owner);
 			order_plan_free(plan);
-			return NULL;
+			plan = NULL;
+			goto done;
 		}
 	}
 	for (size_t i = 0; i < plan->n; i++) {
@@ -462,12 +631,15 @@ struct order_plan *order_plan_new(const struct config *cfg, char *err,
 		else
 			plan->npublic++;
 	}
+done:
 	free(owner);
+	free(chosen);
+	free(placed);
 	return plan;
 oom:
 	ossl_err_printf(err, errlen,
 			"out of memory while planning certificates");
-	free(owner);
 	order_plan_free(plan);
-	return NULL;
+	plan = NULL;
+	goto done;
 }

@@ -3,9 +3,10 @@
  * The list that every rule appends to (findings_add, with its error and warning
  * counts), its order (by line, errors first) and the small helpers that
  * every rule file uses to name what a finding is about: the config file and
- * line, a certificate or a service, a certificate's SAN list.  The rule files
- * (rules.c, rules_cert.c, rules_service.c) and probe use it; it judges nothing,
- * reads no file and prints nothing (report.c formats the findings).
+ * line, a certificate or a service, a certificate's SAN list, a date.  The
+ * rule files (rules.c, rules_cert.c, rules_issuer.c, rules_service.c,
+ * rules_platform.c) and probe use it; it judges nothing, reads no file and
+ * prints nothing (report.c formats the findings).
  */
 #include "edge443/rules/findings.h"
 
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- findings --------------------------------------------------------- */
 
@@ -143,6 +145,15 @@ void finding_service_label(const struct config_service *svc, char *buf,
 			   size_t len)
 {
 	snprintf(buf, len, "service \"%s\"", svc->name ? svc->name : "?");
+}
+
+void finding_date(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm))
+		snprintf(buf, len, "%lld (epoch)", (long long)t);
 }
 
 void finding_san_list(const struct cert_info *ci, char *buf, size_t len)

@@ -2,8 +2,9 @@
  *
  * This module judges a plan: it takes the plain `struct config` from
  * config.c and the `struct cert_info` facts that cert.c read for each
- * certificate section, applies the per-certificate rules (rules_cert.c), the
- * per-service rules (rules_service.c) and the plan-wide rules (here: listen
+ * certificate section, applies the per-certificate rules (rules_cert.c, with
+ * rules_issuer.c), the per-service rules (rules_service.c, with
+ * rules_platform.c) and the plan-wide rules (here: listen
  * clashes, shared CNs, unknown references, unused sections), and appends
  * findings (severity, rule id, file:line, what is wrong — what to do), sorted
  * by line.  The findings list and the words every rule file uses are
@@ -50,6 +51,9 @@ const char *const rules_ids[] = {
 	"chain-incomplete",
 	"chain-extra",
 	"internal-name",
+	"crl-dp-present",	 /* rules_issuer.c */
+	"aia-present",		 /* rules_issuer.c */
+	"intermediate-expiring", /* rules_issuer.c */
 	/* Per service, by role */
 	"cert-required",
 	"backend-required",
@@ -61,6 +65,13 @@ const char *const rules_ids[] = {
 	"edge-terminated",
 	"cwa-sans",
 	"backend-verify",
+	"public-clientauth",
+	"edge-subject", /* rules_platform.c, as the next five */
+	"lyncdiscover-san",
+	"simple-url-covered",
+	"wildcard-placement",
+	"webservices-port",
+	"platform-mismatch",
 	/* Across the plan */
 	"listen-unique",
 	"fqdn-port-unique",
@@ -74,6 +85,7 @@ const char *const rules_ids[] = {
 	"served-differs",
 	"served-chain-incomplete",
 	"served-no-sni",
+	"pool-consistent",
 	NULL,
 };
 

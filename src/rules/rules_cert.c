@@ -3,12 +3,15 @@
  * This part of the rules module judges one certificate section on its own:
  * the files cert.c could not use, the key (presence, match, permissions,
  * strength), the signature, EKU and key usage, the names (SAN present, CN in
- * the SANs, their order, internal names) and the validity period and chain.
- * It does not judge how a service uses the certificate (rules_service.c) or
- * anything across the plan (rules.c, which runs it), and like all of plan it
- * reads no file and prints nothing: it appends findings (findings.c).
+ * the SANs, their order, internal names) and the validity period and chain;
+ * what the issuer gives clients (CRL distribution point, AIA, intermediates
+ * that expire) is rules_issuer.c, which it runs.  It does not judge how a
+ * service uses the certificate (rules_service.c) or anything across the plan
+ * (rules.c, which runs it), and like all of plan it reads no file and prints
+ * nothing: it appends findings (findings.c).
  */
 #include "edge443/rules/rules_cert.h"
+#include "edge443/rules/rules_issuer.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,16 +24,6 @@
 #include <strings.h>
 
 #define RULES_DAY 86400
-
-/* "2026-01-31 12:00 UTC" */
-static void rules_date(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) ||
-	    !strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm))
-		snprintf(buf, len, "%lld (epoch)", (long long)t);
-}
 
 /* Seconds since the epoch of Y-M-D 00:00 UTC (proleptic Gregorian; Howard
  * Hinnant's days_from_civil), so no time zone can shift the CA/B dates. */
@@ -364,8 +357,8 @@ static int rules_check_validity(const struct config *cfg,
 	char from[40], until[40];
 	int rc = 0;
 
-	rules_date(ci->not_before, from, sizeof(from));
-	rules_date(ci->not_after, until, sizeof(until));
+	finding_date(ci->not_before, from, sizeof(from));
+	finding_date(ci->not_after, until, sizeof(until));
 	if (ci->not_before > now)
 		rc |= findings_add(
 			out, FINDING_ERROR, "not-yet-valid", file, line, who,
@@ -585,5 +578,6 @@ int rules_check_cert(const struct config *cfg, const struct config_cert *cc,
 	rc |= rules_check_validity(cfg, cc, ci, who, internal, now, out);
 	rc |= rules_check_chain(cfg, cc, ci, who, internal, out);
 	rc |= rules_check_internal_name(cfg, cc, ci, who, internal, out);
+	rc |= rules_check_issuer(cfg, cc, ci, who, internal, now, out);
 	return rc;
 }

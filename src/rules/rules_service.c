@@ -2,15 +2,18 @@
  *
  * This part of the rules module judges one service: whether its certificate
  * suits its role (FQDN covered, CN is the FQDN, no wildcard where the role
- * forbids it, client EKU, SIP domains, CWA names), and the service rules that
- * need no certificate (certificate required, backend required, Edge
- * terminated, backend verification, legacy TLS).  It does not judge the
+ * forbids it, client EKU and its future on public hierarchies, SIP domains,
+ * CWA names), and the service rules that need no certificate (certificate
+ * required, backend required, Edge terminated, backend verification, legacy
+ * TLS); the rules that depend on the platform are rules_platform.c, which it
+ * runs with them.  It does not judge the
  * certificate on its own (rules_cert.c) or clashes between services (rules.c,
  * which runs it), and like all of plan it reads no file and prints nothing:
  * it appends findings (findings.c).  What a role requires comes from the
  * role table (roles.c).
  */
 #include "edge443/rules/rules_service.h"
+#include "edge443/rules/rules_platform.h"
 #include "edge443/config/roles.h"
 
 #include <arpa/inet.h>
@@ -90,7 +93,10 @@ static int rules_check_wildcard(const struct config *cfg,
 			"plan)",
 			sdesc, cwho, wild, role->title);
 	case ROLES_WILDCARD_NOT_CN:
-		if (!ci->cn || !cert_name_is_wildcard(ci->cn))
+		/* From Lync 2013 on, wildcard-placement reports a wildcard
+		 * CN as an error on every role. */
+		if (!ci->cn || !cert_name_is_wildcard(ci->cn) ||
+		    rules_wildcard_placement_on(cfg->platform))
 			return 0;
 		return findings_add(
 			out, FINDING_WARN, "wildcard-forbidden",
@@ -105,6 +111,37 @@ static int rules_check_wildcard(const struct config *cfg,
 		break;
 	}
 	return 0;
+}
+
+/* public-clientauth: federation on a public certificate that still carries
+ * clientAuth (when it lacks it, eku-client reports that instead). */
+static int rules_check_public_clientauth(const struct config *cfg,
+					 const struct config_service *svc,
+					 const struct cert_info *ci,
+					 const char *who, const char *sdesc,
+					 const char *cwho, int line,
+					 struct findings *out)
+{
+	char until[40];
+
+	if (svc->role != CONFIG_ROLE_ACCESS_EDGE || !svc->federation ||
+	    ci->chain_status != CERT_CHAIN_OK ||
+	    (ci->has_eku && !(ci->eku & (CERT_EKU_CLIENT | CERT_EKU_ANY))))
+		return 0;
+	finding_date(ci->not_after, until, sizeof(until));
+	return findings_add(
+		out, FINDING_WARN, "public-clientauth", finding_file(cfg),
+		finding_line(svc->federation_line, line), who,
+		"%s sets federation = true and uses %s, which chains to a "
+		"public root and carries clientAuth until it expires on %s; "
+		"public TLS hierarchies become serverAuth-only (Chrome Root "
+		"Program policy: from 2026-06-15 for new issuance, and no "
+		"public TLS leaf with clientAuth after 2027-03-15), so its "
+		"renewal will not carry clientAuth and federation MTLS will "
+		"fail — plan federation on a certificate from a CA that still "
+		"issues serverAuth and clientAuth (one your federation "
+		"partners trust)",
+		sdesc, cwho, until);
 }
 
 int rules_check_service_cert(const struct config *cfg,
@@ -156,6 +193,9 @@ int rules_check_service_cert(const struct config *cfg,
 					  "= true"
 					: "");
 
+	rc |= rules_check_public_clientauth(cfg, svc, ci, who, sdesc, cwho,
+					    line, out);
+
 	if (svc->role == CONFIG_ROLE_ACCESS_EDGE) {
 		int dline = finding_line(svc->sip_domains_line, line);
 		for (size_t i = 0; i < svc->nsip_domains; i++) {
@@ -201,11 +241,13 @@ int rules_check_service_cert(const struct config *cfg,
 		}
 	}
 
+	rc |= rules_check_platform_cert(cfg, svc, cc, ci, out);
 	return rc;
 }
 
 /* The per-service rules that need no certificate: cert-required,
- * backend-required, edge-terminated, backend-verify, tls-legacy. */
+ * backend-required, edge-terminated, backend-verify, tls-legacy, and those
+ * of rules_platform.c (webservices-port, platform-mismatch). */
 int rules_check_service(const struct config *cfg,
 			const struct config_service *svc, struct findings *out)
 {
@@ -313,5 +355,6 @@ int rules_check_service(const struct config *cfg,
 			"1.1 are deprecated (RFC 8996) — set tls_min = "
 			"\"1.2\" unless very old clients must connect",
 			who, config_tls_name(min), config_tls_name(min));
+	rc |= rules_check_platform_service(cfg, svc, out);
 	return rc;
 }

@@ -1,17 +1,25 @@
-/* admin.c — /metrics and /health over plain HTTP (libevent's evhttp).
+/* admin.c — /metrics, /health and /served over plain HTTP (libevent's
+ * evhttp).
  *
- * Only GET and HEAD of the two paths are answered; anything else is 404 or
- * 405.  The server supplies the metric text through a callback; this module
- * only listens and answers.  Like the workers' listeners it stops accepting
- * for a second when accept() fails (EMFILE), instead of spinning.  It does no
- * TLS and no authentication: bind it to loopback (the default in the
- * documentation) or a management network.
+ * Only GET and HEAD of the three paths are answered; anything else is 404
+ * or 405.  /served is the JSON document of what this node serves
+ * (serve/served.c), which `edge443 probe --pool NODE...` compares across
+ * the nodes of a pool.  /health is 200 "ok" while edge443 serves and 503
+ * "draining" once the server said that the SIGTERM/SIGINT drain began
+ * (admin_set_draining), so that a keepalived track_script or a load balancer
+ * moves traffic away before the drain ends.  The server supplies the metric
+ * text and the served document through callbacks; this module only listens and
+ * answers.  Like the workers' listeners it stops accepting for a second when
+ * accept() fails (EMFILE), instead of spinning.  It does no TLS and no
+ * authentication: bind it to loopback (the default in the documentation) or a
+ * management network.
  */
 #include "edge443/serve/admin.h"
 
 #include <errno.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +29,9 @@
 struct admin {
 	struct evhttp *http;
 	admin_metrics_cb metrics;
+	admin_served_cb served;
 	void *arg;
+	bool draining; /* main thread only, as the requests */
 };
 
 /* One second after an accept failure: accept again. */
@@ -76,20 +86,31 @@ static void admin_request_cb(struct evhttp_request *req, void *arg)
 		evhttp_add_header(headers, "Content-Type",
 				  "text/plain; version=0.0.4; charset=utf-8");
 		evhttp_send_reply(req, HTTP_OK, "OK", body);
-	} else if (strcmp(uri, "/health") == 0) {
-		evbuffer_add_printf(body, "ok\n");
-		evhttp_add_header(headers, "Content-Type", "text/plain");
+	} else if (strcmp(uri, "/served") == 0) {
+		a->served(body, a->arg);
+		evhttp_add_header(headers, "Content-Type", "application/json");
+		evhttp_add_header(headers, "Cache-Control", "no-store");
 		evhttp_send_reply(req, HTTP_OK, "OK", body);
+	} else if (strcmp(uri, "/health") == 0) {
+		evbuffer_add_printf(body, a->draining ? "draining\n" : "ok\n");
+		evhttp_add_header(headers, "Content-Type", "text/plain");
+		evhttp_add_header(headers, "Cache-Control", "no-store");
+		if (a->draining)
+			evhttp_send_reply(req, HTTP_SERVUNAVAIL,
+					  "Service Unavailable", body);
+		else
+			evhttp_send_reply(req, HTTP_OK, "OK", body);
 	} else {
-		evhttp_send_error(req, HTTP_NOTFOUND,
-				  "Not Found: try /metrics or /health");
+		evhttp_send_error(
+			req, HTTP_NOTFOUND,
+			"Not Found: try /metrics, /health or /served");
 	}
 	evbuffer_free(body);
 }
 
 struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
-			admin_metrics_cb metrics, void *arg, char *err,
-			size_t errlen)
+			admin_metrics_cb metrics, admin_served_cb served,
+			void *arg, char *err, size_t errlen)
 {
 	struct admin *a = calloc(1, sizeof(*a));
 	struct evhttp_bound_socket *bound;
@@ -101,6 +122,7 @@ struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
 		return NULL;
 	}
 	a->metrics = metrics;
+	a->served = served;
 	a->arg = arg;
 	a->http = evhttp_new(base);
 	if (!a->http)
@@ -131,6 +153,12 @@ fail:
 	snprintf(err, errlen, "admin %s: cannot listen", addr->text);
 	admin_free(a);
 	return NULL;
+}
+
+void admin_set_draining(struct admin *a)
+{
+	if (a)
+		a->draining = true;
 }
 
 /* Call once the event loop no longer runs: a pending accept back-off timer

@@ -60,6 +60,7 @@
 #include "edge443/serve/privs.h"
 #include "edge443/serve/proxy.h"
 #include "edge443/serve/runtime.h"
+#include "edge443/serve/served.h"
 #include "edge443/serve/tls.h"
 #include "edge443/rules/validate.h"
 
@@ -368,12 +369,14 @@ static void server_reload(struct server *srv)
 		server_notify_reloaded(srv, err);
 		return;
 	}
+	char *served = served_json(v);
 	rt = server_runtime(v, tickets, err, sizeof(err));
 	if (!rt) {
 		log_error("reload: %s; the previous configuration keeps "
 			  "serving",
 			  err);
 		tls_tickets_free(tickets);
+		free(served);
 		srv->reloads_failed++;
 		server_notify_reloaded(srv, err);
 		return;
@@ -384,6 +387,7 @@ static void server_reload(struct server *srv)
 			  err);
 		runtime_unref(rt);
 		tls_tickets_free(tickets);
+		free(served);
 		srv->reloads_failed++;
 		server_notify_reloaded(srv, err);
 		return;
@@ -407,6 +411,8 @@ static void server_reload(struct server *srv)
 	srv->rt = rt;
 	pthread_mutex_unlock(&srv->lock);
 	runtime_unref(old);
+	free(srv->served);
+	srv->served = served;
 	/* The new contexts hold their own references to the keys; the old
 	 * contexts keep theirs until their last connection ends. */
 	if (tickets != srv->tickets) {
@@ -438,6 +444,9 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (srv->stopping)
 			return;
 		srv->stopping = true;
+		/* First, so that keepalived moves the addresses away while
+		 * the open connections drain. */
+		admin_set_draining(srv->admin);
 		notify_send(NOTIFY_STOPPING,
 			    "draining: no longer accepting; open connections "
 			    "have at most %d s",
@@ -485,6 +494,18 @@ static size_t server_worker_count(const struct config *cfg)
 }
 
 /* /metrics: the workers' counters summed (atomics), rendered by metrics.c. */
+/* /served: the document of the model now serving (main thread, as every
+ * (re)load that replaces it). */
+static void server_served_cb(struct evbuffer *out, void *arg)
+{
+	struct server *srv = arg;
+
+	if (srv->served)
+		evbuffer_add(out, srv->served, strlen(srv->served));
+	else
+		evbuffer_add_printf(out, "{}\n");
+}
+
 static void server_metrics_cb(struct evbuffer *out, void *arg)
 {
 	struct server *srv = arg;
@@ -533,6 +554,7 @@ static int server_prepare(struct server *srv, struct validated *v)
 		validate_free(v);
 		return -1;
 	}
+	srv->served = served_json(v);
 	srv->rt = server_runtime(v, srv->tickets, err, sizeof(err));
 	if (!srv->rt) {
 		fprintf(stderr, "edge443: %s — nothing was bound\n", err);
@@ -576,9 +598,9 @@ static int server_events(struct server *srv)
 	}
 	event_add(srv->rotate_ev, &rotate);
 	if (srv->rt->cfg->admin.text) {
-		srv->admin =
-			admin_new(srv->base, &srv->rt->cfg->admin,
-				  server_metrics_cb, srv, err, sizeof(err));
+		srv->admin = admin_new(srv->base, &srv->rt->cfg->admin,
+				       server_metrics_cb, server_served_cb, srv,
+				       err, sizeof(err));
 		if (!srv->admin) {
 			log_error("%s — nothing is served", err);
 			return -1;
@@ -671,6 +693,7 @@ static void server_free(struct server *srv, enum server_result code)
 	}
 	runtime_unref(srv->rt);
 	tls_tickets_free(srv->tickets);
+	free(srv->served);
 	if (srv->opts.pidfile && code == SERVER_OK &&
 	    pidfile_remove(srv->opts.pidfile, err, sizeof(err)) < 0)
 		log_warn("%s", err);

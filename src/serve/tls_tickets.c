@@ -148,8 +148,9 @@ void tls_tickets_free(struct tls_tickets *t)
 }
 
 /* SSL_CTX_set_tlsext_ticket_key_evp_cb: HMAC-SHA256 + AES-256-CBC.  Encrypt
- * with the encrypting key; decrypt with any key we still hold, asking for a
- * new ticket (2) when it was another.  Called concurrently by workers. */
+ * with the encrypting key; decrypt with any key we still hold, and always
+ * ask for a new ticket (2) on a resumption.  Called concurrently by
+ * workers. */
 static int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
 			     unsigned char iv[EVP_MAX_IV_LENGTH],
 			     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
@@ -171,7 +172,11 @@ static int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
 	for (size_t i = 0; !enc && i < t->nkeys; i++) {
 		if (memcmp(key_name, t->keys[i].name, sizeof(key.name)) == 0) {
 			key = t->keys[i];
-			ret = i == t->enc ? 1 : 2;
+			/* 2: use it and send a new ticket.  TLS 1.3 clients
+			 * use each ticket once (RFC 8446 C.4); without a
+			 * fresh one every other connection would be a full
+			 * handshake.  (1 would mean: no new ticket.) */
+			ret = 2;
 			break;
 		}
 	}

@@ -12,14 +12,17 @@ makes every order validate its names again.  pebble 2.4 has External
 Account Binding (its externalAccountMACKeys), no ARI (renewalInfo).
 
 Checked: --dry-run lists the plan's names, the challenge and where it is
-answered, and contacts nothing; the classic layout (ssl1 with sip, cwa and
-its as./download. names; ssl2 with webconf and av) ordered with
-tls-alpn-01 and EAB, the key files 0600, the state folder 0700, and
-`check` passes on the result; http-01 on the redirect_http address, with
-`check` and `probe` (edge443 serving it) passing; a
-wrong EAB key is refused (and never printed); a certificate that breaks a
-plan rule (its root is not in trust_file), or that would break one as of
-renew_before from now, is not installed and the old files stay; a pebble
+answered, and contacts nothing; on the classic OCS 2007 R2 layout (ssl1
+with sip, cwa and its as./download. names; ssl2 with webconf and av) what
+pebble issues breaks the plan — OCS 2007 R2 requires a CRL distribution
+point (crl-dp-present) and pebble puts none in its certificates — so it is
+refused and nothing is installed; the same services on Lync 2013 (one
+certificate) are ordered with tls-alpn-01 and EAB, the key files 0600, the
+state folder 0700, and `check` passes on the result; refusals (the OCS
+plan, a chain that does not reach trust_file, a certificate that would
+break a rule as of renew_before from now) keep the installed files; a wrong
+EAB key is refused (and never printed); http-01 on the redirect_http
+address, with `check` and `probe` (edge443 serving it) passing; a pebble
 that rejects 30% of the nonces (badNonce) still issues; a CA that is down
 is tried three times, then a clear error (exit 3).  Every process
 started here is stopped by its PID."""
@@ -138,6 +141,7 @@ acme {
 }
 """ % API
 CLASSIC = ACME + """
+platform = "%(platform)s"
 trust_file = "%(trust)s"
 certificate ssl1 {
   cert = "out/ssl1.crt"
@@ -187,6 +191,7 @@ service cwa {
 }
 """
 WEB = ACME + """
+platform = "lync2013"
 trust_file = "pebble-root.pem"
 certificate web {
   cert = "web/web.crt"
@@ -209,7 +214,25 @@ os.makedirs(H.path("web"))
 eab = 'eab_kid = "%s"\n  eab_hmac_key = "%s"' % (EAB_KID, EAB_KEY)
 classic = H.write("classic.conf", CLASSIC % {
     "state": "state", "challenge": "tls-alpn-01", "eab": eab,
-    "trust": "pebble-root.pem"})
+    "trust": "pebble-root.pem", "platform": "ocs2007r2"})
+
+
+def lync(name, trust="pebble-root.pem", eab_text=eab, state="state",
+         extra=""):
+    """The same services on Lync 2013, where no service takes its FQDN from
+    the CN: the plan puts them all on ssl1."""
+    text = CLASSIC % {"state": state, "challenge": "tls-alpn-01",
+                      "eab": eab_text + extra, "trust": trust,
+                      "platform": "lync2013"}
+    text = text.replace('certificate = "ssl2"', 'certificate = "ssl1"')
+    text = text.replace("""certificate ssl2 {
+  cert = "out/ssl2.crt"
+  key = "out/ssl2.key"
+  acme = true
+}
+""", "")
+    return H.write(name, text)
+
 
 # --dry-run: the plan's names, where each challenge is answered, nothing
 # contacted (no account key, no state folder)
@@ -227,15 +250,32 @@ H.check("challenge tls-alpn-01" in out, "dry run: names the challenge", out)
 H.check(not os.path.exists(H.path("state")),
         "dry run: contacts nothing (no state folder, no account key)")
 
-# tls-alpn-01, with External Account Binding
+# OCS 2007 R2 requires a CRL distribution point in every server
+# certificate (crl-dp-present), and pebble puts none in its certificates:
+# what it issues breaks the plan, and nothing is installed
 rc, out = run("order", "-c", classic)
-H.check(rc == 0, "order with tls-alpn-01 (and EAB) exits 0", out)
+H.check(rc == 1, "a certificate that breaks a plan rule exits 1", out)
+H.check("error crl-dp-present" in out and
+        "not installed, the old files are kept" in out,
+        "the refusal names the rule and says the old files stay", out)
+H.check(not os.listdir(H.path("out")),
+        "nothing is installed, no temporary file is left",
+        str(os.listdir(H.path("out"))))
 H.check(EAB_KEY not in out, "the EAB key is never printed")
-for f in ("out/ssl1.crt", "out/ssl1-chain.pem", "out/ssl1.key",
-          "out/ssl2.crt", "out/ssl2.key"):
+
+# tls-alpn-01 with External Account Binding, on Lync 2013 (one certificate
+# for the four services)
+lync13 = lync("lync.conf")
+rc, out = run("order", "-c", lync13, "--dry-run")
+H.check(rc == 0 and "certificate ssl1: sip.example.com, webconf.example.com"
+        in out and "answered on 127.0.13.12:443 (service webconf)" in out,
+        "dry run on lync2013: one certificate, answered on every address", out)
+rc, out = run("order", "-c", lync13)
+H.check(rc == 0, "order with tls-alpn-01 (and EAB) exits 0", out)
+H.check(EAB_KEY not in out, "the EAB key is never printed (lync)")
+for f in ("out/ssl1.crt", "out/ssl1-chain.pem", "out/ssl1.key"):
     H.check(os.path.exists(H.path(f)), "%s written" % f)
-H.check(mode(H.path("out/ssl1.key")) == 0o600 and
-        mode(H.path("out/ssl2.key")) == 0o600, "the new keys are 0600")
+H.check(mode(H.path("out/ssl1.key")) == 0o600, "the new key is 0600")
 H.check(mode(H.path("state")) == 0o700, "state_dir is 0700")
 H.check(mode(H.path("state/account.key")) == 0o600,
         "the account key is created 0600")
@@ -247,47 +287,43 @@ r = subprocess.run(["openssl", "x509", "-in", H.path("out/ssl1.crt"),
                     "-noout", "-ext", "subjectAltName"],
                    capture_output=True, text=True, timeout=30)
 H.check("DNS:download.cwa.example.com" in r.stdout and
+        "DNS:webconf.example.com" in r.stdout and
         "DNS:sip.example.com" in r.stdout,
         "ssl1 was issued for the plan's names", r.stdout)
-rc, out = run("check", "-c", classic)
+rc, out = run("check", "-c", lync13)
 H.check(rc == 0, "check passes on what was issued", out)
 
 # a second order finds the account again by its key
 first_key = sha(H.path("state/account.key"))
-rc, out = run("order", "-c", classic, "--certificate", "ssl2", "--key",
+rc, out = run("order", "-c", lync13, "--certificate", "ssl1", "--key",
               "ec:p256")
-H.check(rc == 0, "order --certificate ssl2 --key ec:p256 exits 0", out)
+H.check(rc == 0, "order --certificate ssl1 --key ec:p256 exits 0", out)
 H.check(sha(H.path("state/account.key")) == first_key,
         "the account key is reused")
-r = subprocess.run(["openssl", "pkey", "-in", H.path("out/ssl2.key"),
+r = subprocess.run(["openssl", "pkey", "-in", H.path("out/ssl1.key"),
                     "-noout", "-text"], capture_output=True, text=True,
                    timeout=30)
 H.check("prime256v1" in r.stdout or "P-256" in r.stdout,
         "--key ec:p256 gives an EC key", r.stdout[:200])
 
-# a plan rule fails (the new chain does not reach trust_file): refused,
-# the old files stay
+# refusals keep the installed files: the OCS plan (crl-dp-present), a chain
+# that does not reach trust_file, and a certificate that would have expired
+# by renew_before from now
 before = sha(H.path("out/ssl1.crt")), sha(H.path("out/ssl1.key"))
-broken = H.write("broken.conf", CLASSIC % {
-    "state": "state", "challenge": "tls-alpn-01", "eab": "",
-    "trust": "pebble.crt"})
-rc, out = run("order", "-c", broken, "--certificate", "ssl1")
-H.check(rc == 1, "a certificate that breaks a plan rule exits 1", out)
-H.check("not installed, the old files are kept" in out,
-        "the refusal says so", out)
+rc, out = run("order", "-c", classic, "--certificate", "ssl1")
+H.check(rc == 1 and "crl-dp-present" in out,
+        "ocs2007r2: refused over an installed certificate", out)
 H.check((sha(H.path("out/ssl1.crt")), sha(H.path("out/ssl1.key"))) == before,
         "the old certificate and key are kept")
+rc, out = run("order", "-c", lync("broken.conf", trust="pebble.crt"))
+H.check(rc == 1 and "not installed, the old files are kept" in out,
+        "a chain that does not reach trust_file is refused", out)
+H.check((sha(H.path("out/ssl1.crt")), sha(H.path("out/ssl1.key"))) == before,
+        "the old certificate and key are kept (trust)")
 H.check(not [n for n in os.listdir(H.path("out")) if ".new" in n],
         "the refused files are removed", str(os.listdir(H.path("out"))))
-
-# renew_before beyond the new certificate's life: it would have expired by
-# the time its renewal is due, so it is refused too
-late = H.write("late.conf", (CLASSIC % {
-    "state": "state", "challenge": "tls-alpn-01", "eab": "",
-    "trust": "pebble-root.pem"}).replace(
-        'challenge = "tls-alpn-01"',
-        'challenge = "tls-alpn-01"\n  renew_before = 3650'))
-rc, out = run("order", "-c", late, "--certificate", "ssl1")
+rc, out = run("order", "-c", lync("late.conf",
+                                   extra="\n  renew_before = 3650"))
 H.check(rc == 1 and "renew_before from now" in out and "expired" in out,
         "a certificate that fails a rule as of renew_before from now is "
         "refused", out)
@@ -295,11 +331,10 @@ H.check((sha(H.path("out/ssl1.crt")), sha(H.path("out/ssl1.key"))) == before,
         "the old certificate and key are kept (renew_before)")
 
 # a wrong EAB key: refused by the CA, the key not printed
-bad = H.write("badeab.conf", CLASSIC % {
-    "state": "state-bad", "challenge": "tls-alpn-01",
-    "eab": 'eab_kid = "%s"\n  eab_hmac_key = "%s"' % (EAB_KID, WRONG_KEY),
-    "trust": "pebble-root.pem"})
-rc, out = run("order", "-c", bad, "--certificate", "ssl2")
+bad = lync("badeab.conf", state="state-bad",
+           eab_text='eab_kid = "%s"\n  eab_hmac_key = "%s"'
+           % (EAB_KID, WRONG_KEY))
+rc, out = run("order", "-c", bad)
 H.check(rc == 3 and "newAccount" in out,
         "a wrong EAB key is refused by the CA (exit 3)", out)
 H.check(WRONG_KEY not in out, "the wrong EAB key is not printed")
@@ -324,7 +359,7 @@ H.stop(edge)
 # http-01 without redirect_http: a configuration error
 nohttp = H.write("nohttp.conf", CLASSIC % {
     "state": "state", "challenge": "http-01", "eab": "",
-    "trust": "pebble-root.pem"})
+    "trust": "pebble-root.pem", "platform": "ocs2007r2"})
 rc, out = run("order", "-c", nohttp, "--certificate", "ssl2", "--dry-run")
 H.check(rc == 2 and "has no redirect_http" in out,
         "http-01 without redirect_http is refused (exit 2)", out)

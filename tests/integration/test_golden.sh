@@ -21,6 +21,8 @@ for c in d["certificates"]:
     for k in ("not_before", "not_after", "fingerprint_sha256"):
         if k in c:
             c[k] = "<" + k + ">"
+    for i in c.get("intermediates") or []:
+        i["not_after"] = "<not_after>"
 json.dump(d, sys.stdout, indent=2)
 print()
 '

@@ -165,7 +165,9 @@ pki = os.path.join(H.tmp, "pki")
 subprocess.run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
                "-keyout ec1.key -subj /CN=sip.example.com -out ec1.csr 2>/dev/null && "
                "printf 'subjectAltName=DNS:sip.example.com,DNS:as.cwa.example.com\n"
-               "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n' > ec1.ext && "
+               "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n"
+               "crlDistributionPoints=URI:http://crl.example.com/edge443-test.crl\n"
+               "authorityInfoAccess=caIssuers;URI:http://pki.example.com/edge443-test-int.crt\n' > ec1.ext && "
                "openssl x509 -req -sha256 -days 30 -in ec1.csr -CA pki/int.crt -CAkey pki/int.key "
                "-CAcreateserial -CAserial ec1.srl -extfile ec1.ext -out ec1.crt 2>/dev/null && chmod 600 ec1.key",
                shell=True, cwd=H.tmp, check=True)

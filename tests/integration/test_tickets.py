@@ -112,6 +112,18 @@ H.check(not reused, "the first handshake on node a is full")
 reused, _ = session("b", s0)
 H.check(reused, "node a's ticket resumes on node b (the same key file)")
 
+# A resumed connection brings a fresh ticket, so a client that uses each
+# ticket once (as browsers do, RFC 8446 C.4) resumes every time.
+cur, fresh, resumed = s0, 0, 0
+for i in range(6):
+    reused, nxt = session("a" if i % 2 else "b", cur)
+    resumed += reused
+    fresh += nxt is not None and nxt != cur
+    cur = nxt
+H.check(resumed == 6 and fresh == 6,
+        "each resumption brings a fresh ticket: a use-once client resumes every time",
+        "resumed %d of 6, fresh tickets %d of 6" % (resumed, fresh))
+
 rc, out = rotate()
 with open(KEYS) as f:
     second = f.read().splitlines()

@@ -14,6 +14,16 @@
 #   internal-ca.crt/.key   "edge443 Test Internal Root" (self-signed CA)
 #   good leaves            ssl1 ssl2 all ecdsa web edge-int cwa-backend
 #                          cwa-deep (two internal intermediates: cwa-deep-full.pem)
+#   reverse proxy          rp: webext.example.com with meet, dialin and
+#                          lyncdiscover.example.com/.org SANs (CDP and AIA)
+#   revocation pointers    cdp-aia (CRL distribution point, AIA caIssuers and
+#                          OCSP), cdp-only (CDP, no AIA), nocdp (public chain,
+#                          neither); the good public leaves (ssl1 ssl2 all ecdsa
+#                          web) carry CDP and AIA too, as a public CA's do
+#   intermediates          int-short (valid 20 days: expires before its
+#                          leaves) issued short-int, chain short-int-chain.pem;
+#                          int-expired (2020-2021) issued expired-int, chain
+#                          expired-int-chain.pem; both leaves carry CDP and AIA
 #   broken leaves          expired notyet soon longlife nosan cn-not-san
 #                          wildcard badorder rsa1024 sha1 clientonly serveronly
 #                          nodigsig internal-name selfsigned
@@ -105,6 +115,27 @@ subjectAltName         = \$ENV::E443_SAN
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
 
+# A leaf as a public CA issues it: v3_leaf plus a CRL distribution point and
+# Authority Information Access (caIssuers, OCSP).
+[ v3_leaf_pub ]
+basicConstraints       = critical,CA:FALSE
+keyUsage               = \$ENV::E443_KU
+extendedKeyUsage       = \$ENV::E443_EKU
+subjectAltName         = \$ENV::E443_SAN
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints  = URI:http://crl.example.com/edge443-test.crl
+authorityInfoAccess    = caIssuers;URI:http://pki.example.com/edge443-test-int.crt,OCSP;URI:http://ocsp.example.com/
+
+[ v3_leaf_cdp ]
+basicConstraints       = critical,CA:FALSE
+keyUsage               = \$ENV::E443_KU
+extendedKeyUsage       = \$ENV::E443_EKU
+subjectAltName         = \$ENV::E443_SAN
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints  = URI:http://crl.example.com/edge443-test.crl
+
 [ v3_leaf_nosan ]
 basicConstraints       = critical,CA:FALSE
 keyUsage               = \$ENV::E443_KU
@@ -149,8 +180,9 @@ sign() {
 		{ cat "$ca/$name.log" >&2; return 1; }
 }
 
-# leaf NAME CN SANS [ISSUER]: an ordinary RSA-2048 leaf valid from yesterday
-# for 90 days.  SANS is a comma-separated list of DNS names.
+# leaf NAME CN SANS [ISSUER] [EXTSECTION]: an ordinary RSA-2048 leaf valid
+# from yesterday for 90 days, with the extensions of EXTSECTION (default
+# v3_leaf: no CDP, no AIA).  SANS is a comma-separated list of DNS names.
 sans() {
 	local out="" n names
 	IFS=, read -ra names <<<"$1"
@@ -158,9 +190,9 @@ sans() {
 	echo "$out"
 }
 leaf() {
-	local name=$1 cn=$2 san=$3 issuer=${4:-int}
+	local name=$1 cn=$2 san=$3 issuer=${4:-int} ext=${5:-v3_leaf}
 	rsakey "$name"
-	E443_SAN=$(sans "$san") sign "$name" "$cn" "$issuer" v3_leaf \
+	E443_SAN=$(sans "$san") sign "$name" "$cn" "$issuer" "$ext" \
 		"$yesterday" $((yesterday + 90 * day))
 }
 
@@ -180,15 +212,19 @@ cp "$dir/root.crt" "$dir/trust.pem"
 cp "$dir/int.crt" "$dir/chain.pem"
 
 # --- good leaves ---------------------------------------------------------
+# The public good leaves carry a CRL distribution point and AIA, as every
+# public CA's certificates do (crl-dp-present, aia-present).
 leaf ssl1 sip.example.com \
-	sip.example.com,cwa.example.com,as.cwa.example.com,download.cwa.example.com,sip.example.org
-leaf ssl2 webconf.example.com webconf.example.com,av.example.com
+	sip.example.com,cwa.example.com,as.cwa.example.com,download.cwa.example.com,sip.example.org \
+	int v3_leaf_pub
+leaf ssl2 webconf.example.com webconf.example.com,av.example.com int v3_leaf_pub
 leaf all sip.example.com \
-	sip.example.com,webconf.example.com,av.example.com,cwa.example.com,as.cwa.example.com,download.cwa.example.com
+	sip.example.com,webconf.example.com,av.example.com,cwa.example.com,as.cwa.example.com,download.cwa.example.com \
+	int v3_leaf_pub
 eckey ecdsa
 E443_SAN=DNS:www.example.com E443_KU=critical,digitalSignature \
-	sign ecdsa www.example.com int v3_leaf "$yesterday" $((yesterday + 90 * day))
-leaf web www.example.com 'www.example.com,*.example.com'
+	sign ecdsa www.example.com int v3_leaf_pub "$yesterday" $((yesterday + 90 * day))
+leaf web www.example.com 'www.example.com,*.example.com' int v3_leaf_pub
 leaf edge-int edge01.corp.example edge01.corp.example internal-ca
 leaf cwa-backend cwa01.corp.example cwa01.corp.example internal-ca
 # A backend two intermediates below the internal root (nginx's default verify
@@ -202,6 +238,29 @@ sign internal-int2 "edge443 Test Internal Issuing CA" internal-int1 v3_int \
 leaf cwa-deep cwa02.corp.example cwa02.corp.example internal-int2
 cat "$dir/cwa-deep.crt" "$dir/internal-int2.crt" "$dir/internal-int1.crt" \
 	>"$dir/cwa-deep-full.pem"
+
+# The reverse proxy's certificate of a Lync / SfB pool: external web
+# services, simple URLs and lyncdiscover for two SIP domains.
+leaf rp webext.example.com \
+	webext.example.com,meet.example.com,dialin.example.com,lyncdiscover.example.com,lyncdiscover.example.org \
+	int v3_leaf_pub
+
+# --- revocation pointers and intermediates ------------------------------
+leaf cdp-aia sip.example.com sip.example.com int v3_leaf_pub
+leaf cdp-only sip.example.com sip.example.com int v3_leaf_cdp
+leaf nocdp sip.example.com sip.example.com
+# An intermediate that expires in 20 days, before the 90-day leaf it issued.
+rsakey int-short
+sign int-short "edge443 Test Short-lived Intermediate" root v3_int \
+	"$yesterday" $((now + 20 * day))
+leaf short-int sip.example.com sip.example.com int-short v3_leaf_pub
+cp "$dir/int-short.crt" "$dir/short-int-chain.pem"
+# An intermediate that expired in 2021, and a current leaf it issued.
+rsakey int-expired
+sign int-expired "edge443 Test Expired Intermediate" root v3_int \
+	"$(date -u -d 2020-01-01 +%s)" "$(date -u -d 2021-01-01 +%s)"
+leaf expired-int sip.example.com sip.example.com int-expired v3_leaf_pub
+cp "$dir/int-expired.crt" "$dir/expired-int-chain.pem"
 
 # --- broken variants -----------------------------------------------------
 sip=DNS:sip.example.com

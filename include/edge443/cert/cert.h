@@ -1,7 +1,8 @@
 /* cert.h — load and inspect certificates, chains and keys.
  *
  * cert.c reads PEM files with OpenSSL and turns them into a `struct cert_info`
- * of plain facts (names, key, EKU, validity, ...) that the rules in rules.c
+ * of plain facts (names, key, EKU, validity, revocation pointers, the
+ * intermediates and their validity, ...) that the rules in rules.c
  * judge.  It also verifies chains against a trust file and says whether a key
  * belongs to a certificate.  It never decides whether a fact is an error:
  * that is rules.c's job.  Nothing here prints.
@@ -58,6 +59,12 @@ enum cert_chain_status {
 	CERT_CHAIN_INCOMPLETE, /* does not build to the trust file */
 };
 
+/* A chain certificate on the leaf's issuer path (cert_info.intermediates). */
+struct cert_intermediate {
+	char subject[256]; /* one-line subject, RFC 2253 */
+	time_t not_after;
+};
+
 struct cert_info {
 	/* Owned OpenSSL objects (NULL when the file could not be read). */
 	X509 *leaf;
@@ -95,6 +102,22 @@ struct cert_info {
 	bool self_signed; /* issuer == subject and the signature verifies with
 			     its own key */
 
+	/* Where clients find revocation and the issuer (leaf extensions). */
+	bool has_crl_dp;  /* a cRLDistributionPoints extension that lists at
+			     least one distribution point */
+	char *crl_dp_uri; /* its first URI; NULL when it names none */
+	bool has_aia_ca_issuers, has_aia_ocsp; /* Authority Information Access
+						  holds caIssuers / OCSP */
+	char *aia_ca_issuers; /* first caIssuers URI, NULL when none */
+	char *aia_ocsp;	      /* first OCSP URI, NULL when none */
+
+	/* The certificates of `chain` on the leaf's issuer path (each one
+	 * issued the one before, as X509_check_issued says), leaf side first,
+	 * self-signed roots left out: the intermediates a client is given.
+	 * NULL when there are none. */
+	struct cert_intermediate *intermediates;
+	size_t nintermediates;
+
 	/* Key facts (valid when key != NULL). */
 	bool key_matches; /* X509_check_private_key(leaf, key) */
 	mode_t key_mode;  /* st_mode & 0777 of the key file */
@@ -108,6 +131,10 @@ struct cert_info {
 	size_t chain_extra; /* intermediates that are not on the leaf's verified
 			       path */
 };
+
+/* The SHA-256 fingerprint of X as "AA:BB:..." (95 characters) into BUF (96
+ * bytes hold it), "" when X is NULL.  Returns BUF. */
+const char *cert_fingerprint(const X509 *x, char *buf, size_t len);
 
 /* Load CERT_PATH (leaf first, may carry intermediates), CHAIN_PATH and KEY_PATH
  * (either may be NULL) and fill in every fact.  Always returns a new object

@@ -8,7 +8,13 @@
  * (unreachable, served-differs, served-chain-incomplete, served-no-sni).  For
  * re-encrypting services it also connects to every backend server the way
  * edge443 would (tls_client_ctx_new) and reports a backend that fails
- * verification.  Every connect and handshake is bounded by the configured
+ * verification.  With --pool (probe_pool.c) it also connects to every
+ * server of each pool backend directly — passthrough backends, whose
+ * members terminate TLS themselves, and web-services backends that speak
+ * TLS — and reports pool-consistent when they do not all present the same
+ * leaf and chain.  With --pool NODE... (probe_nodes.c) it also fetches
+ * each node's /served document from its admin endpoint and compares it
+ * with the plan.  Every connect and handshake is bounded by the configured
  * connect_timeout: a probe never hangs.  Nothing here prints: report.c
  * formats the rows and findings.
  */
@@ -57,8 +63,10 @@ struct probe_row {
 	const char *service; /* borrowed from the config: the service name */
 	const char *backend; /* borrowed: the backend name for a backend row,
 				else NULL */
-	char target[80];     /* "127.0.2.11:443" as connected to */
-	char *sni;	     /* owned; NULL when no SNI was sent */
+	bool pool;	     /* a pool member probed directly (--pool) */
+	bool node;	 /* what a node of the pool reports (--pool NODE...) */
+	char target[80]; /* "127.0.2.11:443" as connected to */
+	char *sni;	 /* owned; NULL when no SNI was sent */
 	enum probe_state state;
 	char served_cn[256];  /* CN of the leaf served, "" when none */
 	char subject[256];    /* one-line subject of the leaf served */
@@ -88,6 +96,14 @@ struct probe_options {
 			    here instead, for SERVICE only (backends are then
 			    not probed) */
 	time_t now;	 /* validity as of this time; 0 = now */
+	bool pool;	 /* --pool: also connect to every server of each
+			    passthrough backend and each TLS backend of a
+			    web-services service directly; ignored with a target */
+	/* --pool NODE...: the admin endpoints of the pool's nodes, whose
+	 * /served documents are compared with this configuration's plan
+	 * (probe_nodes.c); borrowed */
+	const struct config_addr *nodes;
+	size_t nnodes;
 };
 
 /* The connect timeout that probe uses for CFG: cfg->connect_timeout, or 5 s

@@ -19,6 +19,19 @@
 #define CSR_LEAF_DAYS 90 /* lab leaves: from now - 1 day, 90 days */
 #define CSR_CA_DAYS 3650 /* lab CAs */
 
+/* Where the lab CAs "publish" (RFC 5280 §4.2.1.13 / §4.2.2.1): every
+ * certificate a lab CA issues names CSR_LAB_PKI_URL + CA + ".crl" as its
+ * CRL distribution point, and in its Authority Information Access
+ * CSR_LAB_PKI_URL + CA + ".crt" (caIssuers) and CSR_LAB_OCSP_URL + CA
+ * (OCSP), so that the lab passes crl-dp-present and aia-present.  The
+ * .invalid names (RFC 6761) never resolve: nothing fetches them.  CA is
+ * one of the names below; roots carry neither extension. */
+#define CSR_LAB_PKI_URL "http://pki.lab.invalid/"
+#define CSR_LAB_OCSP_URL "http://ocsp.lab.invalid/"
+#define CSR_LAB_CA_ROOT "lab-root"	     /* issues the intermediate */
+#define CSR_LAB_CA_INT "lab-int"	     /* issues the public leaves */
+#define CSR_LAB_CA_IROOT "lab-internal-root" /* issues internal leaves */
+
 /* ---- csr.c: PEM helpers ------------------------------------------------- */
 
 /* The contents of memory BIO B as a new NUL-terminated string, or NULL. */
@@ -44,9 +57,12 @@ void csr_lab_clear(struct csr_lab *lab);
  * with the reason in err (LAB cleared). */
 int csr_lab_new(struct csr_lab *lab, time_t now, char *err, size_t errlen);
 
-/* Make and sign one certificate (see csr_issue.c); NULL on failure. */
+/* Make and sign one certificate (see csr_issue.c); CA names the issuer in
+ * the CRL and AIA URLs (CSR_LAB_CA_*; NULL for a self-signed root: none).
+ * NULL on failure. */
 X509 *csr_cert_new(enum csr_cert_kind kind, const X509_NAME *subject,
 		   EVP_PKEY *pubkey, X509 *issuer, EVP_PKEY *ikey,
-		   const struct order_cert *oc, time_t now, long days);
+		   const char *ca, const struct order_cert *oc, time_t now,
+		   long days);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "edge443/cert/cert.h"
 #include "edge443/config/config.h"
@@ -80,6 +81,9 @@ void finding_cert_label(const struct config_cert *cc,
 /* "service \"NAME\"". */
 void finding_service_label(const struct config_service *svc, char *buf,
 			   size_t len);
+
+/* "2026-01-31 12:00 UTC" (the epoch number when T cannot be shown). */
+void finding_date(time_t t, char *buf, size_t len);
 
 /* Comma-separated list of the DNS SANs, "(none)" when empty; cut with
  * "..." when BUF is too small. */

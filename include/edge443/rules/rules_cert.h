@@ -1,7 +1,8 @@
 /* rules_cert.h — the per-certificate rules of `edge443 check`.
  *
  * rules_cert.c judges one certificate section on its own (files, key,
- * signature, usages, names, validity, chain) and appends findings; rules.c
+ * signature, usages, names, validity, chain, and with rules_issuer.h the
+ * revocation pointers and intermediates) and appends findings; rules.c
  * runs it for every section, probe for a chain as served.  Pure logic over
  * plain structs: any thread that owns its arguments.
  */

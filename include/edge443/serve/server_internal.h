@@ -67,6 +67,7 @@ struct server {
 	size_t nworkers;
 	struct event_base *base;
 	struct tls_tickets *tickets;
+	char *served; /* owned: the /served document of the model now serving */
 	bool tickets_from_file;	   /* read from ticket_key_file (reread on
 				      reload), else random keys */
 	struct event *done_ev;	   /* worker -> main: a worker has finished */

@@ -902,6 +902,151 @@ static void test_from_x509(void **state)
 	assert_null(cert_from_x509(NULL, NULL));
 }
 
+/* ---- revocation pointers and intermediates ---------------------------- */
+
+/* The URIs of cRLDistributionPoints and authorityInfoAccess, as mkpki.sh
+ * wrote them (v3_leaf_pub, v3_leaf_cdp), and none on a leaf without. */
+static void test_revocation_pointers(void **state)
+{
+	struct cert_info *ci;
+
+	(void)state;
+	ci = load_ok("cdp-aia.crt");
+	assert_true(ci->has_crl_dp);
+	assert_string_equal(ci->crl_dp_uri,
+			    "http://crl.example.com/edge443-test.crl");
+	assert_true(ci->has_aia_ca_issuers);
+	assert_string_equal(ci->aia_ca_issuers,
+			    "http://pki.example.com/edge443-test-int.crt");
+	assert_true(ci->has_aia_ocsp);
+	assert_string_equal(ci->aia_ocsp, "http://ocsp.example.com/");
+	cert_free(ci);
+
+	ci = load_ok("cdp-only.crt");
+	assert_true(ci->has_crl_dp);
+	assert_non_null(ci->crl_dp_uri);
+	assert_false(ci->has_aia_ca_issuers);
+	assert_false(ci->has_aia_ocsp);
+	assert_null(ci->aia_ca_issuers);
+	assert_null(ci->aia_ocsp);
+	cert_free(ci);
+
+	ci = load_ok("nocdp.crt");
+	assert_false(ci->has_crl_dp);
+	assert_null(ci->crl_dp_uri);
+	assert_false(ci->has_aia_ca_issuers);
+	assert_false(ci->has_aia_ocsp);
+	cert_free(ci);
+
+	/* The good public leaves carry them, as a public CA's do. */
+	ci = load_ok("ssl1.crt");
+	assert_true(ci->has_crl_dp);
+	assert_true(ci->has_aia_ca_issuers);
+	cert_free(ci);
+}
+
+/* The notAfter of the certificate in PKI file NAME. */
+static time_t test_cert_not_after(const char *name)
+{
+	struct cert_info *ci = load_ok(name);
+	time_t t = ci->not_after;
+
+	cert_free(ci);
+	return t;
+}
+
+/* The intermediates on the leaf's path, leaf side first, without roots or
+ * unrelated certificates, whatever the order of the chain file. */
+static void test_intermediates(void **state)
+{
+	static const char *const reversed[] = {"internal-int1.crt",
+					       "internal-int2.crt", NULL};
+	struct cert_info *ci;
+	time_t now = time(NULL);
+
+	(void)state;
+	ci = cert_load(pki("ssl1.crt"), pki("chain.pem"), NULL);
+	assert_int_equal(ci->nintermediates, 1);
+	assert_string_equal(ci->intermediates[0].subject,
+			    "CN=edge443 Test Public Intermediate");
+	assert_int_equal(ci->intermediates[0].not_after,
+			 test_cert_not_after("int.crt"));
+	assert_true(ci->intermediates[0].not_after > ci->not_after);
+	cert_free(ci);
+
+	/* No chain: no intermediates. */
+	ci = load_ok("ssl1.crt");
+	assert_int_equal(ci->nintermediates, 0);
+	assert_null(ci->intermediates);
+	cert_free(ci);
+
+	/* A root and an unrelated CA in the chain file are left out. */
+	ci = cert_load(pki("ssl1.crt"), pki("chain-extra.pem"), NULL);
+	assert_int_equal(ci->nintermediates, 1);
+	assert_string_equal(ci->intermediates[0].subject,
+			    "CN=edge443 Test Public Intermediate");
+	cert_free(ci);
+
+	/* Two levels, in the cert file after the leaf ... */
+	ci = load_ok("cwa-deep-full.pem");
+	assert_int_equal(ci->nintermediates, 2);
+	assert_string_equal(ci->intermediates[0].subject,
+			    "CN=edge443 Test Internal Issuing CA");
+	assert_string_equal(ci->intermediates[1].subject,
+			    "CN=edge443 Test Internal Policy CA");
+	cert_free(ci);
+
+	/* ... and in a chain file in the wrong order. */
+	test_cert_cat(tmp("reversed.pem"), reversed);
+	ci = cert_load(pki("cwa-deep.crt"), tmp("reversed.pem"), NULL);
+	assert_int_equal(ci->nintermediates, 2);
+	assert_string_equal(ci->intermediates[0].subject,
+			    "CN=edge443 Test Internal Issuing CA");
+	cert_free(ci);
+
+	/* A chain file whose intermediate did not issue the leaf. */
+	ci = cert_load(pki("edge-int.crt"), pki("chain.pem"), NULL);
+	assert_int_equal(ci->nintermediates, 0);
+	cert_free(ci);
+
+	/* The short-lived intermediate expires before its leaf. */
+	ci = cert_load(pki("short-int.crt"), pki("short-int-chain.pem"), NULL);
+	assert_int_equal(ci->nintermediates, 1);
+	assert_string_equal(ci->intermediates[0].subject,
+			    "CN=edge443 Test Short-lived Intermediate");
+	assert_true(ci->intermediates[0].not_after > now);
+	assert_true(ci->intermediates[0].not_after < ci->not_after);
+	cert_free(ci);
+
+	/* The expired intermediate expired in 2021. */
+	ci = cert_load(pki("expired-int.crt"), pki("expired-int-chain.pem"),
+		       NULL);
+	assert_int_equal(ci->nintermediates, 1);
+	assert_string_equal(ci->intermediates[0].subject,
+			    "CN=edge443 Test Expired Intermediate");
+	assert_int_equal(ci->intermediates[0].not_after,
+			 test_cert_utc(2021, 1, 1));
+	cert_free(ci);
+}
+
+/* A chain as served (probe) has the same facts. */
+static void test_from_x509_facts(void **state)
+{
+	struct cert_info *file, *ci;
+
+	(void)state;
+	file = cert_load(pki("cdp-aia.crt"), pki("chain.pem"), NULL);
+	assert_non_null(file);
+	ci = cert_from_x509(file->leaf, file->chain);
+	assert_non_null(ci);
+	assert_true(ci->has_crl_dp);
+	assert_string_equal(ci->crl_dp_uri, file->crl_dp_uri);
+	assert_string_equal(ci->aia_ocsp, "http://ocsp.example.com/");
+	assert_int_equal(ci->nintermediates, 1);
+	cert_free(ci);
+	cert_free(file);
+}
+
 static void test_small_helpers(void **state)
 {
 	char desc[32];
@@ -952,6 +1097,9 @@ int main(void)
 		cmocka_unit_test(test_covers),
 		cmocka_unit_test(test_covers_partial_wildcard),
 		cmocka_unit_test(test_from_x509),
+		cmocka_unit_test(test_revocation_pointers),
+		cmocka_unit_test(test_intermediates),
+		cmocka_unit_test(test_from_x509_facts),
 		cmocka_unit_test(test_small_helpers),
 	};
 

@@ -30,9 +30,11 @@ static char *t_sans3[] = {"edge01.corp.example"};
 static size_t t_svc1[] = {0, 1}, t_svc2[] = {2, 3}, t_svc3[] = {4};
 
 static struct order_cert t_certs[] = {
-	{"ssl1", "sip.example.com", t_sans1, 3, false, true, t_svc1, 2},
-	{"ssl2", "webconf.example.com", t_sans2, 2, false, false, t_svc2, 2},
-	{"int1", "edge01.corp.example", t_sans3, 1, true, false, t_svc3, 1},
+	{"ssl1", "sip.example.com", t_sans1, 3, false, true, t_svc1, 2, false},
+	{"ssl2", "webconf.example.com", t_sans2, 2, false, false, t_svc2, 2,
+	 false},
+	{"int1", "edge01.corp.example", t_sans3, 1, true, false, t_svc3, 1,
+	 false},
 };
 static struct order_plan t_plan = {t_certs, 3, 2, 1};
 
@@ -291,6 +293,76 @@ static void test_write_out_and_force(void **state)
 	free(after);
 }
 
+/* The first URI of the CRL distribution points of X (NID 0) or of its
+ * Authority Information Access entries with method METHOD
+ * (NID_ad_ca_issuers, NID_ad_OCSP), parsed back with OpenSSL, into BUF
+ * ("" when there is none). */
+static const char *t_ext_uri(X509 *x, int method, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (method == 0) {
+		CRL_DIST_POINTS *cdp = X509_get_ext_d2i(
+			x, NID_crl_distribution_points, NULL, NULL);
+		for (int i = 0; i < sk_DIST_POINT_num(cdp) && !buf[0]; i++) {
+			DIST_POINT *dp = sk_DIST_POINT_value(cdp, i);
+			if (!dp->distpoint || dp->distpoint->type != 0)
+				continue;
+			for (int j = 0;
+			     j <
+			     sk_GENERAL_NAME_num(dp->distpoint->name.fullname);
+			     j++) {
+				GENERAL_NAME *gn = sk_GENERAL_NAME_value(
+					dp->distpoint->name.fullname, j);
+				if (gn->type == GEN_URI) {
+					snprintf(
+						buf, len, "%s",
+						(const char *)ASN1_STRING_get0_data(
+							gn->d.uniformResourceIdentifier));
+					break;
+				}
+			}
+		}
+		CRL_DIST_POINTS_free(cdp);
+		return buf;
+	}
+	AUTHORITY_INFO_ACCESS *aia =
+		X509_get_ext_d2i(x, NID_info_access, NULL, NULL);
+	for (int i = 0; i < sk_ACCESS_DESCRIPTION_num(aia); i++) {
+		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		if (OBJ_obj2nid(ad->method) == method &&
+		    ad->location->type == GEN_URI) {
+			snprintf(buf, len, "%s",
+				 (const char *)ASN1_STRING_get0_data(
+					 ad->location->d
+						 .uniformResourceIdentifier));
+			break;
+		}
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return buf;
+}
+
+/* Every certificate a lab CA issues names that CA's CRL and AIA (so a lab
+ * layout passes crl-dp-present and aia-present); the roots name none. */
+static void t_expect_ca_urls(X509 *x, const char *ca)
+{
+	char buf[256], want[256];
+
+	if (!ca) {
+		assert_null(X509_get_ext_d2i(x, NID_crl_distribution_points,
+					     NULL, NULL));
+		assert_null(X509_get_ext_d2i(x, NID_info_access, NULL, NULL));
+		return;
+	}
+	snprintf(want, sizeof(want), "http://pki.lab.invalid/%s.crl", ca);
+	assert_string_equal(t_ext_uri(x, 0, buf, sizeof(buf)), want);
+	snprintf(want, sizeof(want), "http://pki.lab.invalid/%s.crt", ca);
+	assert_string_equal(t_ext_uri(x, NID_ad_ca_issuers, buf, sizeof(buf)),
+			    want);
+	snprintf(want, sizeof(want), "http://ocsp.lab.invalid/%s", ca);
+	assert_string_equal(t_ext_uri(x, NID_ad_OCSP, buf, sizeof(buf)), want);
+}
+
 static void test_write_lab(void **state)
 {
 	char lab[300], path[400], err[512], sans[512];
@@ -311,6 +383,9 @@ static void test_write_lab(void **state)
 	t_path(path, sizeof(path), "lab", "internal-root.pem");
 	iroot = t_load_cert(path);
 	assert_int_equal(X509_get_pathlen(inter), 0);
+	t_expect_ca_urls(root, NULL);
+	t_expect_ca_urls(iroot, NULL);
+	t_expect_ca_urls(inter, "lab-root");
 
 	for (size_t i = 0; i < t_plan.n; i++) {
 		char name[64];
@@ -330,6 +405,8 @@ static void test_write_lab(void **state)
 		assert_int_equal(
 			strncmp(sans, t_certs[i].cn, strlen(t_certs[i].cn)), 0);
 		assert_int_equal(X509_check_ca(leaf), 0);
+		t_expect_ca_urls(leaf, t_certs[i].internal ? "lab-internal-root"
+							   : "lab-int");
 		assert_true(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER);
 		assert_int_equal((X509_get_extended_key_usage(leaf) &
 				  XKU_SSL_CLIENT) != 0,

@@ -359,24 +359,272 @@ static void test_sharing_and_dedup(void **state)
 	order_plan_free(p);
 }
 
-/* Under platform lync nothing is CN-bound: one certificate carries all. */
-static void test_lync_one_certificate(void **state)
+/* ---- per platform ------------------------------------------------------ */
+
+/* The SfB 2019 classic layout (conf/sfb2019.conf): the Edge (Access, Web
+ * Conferencing, A/V without a certificate), the reverse proxy (external web
+ * services with simple URLs and two SIP domains, Office Online Server) and
+ * the Edge internal interface. */
+static const struct t_svc t_sfb[] = {
+	{"access",
+	 CONFIG_ROLE_ACCESS_EDGE,
+	 "sip.example.com",
+	 NULL,
+	 {"example.com", "example.org", NULL},
+	 false},
+	{"webconf",
+	 CONFIG_ROLE_WEBCONF_EDGE,
+	 "webconf.example.com",
+	 NULL,
+	 {NULL},
+	 false},
+	{"av", CONFIG_ROLE_AV_EDGE, "av.example.com", NULL, {NULL}, false},
+	{"webext",
+	 CONFIG_ROLE_WEB_SERVICES,
+	 "webext.example.com",
+	 NULL,
+	 {"example.com", "example.org", NULL},
+	 false},
+	{"oos",
+	 CONFIG_ROLE_OFFICE_WEB_APPS,
+	 "oos.example.com",
+	 NULL,
+	 {NULL},
+	 false},
+	{"edgeint",
+	 CONFIG_ROLE_EDGE_INTERNAL,
+	 "edgepool.corp.example",
+	 NULL,
+	 {NULL},
+	 false},
+};
+static const char *t_sfb_urls[] = {"meet.example.com", "dialin.example.com"};
+
+/* Give service index I of T the simple URLs URLS. */
+static void t_urls(struct t_cfg *t, size_t i, const char **urls, size_t n)
 {
-	static const struct t_want want[] = {
-		{"cert1",
-		 "sip.example.com,sip.example.org,cwa.example.com,"
-		 "as.cwa.example.com,download.cwa.example.com,"
-		 "webconf.example.com,av.example.com",
-		 false, false, "access,cwa,webconf,av"},
+	t->svcs[i].simple_urls = (char **)urls;
+	t->svcs[i].nsimple_urls = n;
+}
+
+/* Lync 2010 and later: ONE Edge certificate (subject = the Access Edge
+ * FQDN; Web Conferencing, then sip.<domain>; A/V rides without its FQDN),
+ * ONE reverse-proxy certificate (external web services first, its simple
+ * URLs, lyncdiscover.<domain>, Office Online Server), and the internal name
+ * on its own.  OCS 2007 R2 plans the same services as before: a
+ * certificate per CN-bound service, everything else on the Access Edge's
+ * (the reverse-proxy roles are not OCS 2007 R2's: platform-mismatch). */
+static void test_platform_table(void **state)
+{
+	static const struct t_want lync[] = {
+		{"cert1", "sip.example.com,webconf.example.com,sip.example.org",
+		 false, false, "access,webconf,av"},
+		{"cert2",
+		 "webext.example.com,meet.example.com,dialin.example.com,"
+		 "lyncdiscover.example.com,lyncdiscover.example.org,"
+		 "oos.example.com",
+		 false, false, "webext,oos"},
+		{"cert3", "edgepool.corp.example", true, false, "edgeint"},
 	};
-	struct t_cfg t;
-	struct order_plan *p;
+	static const bool lync_rp[] = {false, true, false};
+	static const struct t_want ocs[] = {
+		{"cert1",
+		 "sip.example.com,sip.example.org,webext.example.com,"
+		 "meet.example.com,dialin.example.com,"
+		 "lyncdiscover.example.com,lyncdiscover.example.org,"
+		 "oos.example.com",
+		 false, false, "access,webext,oos"},
+		{"cert2", "webconf.example.com,av.example.com", false, false,
+		 "webconf,av"},
+		{"cert3", "edgepool.corp.example", true, false, "edgeint"},
+	};
+	static const struct {
+		enum config_platform platform;
+		const struct t_want *want;
+		const bool *rp; /* NULL: none is the reverse proxy's */
+	} rows[] = {
+		{CONFIG_PLATFORM_OCS2007R2, ocs, NULL},
+		{CONFIG_PLATFORM_LYNC2010, lync, lync_rp},
+		{CONFIG_PLATFORM_LYNC2013, lync, lync_rp},
+		{CONFIG_PLATFORM_SFB2015, lync, lync_rp},
+		{CONFIG_PLATFORM_SFB2019, lync, lync_rp},
+		{CONFIG_PLATFORM_SFBSE, lync, lync_rp},
+	};
 
 	(void)state;
-	t_build(&t, t_classic, 4, CONFIG_PLATFORM_LYNC2010);
-	p = order_plan_new(&t.cfg, NULL, 0);
-	t_expect(&t.cfg, p, want, 1);
-	order_plan_free(p);
+	assert_int_equal(sizeof(rows) / sizeof(rows[0]), CONFIG_PLATFORM_COUNT);
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		struct t_cfg t;
+		char err[256];
+		struct order_plan *p;
+
+		t_build(&t, t_sfb, 6, rows[r].platform);
+		t_urls(&t, 3, t_sfb_urls, 2);
+		p = order_plan_new(&t.cfg, err, sizeof(err));
+		if (!p)
+			fail_msg("platform %s: %s",
+				 config_platform_name(rows[r].platform), err);
+		t_expect(&t.cfg, p, rows[r].want, 3);
+		assert_int_equal(p->npublic, 2);
+		assert_int_equal(p->ninternal, 1);
+		for (size_t i = 0; i < p->n; i++)
+			if (p->certs[i].reverse_proxy !=
+			    (rows[r].rp && rows[r].rp[i]))
+				fail_msg("platform %s: cert %zu reverse_proxy",
+					 config_platform_name(rows[r].platform),
+					 i);
+		order_plan_free(p);
+	}
+}
+
+/* Lync 2010 and later, one case per row: the Access Edge leads the Edge
+ * certificate wherever it is listed; A/V naming a certificate gets its
+ * FQDN on it; Office Online alone seeds the reverse-proxy certificate; a
+ * second web-services rides on the first; web / generic ride on the Edge
+ * certificate; federation asks clientAuth of the Edge certificate only;
+ * without an Access Edge the first Edge service seeds. */
+static void test_lync_cases(void **state)
+{
+	static const struct t_svc order[] = {
+		{"webconf",
+		 CONFIG_ROLE_WEBCONF_EDGE,
+		 "webconf.example.com",
+		 NULL,
+		 {NULL},
+		 false},
+		{"access",
+		 CONFIG_ROLE_ACCESS_EDGE,
+		 "access.example.com",
+		 NULL,
+		 {"example.com", NULL},
+		 true},
+		{"av",
+		 CONFIG_ROLE_AV_EDGE,
+		 "av.example.com",
+		 "edge",
+		 {NULL},
+		 false},
+	};
+	static const struct t_want order_want[] = {
+		{"edge",
+		 "access.example.com,webconf.example.com,av.example.com,"
+		 "sip.example.com",
+		 false, true, "webconf,access,av"},
+	};
+	static const struct t_svc rp[] = {
+		{"oos",
+		 CONFIG_ROLE_OFFICE_WEB_APPS,
+		 "oos.example.com",
+		 NULL,
+		 {NULL},
+		 false},
+		{"www",
+		 CONFIG_ROLE_WEB,
+		 "www.example.com",
+		 NULL,
+		 {NULL},
+		 false},
+		{"access",
+		 CONFIG_ROLE_ACCESS_EDGE,
+		 "sip.example.com",
+		 NULL,
+		 {NULL},
+		 true},
+		{"pool2",
+		 CONFIG_ROLE_WEB_SERVICES,
+		 "webext2.example.com",
+		 NULL,
+		 {"example.net", NULL},
+		 false},
+		{"pool1",
+		 CONFIG_ROLE_WEB_SERVICES,
+		 "webext1.example.com",
+		 NULL,
+		 {NULL},
+		 false},
+	};
+	static const struct t_want rp_want[] = {
+		{"cert1", "sip.example.com,www.example.com", false, true,
+		 "www,access"},
+		{"cert2",
+		 "webext2.example.com,lyncdiscover.example.net,"
+		 "oos.example.com,webext1.example.com",
+		 false, false, "oos,pool2,pool1"},
+	};
+	static const struct t_svc noaccess[] = {
+		{"av",
+		 CONFIG_ROLE_AV_EDGE,
+		 "av.example.com",
+		 NULL,
+		 {NULL},
+		 false},
+		{"webconf",
+		 CONFIG_ROLE_WEBCONF_EDGE,
+		 "webconf.example.com",
+		 NULL,
+		 {NULL},
+		 false},
+	};
+	static const struct t_want noaccess_want[] = {
+		{"cert1", "webconf.example.com", false, false, "av,webconf"},
+	};
+	static const struct {
+		const struct t_svc *svcs;
+		size_t nsvcs;
+		const struct t_want *want;
+		size_t nwant;
+	} rows[] = {
+		{order, 3, order_want, 1},
+		{rp, 5, rp_want, 2},
+		{noaccess, 2, noaccess_want, 1},
+	};
+
+	(void)state;
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++)
+		for (int pl = CONFIG_PLATFORM_LYNC2010;
+		     pl < CONFIG_PLATFORM_COUNT; pl++) {
+			struct t_cfg t;
+			struct order_plan *p;
+			t_build(&t, rows[r].svcs, rows[r].nsvcs,
+				(enum config_platform)pl);
+			p = order_plan_new(&t.cfg, NULL, 0);
+			t_expect(&t.cfg, p, rows[r].want, rows[r].nwant);
+			order_plan_free(p);
+		}
+}
+
+/* The names the reverse proxy adds are checked like the FQDN: a wildcard
+ * simple URL or a sip_domains entry that gives no lyncdiscover.<domain> is
+ * refused with the option and its line. */
+static void test_lync_bad_names(void **state)
+{
+	static const char *wild[] = {"*.example.com"};
+	static const char *bad[] = {"meet..example.com"};
+	struct t_svc s = {"webext",
+			  CONFIG_ROLE_WEB_SERVICES,
+			  "webext.example.com",
+			  NULL,
+			  {NULL},
+			  false};
+	struct t_cfg t;
+	char err[512];
+
+	(void)state;
+	t_build(&t, &s, 1, CONFIG_PLATFORM_SFB2019);
+	t_urls(&t, 0, wild, 1);
+	t.svcs[0].simple_urls_line = 7;
+	assert_null(order_plan_new(&t.cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "test.conf:7: service \"webext\": "
+				    "simple_urls entry \"*.example.com\""));
+	assert_non_null(strstr(err, "wildcard"));
+	t_urls(&t, 0, bad, 1);
+	assert_null(order_plan_new(&t.cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "simple_urls"));
+
+	s.domains[0] = "-bad.example.com";
+	t_build(&t, &s, 1, CONFIG_PLATFORM_SFB2019);
+	assert_null(order_plan_new(&t.cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "gives lyncdiscover.-bad.example.com"));
 }
 
 static void test_empty_config(void **state)
@@ -524,7 +772,9 @@ int main(void)
 		cmocka_unit_test(test_edge_internal_adds_internal_cert),
 		cmocka_unit_test(test_classes_never_mix),
 		cmocka_unit_test(test_sharing_and_dedup),
-		cmocka_unit_test(test_lync_one_certificate),
+		cmocka_unit_test(test_platform_table),
+		cmocka_unit_test(test_lync_cases),
+		cmocka_unit_test(test_lync_bad_names),
 		cmocka_unit_test(test_empty_config),
 		cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_name_internal),

@@ -22,6 +22,7 @@
 
 #include "edge443/cert/cert.h"
 #include "edge443/config/config.h"
+#include "edge443/config/roles.h"
 #include "edge443/rules/rules.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -203,7 +204,9 @@ struct one_case {
 	const char *msg;       /* the message contains this (or NULL) */
 };
 
-static char *one_config(const struct one_case *c)
+/* The config of case C; the backend's servers are SERVERS (NULL: one on
+ * port 8443). */
+static char *one_config_servers(const struct one_case *c, const char *servers)
 {
 	char chain[256] = "", key[256] = "";
 	char *buf = malloc(8192);
@@ -227,7 +230,7 @@ static char *one_config(const struct one_case *c)
 		 "%s"
 		 "}\n"
 		 "backend b {\n"
-		 "  servers = {\"127.0.0.1:8443\"}\n"
+		 "  servers = {%s}\n"
 		 "  tls = true\n"
 		 "  trust_file = \"@PKI@/internal-ca.crt\"\n"
 		 "  verify_name = \"cwa01.corp.example\"\n"
@@ -242,6 +245,7 @@ static char *one_config(const struct one_case *c)
 		 "%s"
 		 "}\n",
 		 c->global ? c->global : "", c->cert, chain, key,
+		 servers ? servers : "\"127.0.0.1:8443\"",
 		 c->role ? c->role : "generic",
 		 c->fqdn ? c->fqdn : "sip.example.com",
 		 c->mode ? c->mode : "passthrough",
@@ -249,10 +253,15 @@ static char *one_config(const struct one_case *c)
 	return buf;
 }
 
-static void one_run(const struct one_case *c)
+static char *one_config(const struct one_case *c)
+{
+	return one_config_servers(c, NULL);
+}
+
+static void one_run_servers(const struct one_case *c, const char *servers)
 {
 	struct run r;
-	char *tmpl = one_config(c);
+	char *tmpl = one_config_servers(c, servers);
 
 	print_message("case %s %s (%s, %s)\n", c->rule,
 		      c->fires ? finding_severity_name(c->sev) : "silent",
@@ -278,6 +287,11 @@ static void one_run(const struct one_case *c)
 				 c->msg);
 	}
 	run_free(&r);
+}
+
+static void one_run(const struct one_case *c)
+{
+	one_run_servers(c, NULL);
 }
 
 static void one_table(const struct one_case *cases, size_t n)
@@ -596,6 +610,596 @@ static void test_service_rules(void **state)
 	};
 	(void)state;
 	one_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* ---- the platform model: one case on every platform ------------------- */
+
+/* A case of the one-certificate, one-service table run once per platform
+ * ("platform = ..." before c.global): the rule must fire on the platforms
+ * of FIRES_ON, with severity SEV_OCS on ocs2007r2 and SEV on the others,
+ * and stay silent on the rest.  FIRES_ON 0 is a good case everywhere. */
+struct platform_case {
+	const char *rule;
+	unsigned fires_on; /* ROLES_ON bits */
+	enum finding_severity sev_ocs, sev;
+	struct one_case c; /* rule, sev, fires and global are set here */
+};
+
+/* Case PC on every platform, the backend's servers being SERVERS (NULL:
+ * one on port 8443). */
+static void platform_run(const struct platform_case *pc, const char *servers)
+{
+	for (int p = 0; p < CONFIG_PLATFORM_COUNT; p++) {
+		struct one_case c = pc->c;
+		char global[512];
+
+		snprintf(global, sizeof(global), "platform = \"%s\"\n%s",
+			 config_platform_name((enum config_platform)p),
+			 pc->c.global ? pc->c.global : "");
+		c.rule = pc->rule;
+		c.fires = (pc->fires_on & ROLES_ON(p)) != 0;
+		c.sev = p == CONFIG_PLATFORM_OCS2007R2 ? pc->sev_ocs : pc->sev;
+		c.global = global;
+		print_message("platform %s: ",
+			      config_platform_name((enum config_platform)p));
+		one_run_servers(&c, servers);
+	}
+}
+
+static void platform_table(const struct platform_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		platform_run(&cases[i], NULL);
+}
+
+#define LYNC_UP ROLES_LYNC_UP
+#define LYNC2013_UP ROLES_FROM(CONFIG_PLATFORM_LYNC2013)
+#define NOWHERE 0u
+
+/* crl-dp-present, aia-present: public chains only; crl-dp-present is an
+ * error on OCS 2007 R2 (it requires a CDP), a warning elsewhere. */
+static void test_revocation_rules(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"crl-dp-present",
+		 ROLES_ALL,
+		 E,
+		 W,
+		 {.cert = "nocdp.crt",
+		  .at = "nocdp.crt",
+		  .msg = "no CRL distribution point"}},
+		{"crl-dp-present", NOWHERE, E, W, {.cert = "cdp-aia.crt"}},
+		{"crl-dp-present", NOWHERE, E, W, {.cert = "cdp-only.crt"}},
+		/* an internal chain, and a chain that does not verify */
+		{"crl-dp-present",
+		 NOWHERE,
+		 E,
+		 W,
+		 {.cert = "edge-int.crt",
+		  .chain = "",
+		  .role = "edge-internal",
+		  .fqdn = "edge01.corp.example"}},
+		{"crl-dp-present",
+		 NOWHERE,
+		 E,
+		 W,
+		 {.cert = "nocdp.crt", .chain = ""}},
+
+		{"aia-present",
+		 ROLES_ALL,
+		 W,
+		 W,
+		 {.cert = "nocdp.crt",
+		  .at = "nocdp.crt",
+		  .msg = "Authority Information Access"}},
+		{"aia-present",
+		 ROLES_ALL,
+		 W,
+		 W,
+		 {.cert = "cdp-only.crt", .at = "cdp-only.crt"}},
+		{"aia-present", NOWHERE, W, W, {.cert = "cdp-aia.crt"}},
+		{"aia-present",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "edge-int.crt",
+		  .chain = "",
+		  .role = "edge-internal",
+		  .fqdn = "edge01.corp.example"}},
+	};
+	/* the default platform, ocs2007r2, says why it is an error there */
+	static const struct one_case ocs = {.rule = "crl-dp-present",
+					    .sev = E,
+					    .fires = true,
+					    .cert = "nocdp.crt",
+					    .at = "nocdp.crt",
+					    .msg = "OCS 2007 R2 requires one"};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+	one_run(&ocs);
+}
+
+/* intermediate-expiring: every platform, public and internal chains. */
+static void test_intermediate_expiring(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"intermediate-expiring",
+		 ROLES_ALL,
+		 E,
+		 E,
+		 {.cert = "expired-int.crt",
+		  .chain = "expired-int-chain.pem",
+		  .at = "expired-int-chain.pem",
+		  .msg = "edge443 Test Expired Intermediate expired on "
+			 "2021-01-01"}},
+		{"intermediate-expiring",
+		 ROLES_ALL,
+		 W,
+		 W,
+		 {.cert = "short-int.crt",
+		  .chain = "short-int-chain.pem",
+		  .at = "short-int-chain.pem",
+		  .msg = "before the certificate itself"}},
+		/* within warn_days, though after the leaf */
+		{"intermediate-expiring",
+		 ROLES_ALL,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt",
+		  .global = "warn_days = 5000\n",
+		  .at = "chain.pem",
+		  .msg = "warn_days = 5000"}},
+		{"intermediate-expiring", NOWHERE, W, W, {.cert = "ssl1.crt"}},
+		/* in the cert file after the leaf: the cert line */
+		{"intermediate-expiring",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "cwa-deep-full.pem",
+		  .chain = "",
+		  .fqdn = "cwa02.corp.example"}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* public-clientauth: access-edge with federation on a public chain that
+ * still carries clientAuth. */
+static void test_public_clientauth(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"public-clientauth",
+		 ROLES_ALL,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt",
+		  .role = "access-edge",
+		  .svc_extra = "  federation = true\n",
+		  .at = "federation = true",
+		  .msg = "2027-03-15"}},
+		{"public-clientauth",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt", .role = "access-edge"}},
+		/* no clientAuth at all: eku-client says so instead */
+		{"public-clientauth",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "serveronly.crt",
+		  .role = "access-edge",
+		  .svc_extra = "  federation = true\n"}},
+		/* not a public chain (it does not verify) */
+		{"public-clientauth",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt",
+		  .chain = "",
+		  .role = "access-edge",
+		  .svc_extra = "  federation = true\n"}},
+		{"public-clientauth",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt",
+		  .role = "generic",
+		  .svc_extra = "  federation = true\n"}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* edge-subject: Lync 2010 and later, access-edge. */
+static void test_edge_subject(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"edge-subject",
+		 LYNC_UP,
+		 W,
+		 W,
+		 {.cert = "ssl2.crt",
+		  .role = "access-edge",
+		  .fqdn = "av.example.com",
+		  .at = SVC_AT,
+		  .msg = "subject CN webconf.example.com"}},
+		{"edge-subject",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt", .role = "access-edge"}},
+		{"edge-subject",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl2.crt",
+		  .role = "webconf-edge",
+		  .fqdn = "av.example.com"}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+#define WEBEXT "webext.example.com"
+
+/* lyncdiscover-san and simple-url-covered: Lync 2010 and later,
+ * web-services; a wildcard SAN covers them as X509_check_host says. */
+static void test_reverse_proxy_names(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"simple-url-covered",
+		 LYNC_UP,
+		 E,
+		 E,
+		 {.cert = "rp.crt",
+		  .role = "web-services",
+		  .fqdn = WEBEXT,
+		  .svc_extra = "  simple_urls = {\"meet.example.com\", "
+			       "\"admin.example.com\"}\n",
+		  .at = "simple_urls",
+		  .msg = "admin.example.com"}},
+		{"simple-url-covered",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "rp.crt",
+		  .role = "web-services",
+		  .fqdn = WEBEXT,
+		  .svc_extra = "  simple_urls = {\"meet.example.com\", "
+			       "\"DIALIN.example.com\"}\n"}},
+		{"simple-url-covered",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "web.crt",
+		  .role = "web-services",
+		  .fqdn = "www.example.com",
+		  .svc_extra = "  simple_urls = {\"meet.example.com\"}\n"}},
+
+		{"lyncdiscover-san",
+		 LYNC_UP,
+		 W,
+		 W,
+		 {.cert = "rp.crt",
+		  .role = "web-services",
+		  .fqdn = WEBEXT,
+		  .svc_extra = "  sip_domains = {\"example.com\", "
+			       "\"example.net\", \"example.org\"}\n",
+		  .at = "sip_domains",
+		  .msg = "lyncdiscover.example.net"}},
+		{"lyncdiscover-san",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "rp.crt",
+		  .role = "web-services",
+		  .fqdn = WEBEXT,
+		  .svc_extra = "  sip_domains = {\"example.com\", "
+			       "\"example.org\"}\n"}},
+		{"lyncdiscover-san",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "web.crt",
+		  .role = "web-services",
+		  .fqdn = "www.example.com",
+		  .svc_extra = "  sip_domains = {\"example.com\"}\n"}},
+		/* sip_domains of an Access Edge are sip-domain-san's */
+		{"lyncdiscover-san",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt",
+		  .role = "access-edge",
+		  .svc_extra = "  sip_domains = {\"example.com\"}\n"}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* wildcard-placement: Lync 2013 and later, every role. */
+static void test_wildcard_placement(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"wildcard-placement",
+		 LYNC2013_UP,
+		 E,
+		 E,
+		 {.cert = "wildcard.crt",
+		  .role = "web-services",
+		  .fqdn = "www.example.com",
+		  .at = SVC_AT,
+		  .msg = "subject CN *.example.com"}},
+		{"wildcard-placement",
+		 LYNC2013_UP,
+		 E,
+		 E,
+		 {.cert = "wildcard.crt",
+		  .role = "generic",
+		  .fqdn = "www.example.com",
+		  .at = SVC_AT}},
+		/* *.example.com, www.example.com, sip.example.com */
+		{"wildcard-placement",
+		 LYNC2013_UP,
+		 W,
+		 W,
+		 {.cert = "badorder.crt",
+		  .role = "generic",
+		  .at = SVC_AT,
+		  .msg = "comes before sip.example.com"}},
+		{"wildcard-placement",
+		 LYNC2013_UP,
+		 W,
+		 W,
+		 {.cert = "badorder.crt",
+		  .role = "web-services",
+		  .fqdn = "other.example.com",
+		  .at = SVC_AT,
+		  .msg = "comes before www.example.com"}},
+		/* www.example.com, *.example.com */
+		{"wildcard-placement",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "web.crt",
+		  .role = "web-services",
+		  .fqdn = "www.example.com"}},
+		{"wildcard-placement",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "web.crt",
+		  .role = "web-services",
+		  .fqdn = "meet.example.com"}},
+		{"wildcard-placement",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt", .role = "access-edge"}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* wildcard-forbidden keeps its roles on every platform, allows wildcard
+ * SANs on the reverse proxy's roles, and leaves a wildcard CN to
+ * wildcard-placement from Lync 2013 on. */
+static void test_wildcard_forbidden_platforms(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"wildcard-forbidden",
+		 ROLES_ALL,
+		 E,
+		 E,
+		 {.cert = "web.crt",
+		  .role = "access-edge",
+		  .fqdn = "www.example.com",
+		  .at = SVC_AT}},
+		{"wildcard-forbidden",
+		 ROLES_ALL,
+		 E,
+		 E,
+		 {.cert = "web.crt",
+		  .role = "webconf-edge",
+		  .fqdn = "www.example.com",
+		  .at = SVC_AT}},
+		{"wildcard-forbidden",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "web.crt",
+		  .role = "web-services",
+		  .fqdn = "www.example.com"}},
+		{"wildcard-forbidden",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "web.crt",
+		  .role = "web-services",
+		  .fqdn = "lyncdiscover.example.com"}},
+		{"wildcard-forbidden",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "web.crt",
+		  .role = "office-web-apps",
+		  .fqdn = "www.example.com"}},
+		{"wildcard-forbidden",
+		 ROLES_ALL & ~LYNC2013_UP,
+		 W,
+		 W,
+		 {.cert = "wildcard.crt",
+		  .role = "web-services",
+		  .fqdn = "www.example.com",
+		  .at = SVC_AT}},
+		{"wildcard-forbidden",
+		 ROLES_ALL & ~LYNC2013_UP,
+		 W,
+		 W,
+		 {.cert = "wildcard.crt",
+		  .role = "web",
+		  .fqdn = "www.example.com",
+		  .at = SVC_AT}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* The rules that said "platform == lync" mean Lync 2010 and later; and
+ * fqdn-covered applies to the new roles on every platform. */
+static void test_platform_model(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"cn-is-fqdn",
+		 ROLES_OCS,
+		 E,
+		 E,
+		 {.cert = "all.crt",
+		  .role = "webconf-edge",
+		  .fqdn = "webconf.example.com",
+		  .at = SVC_AT}},
+		{"cn-is-fqdn",
+		 ROLES_OCS,
+		 W,
+		 W,
+		 {.cert = "all.crt",
+		  .role = "av-edge",
+		  .fqdn = "av.example.com",
+		  .at = SVC_AT}},
+		{"cn-is-fqdn",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "ssl2.crt",
+		  .role = "webconf-edge",
+		  .fqdn = "webconf.example.com"}},
+
+		{"fqdn-covered",
+		 ROLES_ALL,
+		 E,
+		 E,
+		 {.cert = "rp.crt",
+		  .role = "web-services",
+		  .fqdn = "pool.example.net",
+		  .at = SVC_AT}},
+		{"fqdn-covered",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "rp.crt", .role = "web-services", .fqdn = WEBEXT}},
+		{"fqdn-covered",
+		 ROLES_ALL,
+		 E,
+		 E,
+		 {.cert = "ssl2.crt",
+		  .role = "office-web-apps",
+		  .fqdn = "oos.example.com",
+		  .at = SVC_AT}},
+		{"fqdn-covered",
+		 NOWHERE,
+		 E,
+		 E,
+		 {.cert = "web.crt",
+		  .role = "office-web-apps",
+		  .fqdn = "oos.example.com"}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* webservices-port: Lync 2010 and later, web-services whose backend
+ * servers listen on 443 or 80 (the internal web site). */
+static void test_webservices_port(void **state)
+{
+	static const struct {
+		struct platform_case pc;
+		const char *servers; /* of the backend */
+	} cases[] = {
+		{{"webservices-port",
+		  LYNC_UP,
+		  E,
+		  E,
+		  {.cert = "rp.crt",
+		   .role = "web-services",
+		   .fqdn = WEBEXT,
+		   .at = "servers = ",
+		   .msg = "on 10.0.0.5:443;"}},
+		 "\"10.0.0.5:443\", \"10.0.0.6:4443\""},
+		{{"webservices-port",
+		  LYNC_UP,
+		  E,
+		  E,
+		  {.cert = "rp.crt",
+		   .role = "web-services",
+		   .fqdn = WEBEXT,
+		   .at = "servers = ",
+		   .msg = "10.0.0.5:80, 10.0.0.6:443"}},
+		 "\"10.0.0.5:80\", \"10.0.0.6:443\""},
+		{{"webservices-port",
+		  NOWHERE,
+		  E,
+		  E,
+		  {.cert = "rp.crt", .role = "web-services", .fqdn = WEBEXT}},
+		 "\"10.0.0.5:4443\", \"10.0.0.6:8080\""},
+		/* another role may well forward to 443 */
+		{{"webservices-port",
+		  NOWHERE,
+		  E,
+		  E,
+		  {.cert = "rp.crt",
+		   .role = "office-web-apps",
+		   .fqdn = WEBEXT}},
+		 "\"10.0.0.5:443\""},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		platform_run(&cases[i].pc, cases[i].servers);
+}
+
+/* platform-mismatch: a role the platform does not have, on its line. */
+static void test_platform_mismatch(void **state)
+{
+	static const struct platform_case cases[] = {
+		{"platform-mismatch",
+		 ROLES_OCS,
+		 W,
+		 W,
+		 {.cert = "rp.crt",
+		  .role = "web-services",
+		  .fqdn = WEBEXT,
+		  .at = "role = ",
+		  .msg = "set platform"}},
+		{"platform-mismatch",
+		 ROLES_OCS,
+		 W,
+		 W,
+		 {.cert = "rp.crt",
+		  .role = "office-web-apps",
+		  .fqdn = WEBEXT,
+		  .at = "role = "}},
+		{"platform-mismatch",
+		 LYNC_UP,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt",
+		  .role = "cwa",
+		  .fqdn = "cwa.example.com",
+		  .at = "role = ",
+		  .msg = "role = \"web-services\""}},
+		{"platform-mismatch",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "web.crt", .role = "web", .fqdn = "www.example.com"}},
+		{"platform-mismatch",
+		 NOWHERE,
+		 W,
+		 W,
+		 {.cert = "ssl1.crt", .role = "access-edge"}},
+	};
+	(void)state;
+	platform_table(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* ---- hand-written plans ----------------------------------------------- */
@@ -1028,6 +1632,137 @@ static void test_cn_shared(void **state)
 	run_free(&r);
 }
 
+/* cn-shared, the classic trap, is OCS 2007 R2's only: Lync 2010 and later
+ * serve Access and Web Conferencing Edge with one certificate. */
+static void test_cn_shared_platforms(void **state)
+{
+	(void)state;
+	for (int p = 0; p < CONFIG_PLATFORM_COUNT; p++) {
+		char tmpl[4096], global[64];
+		struct run r;
+
+		snprintf(global, sizeof(global), "platform = \"%s\"\n",
+			 config_platform_name((enum config_platform)p));
+		snprintf(tmpl, sizeof(tmpl), all_layout, global);
+		print_message("platform %s\n", global);
+		run(&r, tmpl);
+		if (p == CONFIG_PLATFORM_OCS2007R2) {
+			assert_int_equal(count(&r, "cn-shared"), 1);
+		} else {
+			must_not_find(&r, "cn-shared");
+			must_not_find(&r, "cn-is-fqdn");
+		}
+		run_free(&r);
+	}
+}
+
+/* The Skype for Business 2019 layout: one Edge external certificate
+ * (subject = Access Edge FQDN, SANs for Web Conferencing and sip.<domain>)
+ * for Access, Web Conferencing and A/V Edge, and a reverse-proxy
+ * certificate for the external web services, simple URLs and
+ * lyncdiscover, published to port 4443.  No error on any Lync or SfB
+ * platform; on OCS 2007 R2 the shared certificate is the classic trap. */
+static void test_sfb_layout(void **state)
+{
+	static const char layout[] =
+		"trust_file = \"@PKI@/trust.pem\"\n"
+		"platform = \"%s\"\n"
+		"certificate edge {\n"
+		"  cert = \"@PKI@/all.crt\"\n"
+		"  chain = \"@PKI@/chain.pem\"\n"
+		"}\n"
+		"certificate rp {\n"
+		"  cert = \"@PKI@/rp.crt\"\n"
+		"  chain = \"@PKI@/chain.pem\"\n"
+		"  key = \"@PKI@/rp.key\"\n"
+		"}\n"
+		"backend edge {\n"
+		"  servers = {\"10.0.0.5:443\"}\n"
+		"}\n"
+		"backend pool {\n"
+		"  servers = {\"10.0.1.5:4443\", \"10.0.1.6:4443\"}\n"
+		"  tls = true\n"
+		"  trust_file = \"@PKI@/internal-ca.crt\"\n"
+		"  verify_name = \"cwa01.corp.example\"\n"
+		"}\n"
+		"service access {\n"
+		"  role = \"access-edge\"\n"
+		"  fqdn = \"sip.example.com\"\n"
+		"  listen = \"127.0.0.1:443\"\n"
+		"  certificate = \"edge\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"edge\"\n"
+		"  sip_domains = {\"example.com\"}\n"
+		"}\n"
+		"service webconf {\n"
+		"  role = \"webconf-edge\"\n"
+		"  fqdn = \"webconf.example.com\"\n"
+		"  listen = \"127.0.0.2:443\"\n"
+		"  certificate = \"edge\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"edge\"\n"
+		"}\n"
+		"service av {\n"
+		"  role = \"av-edge\"\n"
+		"  fqdn = \"av.example.com\"\n"
+		"  listen = \"127.0.0.3:443\"\n"
+		"  certificate = \"edge\"\n"
+		"  mode = \"passthrough\"\n"
+		"  backend = \"edge\"\n"
+		"}\n"
+		"service webext {\n"
+		"  role = \"web-services\"\n"
+		"  fqdn = \"webext.example.com\"\n"
+		"  listen = \"127.0.0.4:443\"\n"
+		"  certificate = \"rp\"\n"
+		"  mode = \"reencrypt\"\n"
+		"  backend = \"pool\"\n"
+		"  sip_domains = {\"example.com\", \"example.org\"}\n"
+		"  simple_urls = {\"meet.example.com\", "
+		"\"dialin.example.com\"}\n"
+		"}\n";
+	static const char *const silent[] = {
+		"edge-subject",
+		"lyncdiscover-san",
+		"simple-url-covered",
+		"wildcard-placement",
+		"webservices-port",
+		"platform-mismatch",
+		"crl-dp-present",
+		"aia-present",
+		"intermediate-expiring",
+		"cn-shared",
+		"cn-is-fqdn",
+		"fqdn-covered",
+	};
+
+	(void)state;
+	for (int p = 0; p < CONFIG_PLATFORM_COUNT; p++) {
+		const char *name =
+			config_platform_name((enum config_platform)p);
+		char tmpl[4096];
+		struct run r;
+
+		snprintf(tmpl, sizeof(tmpl), layout, name);
+		print_message("platform %s\n", name);
+		run(&r, tmpl);
+		if (p == CONFIG_PLATFORM_OCS2007R2) {
+			must_find(&r, "cn-shared");
+			must_find(&r, "platform-mismatch");
+			run_free(&r);
+			continue;
+		}
+		if (r.f.errors != 0) {
+			dump(&r);
+			fail_msg("the SfB layout has %zu errors on %s",
+				 r.f.errors, name);
+		}
+		for (size_t i = 0; i < sizeof(silent) / sizeof(silent[0]); i++)
+			must_not_find(&r, silent[i]);
+		run_free(&r);
+	}
+}
+
 /* Two certificate sections, same CN: the trap again. */
 static void test_cn_shared_same_cn(void **state)
 {
@@ -1399,6 +2134,9 @@ static void test_rule_ids(void **state)
 		"chain-incomplete",
 		"chain-extra",
 		"internal-name",
+		"crl-dp-present",
+		"aia-present",
+		"intermediate-expiring",
 		"cert-required",
 		"backend-required",
 		"fqdn-covered",
@@ -1409,6 +2147,13 @@ static void test_rule_ids(void **state)
 		"edge-terminated",
 		"cwa-sans",
 		"backend-verify",
+		"public-clientauth",
+		"edge-subject",
+		"lyncdiscover-san",
+		"simple-url-covered",
+		"wildcard-placement",
+		"webservices-port",
+		"platform-mismatch",
 		"listen-unique",
 		"fqdn-port-unique",
 		"tls-legacy",
@@ -1420,6 +2165,7 @@ static void test_rule_ids(void **state)
 		"served-differs",
 		"served-chain-incomplete",
 		"served-no-sni",
+		"pool-consistent",
 	};
 	size_t n = 0;
 
@@ -1530,6 +2276,16 @@ int main(void)
 		cmocka_unit_test(test_validity_rules),
 		cmocka_unit_test(test_chain_rules),
 		cmocka_unit_test(test_service_rules),
+		cmocka_unit_test(test_revocation_rules),
+		cmocka_unit_test(test_intermediate_expiring),
+		cmocka_unit_test(test_public_clientauth),
+		cmocka_unit_test(test_edge_subject),
+		cmocka_unit_test(test_reverse_proxy_names),
+		cmocka_unit_test(test_wildcard_placement),
+		cmocka_unit_test(test_wildcard_forbidden_platforms),
+		cmocka_unit_test(test_platform_model),
+		cmocka_unit_test(test_webservices_port),
+		cmocka_unit_test(test_platform_mismatch),
 		cmocka_unit_test(test_cert_required),
 		cmocka_unit_test(test_backend_required),
 		cmocka_unit_test(test_backend_verify),
@@ -1538,6 +2294,8 @@ int main(void)
 		cmocka_unit_test(test_tls_legacy),
 		cmocka_unit_test(test_cn_shared),
 		cmocka_unit_test(test_cn_shared_same_cn),
+		cmocka_unit_test(test_cn_shared_platforms),
+		cmocka_unit_test(test_sfb_layout),
 		cmocka_unit_test(test_ref_unknown_and_unused),
 		cmocka_unit_test(test_classic_layout),
 		cmocka_unit_test(test_trust_file_unreadable),
