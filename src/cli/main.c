@@ -19,6 +19,7 @@
 #include <openssl/opensslv.h>
 
 #include "edge443/cert/ticket_file.h"
+#include "edge443/cli/acme_order.h"
 #include "edge443/config/config.h"
 #include "edge443/order/csr.h"
 #include "edge443/order/order.h"
@@ -676,6 +677,58 @@ static int main_tickets(int argc, char **argv)
 	return MAIN_EXIT_OK;
 }
 
+/* edge443 order: order the acme = true certificates of the plan from the
+ * acme section's CA, check them with the plan rules, install them
+ * (acme_order.c).  Returns the exit code. */
+static int main_order(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"certificate", required_argument, NULL, 'C'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"key", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct main_args a = {"order", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
+	struct acme_order_opts o = {NULL, false, CSR_KEY_RSA2048};
+	struct config *cfg;
+	int c, code = MAIN_EXIT_RUNTIME;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		int r = main_shared_opt(&a, c);
+		if (r == MAIN_OPT_NEXT)
+			continue;
+		if (r != MAIN_OPT_MINE)
+			return r;
+		switch (c) {
+		case 'C':
+			o.certificate = optarg;
+			break;
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'k':
+			if (csr_key_kind_parse(optarg, &o.key) < 0) {
+				fprintf(stderr,
+					"edge443 order: --key %s: expected "
+					"rsa:2048, rsa:3072 or ec:p256\n",
+					optarg);
+				return MAIN_EXIT_USAGE;
+			}
+			break;
+		}
+	}
+	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
+		return c;
+	cfg = main_load_config(a.config, &code);
+	if (!cfg)
+		return code;
+	code = acme_order_run(cfg, &o, stdout, stderr);
+	config_free(cfg);
+	return code;
+}
+
 static int main_version(int argc, char **argv)
 {
 	static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
@@ -845,6 +898,36 @@ static const struct main_help main_helps[] = {
 	 "  1  an error was found (unreachable, served-differs, ...)\n"
 	 "  2  usage or configuration syntax error\n"
 	 "  3  the configuration cannot be read\n"},
+	{"order",
+	 "[-c FILE] [--certificate NAME] [--dry-run] [--key "
+	 "rsa:2048|rsa:3072|ec:p256]",
+	 "Order the certificates whose section says acme = true from the CA\n"
+	 "of the acme section (RFC 8555), with the names the plan gives them\n"
+	 "(as the plan command prints them). The challenge is answered on a\n"
+	 "temporary listener (edge443 must not be running): tls-alpn-01 on\n"
+	 "each service's listen address, http-01 on its redirect_http\n"
+	 "address. The new certificate is checked with every plan rule, as\n"
+	 "of now and as of renew_before from now, before it replaces the old\n"
+	 "files; key (mode 0600), cert and chain are written atomically.\n"
+	 "\n"
+	 "options:\n"
+	 "  -c, --config FILE   the configuration file\n"
+	 "                      (default " CONFIG_DEFAULT_PATH ")\n"
+	 "  --certificate NAME  order this certificate section only\n"
+	 "  --dry-run           print what would be ordered (names, "
+	 "challenge,\n"
+	 "                      where it is answered, the files); contact\n"
+	 "                      nothing\n"
+	 "  --key KIND          rsa:2048 (default), rsa:3072 or ec:p256\n"
+	 "  -h, --help          print this help and exit 0\n"
+	 "\n"
+	 "exit status:\n"
+	 "  0  every certificate ordered and installed (or listed)\n"
+	 "  1  a new certificate breaks a plan rule (not installed, the old\n"
+	 "     files are kept), or the services cannot be planned\n"
+	 "  2  usage or configuration error\n"
+	 "  3  the CA cannot be reached or refuses, an address is busy, a\n"
+	 "     file cannot be written\n"},
 	{"version", "",
 	 "Print edge443's version and the OpenSSL it runs with; -V and\n"
 	 "--version do the same.\n"
@@ -883,10 +966,10 @@ struct main_command {
 };
 
 static const struct main_command main_commands[] = {
-	{"check", main_check},	   {"run", main_run},
-	{"plan", main_plan},	   {"csr", main_csr},
-	{"probe", main_probe},	   {"tickets", main_tickets},
-	{"version", main_version},
+	{"check", main_check}, {"run", main_run},
+	{"plan", main_plan},   {"csr", main_csr},
+	{"probe", main_probe}, {"tickets", main_tickets},
+	{"order", main_order}, {"version", main_version},
 };
 
 #define MAIN_NCOMMANDS (sizeof(main_commands) / sizeof(main_commands[0]))

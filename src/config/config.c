@@ -112,7 +112,8 @@ static void config_error_cb(cfg_t *cfg, const char *fmt, va_list ap)
 		config_report(
 			p, line,
 			"%s — expected certificate NAME { ... }, backend NAME "
-			"{ ... }, service NAME { ... } or http { ... }",
+			"{ ... }, service NAME { ... }, http { ... } or acme "
+			"{ ... }",
 			msg);
 	} else if (strcmp(fmt, "attempt to append to non-list option '%s'") ==
 		   0) {
@@ -190,10 +191,21 @@ static int config_open_line_cb(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 	CFG_STR_LIST_CB(n, NULL, CFGF_NODEFAULT, config_value_cb)
 
 static cfg_opt_t config_cert_opts[] = {
+	CONFIG_OPT_OPEN_LINE,  CONFIG_OPT_STR("cert"), CONFIG_OPT_STR("chain"),
+	CONFIG_OPT_STR("key"), CONFIG_OPT_STR("acme"), CFG_END(),
+};
+
+static cfg_opt_t config_acme_opts[] = {
 	CONFIG_OPT_OPEN_LINE,
-	CONFIG_OPT_STR("cert"),
-	CONFIG_OPT_STR("chain"),
-	CONFIG_OPT_STR("key"),
+	CONFIG_OPT_STR("directory"),
+	CONFIG_OPT_LIST("contact"),
+	CONFIG_OPT_STR("account_key"),
+	CONFIG_OPT_STR("state_dir"),
+	CONFIG_OPT_STR("eab_kid"),
+	CONFIG_OPT_STR("eab_hmac_key"),
+	CONFIG_OPT_STR("trust_file"),
+	CONFIG_OPT_STR("challenge"),
+	CONFIG_OPT_STR("renew_before"),
 	CFG_END(),
 };
 
@@ -262,6 +274,8 @@ static cfg_opt_t config_root_opts[] = {
 	CFG_SEC("certificate", config_cert_opts, CONFIG_SECTION_FLAGS),
 	CFG_SEC("backend", config_backend_opts, CONFIG_SECTION_FLAGS),
 	CFG_SEC("service", config_service_opts, CONFIG_SECTION_FLAGS),
+	/* MULTI without a title, like http: a second acme block is refused */
+	CFG_SEC("acme", config_acme_opts, CFGF_MULTI),
 	CFG_END(),
 };
 /* ---- load -------------------------------------------------------------- */
@@ -562,5 +576,12 @@ void config_free(struct config *cfg)
 	free(cfg->ticket_key_file);
 	free(cfg->log_file);
 	free(cfg->admin.text);
+	free(cfg->acme.directory);
+	config_free_strv(cfg->acme.contact, cfg->acme.ncontact);
+	free(cfg->acme.account_key);
+	free(cfg->acme.state_dir);
+	free(cfg->acme.eab_kid);
+	free(cfg->acme.eab_hmac_key);
+	free(cfg->acme.trust_file);
 	free(cfg);
 }

@@ -381,6 +381,13 @@ static void config_build_cert(struct config_parse *p, cfg_t *sec,
 	config_path(p, sec, "cert", &c->cert, &c->cert_line);
 	config_path(p, sec, "chain", &c->chain, &c->chain_line);
 	config_path(p, sec, "key", &c->key, &c->key_line);
+	config_bool(p, sec, "acme", &c->acme, &c->acme_line, NULL);
+	if (c->acme && c->key_line == 0)
+		config_report(p, c->acme_line,
+			      "certificate \"%s\": acme = true needs a key "
+			      "path, where edge443 order writes the new key — "
+			      "add key = \"path/to/%s.key\"",
+			      sec->title, sec->title);
 	if (c->cert_line == 0)
 		config_report(p, c->line,
 			      "certificate \"%s\" has no cert — expected cert "
@@ -636,6 +643,107 @@ static void config_build_global(struct config_parse *p, cfg_t *root,
 			      config_tls_name(cfg->tls_max));
 }
 
+static bool config_acme_contact_ok(const char *s)
+{
+	return strncmp(s, "mailto:", 7) == 0 && s[7] != '\0' &&
+	       strchr(s + 7, '@') != NULL && !strpbrk(s, " \t,");
+}
+
+/* A base64url string (RFC 4648 section 5, no padding), as CAs hand out
+ * EAB keys. */
+static bool config_acme_b64url_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
+/* The acme { } section: at most one, a directory URL, the rest defaulted. */
+static void config_build_acme(struct config_parse *p, cfg_t *root,
+			      struct config_acme *a)
+{
+	unsigned n = cfg_size(root, "acme");
+	cfg_t *sec;
+	const char *v;
+	int ch = CONFIG_ACME_TLS_ALPN_01;
+
+	if (n == 0)
+		return;
+	sec = cfg_getnsec(root, "acme", 0);
+	a->present = true;
+	a->line = config_open_line(sec);
+	for (unsigned i = 1; i < n; i++)
+		config_report(p, config_open_line(cfg_getnsec(root, "acme", i)),
+			      "a second acme block (the first is on line %d) "
+			      "— merge them into one",
+			      a->line);
+	v = config_str(p, sec, "directory", &a->directory_line);
+	if (!v)
+		config_report(p, a->line,
+			      "the acme block has no directory — expected "
+			      "directory = \"https://acme-v02.api.letsencrypt."
+			      "org/directory\" (the CA's directory URL)");
+	else if (strncmp(v, "https://", 8) != 0 || !v[8] ||
+		 strpbrk(v, " \t\"<>"))
+		config_report(p, a->directory_line,
+			      "directory \"%s\": not an https URL — expected "
+			      "the CA's directory URL, e.g. \"https://"
+			      "acme-v02.api.letsencrypt.org/directory\"",
+			      v);
+	else
+		config_copy(p, v, &a->directory);
+	config_str_list(p, sec, "contact", config_acme_contact_ok,
+			"not a mailto: address — expected \"mailto:"
+			"pki@example.com\"",
+			&a->contact, &a->ncontact, &a->contact_line);
+	config_path(p, sec, "state_dir", &a->state_dir, &a->state_dir_line);
+	if (!a->state_dir)
+		config_copy(p, "/var/lib/edge443/acme", &a->state_dir);
+	config_path(p, sec, "account_key", &a->account_key,
+		    &a->account_key_line);
+	if (!a->account_key && a->state_dir) {
+		a->account_key =
+			config_value_resolve(a->state_dir, "account.key");
+		if (!a->account_key)
+			p->oom = true;
+	}
+	v = config_str(p, sec, "eab_kid", &a->eab_kid_line);
+	if (v && !*v)
+		config_report(p, a->eab_kid_line,
+			      "eab_kid = \"\": empty — expected the key id "
+			      "your CA gave for External Account Binding");
+	else
+		config_copy(p, v, &a->eab_kid);
+	v = config_str(p, sec, "eab_hmac_key", &a->eab_hmac_key_line);
+	/* never quote the secret in a message */
+	if (v && !config_acme_b64url_ok(v))
+		config_report(
+			p, a->eab_hmac_key_line,
+			"eab_hmac_key: not base64url — expected the HMAC "
+			"key exactly as your CA gave it (letters, digits, "
+			"\"-\" and \"_\", no padding)");
+	else
+		config_copy(p, v, &a->eab_hmac_key);
+	if ((a->eab_kid_line != 0) != (a->eab_hmac_key_line != 0))
+		config_report(p,
+			      a->eab_kid_line ? a->eab_kid_line
+					      : a->eab_hmac_key_line,
+			      "External Account Binding needs both eab_kid and "
+			      "eab_hmac_key — add the missing one, or remove "
+			      "both");
+	config_path(p, sec, "trust_file", &a->trust_file, &a->trust_file_line);
+	config_enum(p, sec, "challenge", config_value_acme_challenges,
+		    "challenge", &ch, &a->challenge_line);
+	a->challenge = (enum config_acme_challenge)ch;
+	config_int(p, sec, "renew_before", 0, 3650,
+		   "days (0 = a third of the lifetime)", &a->renew_before,
+		   &a->renew_before_line);
+}
+
 /* Defaults, in one place. */
 static void config_defaults(struct config_parse *p, struct config *cfg)
 {
@@ -710,4 +818,15 @@ void config_build(struct config_parse *p, cfg_t *root, struct config *cfg)
 		config_report(p, 0,
 			      "no service is defined — add at least one "
 			      "service section (see conf/edge443.conf)");
+
+	config_build_acme(p, root, &cfg->acme);
+	for (size_t i = 0; i < cfg->ncerts; i++)
+		if (cfg->certs[i].acme && !cfg->acme.present)
+			config_report(p, cfg->certs[i].acme_line,
+				      "certificate \"%s\": acme = true, but "
+				      "there is no acme { } section — add one "
+				      "with the CA's directory URL, or remove "
+				      "acme = true",
+				      cfg->certs[i].name ? cfg->certs[i].name
+							 : "");
 }

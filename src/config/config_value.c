@@ -78,6 +78,12 @@ const struct config_value_name config_value_log_levels[] = {
 	{NULL, 0},
 };
 
+const struct config_value_name config_value_acme_challenges[] = {
+	{"tls-alpn-01", CONFIG_ACME_TLS_ALPN_01},
+	{"http-01", CONFIG_ACME_HTTP_01},
+	{NULL, 0},
+};
+
 const struct config_value_name config_value_tls_versions[] = {
 	{"1.0", TLS1_VERSION},
 	{"1.1", TLS1_1_VERSION},
@@ -102,6 +108,11 @@ const char *config_role_name(enum config_role role)
 const char *config_platform_name(enum config_platform platform)
 {
 	return config_name_of(config_value_platforms, (int)platform);
+}
+
+const char *config_acme_challenge_name(enum config_acme_challenge c)
+{
+	return config_name_of(config_value_acme_challenges, (int)c);
 }
 
 const char *config_mode_name(enum config_mode mode)

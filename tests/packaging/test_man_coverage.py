@@ -134,10 +134,12 @@ where = {
     "config_backend_opts": "BACKEND SECTIONS",
     "config_service_opts": "SERVICE SECTIONS",
     "config_http_opts": "SERVICE SECTIONS",
+    "config_acme_opts": "ACME SECTION",
 }
 section_headings = {"certificate": "CERTIFICATE SECTIONS",
                     "backend": "BACKEND SECTIONS",
-                    "service": "SERVICE SECTIONS"}
+                    "service": "SERVICE SECTIONS",
+                    "acme": "ACME SECTION"}
 for table, heading in where.items():
     for opt in tables.get(table, []):
         if table == "config_root_opts" and opt in section_headings:
@@ -150,7 +152,8 @@ for opt, enum, heading in (("platform", "platforms", "GLOBAL OPTIONS"),
                            ("log_level", "log_levels", "GLOBAL OPTIONS"),
                            ("proxy_protocol", "proxy_names", "BACKEND SECTIONS"),
                            ("host_header", "host_names", "SERVICE SECTIONS"),
-                           ("mode", "modes", "SERVICE SECTIONS")):
+                           ("mode", "modes", "SERVICE SECTIONS"),
+                           ("challenge", "acme_challenges", "ACME SECTION")):
     line = next((t for t in term_lines(conf.get(heading, []))
                  if t.startswith("*%s*" % opt)), "")
     expect(enum in enums, "src/config/config_value.c: config_value_%s not found" % enum)

@@ -87,6 +87,9 @@ struct config_cert {
 	char *key;   /* NULL if absent */
 	int line;    /* line of "certificate NAME {" */
 	int cert_line, chain_line, key_line;
+	bool acme; /* acme = true: `edge443 order` orders it from the acme
+		      section's CA (its names come from the plan) */
+	int acme_line;
 };
 
 struct config_backend {
@@ -115,6 +118,36 @@ struct config_http {
 	struct config_addr redirect_http; /* .text == NULL when absent */
 	int line;
 	int paths_line, host_header_line, redirect_http_line;
+};
+
+/* How the ACME CA validates the names: RFC 8737 on the service's own
+ * listen address, or RFC 8555 section 8.3 on its redirect_http address. */
+enum config_acme_challenge {
+	CONFIG_ACME_TLS_ALPN_01, /* "tls-alpn-01" (the default) */
+	CONFIG_ACME_HTTP_01,	 /* "http-01" */
+};
+
+/* The acme { } section (at most one); owned by struct config like the rest.
+ * present is false when it was not written, and every pointer is NULL. */
+struct config_acme {
+	bool present;
+	char *directory; /* the CA's directory URL (https://...); required */
+	char **contact;	 /* "mailto:..." each */
+	size_t ncontact;
+	char *account_key; /* resolved path; default STATE_DIR/account.key;
+			      created (0600) when missing */
+	char *state_dir;   /* resolved path; default /var/lib/edge443/acme;
+			      created (0700) when missing */
+	char *eab_kid;	   /* External Account Binding key id; NULL if absent */
+	char *eab_hmac_key; /* its HMAC key, base64url as the CA gives it */
+	char *trust_file;   /* CAs for the ACME server's own HTTPS; NULL: the
+			       system's */
+	enum config_acme_challenge challenge;
+	int renew_before; /* days before expiry; 0 = a third of the lifetime */
+	int line;
+	int directory_line, contact_line, account_key_line, state_dir_line,
+		eab_kid_line, eab_hmac_key_line, trust_file_line,
+		challenge_line, renew_before_line;
 };
 
 struct config_service {
@@ -178,6 +211,7 @@ struct config {
 	size_t nbackends;
 	struct config_service *services;
 	size_t nservices;
+	struct config_acme acme;
 };
 
 /* Result of config_load (the command line chooses the exit status). */
@@ -214,6 +248,8 @@ const char *config_role_name(enum config_role role);
 const char *config_mode_name(enum config_mode mode);
 /* "ocs2007r2", "lync2010", ..., "sfbse". */
 const char *config_platform_name(enum config_platform platform);
+/* "tls-alpn-01" or "http-01". */
+const char *config_acme_challenge_name(enum config_acme_challenge c);
 /* "1.2" for TLS1_2_VERSION etc.; "?" for anything else. */
 const char *config_tls_name(int version);
 

@@ -92,6 +92,7 @@ extern const struct config_value_name config_value_host_names[];
 extern const struct config_value_name config_value_platforms[];
 extern const struct config_value_name config_value_log_levels[];
 extern const struct config_value_name config_value_tls_versions[];
+extern const struct config_value_name config_value_acme_challenges[];
 
 /* A plausible host name: dot-separated labels of letters, digits and inner
  * hyphens, 1-63 characters each, 253 in all.  No wildcard. */

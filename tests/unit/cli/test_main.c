@@ -24,11 +24,11 @@ int main_program(int argc, char **argv);
 #undef main
 
 #define T_MAX_ARGS 16
-#define T_NCOMMANDS 7
+#define T_NCOMMANDS 8
 
 /* Every command of the command line. */
 static const char *const t_commands[T_NCOMMANDS] = {
-	"check", "run", "plan", "csr", "probe", "tickets", "version"};
+	"check", "run", "plan", "csr", "probe", "tickets", "order", "version"};
 #define T_CAP 65536
 
 struct t_result {

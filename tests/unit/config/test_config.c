@@ -875,6 +875,50 @@ static const struct {
 	 "\"q\"}\n}\n",
 	 "bad.conf:4: certificate names 17 sections; one listener serves at "
 	 "most 16"},
+	/* the acme section */
+	{"acme {\n  contact = \"mailto:a@example.com\"\n}\n" SVC "}\n",
+	 "bad.conf:1: the acme block has no directory — expected directory = "},
+	{"acme {\n  directory = \"http://ca.example/dir\"\n}\n" SVC "}\n",
+	 "bad.conf:2: directory \"http://ca.example/dir\": not an https URL"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n  contact = "
+	 "{\"mailto:a@example.com\", \"a@example.com\"}\n}\n" SVC "}\n",
+	 "bad.conf:3: contact \"a@example.com\": not a mailto: address — "
+	 "expected \"mailto:pki@example.com\""},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n  challenge = "
+	 "\"dns-01\"\n}\n" SVC "}\n",
+	 "bad.conf:3: challenge \"dns-01\": unknown challenge — expected one "
+	 "of tls-alpn-01, http-01"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n  renew_before = "
+	 "-1\n}\n" SVC "}\n",
+	 "bad.conf:3: renew_before = -1: out of range — use a number of days "
+	 "(0 = a third of the lifetime) from 0 to 3650; the default is 0"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n  eab_kid = "
+	 "\"kid-1\"\n}\n" SVC "}\n",
+	 "bad.conf:3: External Account Binding needs both eab_kid and "
+	 "eab_hmac_key"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n  eab_kid = "
+	 "\"kid-1\"\n  eab_hmac_key = \"no+padding=\"\n}\n" SVC "}\n",
+	 "bad.conf:4: eab_hmac_key: not base64url — expected the HMAC key "
+	 "exactly as your CA gave it"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n}\nacme {\n  "
+	 "directory = \"https://ca.example/dir\"\n}\n" SVC "}\n",
+	 "bad.conf:4: a second acme block (the first is on line 1) — merge "
+	 "them into one"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n  bogus = "
+	 "1\n}\n" SVC "}\n",
+	 "bad.conf:3: unknown option \"bogus\" in the acme block — expected "
+	 "one of directory, contact, account_key,"},
+	{"certificate c {\n  cert = \"c.crt\"\n  key = \"c.key\"\n  acme = "
+	 "true\n}\n" SVC "}\n",
+	 "bad.conf:4: certificate \"c\": acme = true, but there is no acme { } "
+	 "section — add one"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n}\ncertificate c "
+	 "{\n  cert = \"c.crt\"\n  acme = true\n}\n" SVC "}\n",
+	 "bad.conf:6: certificate \"c\": acme = true needs a key path"},
+	{"acme {\n  directory = \"https://ca.example/dir\"\n}\ncertificate c "
+	 "{\n  cert = \"c.crt\"\n  key = \"c.key\"\n  acme = yes "
+	 "please\n}\n" SVC "}\n",
+	 "bad.conf:7: "},
 	/* a stray token: libconfuse says nothing itself; the line is ours */
 	{"workers = 1\n\"\"\n", "bad.conf:2: syntax error — every line is"},
 };
@@ -1313,6 +1357,74 @@ static void test_config_late_lines(void **state)
 	config_free(cfg);
 }
 
+/* The acme section: every option read, paths resolved, defaults filled. */
+static void test_config_acme(void **state)
+{
+	char err[ERRLEN];
+	enum config_status st;
+	struct config *cfg = config_load_string(
+		"acme {\n"
+		"  directory = \"https://ca.example/dir\"\n"
+		"  contact = {\"mailto:a@example.com\", "
+		"\"mailto:b@example.com\"}\n"
+		"  state_dir = \"acme\"\n"
+		"  eab_kid = \"kid-1\"\n"
+		"  eab_hmac_key = "
+		"\"zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG\"\n"
+		"  trust_file = \"/etc/ca.pem\"\n"
+		"  challenge = \"http-01\"\n"
+		"  renew_before = 20\n"
+		"}\n"
+		"certificate c {\n  cert = \"c.crt\"\n  key = \"c.key\"\n"
+		"  acme = true\n}\n"
+		"certificate d {\n  cert = \"d.crt\"\n}\n" SVC "}\n",
+		"acme.conf", "/etc/e", &st, err, sizeof(err));
+
+	(void)state;
+	if (!cfg)
+		fail_msg("%s", err);
+	assert_true(cfg->acme.present);
+	assert_int_equal(cfg->acme.line, 1);
+	assert_string_equal(cfg->acme.directory, "https://ca.example/dir");
+	assert_int_equal(cfg->acme.ncontact, 2);
+	assert_string_equal(cfg->acme.contact[1], "mailto:b@example.com");
+	assert_string_equal(cfg->acme.state_dir, "/etc/e/acme");
+	assert_string_equal(cfg->acme.account_key, "/etc/e/acme/account.key");
+	assert_string_equal(cfg->acme.eab_kid, "kid-1");
+	assert_int_equal(cfg->acme.eab_hmac_key_line, 6);
+	assert_string_equal(cfg->acme.trust_file, "/etc/ca.pem");
+	assert_int_equal(cfg->acme.challenge, CONFIG_ACME_HTTP_01);
+	assert_string_equal(config_acme_challenge_name(cfg->acme.challenge),
+			    "http-01");
+	assert_int_equal(cfg->acme.renew_before, 20);
+	assert_true(cfg->certs[0].acme);
+	assert_int_equal(cfg->certs[0].acme_line, 14);
+	assert_false(cfg->certs[1].acme);
+	config_free(cfg);
+
+	cfg = config_load_string(
+		"acme {\n  directory = \"https://x/d\"\n}\n" SVC "}\n",
+		"acme.conf", "/etc/e", &st, err, sizeof(err));
+	if (!cfg)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->acme.state_dir, "/var/lib/edge443/acme");
+	assert_string_equal(cfg->acme.account_key,
+			    "/var/lib/edge443/acme/account.key");
+	assert_int_equal(cfg->acme.challenge, CONFIG_ACME_TLS_ALPN_01);
+	assert_int_equal(cfg->acme.renew_before, 0);
+	assert_null(cfg->acme.eab_kid);
+	assert_null(cfg->acme.trust_file);
+	config_free(cfg);
+
+	cfg = config_load_string(SVC "}\n", "acme.conf", NULL, &st, err,
+				 sizeof(err));
+	if (!cfg)
+		fail_msg("%s", err);
+	assert_false(cfg->acme.present);
+	assert_null(cfg->acme.directory);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1327,6 +1439,7 @@ int main(void)
 		cmocka_unit_test(test_config_names),
 		cmocka_unit_test(test_config_addr),
 		cmocka_unit_test(test_config_bad_table),
+		cmocka_unit_test(test_config_acme),
 		cmocka_unit_test(test_config_all_errors),
 		cmocka_unit_test(test_config_missing),
 		cmocka_unit_test(test_config_directory),
