@@ -51,8 +51,10 @@ static void test_line(const char *text, int i, char *out, size_t len)
 		if (p)
 			p++;
 	}
-	assert_non_null(p);
-	snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
+	if (p == NULL)
+		fail_msg("fewer lines than expected");
+	else
+		snprintf(out, len, "%.*s", (int)strcspn(p, "\n"), p);
 }
 
 static void test_roles(void **state)
@@ -70,7 +72,7 @@ static void test_rotate(void **state)
 	struct ticket_key keys[TICKET_FILE_MAX_KEYS],
 		again[TICKET_FILE_MAX_KEYS];
 	size_t n = 0, before = 9, after = 0;
-	char err[512] = "", a[256], b[256];
+	char err[512] = "", a[600], b[600];
 	char *first, *second;
 	struct stat st;
 
