@@ -124,9 +124,18 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	evbuffer_commit_space(in, v, 0);
-	evbuffer_freeze(in, 0);
-	if (r < 0 && (err == EAGAIN || err == EINTR))
+	if (r < 0 && (err == EAGAIN || err == EINTR)) {
+		evbuffer_freeze(in, 0);
 		return;
+	}
+	/* The side ended: do not keep the PROXY_IO_MAX bytes reserved for a
+	 * read that brought nothing, or a half-closed connection would hold
+	 * them until the other side ends (128 KiB each, measured).  libevent
+	 * frees the chains of a buffer that is drained empty, but drains
+	 * nothing from an empty one: give it one byte to drain. */
+	if (evbuffer_get_length(in) == 0 && evbuffer_add(in, "", 1) == 0)
+		evbuffer_drain(in, 1);
+	evbuffer_freeze(in, 0);
 	event_del(s->rev);
 	errno = err; /* the event callback reads it for the reason */
 	s->cbs->event(s,
