@@ -48,20 +48,6 @@ int probe_timeout(const struct config *cfg)
 /* ---- helpers ------------------------------------------------------------ */
 
 /* See probe_internal.h. */
-const struct cert_info *probe_planned(const struct probe_ctx *pctx,
-				      const struct config_cert *cc)
-{
-	if (!cc || !pctx->pc)
-		return NULL;
-	for (size_t i = 0; i < pctx->cfg->ncerts && i < pctx->pc->n; i++)
-		if (&pctx->cfg->certs[i] == cc)
-			return pctx->pc->certs[i] && pctx->pc->certs[i]->leaf
-				       ? pctx->pc->certs[i]
-				       : NULL;
-	return NULL;
-}
-
-/* See probe_internal.h. */
 int probe_verify(struct probe_ctx *pctx, struct cert_info *ci,
 		 struct probe_row *row)
 {

@@ -148,3 +148,17 @@ const char *probe_subject(const struct config_service *svc, char *buf,
 	snprintf(buf, len, "service \"%s\"", svc->name ? svc->name : "?");
 	return buf;
 }
+
+/* See probe_internal.h: the plan's loaded certificate, for every step. */
+const struct cert_info *probe_planned(const struct probe_ctx *pctx,
+				      const struct config_cert *cc)
+{
+	if (!cc || !pctx->pc)
+		return NULL;
+	for (size_t i = 0; i < pctx->cfg->ncerts && i < pctx->pc->n; i++)
+		if (&pctx->cfg->certs[i] == cc)
+			return pctx->pc->certs[i] && pctx->pc->certs[i]->leaf
+				       ? pctx->pc->certs[i]
+				       : NULL;
+	return NULL;
+}

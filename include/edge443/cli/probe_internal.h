@@ -112,11 +112,11 @@ int probe_line(int line, int fallback);
 const char *probe_subject(const struct config_service *svc, char *buf,
 			  size_t len);
 
-/* ---- probe.c: judging what a listener served ---------------------------- */
-
 /* The loaded certificate of the plan for CC, or NULL (none, unreadable). */
 const struct cert_info *probe_planned(const struct probe_ctx *pctx,
 				      const struct config_cert *cc);
+
+/* ---- probe.c: judging what a listener served ---------------------------- */
 
 /* Verify the chain CI served to cfg->trust_file; sets row->chain.  A trust
  * file that cannot be used is a file-unreadable finding, once per run.  0,
