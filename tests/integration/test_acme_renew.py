@@ -95,8 +95,6 @@ root = urllib.request.urlopen("https://%s:15000/roots/0" % API, context=ctx,
                               timeout=10).read().decode()
 
 # ------------------------------------- a lab CA and a short-lived leaf
-H.write("ca.ext", "basicConstraints=critical,CA:TRUE\n"
-        "keyUsage=critical,keyCertSign,cRLSign\n")
 openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
         "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj",
         "/CN=Renew Lab CA", "-addext", "basicConstraints=critical,CA:TRUE",
