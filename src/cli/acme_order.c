@@ -12,10 +12,12 @@
  * and only then renamed over the old files;
  * an error about the certificate or a service on it refuses it and the old
  * files stay.  --dry-run prints the same plan of work and contacts nothing.
- * The ACME protocol is acme.c's, the rules are rules.c's: this file only
- * sequences and reports.
+ * The ACME protocol is acme.c's, the rules are rules.c's, the work on one
+ * certificate (order, write, judge, install) acme_issue.c's, shared with
+ * the renewal in `run`: this file only sequences and reports.
  */
 #include "edge443/cli/acme_order.h"
+#include "edge443/cli/acme_issue.h"
 #include "edge443/config/config.h"
 #include "edge443/order/acme.h"
 #include "edge443/order/acme_jws.h"
@@ -34,11 +36,6 @@
 #include <openssl/pem.h>
 
 #define ACME_ORDER_ERRLEN 4096
-
-/* The files of one certificate section, old and new. */
-struct acme_order_files {
-	char cert[4096], chain[4096], key[4096]; /* NAME.new; "" when unused */
-};
 
 /* Which addresses answer the challenge for OC, printed or bound. */
 static int acme_order_addrs(const struct config *cfg,
@@ -99,290 +96,35 @@ static int acme_order_print_plan(FILE *out, FILE *errout,
 	return code;
 }
 
-/* The PEM chain split: the leaf's PEM into *LEAF, the rest into *REST
- * (may be empty).  New strings; 0 / -1. */
-static int acme_order_split(const char *pem, char **leaf, char **rest)
-{
-	const char *end = strstr(pem, "-----END CERTIFICATE-----");
-	size_t n;
-
-	*leaf = *rest = NULL;
-	if (!end)
-		return -1;
-	end += strlen("-----END CERTIFICATE-----");
-	while (*end == '\r' || *end == '\n')
-		end++;
-	n = (size_t)(end - pem);
-	*leaf = malloc(n + 2);
-	*rest = strdup(end);
-	if (!*leaf || !*rest) {
-		free(*leaf);
-		free(*rest);
-		return -1;
-	}
-	memcpy(*leaf, pem, n);
-	(*leaf)[n] = '\0';
-	if (n && (*leaf)[n - 1] != '\n')
-		strcat(*leaf, "\n");
-	return 0;
-}
-
-static char *acme_order_key_pem(EVP_PKEY *key)
-{
-	BIO *mem = BIO_new(BIO_s_mem());
-	char *data = NULL, *out = NULL;
-	long n;
-
-	if (mem &&
-	    PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
-		n = BIO_get_mem_data(mem, &data);
-		out = malloc((size_t)n + 1);
-		if (out) {
-			memcpy(out, data, (size_t)n);
-			out[n] = '\0';
-		}
-	}
-	BIO_free(mem);
-	return out;
-}
-
-static void acme_order_unlink(const struct acme_order_files *f)
-{
-	if (f->cert[0])
-		unlink(f->cert);
-	if (f->chain[0])
-		unlink(f->chain);
-	if (f->key[0])
-		unlink(f->key);
-}
-
-/* Write the new files as PATH.new; 0 / -1 (reason printed). */
-static int acme_order_write_new(const struct config_cert *cc, const char *pem,
-				EVP_PKEY *key, struct acme_order_files *f,
-				FILE *errout)
-{
-	char err[ACME_ORDER_ERRLEN], *leaf = NULL, *rest = NULL, *kpem = NULL;
-	int rc = -1;
-
-	memset(f, 0, sizeof(*f));
-	snprintf(f->cert, sizeof(f->cert), "%s.new", cc->cert);
-	snprintf(f->key, sizeof(f->key), "%s.new", cc->key);
-	if (cc->chain)
-		snprintf(f->chain, sizeof(f->chain), "%s.new", cc->chain);
-	if (acme_order_split(pem, &leaf, &rest) != 0 ||
-	    !(kpem = acme_order_key_pem(key))) {
-		fprintf(errout,
-			"edge443 order: certificate %s: the CA's answer holds "
-			"no certificate\n",
-			cc->name);
-		goto done;
-	}
-	if (acme_write_atomic(f->key, kpem, strlen(kpem), 0600, err,
-			      sizeof(err)) != 0 ||
-	    (cc->chain ? acme_write_atomic(f->cert, leaf, strlen(leaf), 0644,
-					   err, sizeof(err)) != 0 ||
-				 acme_write_atomic(f->chain, rest, strlen(rest),
-						   0644, err, sizeof(err)) != 0
-		       : acme_write_atomic(f->cert, pem, strlen(pem), 0644, err,
-					   sizeof(err)) != 0)) {
-		fprintf(errout, "edge443 order: %s\n", err);
-		acme_order_unlink(f);
-		goto done;
-	}
-	rc = 0;
-done:
-	if (kpem) {
-		OPENSSL_cleanse(kpem, strlen(kpem));
-		free(kpem);
-	}
-	free(leaf);
-	free(rest);
-	return rc;
-}
-
-/* Is finding F about CC or a service that uses it? */
-static bool acme_order_concerns(const struct config *cfg,
-				const struct config_cert *cc,
-				const struct finding *f)
-{
-	char label[512];
-
-	if (!f->subject) {
-		snprintf(label, sizeof(label), "\"%s\"", cc->name);
-		return f->message && strstr(f->message, label);
-	}
-	snprintf(label, sizeof(label), "certificate \"%s\"", cc->name);
-	if (strcmp(f->subject, label) == 0)
-		return true;
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		if (!config_service_uses_cert(&cfg->services[i], cc->name))
-			continue;
-		snprintf(label, sizeof(label), "service \"%s\"",
-			 cfg->services[i].name);
-		if (strcmp(f->subject, label) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* The errors of FOUND about CC, each printed (after NOTE, once, when
- * given); how many. */
-static int acme_order_errors(const struct config *cfg,
-			     const struct config_cert *cc,
-			     const struct findings *found, const char *note,
-			     FILE *errout)
-{
-	int errors = 0;
-
-	for (size_t i = 0; i < found->n; i++) {
-		const struct finding *fi = &found->items[i];
-
-		if (fi->severity != FINDING_ERROR ||
-		    !acme_order_concerns(cfg, cc, fi))
-			continue;
-		if (note && errors == 0)
-			fprintf(errout, "%s\n", note);
-		finding_print(errout, fi);
-		errors++;
-	}
-	return errors;
-}
-
-/* The plan rules on the new files, as if installed, as of now and as of
- * renew_before from now (so that what is installed still passes when its
- * renewal is due): the number of errors about CC (each printed), or -1
- * when the check could not run. */
-static int acme_order_check(struct config *cfg, struct config_cert *cc,
-			    const struct acme_order_files *f, FILE *errout)
-{
-	char *old_cert = cc->cert, *old_chain = cc->chain, *old_key = cc->key;
-	struct findings now = {0}, later = {0};
-	struct rules_certs *pc;
-	const struct cert_info *ci;
-	time_t t = time(NULL), t2 = t;
-	char note[128];
-	int errors = 0;
-
-	cc->cert = (char *)f->cert;
-	cc->chain = cc->chain ? (char *)f->chain : NULL;
-	cc->key = (char *)f->key;
-	pc = rules_load_certs(cfg);
-	if (pc && (size_t)(cc - cfg->certs) < pc->n) {
-		ci = pc->certs[cc - cfg->certs];
-		if (ci && ci->leaf)
-			t2 = t + acme_renew_window(ci->not_before,
-						   ci->not_after,
-						   cfg->acme.renew_before);
-	}
-	if (!pc || rules_check(cfg, pc, t, &now) < 0 ||
-	    rules_check(cfg, pc, t2, &later) < 0)
-		errors = -1;
-	cc->cert = old_cert;
-	cc->chain = old_chain;
-	cc->key = old_key;
-	if (errors == 0) {
-		struct tm tm;
-
-		errors = acme_order_errors(cfg, cc, &now, NULL, errout);
-		gmtime_r(&t2, &tm);
-		strftime(note, sizeof(note),
-			 "as of %Y-%m-%d, renew_before from now:", &tm);
-		if (errors == 0 && t2 != t)
-			errors = acme_order_errors(cfg, cc, &later, note,
-						   errout);
-	}
-	findings_free(&now);
-	findings_free(&later);
-	rules_certs_free(pc);
-	return errors;
-}
-
-/* Rename the new files over the old ones: key, chain, then cert. */
-static int acme_order_install(const struct config_cert *cc,
-			      const struct acme_order_files *f, FILE *errout)
-{
-	if (rename(f->key, cc->key) != 0 ||
-	    (cc->chain && rename(f->chain, cc->chain) != 0) ||
-	    rename(f->cert, cc->cert) != 0) {
-		fprintf(errout,
-			"edge443 order: certificate %s: cannot install: %s\n",
-			cc->name, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* Order one certificate; the exit status of it alone. */
 static int acme_order_one(struct acme_client *client, struct config *cfg,
 			  struct config_cert *cc, const struct order_cert *oc,
 			  enum csr_key_kind kind, FILE *out, FILE *errout)
 {
 	char err[ACME_ORDER_ERRLEN];
-	struct acme_responder *rsp = NULL;
-	struct acme_order_files files;
-	EVP_PKEY *key = NULL;
-	X509_REQ *req = NULL;
-	char *pem = NULL;
-	int code = 3, n;
+	struct acme_responder *rsp;
+	int code;
 
 	rsp = acme_responder_new(cfg->acme.challenge, err, sizeof(err));
 	if (!rsp) {
 		fprintf(errout, "edge443 order: %s\n", err);
-		goto done;
+		return 3;
 	}
 	code = acme_order_addrs(cfg, oc, NULL, rsp, errout);
-	if (code != 0)
-		goto done;
-	code = 3;
-	key = csr_key_new(kind, err, sizeof(err));
-	req = key ? csr_req_new(oc, key, err, sizeof(err)) : NULL;
-	if (!req) {
-		fprintf(errout, "edge443 order: certificate %s: %s\n", cc->name,
-			err);
-		goto done;
-	}
-	fprintf(out, "certificate %s: ordering %zu names with %s\n", cc->name,
-		oc->nsans, config_acme_challenge_name(cfg->acme.challenge));
-	fflush(out);
-	pem = acme_client_order(client, (const char *const *)oc->sans,
-				oc->nsans, req, rsp, err, sizeof(err));
-	acme_responder_free(rsp);
-	rsp = NULL;
-	if (!pem) {
-		fprintf(errout, "edge443 order: certificate %s: %s\n", cc->name,
-			err);
-		goto done;
-	}
-	if (acme_order_write_new(cc, pem, key, &files, errout) != 0)
-		goto done;
-	n = acme_order_check(cfg, cc, &files, errout);
-	if (n != 0) {
-		acme_order_unlink(&files);
-		if (n < 0) {
-			fprintf(errout, "edge443 order: out of memory\n");
-		} else {
-			fprintf(errout,
-				"edge443 order: certificate %s: the new "
-				"certificate breaks %d plan rule%s — not "
-				"installed, the old files are kept\n",
-				cc->name, n, n == 1 ? "" : "s");
+	if (code == 0) {
+		switch (acme_issue_one(client, cfg, cc, oc, kind, rsp,
+				       "edge443 order", out, errout)) {
+		case ACME_ISSUE_OK:
+			code = 0;
+			break;
+		case ACME_ISSUE_REFUSED:
 			code = 1;
+			break;
+		default:
+			code = 3;
 		}
-		goto done;
 	}
-	if (acme_order_install(cc, &files, errout) != 0) {
-		acme_order_unlink(&files);
-		goto done;
-	}
-	fprintf(out, "certificate %s: installed %s%s%s, key %s\n", cc->name,
-		cc->cert, cc->chain ? ", chain " : "",
-		cc->chain ? cc->chain : "", cc->key);
-	code = 0;
-done:
 	acme_responder_free(rsp);
-	EVP_PKEY_free(key);
-	X509_REQ_free(req);
-	free(pem);
 	return code;
 }
 

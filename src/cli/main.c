@@ -20,6 +20,7 @@
 
 #include "edge443/cert/ticket_file.h"
 #include "edge443/cli/acme_order.h"
+#include "edge443/cli/renew.h"
 #include "edge443/config/config.h"
 #include "edge443/order/csr.h"
 #include "edge443/order/order.h"
@@ -443,7 +444,7 @@ static int main_run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	struct main_args a = {"run", CONFIG_DEFAULT_PATH, MAIN_FORMAT_TEXT};
-	struct server_options so = {CONFIG_DEFAULT_PATH, false, NULL};
+	struct server_options so = {CONFIG_DEFAULT_PATH, false, NULL, NULL};
 	int c;
 
 	optind = 0;
@@ -465,6 +466,7 @@ static int main_run(int argc, char **argv)
 	if ((c = main_no_operands(&a, argc, argv)) != MAIN_OPT_NEXT)
 		return c;
 	so.config_path = a.config;
+	so.companion = renew_companion();
 	return main_server_exit(server_run(&so));
 }
 

@@ -39,7 +39,9 @@ struct acme_client {
 	EVP_PKEY *key;
 	struct acme_directory dir;
 	char *nonce;
-	char *kid; /* the account URL, once known */
+	char *kid;	  /* the account URL, once known */
+	long retry_after; /* the last 429/503's Retry-After not waited out
+			     (seconds), or -1 */
 };
 
 /* ---- the client --------------------------------------------------------- */
@@ -89,6 +91,7 @@ struct acme_client *acme_client_new(const struct config_acme *cfg, char *err,
 		return NULL;
 	}
 	c->cfg = cfg;
+	c->retry_after = -1;
 	if (!cfg || !cfg->present || !cfg->directory) {
 		ossl_err_printf(err, errlen,
 				"no acme { } section with a directory");
@@ -211,6 +214,8 @@ static int acme_post(struct acme_client *c, const char *url,
 				acme_sleep(wait < 1 ? 1 : wait);
 				continue;
 			}
+			if (wait >= 0)
+				c->retry_after = wait;
 		}
 		return 0;
 	}
@@ -614,6 +619,7 @@ char *acme_client_order(struct acme_client *c, const char *const *names,
 	struct acme_resp resp = {0};
 	char *url = NULL, *pem = NULL;
 
+	c->retry_after = -1;
 	if (!c->kid && acme_client_account(c, err, errlen) != 0)
 		return NULL;
 	if (acme_new_order(c, names, nnames, &o, &url, err, errlen) != 0)
@@ -667,4 +673,9 @@ done:
 	acme_order_clear(&o);
 	free(url);
 	return pem;
+}
+
+long acme_client_retry_after(const struct acme_client *c)
+{
+	return c->retry_after;
 }

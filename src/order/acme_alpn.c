@@ -219,3 +219,21 @@ SSL_CTX *acme_alpn_ctx_new(struct acme_alpn_table *table, char *err,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	return ctx;
 }
+
+SSL_CTX *acme_alpn_cert_ctx_new(X509 *cert, EVP_PKEY *key, char *err,
+				size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+		ossl_err_drainf(err, errlen, "the tls-alpn-01 TLS context");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_alpn_select_cb(ctx, acme_alpn_select_cb, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	return ctx;
+}

@@ -7,7 +7,11 @@
  * /.well-known/acme-challenge/TOKEN" answered with the key authorization
  * (200, text/plain) and anything else with 404.  One connection at a time,
  * each bounded by ACME_RESPOND_IO_TIMEOUT; the thread ends when stopped, or
- * after ACME_RESPOND_LIFETIME whatever happens.  It logs nothing.
+ * after ACME_RESPOND_LIFETIME whatever happens.  It logs nothing.  A sink
+ * responder (the renewal in `run`, whose listeners already hold the
+ * addresses) binds nothing and starts no thread: each challenge goes to the
+ * sink when added (for tls-alpn-01 with a context serving its certificate)
+ * and is taken back when the responder stops.
  */
 #include "edge443/order/acme_respond.h"
 #include "edge443/base/ossl_err.h"
@@ -50,6 +54,8 @@ struct acme_responder {
 	int stop[2]; /* the thread's wake-up pipe */
 	pthread_t thread;
 	bool running;
+	const struct acme_responder_sink *sink; /* NULL: answer here */
+	size_t nsunk;				/* entries given to the sink */
 };
 
 struct acme_responder *acme_responder_new(enum config_acme_challenge type,
@@ -82,6 +88,49 @@ struct acme_responder *acme_responder_new(enum config_acme_challenge type,
 fail:
 	acme_responder_free(r);
 	return NULL;
+}
+
+struct acme_responder *
+acme_responder_new_sink(enum config_acme_challenge type,
+			const struct acme_responder_sink *sink, char *err,
+			size_t errlen)
+{
+	struct acme_responder *r = acme_responder_new(type, err, errlen);
+
+	if (r) {
+		r->sink = sink;
+		SSL_CTX_free(r->ctx); /* the listeners' callback picks */
+		r->ctx = NULL;
+	}
+	return r;
+}
+
+/* Hand the newest entry E (and, for tls-alpn-01, its certificate C) to the
+ * sink.  0 / -1. */
+static int acme_respond_sink_add(struct acme_responder *r,
+				 const struct acme_respond_entry *e,
+				 const struct acme_alpn_cert *c, char *err,
+				 size_t errlen)
+{
+	SSL_CTX *ctx = NULL;
+	int rc;
+
+	if (c) {
+		ctx = acme_alpn_cert_ctx_new(c->cert, c->key, err, errlen);
+		if (!ctx)
+			return -1;
+	}
+	rc = r->sink->add(r->sink->arg, e->name, e->token, e->key_auth, ctx);
+	SSL_CTX_free(ctx);
+	if (rc != 0) {
+		ossl_err_printf(err, errlen,
+				"cannot publish the challenge of %s to the "
+				"listeners",
+				e->name);
+		return -1;
+	}
+	r->nsunk++;
+	return 0;
 }
 
 enum config_acme_challenge acme_responder_type(const struct acme_responder *r)
@@ -153,7 +202,8 @@ int acme_responder_add(struct acme_responder *r, const char *name,
 	if (!e->name || !e->token || !e->key_auth)
 		goto oom;
 	if (r->type != CONFIG_ACME_TLS_ALPN_01)
-		return 0;
+		return r->sink ? acme_respond_sink_add(r, e, NULL, err, errlen)
+			       : 0;
 	c = realloc(r->table.certs, (r->table.n + 1) * sizeof(*c));
 	if (!c)
 		goto oom;
@@ -169,7 +219,7 @@ int acme_responder_add(struct acme_responder *r, const char *name,
 	}
 	c->key = r->key;
 	r->table.n++;
-	return 0;
+	return r->sink ? acme_respond_sink_add(r, e, c, err, errlen) : 0;
 oom:
 	ossl_err_printf(err, errlen, "out of memory");
 	return -1;
@@ -304,7 +354,7 @@ int acme_responder_start(struct acme_responder *r, char *err, size_t errlen)
 {
 	int rc;
 
-	if (r->running)
+	if (r->running || r->sink)
 		return 0;
 	rc = pthread_create(&r->thread, NULL, acme_respond_thread, r);
 	if (rc != 0) {
@@ -318,6 +368,13 @@ int acme_responder_start(struct acme_responder *r, char *err, size_t errlen)
 
 void acme_responder_stop(struct acme_responder *r)
 {
+	if (r && r->sink) {
+		for (size_t i = 0; i < r->nsunk; i++)
+			r->sink->remove(r->sink->arg, r->entries[i].name,
+					r->entries[i].token);
+		r->nsunk = 0;
+		return;
+	}
 	if (!r || !r->running)
 		return;
 	(void)!write(r->stop[1], "x", 1);

@@ -1,7 +1,8 @@
 /* metrics.c — the Prometheus text of the admin endpoint's /metrics.
  *
  * Renders the workers' summed counters, the reloads, the certificates'
- * expiry and the backends' passive health of one runtime in the Prometheus
+ * expiry, the ACME renewals (when `run` renews any) and the backends'
+ * passive health of one runtime in the Prometheus
  * text exposition format (HELP and TYPE lines, label values escaped).  It
  * reads what it is given and keeps nothing; the admin endpoint (admin.c)
  * serves the text, the server (server.c) sums the workers' atomics.
@@ -77,6 +78,43 @@ static void metrics_backends(struct evbuffer *out, const struct runtime *rt)
 	}
 }
 
+/* The renewals by certificate and result, and when each is next due. */
+static void metrics_acme(struct evbuffer *out,
+			 const struct acme_stats_snapshot *a, time_t now)
+{
+	evbuffer_add_printf(
+		out, "# HELP edge443_acme_renewals_total ACME renewals in run "
+		     "by result (refused: the new certificate broke a plan "
+		     "rule and the old one keeps serving).\n"
+		     "# TYPE edge443_acme_renewals_total counter\n");
+	for (size_t i = 0; i < a->n; i++)
+		for (int r = 0; r < ACME_STATS_NRESULTS; r++) {
+			evbuffer_add_printf(out, "edge443_acme_renewals_total{"
+						 "certificate=\"");
+			metrics_label(out, a->rows[i].name);
+			evbuffer_add_printf(
+				out, "\",result=\"%s\"} %llu\n",
+				acme_stats_result_name(
+					(enum acme_stats_result)r),
+				(unsigned long long)a->rows[i].count[r]);
+		}
+	evbuffer_add_printf(
+		out, "# HELP edge443_acme_next_renewal_seconds Seconds until "
+		     "the next ACME renewal of the certificate (0: due now).\n"
+		     "# TYPE edge443_acme_next_renewal_seconds gauge\n");
+	for (size_t i = 0; i < a->n; i++) {
+		long long s = a->rows[i].next
+				      ? (long long)(a->rows[i].next - now)
+				      : 0;
+		if (!a->rows[i].next)
+			continue;
+		evbuffer_add_printf(out, "edge443_acme_next_renewal_seconds{"
+					 "certificate=\"");
+		metrics_label(out, a->rows[i].name);
+		evbuffer_add_printf(out, "\"} %lld\n", s < 0 ? 0 : s);
+	}
+}
+
 void metrics_render(struct evbuffer *out, const struct metrics_totals *t,
 		    const struct runtime *rt, time_t now)
 {
@@ -146,6 +184,8 @@ void metrics_render(struct evbuffer *out, const struct metrics_totals *t,
 				out, "\"} %lld\n",
 				(long long)(rt->cert_not_after[i] - now));
 		}
+	if (t->acme && t->acme->n)
+		metrics_acme(out, t->acme, now);
 	if (rt)
 		metrics_backends(out, rt);
 	evbuffer_add_printf(out,

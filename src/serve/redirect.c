@@ -4,8 +4,11 @@
  * handshake_timeout, answers it through http_redirect (301 to the https URL
  * of the same path, or 400 for a malformed head), counts the answer in the
  * worker's metrics (edge443_http_responses_total), lets the answer drain and
- * closes, writing one conn line.  Every path that ends the connection goes
- * through redirect_close, and each callback returns right after it.
+ * closes, writing one conn line.  While the renewal of `run` has an http-01
+ * challenge pending (challenges.c), GET /.well-known/acme-challenge/TOKEN
+ * of a pending TOKEN is answered 200 with its key authorization instead
+ * of redirected (RFC 8555 section 8.3).  Every path that ends the connection
+ * goes through redirect_close, and each callback returns right after it.
  */
 #include "edge443/serve/redirect.h"
 
@@ -15,11 +18,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "edge443/http/http.h"
 #include "edge443/base/log.h"
+#include "edge443/http/http.h"
+#include "edge443/serve/challenges.h"
 
 struct redirect_conn {
 	struct proxy_owner *owner;
@@ -71,6 +76,42 @@ static void redirect_close(struct redirect_conn *r, const char *why)
 		owner->closed_cb(owner);
 }
 
+/* http-01: is the head in IN a GET of a pending challenge's path?  Then
+ * answer it into OUT (200 and the key authorization) and return 200; 0 to
+ * leave the request to http_redirect; -1 while the head is incomplete. */
+static int redirect_challenge(struct evbuffer *in, struct evbuffer *out)
+{
+	char line[1024], token[512];
+	size_t n = evbuffer_get_length(in), eol = 0;
+	struct evbuffer_ptr end;
+	char *ka;
+
+	if (challenges_count() == 0)
+		return 0;
+	end = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_CRLF);
+	if (end.pos < 0)
+		return n < sizeof(line) ? -1 : 0;
+	if ((size_t)end.pos >= sizeof(line))
+		return 0;
+	evbuffer_copyout(in, line, (size_t)end.pos);
+	line[end.pos] = '\0';
+	if (sscanf(line, "GET " CHALLENGES_HTTP_PREFIX "%511[^ /?] HTTP/1.%*c",
+		   token) != 1)
+		return 0;
+	if (evbuffer_search(in, "\r\n\r\n", 4, NULL).pos < 0)
+		return n < 8192 ? -1 : 0;
+	ka = challenges_http(token);
+	if (!ka)
+		return 0;
+	evbuffer_add_printf(
+		out,
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+		"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		strlen(ka), ka);
+	free(ka);
+	return 200;
+}
+
 static void redirect_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct redirect_conn *r = arg;
@@ -85,7 +126,10 @@ static void redirect_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, was_in); /* nothing more is read */
 		return;
 	}
-	act = http_redirect(r->rs->svc, in, out, &status);
+	status = redirect_challenge(in, out);
+	if (status < 0)
+		return; /* the rest of a challenge request's head */
+	act = status ? HTTP_CLOSE : http_redirect(r->rs->svc, in, out, &status);
 	r->out += evbuffer_get_length(out) - was_out;
 	if (act != HTTP_CLOSE)
 		return;

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "edge443/serve/acme_stats.h"
 #include "edge443/serve/admin.h"
 #include "edge443/serve/listener.h"
 #include "edge443/serve/limits.h"
@@ -437,6 +438,14 @@ static void server_reload(struct server *srv)
 	server_notify_reloaded(srv, NULL);
 }
 
+/* Stop what opts.companion started (the ACME renewal), once. */
+static void server_companion_stop(struct server *srv)
+{
+	if (srv->companion && srv->opts.companion)
+		srv->opts.companion->stop(srv->companion);
+	srv->companion = NULL;
+}
+
 static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *srv = arg;
@@ -458,6 +467,7 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 			 "%d s",
 			 sig == SIGTERM ? "TERM" : "INT",
 			 srv->rt->cfg->shutdown_timeout);
+		server_companion_stop(srv);
 		server_workers_all(srv, true);
 		struct timeval tv = {srv->rt->cfg->shutdown_timeout, 0};
 		evtimer_add(srv->deadline_ev, &tv);
@@ -519,6 +529,9 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 	t.workers = srv->nworkers;
 	t.reloads_ok = srv->reloads_ok;
 	t.reloads_failed = srv->reloads_failed;
+	struct acme_stats_snapshot acme;
+	acme_stats_snapshot(&acme);
+	t.acme = &acme;
 	/* The main thread is the only writer of srv->rt: no lock needed. */
 	metrics_render(out, &t, srv->rt, time(NULL));
 }
@@ -669,6 +682,7 @@ static void server_free(struct server *srv, enum server_result code)
 {
 	char err[1024];
 
+	server_companion_stop(srv);
 	admin_free(srv->admin);
 	for (size_t i = 0; srv->workers && i < srv->nworkers; i++)
 		server_worker_free(&srv->workers[i]);
@@ -739,9 +753,12 @@ enum server_result server_run(const struct server_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
-	if (server_start_workers(&srv))
+	if (server_start_workers(&srv)) {
+		if (srv.opts.companion)
+			srv.companion = srv.opts.companion->start(
+				srv.opts.config_path, srv.opts.companion->arg);
 		server_serve(&srv);
-	else if (srv.workers)
+	} else if (srv.workers)
 		server_workers_all(&srv, false);
 	for (size_t i = 0; srv.workers && i < srv.nworkers; i++)
 		if (srv.workers[i].started)

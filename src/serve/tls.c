@@ -23,7 +23,8 @@
  *   an RSA and an ECDSA certificate are loaded into one context, OpenSSL picks
  *   by the client's signature algorithms.  No client-hello callback is needed
  *   for that, so a listener's context gets one (tls_sni_attach) only when
- *   further certificates of a key type are chosen by SNI, or for sni_strict;
+ *   further certificates of a key type are chosen by SNI, for sni_strict,
+ *   or when it serves an acme certificate renewed with tls-alpn-01;
  *   otherwise the SNI is read after the handshake with SSL_get_servername
  *   (tls_ssl_sni).  The passthrough peek's own context always has one: it
  *   reads the SNI and stops the handshake.  Every server context installs a
@@ -400,6 +401,21 @@ static int tls_cert_key_type(const struct tls_cert *tc, size_t i, X509 **leaf)
 	return type;
 }
 
+/* Does SVC answer tls-alpn-01 in `run` (the renewal of one of its acme
+ * certificates)?  Then its context needs the client-hello callback. */
+static bool tls_acme_alpn(const struct config *cfg,
+			  const struct config_service *svc)
+{
+	if (!cfg->acme.present ||
+	    cfg->acme.challenge != CONFIG_ACME_TLS_ALPN_01)
+		return false;
+	for (size_t i = 0; i < cfg->ncerts; i++)
+		if (cfg->certs[i].acme &&
+		    config_service_uses_cert(svc, cfg->certs[i].name))
+			return true;
+	return false;
+}
+
 /* The listener's certificates go into contexts of one certificate per key
  * type: the Nth certificate of a key type into context N.  Context 0 is the
  * listener's own (RSA + ECDSA twins are chosen by OpenSSL); the others are
@@ -464,7 +480,7 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 		if (!ctx[g])
 			goto done;
 	}
-	if (ngroups > 1 || strict) {
+	if (ngroups > 1 || strict || tls_acme_alpn(cfg, svc)) {
 		/* tls_sni_attach owns ctx[1..] and every stack, even when it
 		 * fails. */
 		if (tls_sni_attach(ctx[0], ctx + 1, ngroups - 1, leaves,
@@ -472,7 +488,8 @@ SSL_CTX *tls_server_ctx_new(const struct config *cfg,
 			ossl_err_printf(
 				err, errlen,
 				"cannot set up the client-hello callback "
-				"(certificate choice by SNI, sni_strict)");
+				"(certificate choice by SNI, sni_strict, "
+				"tls-alpn-01)");
 			SSL_CTX_free(ctx[0]);
 			ctx[0] = NULL;
 		}

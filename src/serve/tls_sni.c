@@ -10,7 +10,11 @@
  * listener's own context stays the default, so clients without SNI still get
  * the service's own certificate.  With sni_strict the same callback refuses a
  * ClientHello that names none of the service's names (or none at all) with
- * an unrecognized_name alert, before any certificate is sent.  Building the
+ * an unrecognized_name alert, before any certificate is sent.  A hello that
+ * offers ALPN "acme-tls/1" for a name with a pending tls-alpn-01 challenge
+ * (challenges.c, filled by the renewal of `run`) is switched to that
+ * challenge's context instead, which serves the RFC 8737 certificate and
+ * selects acme-tls/1.  Building the
  * contexts is tls.c's job; reading the name and matching it are tls_name.c's.
  */
 #include <openssl/err.h>
@@ -19,6 +23,7 @@
 #include <string.h>
 
 #include "edge443/config/config.h"
+#include "edge443/serve/challenges.h"
 #include "edge443/serve/tls_name.h"
 #include "edge443/serve/tls_sni.h"
 
@@ -68,6 +73,28 @@ static bool tls_sni_strict_ok(const struct tls_sni_set *set, const char *name)
 	return false;
 }
 
+/* tls-alpn-01: a hello offering acme-tls/1 for NAME, whose challenge is
+ * pending, moves to the challenge's context.  True when it did. */
+static bool tls_sni_challenge(SSL *ssl, const char *name)
+{
+	const unsigned char *p;
+	size_t len;
+	SSL_CTX *ctx;
+
+	if (!name || challenges_count() == 0 ||
+	    SSL_client_hello_get0_ext(
+		    ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p,
+		    &len) != 1 ||
+	    !challenges_alpn_offered(p, len))
+		return false;
+	ctx = challenges_alpn_ctx(name);
+	if (!ctx)
+		return false;
+	SSL_set_SSL_CTX(ssl, ctx); /* takes its own reference */
+	SSL_CTX_free(ctx);
+	return true;
+}
+
 /* Pick the context for the client's SNI; with sni_strict, refuse a name
  * that is not the service's (unrecognized_name, RFC 6066 section 3). */
 static int tls_sni_select_cb(SSL *ssl, int *al, void *arg)
@@ -80,6 +107,10 @@ static int tls_sni_select_cb(SSL *ssl, int *al, void *arg)
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
 	    1)
 		name = tls_name_parse_sni(p, len);
+	if (tls_sni_challenge(ssl, name)) {
+		free(name);
+		return SSL_CLIENT_HELLO_SUCCESS;
+	}
 	if (set->strict_fqdn && (!name || !tls_sni_strict_ok(set, name))) {
 		/* So that the error queue says why: OpenSSL adds only its
 		 * own "callback failed" after this. */

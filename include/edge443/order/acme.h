@@ -66,4 +66,9 @@ char *acme_client_order(struct acme_client *c, const char *const *names,
 			size_t nnames, X509_REQ *csr,
 			struct acme_responder *resp, char *err, size_t errlen);
 
+/* After a failed acme_client_order: the Retry-After (seconds) of a 429 or
+ * 503 answer too long to wait out inside the call, for the caller's next
+ * try; -1 when the CA sent none. */
+long acme_client_retry_after(const struct acme_client *c);
+
 #endif

@@ -9,7 +9,7 @@
  *
  * Ownership: the X509 / EVP_PKEY / SSL_CTX returned are the caller's.  The
  * SSL_CTX borrows the table given to acme_alpn_ctx_new, which must outlive
- * it.
+ * it.  acme_alpn_cert_ctx_new's context is self-contained.
  */
 #ifndef EDGE443_ORDER_ACME_ALPN_H
 #define EDGE443_ORDER_ACME_ALPN_H
@@ -44,5 +44,12 @@ X509 *acme_alpn_cert_new(const char *name, const char *key_auth, EVP_PKEY *key,
 /* The SSL_CTX that answers tls-alpn-01 from TABLE; NULL with the reason. */
 SSL_CTX *acme_alpn_ctx_new(struct acme_alpn_table *table, char *err,
 			   size_t errlen);
+
+/* A context that serves CERT with KEY (both get a reference of the
+ * context's) and selects ALPN acme-tls/1, with no client-hello callback of
+ * its own: for a running listener whose client-hello callback switches a
+ * challenge's connection to it (SSL_set_SSL_CTX).  NULL with the reason. */
+SSL_CTX *acme_alpn_cert_ctx_new(X509 *cert, EVP_PKEY *key, char *err,
+				size_t errlen);
 
 #endif

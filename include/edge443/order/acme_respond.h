@@ -17,6 +17,7 @@
 #ifndef EDGE443_ORDER_ACME_RESPOND_H
 #define EDGE443_ORDER_ACME_RESPOND_H
 
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -24,8 +25,29 @@
 
 struct acme_responder;
 
+/* Where a responder made by acme_responder_new_sink publishes its
+ * challenges instead of answering them itself: the running listeners of
+ * `run` (cli/renew.c hands in serve/'s challenge table).  ADD gets each
+ * challenge when the ACME client adds it — for tls-alpn-01 with ALPN_CTX,
+ * a context serving the challenge certificate (acme_alpn_cert_ctx_new; the
+ * sink takes its own reference), else NULL — and returns 0 / -1; REMOVE
+ * gets each one back when the responder stops.  Borrowed; must outlive the
+ * responder. */
+struct acme_responder_sink {
+	int (*add)(void *arg, const char *name, const char *token,
+		   const char *key_auth, SSL_CTX *alpn_ctx);
+	void (*remove)(void *arg, const char *name, const char *token);
+	void *arg;
+};
+
 struct acme_responder *acme_responder_new(enum config_acme_challenge type,
 					  char *err, size_t errlen);
+/* A responder that binds nothing and answers nothing itself: every
+ * challenge goes to SINK (acme_responder_listen must not be called). */
+struct acme_responder *
+acme_responder_new_sink(enum config_acme_challenge type,
+			const struct acme_responder_sink *sink, char *err,
+			size_t errlen);
 void acme_responder_free(struct acme_responder *r);
 
 enum config_acme_challenge acme_responder_type(const struct acme_responder *r);

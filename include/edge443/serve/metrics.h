@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "edge443/serve/acme_stats.h"
 #include "edge443/serve/proxy.h"
 #include "edge443/serve/runtime.h"
 
@@ -22,6 +23,8 @@ struct metrics_totals {
 	unsigned long long http_responses[6]; /* [0] other, [1] 1xx ... */
 	size_t workers;
 	unsigned long long reloads_ok, reloads_failed;
+	/* The ACME renewals of `run` (borrowed; NULL or empty: no series). */
+	const struct acme_stats_snapshot *acme;
 };
 
 /* Add one worker's counters to T. */

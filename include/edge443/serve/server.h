@@ -11,10 +11,26 @@
 
 #include <stdbool.h>
 
+/* Something `run` starts beside the workers — the ACME renewal
+ * (cli/renew.c), which serve/ knows only through these two calls.  START
+ * runs on the main thread once the workers serve (after the daemonising and
+ * the privilege drop), with the configuration path and ARG; it returns a
+ * handle (NULL: nothing started, and STOP is not called).  STOP runs on the
+ * main thread when the drain begins or start-up fails, and waits for it to
+ * end.  It must block every signal in the threads it starts: the main
+ * thread handles them.  To install what it made it sends SIGHUP to the
+ * process, the reload path.  Owned by the caller of server_run. */
+struct server_companion {
+	void *(*start)(const char *config_path, void *arg);
+	void (*stop)(void *handle);
+	void *arg;
+};
+
 struct server_options {
 	const char *config_path;
 	bool daemon;
-	const char *pidfile; /* NULL: none */
+	const char *pidfile;			  /* NULL: none */
+	const struct server_companion *companion; /* NULL: none; borrowed */
 };
 
 /* How `run` ended (main.c turns it into the exit status). */

@@ -78,6 +78,7 @@ struct server {
 	bool stopping;
 	struct admin *admin;
 	uint64_t reloads_ok, reloads_failed;
+	void *companion; /* opts.companion's handle, or NULL */
 };
 
 /* Set up worker INDEX of SRV (its event base and control events). 0 / -1. */

@@ -109,11 +109,50 @@ static void test_label_escaping(void **state)
 	free(text);
 }
 
+/* The ACME renewals: every result of every certificate, the next renewal
+ * as seconds from now (0 once due), nothing at all without renewals. */
+static void test_acme(void **state)
+{
+	struct metrics_totals t = {0};
+	struct acme_stats_snapshot a = {0};
+	char *text;
+
+	(void)state;
+	text = test_render(&t, NULL);
+	assert_null(strstr(text, "edge443_acme_"));
+	free(text);
+	acme_stats_reset();
+	acme_stats_count("ssl1", ACME_STATS_OK);
+	acme_stats_count("ssl1", ACME_STATS_REFUSED);
+	acme_stats_count("ssl1", ACME_STATS_REFUSED);
+	acme_stats_set_next("ssl1", 1600);
+	acme_stats_set_next("a\"b", 10); /* past: 0 */
+	acme_stats_snapshot(&a);
+	acme_stats_reset();
+	assert_int_equal(a.n, 2);
+	t.acme = &a;
+	text = test_render(&t, NULL);
+	assert_non_null(
+		strstr(text, "# TYPE edge443_acme_renewals_total counter\n"));
+	assert_non_null(strstr(text, "edge443_acme_renewals_total{certificate="
+				     "\"ssl1\",result=\"ok\"} 1\n"));
+	assert_non_null(strstr(text, "edge443_acme_renewals_total{certificate="
+				     "\"ssl1\",result=\"failed\"} 0\n"));
+	assert_non_null(strstr(text, "edge443_acme_renewals_total{certificate="
+				     "\"ssl1\",result=\"refused\"} 2\n"));
+	assert_non_null(strstr(text, "edge443_acme_next_renewal_seconds{"
+				     "certificate=\"ssl1\"} 600\n"));
+	assert_non_null(strstr(text, "edge443_acme_next_renewal_seconds{"
+				     "certificate=\"a\\\"b\"} 0\n"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_totals),
 		cmocka_unit_test(test_label_escaping),
+		cmocka_unit_test(test_acme),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
