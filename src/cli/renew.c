@@ -3,7 +3,10 @@
  * The companion of the server (server.h): at start it reads the
  * configuration and, for every certificate section with acme = true, the
  * installed certificate, and sets one timer per certificate at
- * renew_before before its notAfter (acme_schedule.h).  One thread of its
+ * renew_before before its notAfter (acme_schedule.h), or, when the CA's
+ * directory offers renewalInfo (RFC 9773, acme_ari.h), at a random moment
+ * of the window the CA suggests (asked at start, then every 6 hours or as
+ * its Retry-After says).  One thread of its
  * own (every signal blocked: the main thread handles them) sleeps until
  * the earliest timer, so the ACME client's blocking calls never touch a
  * worker or the main loop.  A due certificate is renewed from a fresh read
@@ -25,6 +28,7 @@
 #include "edge443/cli/acme_issue.h"
 #include "edge443/config/config.h"
 #include "edge443/order/acme.h"
+#include "edge443/order/acme_ari.h"
 #include "edge443/order/acme_respond.h"
 #include "edge443/order/acme_schedule.h"
 #include "edge443/order/csr.h"
@@ -33,6 +37,8 @@
 #include "edge443/serve/acme_stats.h"
 #include "edge443/serve/challenges.h"
 
+#include <limits.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -47,10 +53,18 @@
 /* The thread looks at the clock at least this often (clock changes). */
 #define RENEW_MAX_SLEEP 60
 #define RENEW_WHO "acme renewal"
+#define RENEW_NEVER ((time_t)LONG_MAX)
+/* How often renewalInfo is asked when the CA sends no Retry-After, and the
+ * bounds of what its Retry-After may ask (RFC 9773 section 4.3). */
+#define RENEW_ARI_EVERY (6L * 3600L)
+#define RENEW_ARI_MIN 3600L
+#define RENEW_ARI_MAX (7L * 86400L)
 
 struct renew_cert {
 	char name[128];
-	time_t next;
+	time_t next;	 /* when to renew */
+	time_t ari_next; /* when to ask the CA's renewalInfo (RFC 9773) again;
+			    RENEW_NEVER when it offers none */
 	int failures;
 };
 
@@ -210,6 +224,67 @@ done:
 	return res;
 }
 
+/* Ask the CA's renewalInfo (RFC 9773) when RC should be renewed: when it
+ * offers a window, RC is renewed at a random moment inside it (which may be
+ * earlier than renew_before, after a revocation, or later); when it offers
+ * none, renew_before stays and the CA is not asked again. */
+static void renew_ari(const struct renew *r, struct renew_cert *rc)
+{
+	char err[RENEW_ERRLEN], when[32];
+	enum config_status st;
+	struct config *cfg = config_load(r->config_path, &st, err, sizeof(err));
+	struct rules_certs *pc = NULL;
+	struct acme_client *client = NULL;
+	const struct cert_info *ci = NULL;
+	time_t start, end, now = time(NULL);
+	long retry_after = -1;
+	unsigned long rnd = 0;
+	int got = -1;
+	struct tm tm;
+
+	rc->ari_next = now + RENEW_ARI_EVERY;
+	if (!cfg)
+		goto out;
+	pc = rules_load_certs(cfg);
+	for (size_t i = 0; pc && i < cfg->ncerts && i < pc->n; i++)
+		if (strcmp(cfg->certs[i].name, rc->name) == 0)
+			ci = pc->certs[i];
+	if (!ci || !ci->leaf)
+		goto out;
+	client = acme_client_new(&cfg->acme, err, sizeof(err));
+	if (client && acme_client_account(client, err, sizeof(err)) == 0)
+		got = acme_client_renewal_info(client, ci->leaf, &start, &end,
+					       &retry_after, err, sizeof(err));
+	if (got == 0) {
+		rc->ari_next = RENEW_NEVER;
+		goto out;
+	}
+	if (got < 0) {
+		log_warn(RENEW_WHO " of %s: renewalInfo: %s; asked again in "
+				   "%ld s",
+			 rc->name, err, RENEW_ARI_EVERY);
+		goto out;
+	}
+	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
+		rnd = (unsigned long)now;
+	rc->next = acme_ari_pick(start, end, now, rnd);
+	acme_stats_set_next(rc->name, rc->next);
+	if (retry_after > 0)
+		rc->ari_next =
+			now + (retry_after < RENEW_ARI_MIN   ? RENEW_ARI_MIN
+			       : retry_after > RENEW_ARI_MAX ? RENEW_ARI_MAX
+							     : retry_after);
+	gmtime_r(&rc->next, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	log_info(RENEW_WHO " of %s: the CA's renewal window (RFC 9773) says "
+			   "%s",
+		 rc->name, when);
+out:
+	acme_client_free(client);
+	rules_certs_free(pc);
+	config_free(cfg);
+}
+
 /* Renew RC, count the result and set its next timer. */
 static void renew_run(struct renew *r, struct renew_cert *rc)
 {
@@ -223,6 +298,8 @@ static void renew_run(struct renew *r, struct renew_cert *rc)
 	if (res == ACME_ISSUE_OK) {
 		rc->failures = 0;
 		rc->next = next > now ? next : now + ACME_BACKOFF_MAX;
+		if (rc->ari_next != RENEW_NEVER)
+			rc->ari_next = now + RENEW_ARI_EVERY;
 		acme_stats_count(rc->name, ACME_STATS_OK);
 		/* The reload path, exactly as SIGHUP: everything validated
 		 * again, new connections on the new certificate. */
@@ -261,15 +338,28 @@ static void *renew_thread(void *arg)
 	while (!r->stop) {
 		time_t now = time(NULL), first = 0;
 		struct renew_cert *due = NULL;
+		bool ari = false;
 
-		for (size_t i = 0; i < r->n; i++)
-			if (!due || r->certs[i].next < first) {
-				due = &r->certs[i];
-				first = due->next;
+		for (size_t i = 0; i < r->n; i++) {
+			struct renew_cert *c = &r->certs[i];
+
+			if (!due || c->ari_next < first) {
+				due = c;
+				first = c->ari_next;
+				ari = true;
 			}
+			if (c->next < first) {
+				due = c;
+				first = c->next;
+				ari = false;
+			}
+		}
 		if (due && first <= now) {
 			pthread_mutex_unlock(&r->lock);
-			renew_run(r, due);
+			if (ari)
+				renew_ari(r, due);
+			else
+				renew_run(r, due);
 			pthread_mutex_lock(&r->lock);
 			continue;
 		}
@@ -322,6 +412,7 @@ static void *renew_start(const char *config_path, void *arg)
 			continue;
 		snprintf(rc->name, sizeof(rc->name), "%s", cfg->certs[i].name);
 		rc->next = renew_due(cfg, pc, i, now);
+		rc->ari_next = now; /* ask the CA's window first */
 		acme_stats_set_next(rc->name, rc->next);
 		gmtime_r(&rc->next, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);

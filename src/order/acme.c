@@ -15,6 +15,7 @@
  * chain — is handed back, not installed.  Keys never reach a message.
  */
 #include "edge443/order/acme.h"
+#include "edge443/order/acme_ari.h"
 #include "edge443/base/ossl_err.h"
 #include "edge443/order/acme_http.h"
 #include "edge443/order/acme_jws.h"
@@ -240,6 +241,50 @@ static int acme_write_account_url(struct acme_client *c, char *err,
 	snprintf(text, n, "%s\n", c->kid);
 	rc = acme_write_atomic(path, text, strlen(text), 0600, err, errlen);
 	free(text);
+	return rc;
+}
+
+int acme_client_renewal_info(struct acme_client *c, const X509 *cert,
+			     time_t *start, time_t *end, long *retry_after,
+			     char *err, size_t errlen)
+{
+	struct acme_resp resp = {0};
+	char *id, *url;
+	int rc = -1;
+
+	*retry_after = -1;
+	if (!c->dir.renewal_info)
+		return 0;
+	id = acme_ari_cert_id(cert);
+	if (!id)
+		return 0;
+	url = malloc(strlen(c->dir.renewal_info) + strlen(id) + 2);
+	if (!url) {
+		free(id);
+		ossl_err_printf(err, errlen, "out of memory");
+		return -1;
+	}
+	sprintf(url, "%s%s%s", c->dir.renewal_info,
+		c->dir.renewal_info[strlen(c->dir.renewal_info) - 1] == '/'
+			? ""
+			: "/",
+		id);
+	if (acme_http_get(c->http, url, 0, &resp, err, errlen) != 0)
+		goto done;
+	if (resp.status != 200) {
+		ossl_err_printf(err, errlen, "renewalInfo %s answered HTTP %ld",
+				url, resp.status);
+		goto done;
+	}
+	if (acme_ari_parse(resp.body, start, end, err, errlen) != 0)
+		goto done;
+	if (resp.retry_after)
+		*retry_after = acme_retry_after(resp.retry_after, time(NULL));
+	rc = 1;
+done:
+	acme_resp_clear(&resp);
+	free(url);
+	free(id);
 	return rc;
 }
 

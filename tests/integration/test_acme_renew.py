@@ -110,7 +110,7 @@ with open(H.path("bundle.pem"), "w") as f:
     f.write(open(H.path("ca.crt")).read())
 
 
-def lab_leaf(folder):
+def lab_leaf(folder, ext="leaf.ext"):
     """A 20-day certificate for web.example.com from the lab CA."""
     os.makedirs(H.path(folder), exist_ok=True)
     key, crt = H.path(folder + "/web.key"), H.path(folder + "/web.crt")
@@ -120,7 +120,7 @@ def lab_leaf(folder):
     openssl("x509", "-req", "-in", H.path(folder + "/web.csr"), "-CA",
             H.path("ca.crt"), "-CAkey", H.path("ca.key"), "-set_serial",
             str(int(time.time() * 1000)), "-days", "20", "-extfile",
-            H.path("leaf.ext"), "-out", crt)
+            H.path(ext), "-out", crt)
     os.chmod(key, 0o600)
     os.unlink(H.path(folder + "/web.csr"))
     return crt, key
@@ -129,12 +129,12 @@ def lab_leaf(folder):
 CONF = """
 admin = "%(admin)s"
 acme {
-  directory = "https://%(api)s:14000/dir"
+  directory = "%(directory)s"
   contact = "mailto:pki@example.com"
   state_dir = "state"
   trust_file = "pebble.crt"
   challenge = "%(challenge)s"
-  renew_before = 30
+  renew_before = %(renew_before)d
 }
 platform = "%(platform)s"
 trust_file = "bundle.pem"
@@ -157,11 +157,12 @@ service web {
 
 
 def conf(name, folder, challenge="tls-alpn-01", platform="lync2013",
-         role="web", http=""):
+         role="web", http="", directory="https://%s:14000/dir" % API,
+         renew_before=30):
     return H.write(name, CONF % {
         "admin": ADMIN, "api": API, "challenge": challenge,
         "platform": platform, "folder": folder, "role": role, "ip": WEB_IP,
-        "http": http})
+        "http": http, "directory": directory, "renew_before": renew_before})
 
 
 def served_der(sni="web.example.com", timeout=10):
@@ -309,5 +310,89 @@ H.check("reload" not in log.split("refused by the plan rules")[-1],
         "no reload after a refusal")
 H.check(H.stop(edge) == 0, "edge443 stops cleanly (refused)",
         H.log("ocs.log")[-2000:])
+
+# ---------- ACME Renewal Information (RFC 9773): the CA's window decides
+# pebble 2.4 has no renewalInfo: a small HTTPS shim (pebble's own TLS
+# certificate, another port) serves pebble's directory with renewalInfo
+# added, and answers renewalInfo with a window that has already begun; the
+# rest of the protocol goes to pebble itself.  The certificate is not due by
+# renew_before (1 day of 20), so only the CA's window renews it now.
+import base64
+import http.server
+import threading
+
+H.write("leaf-ari.ext", open(H.path("leaf.ext")).read() +
+        "authorityKeyIdentifier=keyid\n")
+ari_seen = []
+
+
+class AriShim(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/dir":
+            d = json.loads(urllib.request.urlopen(
+                "https://%s:14000/dir" % API, context=ctx, timeout=10).read())
+            d["renewalInfo"] = "https://%s:14001/renewal-info" % API
+            body, extra = json.dumps(d).encode(), {}
+        elif self.path.startswith("/renewal-info/"):
+            ari_seen.append(self.path.rsplit("/", 1)[1])
+            now = time.time()
+            iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+            body = json.dumps({"suggestedWindow": {
+                "start": iso(now - 7200), "end": iso(now - 3600)}}).encode()
+            extra = {"Retry-After": "21600"}
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+shim = http.server.HTTPServer((API, 14001), AriShim)
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+sctx.load_cert_chain(H.path("pebble.crt"), H.path("pebble.key"))
+shim.socket = sctx.wrap_socket(shim.socket, server_side=True)
+threading.Thread(target=shim.serve_forever, daemon=True).start()
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+crt, key = lab_leaf("ari", ext="leaf-ari.ext")
+old = file_der(crt)
+r = subprocess.run(["openssl", "x509", "-in", crt, "-noout", "-serial", "-ext",
+                    "authorityKeyIdentifier"], capture_output=True, text=True,
+                   timeout=30)
+serial = bytes.fromhex(r.stdout.split("serial=")[1].split()[0].rjust(2, "0"))
+if serial[0] & 0x80:
+    serial = b"\0" + serial
+keyid = bytes.fromhex("".join(l.strip() for l in r.stdout.splitlines()
+                              if ":" in l and "=" not in l and "Identifier" not in l)
+                      .replace("keyid:", "").replace(":", ""))
+want_id = "%s.%s" % (b64u(keyid), b64u(serial))
+cfg = conf("ari.conf", "ari", renew_before=1,
+           directory="https://%s:14001/dir" % API)
+edge = H.edge(cfg, wait_for=["%s:443" % WEB_IP, ADMIN], logname="ari.log")
+H.check(wait_log(edge, "ari.log", "is in service for new connections"),
+        "ARI: a window that has begun renews a certificate renew_before "
+        "would keep for 19 more days", H.log("ari.log")[-3000:])
+H.check("the CA's renewal window (RFC 9773)" in H.log("ari.log"),
+        "ARI: the log names the CA's renewal window", H.log("ari.log")[-3000:])
+H.check(ari_seen and ari_seen[0] == want_id,
+        "ARI: renewalInfo is asked with the certificate's ARI identifier "
+        "(its AKI keyIdentifier and serial)", "%s vs %s" % (ari_seen, want_id))
+H.check(file_der(crt) != old and served_der() == file_der(crt),
+        "ARI: the renewed certificate is served without a restart")
+H.check(H.stop(edge) == 0, "edge443 stops cleanly (ARI)",
+        H.log("ari.log")[-2000:])
+shim.shutdown()
 
 H.done()

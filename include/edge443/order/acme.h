@@ -66,6 +66,15 @@ char *acme_client_order(struct acme_client *c, const char *const *names,
 			size_t nnames, X509_REQ *csr,
 			struct acme_responder *resp, char *err, size_t errlen);
 
+/* ACME Renewal Information (RFC 9773) for CERT, after acme_client_account:
+ * 1 with the CA's suggested window in *START and *END and its Retry-After
+ * (seconds; -1 when none: ask again in a day) in *RETRY_AFTER, 0 when the
+ * CA offers no renewalInfo or CERT has no ARI identifier, -1 with the
+ * reason in err. */
+int acme_client_renewal_info(struct acme_client *c, const X509 *cert,
+			     time_t *start, time_t *end, long *retry_after,
+			     char *err, size_t errlen);
+
 /* After a failed acme_client_order: the Retry-After (seconds) of a 429 or
  * 503 answer too long to wait out inside the call, for the caller's next
  * try; -1 when the CA sent none. */

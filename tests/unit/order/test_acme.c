@@ -31,6 +31,7 @@
 
 #include "edge443/order/acme.h"
 #include "edge443/order/acme_alpn.h"
+#include "edge443/order/acme_ari.h"
 #include "edge443/order/acme_http.h"
 #include "edge443/order/acme_jws.h"
 #include "edge443/order/acme_respond.h"
@@ -787,6 +788,93 @@ static void test_responder_http(void **state)
 	free(a.text);
 }
 
+/* ---- ACME Renewal Information (RFC 9773) ----------------------------------
+ */
+
+/* A certificate with serial 0x0087654321 and the Authority Key Identifier
+ * 69:88:5B:...:D4 of the RFC's example; with AKI false, none. */
+static X509 *ari_cert(bool aki)
+{
+	static const unsigned char keyid[20] = {
+		0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3,
+		0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4};
+	X509 *x = X509_new();
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *serial;
+
+	assert_non_null(x);
+	assert_true(BN_hex2bn(&bn, "87654321") > 0);
+	serial = BN_to_ASN1_INTEGER(bn, NULL);
+	assert_non_null(serial);
+	assert_int_equal(X509_set_serialNumber(x, serial), 1);
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	if (aki) {
+		AUTHORITY_KEYID *ak = AUTHORITY_KEYID_new();
+
+		assert_non_null(ak);
+		ak->keyid = ASN1_OCTET_STRING_new();
+		assert_non_null(ak->keyid);
+		assert_int_equal(
+			ASN1_OCTET_STRING_set(ak->keyid, keyid, sizeof(keyid)),
+			1);
+		assert_int_equal(X509_add1_ext_i2d(x,
+						   NID_authority_key_identifier,
+						   ak, 0, X509V3_ADD_DEFAULT),
+				 1);
+		AUTHORITY_KEYID_free(ak);
+	}
+	return x;
+}
+
+static void test_ari(void **state)
+{
+	X509 *x = ari_cert(true), *none = ari_cert(false);
+	char *id = acme_ari_cert_id(x), err[256];
+	time_t start = 0, end = 0;
+
+	(void)state;
+	/* RFC 9773 section 4.1's example: the leading zero of the serial's
+	 * DER content is kept. */
+	assert_non_null(id);
+	assert_string_equal(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+	free(id);
+	assert_null(acme_ari_cert_id(none));
+	X509_free(x);
+	X509_free(none);
+
+	assert_int_equal(
+		acme_ari_parse("{\"suggestedWindow\": {\"start\": "
+			       "\"2027-01-02T04:00:00Z\", \"end\": "
+			       "\"2027-01-03T04:00:00.123+02:00\"}, "
+			       "\"explanationURL\": \"https://ca/why\"}",
+			       &start, &end, err, sizeof(err)),
+		0);
+	assert_int_equal(start, 1798862400);	   /* 2027-01-02T04:00:00Z */
+	assert_int_equal(end, 1798862400 + 79200); /* +1 d - 2 h */
+	assert_int_equal(acme_ari_parse("{\"suggestedWindow\": {\"start\": "
+					"\"2027-01-03T00:00:00Z\", \"end\": "
+					"\"2027-01-02T00:00:00Z\"}}",
+					&start, &end, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "ends before it starts"));
+	assert_int_equal(acme_ari_parse("{}", &start, &end, err, sizeof(err)),
+			 -1);
+	assert_int_equal(acme_ari_parse("nope", &start, &end, err, sizeof(err)),
+			 -1);
+
+	/* A uniformly random point of the window; at once when it is past. */
+	assert_int_equal(acme_ari_pick(1000, 2000, 500, 0), 1000);
+	assert_int_equal(acme_ari_pick(1000, 2000, 500, 999), 1999);
+	assert_int_equal(acme_ari_pick(1000, 2000, 500, 1000), 1000);
+	assert_int_equal(acme_ari_pick(1000, 2000, 1500, 100), 1500);
+	assert_int_equal(acme_ari_pick(1000, 2000, 3000, 7), 3000);
+	for (unsigned long r = 0; r < 5000; r += 37) {
+		time_t t = acme_ari_pick(1000, 2000, 0, r * 7919);
+		assert_true(t >= 1000 && t < 2000);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -800,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_parse_order_authz),
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_renew_window),
+		cmocka_unit_test(test_ari),
 		cmocka_unit_test(test_account_key),
 		cmocka_unit_test(test_write_atomic),
 		cmocka_unit_test(test_responder_alpn),
