@@ -190,6 +190,11 @@ static enum acme_issue_result renew_one(const struct renew *r,
 		log_error("%s%s", prefix, rsp ? "out of memory" : err);
 		goto done;
 	}
+	/* RFC 9773: the order says which certificate it replaces. */
+	if (pc && pc->certs[cc - cfg->certs] &&
+	    pc->certs[cc - cfg->certs]->leaf)
+		(void)acme_client_replaces(client,
+					   pc->certs[cc - cfg->certs]->leaf);
 	log_info("%sordering %zu names with %s", prefix, oc->nsans,
 		 config_acme_challenge_name(cfg->acme.challenge));
 	res = acme_issue_one(

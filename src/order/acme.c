@@ -43,6 +43,8 @@ struct acme_client {
 	char *kid;	  /* the account URL, once known */
 	long retry_after; /* the last 429/503's Retry-After not waited out
 			     (seconds), or -1 */
+	char *replaces;	  /* ARI certID of the certificate the next order
+			     replaces (RFC 9773 section 5), or NULL */
 };
 
 /* ---- the client --------------------------------------------------------- */
@@ -117,6 +119,7 @@ void acme_client_free(struct acme_client *c)
 {
 	if (!c)
 		return;
+	free(c->replaces);
 	acme_http_free(c->http);
 	EVP_PKEY_free(c->key);
 	acme_directory_clear(&c->dir);
@@ -242,6 +245,13 @@ static int acme_write_account_url(struct acme_client *c, char *err,
 	rc = acme_write_atomic(path, text, strlen(text), 0600, err, errlen);
 	free(text);
 	return rc;
+}
+
+int acme_client_replaces(struct acme_client *c, const X509 *cert)
+{
+	free(c->replaces);
+	c->replaces = cert ? acme_ari_cert_id(cert) : NULL;
+	return c->replaces || !cert ? 0 : -1;
 }
 
 int acme_client_renewal_info(struct acme_client *c, const X509 *cert,
@@ -475,6 +485,12 @@ static int acme_new_order(struct acme_client *c, const char *const *names,
 						    "value", names[i])))
 			goto oom;
 	payload = json_pack("{s:O}", "identifiers", ids);
+	/* RFC 9773 section 5: say which certificate this order replaces,
+	 * only to a CA that offers renewalInfo. */
+	if (payload && c->replaces && c->dir.renewal_info &&
+	    json_object_set_new(payload, "replaces",
+				json_string(c->replaces)) != 0)
+		goto oom;
 	text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	if (!text)
 		goto oom;

@@ -75,6 +75,11 @@ int acme_client_renewal_info(struct acme_client *c, const X509 *cert,
 			     time_t *start, time_t *end, long *retry_after,
 			     char *err, size_t errlen);
 
+/* The next acme_client_order replaces CERT (NULL: none): its ARI certID goes
+ * into newOrder's "replaces" when the CA offers renewalInfo (RFC 9773
+ * section 5).  0, or -1 when CERT has no ARI identifier (nothing is sent). */
+int acme_client_replaces(struct acme_client *c, const X509 *cert);
+
 /* After a failed acme_client_order: the Retry-After (seconds) of a 429 or
  * 503 answer too long to wait out inside the call, for the caller's next
  * try; -1 when the CA sent none. */
