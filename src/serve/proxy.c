@@ -397,9 +397,9 @@ static void proxy_start_relay(struct proxy_conn *c)
 	c->last_active = proxy_now();
 	proxy_arm_timer(c, 1);
 	bufferevent_setwatermark(c->client.bev, EV_READ, 0, 0);
-	bufferevent_enable(c->backend.bev, EV_WRITE);
+	proxy_side_writing(&c->backend);
 	proxy_side_reading(&c->backend, true);
-	bufferevent_enable(c->client.bev, EV_WRITE);
+	proxy_side_writing(&c->client);
 	c->client.paused = false;
 	if (!c->client.eof)
 		proxy_side_reading(&c->client, true);
@@ -416,7 +416,7 @@ static void proxy_backend_up(struct proxy_conn *c)
 	if (ready) {
 		proxy_set_state(c, PROXY_RELAY);
 		c->last_active = proxy_now();
-		bufferevent_enable(c->backend.bev, EV_WRITE);
+		proxy_side_writing(&c->backend);
 		proxy_side_reading(&c->backend, true);
 		ready(c);
 	} else {
@@ -762,6 +762,7 @@ static void proxy_kick_writing(struct proxy_conn *c)
 /* A TLS handshake finished on side S. */
 static void proxy_side_connected(struct proxy_conn *c, struct proxy_side *s)
 {
+	proxy_side_tls_open(s);
 	if (s == &c->client && c->state == PROXY_HANDSHAKE) {
 		c->owner->stats.handshakes[SSL_session_reused(s->ssl) == 1]++;
 		c->tls_version = tls_ssl_version(s->ssl);
@@ -1133,6 +1134,7 @@ static int proxy_client_side(struct proxy_conn *c, int fd)
 		return -1;
 	}
 	proxy_setup_bev(c, c->client.bev);
+	proxy_side_handshake_idle(&c->client);
 	return 0;
 }
 
@@ -1179,7 +1181,8 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 	if (rc < 0) {
 		proxy_conn_close(c, "out of memory");
 	} else {
-		bufferevent_enable(c->client.bev, EV_WRITE);
+		/* Writing is enabled from the start for a plain client, and
+		 * once the handshake is done for a TLS one. */
 		proxy_side_reading(&c->client, true);
 		proxy_arm_timer(c, rt->cfg->handshake_timeout);
 	}
