@@ -288,6 +288,8 @@ void proxy_flush_close(struct proxy_conn *c, const char *why)
 
 /* ---- the relay ---------------------------------------------------------- */
 
+static bool proxy_relay_done(const struct proxy_conn *c);
+
 /* Shut our sending direction on S: close_notify (unless the other peer
  * closed dirty) and FIN. */
 static void proxy_shut(struct proxy_conn *c, struct proxy_side *s)
@@ -303,24 +305,39 @@ static void proxy_shut(struct proxy_conn *c, struct proxy_side *s)
 		SSL_shutdown(s->ssl);
 		ERR_clear_error();
 	}
+	/* The FIN.  When this was the relay's last step (both peers ended,
+	 * nothing left to write), every caller closes the connection at once
+	 * (proxy_maybe_finish), and close(2) sends the same FIN:
+	 * shutdown(2) first would be a syscall for nothing.  Everything else
+	 * about the end (close_notify or not, RST on a reset) is decided as
+	 * before. */
 	fd = bufferevent_getfd(s->bev);
-	if (fd >= 0)
+	if (fd >= 0 && !proxy_relay_done(c))
 		shutdown(fd, SHUT_WR);
+}
+
+/* Both directions of a plain relay have finished: nothing is left to read
+ * or to write.  Callers of proxy_shut then call proxy_maybe_finish. */
+static bool proxy_relay_done(const struct proxy_conn *c)
+{
+	const struct proxy_side *sides[2] = {&c->client, &c->backend};
+
+	if (c->state != PROXY_RELAY)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		if (!sides[i]->eof || !sides[i]->bev)
+			return false;
+		if (proxy_side_pending(sides[i]))
+			return false;
+	}
+	return true;
 }
 
 /* A plain relay ends when both directions have finished. */
 static void proxy_maybe_finish(struct proxy_conn *c)
 {
-	struct proxy_side *sides[2] = {&c->client, &c->backend};
-
-	if (c->state != PROXY_RELAY)
+	if (!proxy_relay_done(c))
 		return;
-	for (int i = 0; i < 2; i++) {
-		if (!sides[i]->eof || !sides[i]->bev)
-			return;
-		if (proxy_side_pending(sides[i]))
-			return;
-	}
 	proxy_conn_close(c, c->client.dirty || c->backend.dirty
 				    ? "closed (without close_notify)"
 				    : "closed");
