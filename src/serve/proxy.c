@@ -166,8 +166,16 @@ static void proxy_conn_free(struct proxy_conn *c)
 
 void proxy_release(struct proxy_conn *c)
 {
-	if (--c->depth == 0 && c->state == PROXY_CLOSED)
+	if (--c->depth > 0)
+		return;
+	if (c->state == PROXY_CLOSED) {
 		proxy_conn_free(c);
+		return;
+	}
+	/* The outermost callback is done: records that TLS read-ahead left
+	 * in OpenSSL are read as if the socket still held them. */
+	proxy_side_read_buffered(&c->client);
+	proxy_side_read_buffered(&c->backend);
 }
 
 static void proxy_log_close(struct proxy_conn *c, const char *why)
@@ -760,10 +768,12 @@ static void proxy_kick_cb(evutil_socket_t fd, short what, void *arg)
 	struct proxy_conn *c = arg;
 	struct proxy_side *sides[2] = {&c->client, &c->backend};
 
+	proxy_hold(c);
 	for (int i = 0; i < 2; i++)
 		if (sides[i]->ssl && sides[i]->bev &&
 		    proxy_side_pending(sides[i]))
 			bufferevent_enable(sides[i]->bev, EV_WRITE);
+	proxy_release(c);
 	(void)fd;
 	(void)what;
 }

@@ -45,6 +45,11 @@ static void proxy_ssl_info_cb(const SSL *ssl, int where, int ret)
 void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s)
 {
 	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Read-ahead: one read(2) takes whatever the socket holds, instead of
+	 * two per record (its header, then its body).  Records left in
+	 * OpenSSL's buffer are what bufferevent_openssl cannot see (it only
+	 * asks SSL_pending): proxy_side_read_buffered hands them to it. */
+	SSL_set_read_ahead(ssl, 1);
 	SSL_set_app_data(ssl, s);
 	SSL_set_info_callback(ssl, proxy_ssl_info_cb);
 }
@@ -108,6 +113,33 @@ void proxy_side_tls_open(struct proxy_side *s)
 		bufferevent_enable(bev, EV_WRITE);
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		event_del(&bev->ev_write);
+}
+
+void proxy_side_read_buffered(struct proxy_side *s)
+{
+	struct bufferevent *bev = s->bev;
+
+	/* With read-ahead, OpenSSL may hold bytes read from the socket that
+	 * no SSL_read has decrypted yet: a whole record that came in the same
+	 * segment as the one before it (or as the handshake's last flight),
+	 * or the start of one.  bufferevent_openssl 2.1.12 keeps reading
+	 * only while SSL_pending (the rest of the record being decrypted) is
+	 * non-zero, then waits for the socket, which has nothing more to say:
+	 * the records would wait there for ever.  Without read-ahead those
+	 * bytes would still be in the socket, which would stay readable, and
+	 * libevent would read them whenever its read event is armed.  So do
+	 * what the socket would: when the read event is armed (reading wanted,
+	 * not paused, not held by a watermark) and OpenSSL holds bytes,
+	 * activate the read event; libevent then reads as on a readable
+	 * socket (consider_reading).  A partial record costs one read(2)
+	 * that finds the socket empty, and nothing else.  Called after every
+	 * callback of a connection (proxy_release), which is where reading
+	 * can progress or be turned back on. */
+	if (!bev || !s->ssl || !SSL_is_init_finished(s->ssl) ||
+	    !SSL_has_pending(s->ssl))
+		return;
+	if (event_pending(&bev->ev_read, EV_READ, NULL))
+		event_active(&bev->ev_read, EV_READ, 1);
 }
 
 void proxy_side_free(struct proxy_side *s, bool reset)

@@ -80,6 +80,10 @@ void proxy_side_handshake_idle(struct proxy_side *s);
  * event disarmed while its output is empty (relies on libevent 2.1.12's
  * bufferevent_openssl, see proxy_side.c). */
 void proxy_side_tls_open(struct proxy_side *s);
+/* TLS side S: when OpenSSL holds bytes read ahead from the socket that
+ * libevent has not read (it asks SSL_pending only) and S's read event is
+ * armed, activate it, as a readable socket would (see proxy_side.c). */
+void proxy_side_read_buffered(struct proxy_side *s);
 /* Free S's bufferevent (closing the socket) and read event; RESET sends an
  * RST (SO_LINGER 0) instead of a FIN. */
 void proxy_side_free(struct proxy_side *s, bool reset);
