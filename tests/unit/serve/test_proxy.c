@@ -1314,6 +1314,154 @@ static void test_terminate_records_together(void **state)
 	test_fx_finish(&fx);
 }
 
+/* Terminate, both directions against a peer that does not read: backend
+ * data for a client that stops reading waits in the client's output (the
+ * write event re-armed by new output after the handshake left it off),
+ * client data for a backend that stops reading pauses the client (with
+ * read-ahead, records may wait in OpenSSL while it is paused); then both
+ * drain, byte-exact. */
+static void test_terminate_backpressure(void **state)
+{
+	struct test_fx fx;
+	size_t total = 16 * TEST_MiB;
+	size_t chunk = 64 * 1024;
+	uint8_t *buf = malloc(chunk), *rbuf = malloc(chunk);
+	int small = 64 * 1024;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	double end;
+
+	(void)state;
+	assert_non_null(buf && rbuf);
+	test_fx_init(&fx, 5, small, false);
+	if (fx.rt->cfg->nservices < 2) {
+		test_fx_finish(&fx);
+		free(buf);
+		free(rbuf);
+		skip();
+	}
+	test_accept(&fx, 1, false);
+	setsockopt(fx.cli, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(fx.cli, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
+	SSL_set_fd(ssl, fx.cli);
+	SSL_set_connect_state(ssl);
+	test_tls_handshake(&fx, ssl);
+	test_tls_write(&fx, ssl, "x", 1);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, rbuf, 1);
+
+	/* Backend -> client: write until blocked for 300 ms, then read. */
+	size_t written = 0, rcvd = 0;
+	double stalled_since = 0;
+	end = test_now() + 20.0;
+	while (written < total && test_now() < end) {
+		size_t len = total - written < chunk ? total - written : chunk;
+		test_fill(buf, written, len);
+		ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			written += (size_t)n;
+			stalled_since = 0;
+			event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		assert_true(n < 0 && errno == EAGAIN);
+		if (stalled_since == 0)
+			stalled_since = test_now();
+		else if (test_now() - stalled_since > 0.3)
+			break;
+		test_pump(&fx);
+	}
+	assert_true(written < total);
+	end = test_now() + 30.0;
+	while (rcvd < total && test_now() < end) {
+		if (written < total) {
+			size_t len = total - written < chunk ? total - written
+							     : chunk;
+			test_fill(buf, written, len);
+			ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
+			if (n > 0)
+				written += (size_t)n;
+		}
+		int n = SSL_read(ssl, rbuf, (int)chunk);
+		if (n > 0) {
+			for (int i = 0; i < n; i++)
+				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
+					fail_msg("to the client: byte %zu "
+						 "differs",
+						 rcvd + (size_t)i);
+			rcvd += (size_t)n;
+		} else {
+			assert_int_equal(SSL_get_error(ssl, n),
+					 SSL_ERROR_WANT_READ);
+		}
+		event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(rcvd, total);
+
+	/* Client -> backend: the same the other way. */
+	written = rcvd = 0;
+	stalled_since = 0;
+	end = test_now() + 20.0;
+	while (written < total && test_now() < end) {
+		size_t len = total - written < 16384 ? total - written : 16384;
+		test_fill(buf, written, len);
+		int n = SSL_write(ssl, buf, (int)len);
+		if (n > 0) {
+			written += (size_t)n;
+			stalled_since = 0;
+			event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		assert_int_equal(SSL_get_error(ssl, n), SSL_ERROR_WANT_WRITE);
+		if (stalled_since == 0)
+			stalled_since = test_now();
+		else if (test_now() - stalled_since > 0.3)
+			break;
+		test_pump(&fx);
+	}
+	assert_true(written < total);
+	end = test_now() + 30.0;
+	while (rcvd < total && test_now() < end) {
+		if (written < total) {
+			size_t len = total - written < 16384 ? total - written
+							     : 16384;
+			test_fill(buf, written, len);
+			int n = SSL_write(ssl, buf, (int)len);
+			if (n > 0)
+				written += (size_t)n;
+			else
+				assert_int_equal(SSL_get_error(ssl, n),
+						 SSL_ERROR_WANT_WRITE);
+		}
+		ssize_t n = recv(fx.be, rbuf, chunk, 0);
+		if (n > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
+					fail_msg("to the backend: byte %zu "
+						 "differs",
+						 rcvd + (size_t)i);
+			rcvd += (size_t)n;
+		} else {
+			assert_true(n < 0 && errno == EAGAIN);
+		}
+		event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(rcvd, total);
+	assert_int_equal(fx.owner.nconns, 1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	test_fx_finish(&fx);
+	free(buf);
+	free(rbuf);
+}
+
 /* An http service without a backend (check refuses it: backend-required):
  * the first request used to free the connection inside
  * proxy_connect_backend while proxy_http.c still read it.  With the
@@ -1447,6 +1595,7 @@ int main(void)
 		cmocka_unit_test(test_deferred_close),
 		cmocka_unit_test(test_terminate_half_close),
 		cmocka_unit_test(test_terminate_records_together),
+		cmocka_unit_test(test_terminate_backpressure),
 		cmocka_unit_test(test_http_no_backend),
 		cmocka_unit_test(test_terminate_garbage),
 		cmocka_unit_test(test_send_chunk_joins),
