@@ -194,8 +194,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.
 	-out ca.crt -days 60 -subj "/CN=edge443 bench CA" \
 	-addext basicConstraints=critical,CA:true \
 	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-printf 'subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:false\n' > rsa.ext
-printf 'subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:false\n' > ec.ext
+# A CRL distribution point and AIA, as a public CA puts in its leaves:
+# edge443 check refuses a leaf without them on the default platform
+# (crl-dp-present); never fetched.
+pki_ext='crlDistributionPoints=URI:http://pki.bench.invalid/ca.crl\nauthorityInfoAccess=caIssuers;URI:http://pki.bench.invalid/ca.crt,OCSP;URI:http://ocsp.bench.invalid/\n'
+printf "subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:false\n$pki_ext" > rsa.ext
+printf "subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:false\n$pki_ext" > ec.ext
 openssl req -new -newkey rsa:2048 -nodes -keyout rsa.key -subj "/CN=test.example" -out rsa.csr 2>/dev/null
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ec.key \
 	-subj "/CN=test.example" -out ec.csr 2>/dev/null

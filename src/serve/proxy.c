@@ -166,8 +166,16 @@ static void proxy_conn_free(struct proxy_conn *c)
 
 void proxy_release(struct proxy_conn *c)
 {
-	if (--c->depth == 0 && c->state == PROXY_CLOSED)
+	if (--c->depth > 0)
+		return;
+	if (c->state == PROXY_CLOSED) {
 		proxy_conn_free(c);
+		return;
+	}
+	/* The outermost callback is done: records that TLS read-ahead left
+	 * in OpenSSL are read as if the socket still held them. */
+	proxy_side_read_buffered(&c->client);
+	proxy_side_read_buffered(&c->backend);
 }
 
 static void proxy_log_close(struct proxy_conn *c, const char *why)
@@ -288,6 +296,8 @@ void proxy_flush_close(struct proxy_conn *c, const char *why)
 
 /* ---- the relay ---------------------------------------------------------- */
 
+static bool proxy_relay_done(const struct proxy_conn *c);
+
 /* Shut our sending direction on S: close_notify (unless the other peer
  * closed dirty) and FIN. */
 static void proxy_shut(struct proxy_conn *c, struct proxy_side *s)
@@ -303,24 +313,39 @@ static void proxy_shut(struct proxy_conn *c, struct proxy_side *s)
 		SSL_shutdown(s->ssl);
 		ERR_clear_error();
 	}
+	/* The FIN.  When this was the relay's last step (both peers ended,
+	 * nothing left to write), every caller closes the connection at once
+	 * (proxy_maybe_finish), and close(2) sends the same FIN:
+	 * shutdown(2) first would be a syscall for nothing.  Everything else
+	 * about the end (close_notify or not, RST on a reset) is decided as
+	 * before. */
 	fd = bufferevent_getfd(s->bev);
-	if (fd >= 0)
+	if (fd >= 0 && !proxy_relay_done(c))
 		shutdown(fd, SHUT_WR);
+}
+
+/* Both directions of a plain relay have finished: nothing is left to read
+ * or to write.  Callers of proxy_shut then call proxy_maybe_finish. */
+static bool proxy_relay_done(const struct proxy_conn *c)
+{
+	const struct proxy_side *sides[2] = {&c->client, &c->backend};
+
+	if (c->state != PROXY_RELAY)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		if (!sides[i]->eof || !sides[i]->bev)
+			return false;
+		if (proxy_side_pending(sides[i]))
+			return false;
+	}
+	return true;
 }
 
 /* A plain relay ends when both directions have finished. */
 static void proxy_maybe_finish(struct proxy_conn *c)
 {
-	struct proxy_side *sides[2] = {&c->client, &c->backend};
-
-	if (c->state != PROXY_RELAY)
+	if (!proxy_relay_done(c))
 		return;
-	for (int i = 0; i < 2; i++) {
-		if (!sides[i]->eof || !sides[i]->bev)
-			return;
-		if (proxy_side_pending(sides[i]))
-			return;
-	}
 	proxy_conn_close(c, c->client.dirty || c->backend.dirty
 				    ? "closed (without close_notify)"
 				    : "closed");
@@ -397,9 +422,9 @@ static void proxy_start_relay(struct proxy_conn *c)
 	c->last_active = proxy_now();
 	proxy_arm_timer(c, 1);
 	bufferevent_setwatermark(c->client.bev, EV_READ, 0, 0);
-	bufferevent_enable(c->backend.bev, EV_WRITE);
+	proxy_side_writing(&c->backend);
 	proxy_side_reading(&c->backend, true);
-	bufferevent_enable(c->client.bev, EV_WRITE);
+	proxy_side_writing(&c->client);
 	c->client.paused = false;
 	if (!c->client.eof)
 		proxy_side_reading(&c->client, true);
@@ -416,7 +441,7 @@ static void proxy_backend_up(struct proxy_conn *c)
 	if (ready) {
 		proxy_set_state(c, PROXY_RELAY);
 		c->last_active = proxy_now();
-		bufferevent_enable(c->backend.bev, EV_WRITE);
+		proxy_side_writing(&c->backend);
 		proxy_side_reading(&c->backend, true);
 		ready(c);
 	} else {
@@ -743,10 +768,12 @@ static void proxy_kick_cb(evutil_socket_t fd, short what, void *arg)
 	struct proxy_conn *c = arg;
 	struct proxy_side *sides[2] = {&c->client, &c->backend};
 
+	proxy_hold(c);
 	for (int i = 0; i < 2; i++)
 		if (sides[i]->ssl && sides[i]->bev &&
 		    proxy_side_pending(sides[i]))
 			bufferevent_enable(sides[i]->bev, EV_WRITE);
+	proxy_release(c);
 	(void)fd;
 	(void)what;
 }
@@ -762,6 +789,7 @@ static void proxy_kick_writing(struct proxy_conn *c)
 /* A TLS handshake finished on side S. */
 static void proxy_side_connected(struct proxy_conn *c, struct proxy_side *s)
 {
+	proxy_side_tls_open(s);
 	if (s == &c->client && c->state == PROXY_HANDSHAKE) {
 		c->owner->stats.handshakes[SSL_session_reused(s->ssl) == 1]++;
 		c->tls_version = tls_ssl_version(s->ssl);
@@ -1133,6 +1161,7 @@ static int proxy_client_side(struct proxy_conn *c, int fd)
 		return -1;
 	}
 	proxy_setup_bev(c, c->client.bev);
+	proxy_side_handshake_idle(&c->client);
 	return 0;
 }
 
@@ -1179,7 +1208,8 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 	if (rc < 0) {
 		proxy_conn_close(c, "out of memory");
 	} else {
-		bufferevent_enable(c->client.bev, EV_WRITE);
+		/* Writing is enabled from the start for a plain client, and
+		 * once the handshake is done for a TLS one. */
 		proxy_side_reading(&c->client, true);
 		proxy_arm_timer(c, rt->cfg->handshake_timeout);
 	}

@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,11 @@ static void proxy_ssl_info_cb(const SSL *ssl, int where, int ret)
 void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s)
 {
 	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* Read-ahead: one read(2) takes whatever the socket holds, instead of
+	 * two per record (its header, then its body).  Records left in
+	 * OpenSSL's buffer are what bufferevent_openssl cannot see (it only
+	 * asks SSL_pending): proxy_side_read_buffered hands them to it. */
+	SSL_set_read_ahead(ssl, 1);
 	SSL_set_app_data(ssl, s);
 	SSL_set_info_callback(ssl, proxy_ssl_info_cb);
 }
@@ -62,6 +68,78 @@ void proxy_side_reading(struct proxy_side *s, bool on)
 	} else {
 		event_del(s->rev);
 	}
+}
+
+void proxy_side_writing(struct proxy_side *s)
+{
+	/* Every bufferevent starts with EV_WRITE enabled (libevent 2.1), and
+	 * nothing here disables it but proxy_side_handshake_idle: enabling it
+	 * again would only arm the write event with nothing to write, one
+	 * epoll_ctl to arm it and one when the socket proves writable. */
+	if (s->bev && !(bufferevent_get_enabled(s->bev) & EV_WRITE))
+		bufferevent_enable(s->bev, EV_WRITE);
+}
+
+void proxy_side_handshake_idle(struct proxy_side *s)
+{
+	/* bufferevent_openssl arms its write event when it is created (its
+	 * EV_WRITE is enabled from the start).  A server reads the
+	 * ClientHello first, and the handshake arms writing by itself when
+	 * it must wait to write (SSL_ERROR_WANT_WRITE) whatever is enabled:
+	 * disabling EV_WRITE until the handshake is done spares an armed
+	 * write event that the first WANT_READ would disarm again. */
+	if (s->bev)
+		bufferevent_disable(s->bev, EV_WRITE);
+}
+
+void proxy_side_tls_open(struct proxy_side *s)
+{
+	struct bufferevent *bev = s->bev;
+
+	if (!bev || !s->ssl)
+		return;
+	/* libevent 2.1.12's bufferevent_openssl, once the handshake is done,
+	 * arms the write event whenever EV_WRITE is enabled, and disarms it
+	 * when the socket is writable and its output empty (consider_writing:
+	 * event_del of ev_write, EV_WRITE left enabled).  That is the state
+	 * reached here at once: EV_WRITE enabled, the write event disarmed
+	 * while nothing waits; new output re-arms it (be_openssl_outbuf_cb,
+	 * when the output grows from empty).  Right after the handshake
+	 * neither of its "blocked" states can be set (only SSL_read and
+	 * SSL_write outside the handshake set them), so the write event
+	 * drives nothing else.  With the epoll changelist, the arming and
+	 * disarming then cost no epoll_ctl at all. */
+	if (!(bufferevent_get_enabled(bev) & EV_WRITE))
+		bufferevent_enable(bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		event_del(&bev->ev_write);
+}
+
+void proxy_side_read_buffered(struct proxy_side *s)
+{
+	struct bufferevent *bev = s->bev;
+
+	/* With read-ahead, OpenSSL may hold bytes read from the socket that
+	 * no SSL_read has decrypted yet: a whole record that came in the same
+	 * segment as the one before it (or as the handshake's last flight),
+	 * or the start of one.  bufferevent_openssl 2.1.12 keeps reading
+	 * only while SSL_pending (the rest of the record being decrypted) is
+	 * non-zero, then waits for the socket, which has nothing more to say:
+	 * the records would wait there for ever.  Without read-ahead those
+	 * bytes would still be in the socket, which would stay readable, and
+	 * libevent would read them whenever its read event is armed.  So do
+	 * what the socket would: when the read event is armed (reading wanted,
+	 * not paused, not held by a watermark) and OpenSSL holds bytes,
+	 * activate the read event; libevent then reads as on a readable
+	 * socket (consider_reading).  A partial record costs one read(2)
+	 * that finds the socket empty, and nothing else.  Called after every
+	 * callback of a connection (proxy_release), which is where reading
+	 * can progress or be turned back on. */
+	if (!bev || !s->ssl || !SSL_is_init_finished(s->ssl) ||
+	    !SSL_has_pending(s->ssl))
+		return;
+	if (event_pending(&bev->ev_read, EV_READ, NULL))
+		event_active(&bev->ev_read, EV_READ, 1);
 }
 
 void proxy_side_free(struct proxy_side *s, bool reset)

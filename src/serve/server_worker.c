@@ -258,9 +258,26 @@ void *server_worker_main(void *arg)
 int server_worker_init(struct server *srv, struct server_worker *w,
 		       size_t index)
 {
+	struct event_config *ec = event_config_new();
+
 	w->srv = srv;
 	w->index = index;
-	w->base = event_base_new();
+	/* epoll's changelist: libevent applies the net change of an fd's
+	 * events once per loop instead of one epoll_ctl per event_add/del.
+	 * bufferevent_openssl adds and removes its events at every step of a
+	 * handshake and around every write (measured: 16 epoll_ctl per
+	 * proxied connection without it, see bench/results.md).  libevent
+	 * documents one hazard, fds cloned by dup(): with the changelist an
+	 * event_del reaches epoll only after the socket may be closed, which
+	 * drops it from epoll only when no other descriptor shares its file.
+	 * A worker's base watches only sockets it accepted or opened itself
+	 * (SOCK_CLOEXEC), never duplicated, and edge443 run forks only to
+	 * daemonise, before any of them exists. */
+	if (ec)
+		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	w->base = ec ? event_base_new_with_config(ec) : NULL;
+	if (ec)
+		event_config_free(ec);
 	if (!w->base)
 		return -1;
 	w->owner.base = w->base;

@@ -70,6 +70,20 @@ int proxy_plain_side(struct proxy_side *s, struct event_base *base,
 /* Turn reading of S on or off (a TLS side through its bufferevent, a plain
  * side through its own read event). */
 void proxy_side_reading(struct proxy_side *s, bool on);
+/* Writing on for S without arming its write event: EV_WRITE enabled (a
+ * no-op when it is, as it is from the bufferevent's creation on). */
+void proxy_side_writing(struct proxy_side *s);
+/* A TLS side that accepts a handshake: EV_WRITE disabled until it is done
+ * (the handshake arms writing itself when it must wait to write). */
+void proxy_side_handshake_idle(struct proxy_side *s);
+/* A TLS side whose handshake just finished: EV_WRITE enabled, its write
+ * event disarmed while its output is empty (relies on libevent 2.1.12's
+ * bufferevent_openssl, see proxy_side.c). */
+void proxy_side_tls_open(struct proxy_side *s);
+/* TLS side S: when OpenSSL holds bytes read ahead from the socket that
+ * libevent has not read (it asks SSL_pending only) and S's read event is
+ * armed, activate it, as a readable socket would (see proxy_side.c). */
+void proxy_side_read_buffered(struct proxy_side *s);
 /* Free S's bufferevent (closing the socket) and read event; RESET sends an
  * RST (SO_LINGER 0) instead of a FIN. */
 void proxy_side_free(struct proxy_side *s, bool reset);

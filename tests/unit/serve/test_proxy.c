@@ -1184,6 +1184,284 @@ static void test_terminate_half_close(void **state)
 	test_fx_finish(&fx);
 }
 
+/* ---- TLS read-ahead: records that arrive together ------------------------
+ * The client below writes into a memory BIO, so that the test decides what
+ * leaves in one segment.  edge443's SSLs read ahead: one read(2) takes
+ * every record of a segment, and libevent's bufferevent_openssl, which
+ * only asks SSL_pending, would leave the records after the first one in
+ * OpenSSL's buffer while it waits for a socket that has nothing more to
+ * say.  Each step here sends several records in one segment and then
+ * waits: without proxy_side_read_buffered, each one stalls. */
+
+/* What the client wrote so far, in one send(2). */
+static void test_mem_flush(struct test_fx *fx, BIO *wbio)
+{
+	char *p = NULL;
+	long n = BIO_get_mem_data(wbio, &p);
+
+	if (n > 0)
+		test_write_all(fx, fx->cli, p, (size_t)n);
+	assert_int_equal(BIO_reset(wbio), 1);
+}
+
+/* What edge443 sent so far, into the client's memory BIO. */
+static void test_mem_feed(struct test_fx *fx, BIO *rbio)
+{
+	char buf[16384];
+	ssize_t n;
+
+	while ((n = recv(fx->cli, buf, sizeof(buf), 0)) > 0)
+		assert_int_equal(BIO_write(rbio, buf, (int)n), (int)n);
+}
+
+static void test_mem_read_exact(struct test_fx *fx, SSL *ssl, BIO *rbio,
+				void *buf, size_t len)
+{
+	char *p = buf;
+	double end = test_now() + 10.0;
+
+	while (len > 0) {
+		int n = SSL_read(ssl, p, (int)len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ)
+			fail_msg("SSL_read: error with %zu bytes expected",
+				 len);
+		if (test_now() > end)
+			fail_msg("SSL_read: timed out");
+		test_pump(fx);
+		test_mem_feed(fx, rbio);
+	}
+}
+
+static void test_terminate_records_together(void **state)
+{
+	struct test_fx fx;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	BIO *rbio, *wbio;
+	char buf[64];
+	double end;
+	int r;
+
+	(void)state;
+	test_fx_init(&fx, 5, 0, false);
+	if (fx.rt->cfg->nservices < 2) {
+		test_fx_finish(&fx);
+		skip();
+	}
+	test_accept(&fx, 1, false);
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	rbio = BIO_new(BIO_s_mem());
+	wbio = BIO_new(BIO_s_mem());
+	assert_true(rbio && wbio);
+	SSL_set_bio(ssl, rbio, wbio);
+	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
+	SSL_set_connect_state(ssl);
+	end = test_now() + 5.0;
+	while ((r = SSL_do_handshake(ssl)) != 1) {
+		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ)
+			fail_msg("client handshake failed");
+		if (test_now() > end)
+			fail_msg("client handshake timed out");
+		test_mem_flush(&fx, wbio);
+		test_pump(&fx);
+		test_mem_feed(&fx, rbio);
+	}
+
+	/* 1. The client's Finished and two records, in one segment. */
+	assert_int_equal(SSL_write(ssl, "one\n", 4), 4);
+	assert_int_equal(SSL_write(ssl, "two\n", 4), 4);
+	test_mem_flush(&fx, wbio);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, buf, 8);
+	assert_memory_equal(buf, "one\ntwo\n", 8);
+	test_write_all(&fx, fx.be, "pong\n", 5);
+	test_mem_read_exact(&fx, ssl, rbio, buf, 5);
+	assert_memory_equal(buf, "pong\n", 5);
+
+	/* 2. Three records in one segment, on an open connection. */
+	assert_int_equal(SSL_write(ssl, "three\n", 6), 6);
+	assert_int_equal(SSL_write(ssl, "four\n", 5), 5);
+	assert_int_equal(SSL_write(ssl, "five\n", 5), 5);
+	test_mem_flush(&fx, wbio);
+	test_read_exact(&fx, fx.be, buf, 16);
+	assert_memory_equal(buf, "three\nfour\nfive\n", 16);
+
+	/* 3. A record and the close_notify in one segment, without a FIN:
+	 * the close_notify is passed on as the backend's EOF. */
+	assert_int_equal(SSL_write(ssl, "last\n", 5), 5);
+	assert_true(SSL_shutdown(ssl) >= 0);
+	test_mem_flush(&fx, wbio);
+	test_read_exact(&fx, fx.be, buf, 5);
+	assert_memory_equal(buf, "last\n", 5);
+	assert_int_equal(test_wait_eof(&fx, fx.be, 3000), 0);
+	close(fx.be);
+	fx.be = -1;
+	assert_true(test_pump_until_closed(&fx, 3000));
+	assert_int_equal(fx.closed_calls, 1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	test_fx_finish(&fx);
+}
+
+/* Terminate, both directions against a peer that does not read: backend
+ * data for a client that stops reading waits in the client's output (the
+ * write event re-armed by new output after the handshake left it off),
+ * client data for a backend that stops reading pauses the client (with
+ * read-ahead, records may wait in OpenSSL while it is paused); then both
+ * drain, byte-exact. */
+static void test_terminate_backpressure(void **state)
+{
+	struct test_fx fx;
+	size_t total = 16 * TEST_MiB;
+	size_t chunk = 64 * 1024;
+	uint8_t *buf = malloc(chunk), *rbuf = malloc(chunk);
+	int small = 64 * 1024;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	double end;
+
+	(void)state;
+	assert_non_null(buf && rbuf);
+	test_fx_init(&fx, 5, small, false);
+	if (fx.rt->cfg->nservices < 2) {
+		test_fx_finish(&fx);
+		free(buf);
+		free(rbuf);
+		skip();
+	}
+	test_accept(&fx, 1, false);
+	setsockopt(fx.cli, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(fx.cli, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
+	SSL_set_fd(ssl, fx.cli);
+	SSL_set_connect_state(ssl);
+	test_tls_handshake(&fx, ssl);
+	test_tls_write(&fx, ssl, "x", 1);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, rbuf, 1);
+
+	/* Backend -> client: write until blocked for 300 ms, then read. */
+	size_t written = 0, rcvd = 0;
+	double stalled_since = 0;
+	end = test_now() + 20.0;
+	while (written < total && test_now() < end) {
+		size_t len = total - written < chunk ? total - written : chunk;
+		test_fill(buf, written, len);
+		ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			written += (size_t)n;
+			stalled_since = 0;
+			event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		assert_true(n < 0 && errno == EAGAIN);
+		if (stalled_since == 0)
+			stalled_since = test_now();
+		else if (test_now() - stalled_since > 0.3)
+			break;
+		test_pump(&fx);
+	}
+	assert_true(written < total);
+	end = test_now() + 30.0;
+	while (rcvd < total && test_now() < end) {
+		if (written < total) {
+			size_t len = total - written < chunk ? total - written
+							     : chunk;
+			test_fill(buf, written, len);
+			ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
+			if (n > 0)
+				written += (size_t)n;
+		}
+		int n = SSL_read(ssl, rbuf, (int)chunk);
+		if (n > 0) {
+			for (int i = 0; i < n; i++)
+				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
+					fail_msg("to the client: byte %zu "
+						 "differs",
+						 rcvd + (size_t)i);
+			rcvd += (size_t)n;
+		} else {
+			assert_int_equal(SSL_get_error(ssl, n),
+					 SSL_ERROR_WANT_READ);
+		}
+		event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(rcvd, total);
+
+	/* Client -> backend: the same the other way. */
+	written = rcvd = 0;
+	stalled_since = 0;
+	end = test_now() + 20.0;
+	while (written < total && test_now() < end) {
+		size_t len = total - written < 16384 ? total - written : 16384;
+		test_fill(buf, written, len);
+		int n = SSL_write(ssl, buf, (int)len);
+		if (n > 0) {
+			written += (size_t)n;
+			stalled_since = 0;
+			event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		assert_int_equal(SSL_get_error(ssl, n), SSL_ERROR_WANT_WRITE);
+		if (stalled_since == 0)
+			stalled_since = test_now();
+		else if (test_now() - stalled_since > 0.3)
+			break;
+		test_pump(&fx);
+	}
+	assert_true(written < total);
+	end = test_now() + 30.0;
+	while (rcvd < total && test_now() < end) {
+		if (written < total) {
+			size_t len = total - written < 16384 ? total - written
+							     : 16384;
+			test_fill(buf, written, len);
+			int n = SSL_write(ssl, buf, (int)len);
+			if (n > 0)
+				written += (size_t)n;
+			else
+				assert_int_equal(SSL_get_error(ssl, n),
+						 SSL_ERROR_WANT_WRITE);
+		}
+		ssize_t n = recv(fx.be, rbuf, chunk, 0);
+		if (n > 0) {
+			for (ssize_t i = 0; i < n; i++)
+				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
+					fail_msg("to the backend: byte %zu "
+						 "differs",
+						 rcvd + (size_t)i);
+			rcvd += (size_t)n;
+		} else {
+			assert_true(n < 0 && errno == EAGAIN);
+		}
+		event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+	}
+	assert_int_equal(rcvd, total);
+	assert_int_equal(fx.owner.nconns, 1);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	test_fx_finish(&fx);
+	free(buf);
+	free(rbuf);
+}
+
 /* An http service without a backend (check refuses it: backend-required):
  * the first request used to free the connection inside
  * proxy_connect_backend while proxy_http.c still read it.  With the
@@ -1316,6 +1594,8 @@ int main(void)
 		cmocka_unit_test(test_state_table),
 		cmocka_unit_test(test_deferred_close),
 		cmocka_unit_test(test_terminate_half_close),
+		cmocka_unit_test(test_terminate_records_together),
+		cmocka_unit_test(test_terminate_backpressure),
 		cmocka_unit_test(test_http_no_backend),
 		cmocka_unit_test(test_terminate_garbage),
 		cmocka_unit_test(test_send_chunk_joins),
