@@ -740,14 +740,16 @@ enum server_result server_run(const struct server_options *opts)
 			strerror(errno));
 		goto out;
 	}
+	signal(SIGPIPE, SIG_IGN);
+	if (server_events(&srv) < 0)
+		goto out;
+	/* The pid file says "signal me": only once the handlers are in place
+	 * (a SIGUSR1 or SIGHUP that came earlier ended the process). */
 	if (srv.opts.pidfile &&
 	    pidfile_write(srv.opts.pidfile, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (server_events(&srv) < 0)
-		goto out;
 	if (privs_drop(srv.rt->cfg->user, srv.opts.pidfile, err, sizeof(err)) <
 	    0) {
 		log_error("%s", err);
