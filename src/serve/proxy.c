@@ -27,6 +27,7 @@
  */
 #include "edge443/serve/proxy.h"
 #include "edge443/serve/proxy_internal.h"
+#include "edge443/serve/proxy_acme.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -58,7 +59,8 @@ static const struct proxy_side_cbs proxy_plain_cbs;
 #define PROXY_BIT(s) (1u << (s))
 
 static const unsigned proxy_next[PROXY_NSTATES] = {
-	[PROXY_PREREAD] = PROXY_BIT(PROXY_CONNECTING) | PROXY_BIT(PROXY_CLOSED),
+	[PROXY_PREREAD] = PROXY_BIT(PROXY_CONNECTING) | PROXY_BIT(PROXY_FLUSH) |
+			  PROXY_BIT(PROXY_CLOSED),
 	[PROXY_HANDSHAKE] = PROXY_BIT(PROXY_WAIT) |
 			    PROXY_BIT(PROXY_CONNECTING) |
 			    PROXY_BIT(PROXY_CLOSED),
@@ -161,6 +163,7 @@ static void proxy_conn_free(struct proxy_conn *c)
 {
 	runtime_unref(c->rt);
 	free(c->sni);
+	proxy_acme_free(c);
 	free(c);
 }
 
@@ -651,7 +654,27 @@ static void proxy_preread(struct proxy_conn *c)
 			return;
 		}
 	}
+	/* tls-alpn-01 for a pending challenge is answered here, not by the
+	 * backend (a lock-free count when none is pending). */
+	if (r == TLS_PEEK_HELLO) {
+		const char *why = NULL;
+		enum proxy_acme a = proxy_acme_take(c, &why);
+
+		if (a == PROXY_ACME_END)
+			proxy_flush_close(c, why);
+		if (a != PROXY_ACME_NO)
+			return;
+	}
 	proxy_connect_backend(c);
+}
+
+/* More bytes (or the end) from a client taken over for tls-alpn-01. */
+static void proxy_acme_more(struct proxy_conn *c)
+{
+	const char *why = NULL;
+
+	if (proxy_acme_data(c, &why) == PROXY_ACME_END)
+		proxy_flush_close(c, why);
 }
 
 /* ---- callbacks ---------------------------------------------------------- */
@@ -663,7 +686,10 @@ static void proxy_read_cb(struct bufferevent *bev, void *arg)
 
 	proxy_hold(c);
 	if (c->state == PROXY_PREREAD) {
-		proxy_preread(c);
+		if (c->acme)
+			proxy_acme_more(c);
+		else
+			proxy_preread(c);
 	} else if (c->state == PROXY_FLUSH || c->state == PROXY_CLOSED) {
 		/* Nothing more is read (a plain side's last read). */
 	} else if (c->hooks) {
@@ -831,7 +857,10 @@ static void proxy_side_ended(struct proxy_conn *c, struct proxy_side *s,
 		proxy_conn_close(c, "client closed during handshake");
 		return;
 	case PROXY_PREREAD:
-		proxy_preread(c); /* decide with what we have */
+		if (c->acme)
+			proxy_acme_more(c); /* the validator ended its side */
+		else
+			proxy_preread(c); /* decide with what we have */
 		return;
 	case PROXY_FLUSH:
 		proxy_side_reading(s, false);

@@ -149,7 +149,7 @@ service web {
   fqdn = "web.example.com"
   listen = "%(ip)s:443"
   certificate = "web"
-  mode = "terminate"
+  mode = "%(mode)s"
   backend = "b"
   %(http)s
 }
@@ -158,11 +158,12 @@ service web {
 
 def conf(name, folder, challenge="tls-alpn-01", platform="lync2013",
          role="web", http="", directory="https://%s:14000/dir" % API,
-         renew_before=30):
+         renew_before=30, mode="terminate"):
     return H.write(name, CONF % {
         "admin": ADMIN, "api": API, "challenge": challenge,
         "platform": platform, "folder": folder, "role": role, "ip": WEB_IP,
-        "http": http, "directory": directory, "renew_before": renew_before})
+        "http": http, "directory": directory, "renew_before": renew_before,
+        "mode": mode})
 
 
 def served_der(sni="web.example.com", timeout=10):
@@ -310,6 +311,29 @@ H.check("reload" not in log.split("refused by the plan rules")[-1],
         "no reload after a refusal")
 H.check(H.stop(edge) == 0, "edge443 stops cleanly (refused)",
         H.log("ocs.log")[-2000:])
+
+# ------------- tls-alpn-01 through a running passthrough listener
+# (the Access Edge of the classic layout: edge443 forwards the client's TLS
+# to the backend, yet answers the validator's acme-tls/1 handshake itself)
+crt, key = lab_leaf("pass")
+old = file_der(crt)
+cfg = conf("pass.conf", "pass", mode="passthrough")
+edge = H.edge(cfg, wait_for=["%s:443" % WEB_IP, ADMIN], logname="pass.log")
+H.check(wait_log(edge, "pass.log", "is in service for new connections"),
+        "passthrough: the renewal installs and reloads",
+        H.log("pass.log")[-3000:])
+H.check("tls-alpn-01 answered for web.example.com" in H.log("pass.log"),
+        "passthrough: edge443 answered the validator's acme-tls/1 "
+        "handshake instead of passing it through", H.log("pass.log")[-3000:])
+H.check(file_der(crt) != old, "passthrough: a new certificate is on disk")
+s = socket.create_connection((WEB_IP, 443), 10)
+s.sendall(b"not tls\n")
+s.settimeout(10)
+H.check(s.recv(100) == b"not tls\n",
+        "passthrough: other connections still reach the backend untouched")
+s.close()
+H.check(H.stop(edge) == 0, "edge443 stops cleanly (passthrough)",
+        H.log("pass.log")[-2000:])
 
 # ---------- ACME Renewal Information (RFC 9773): the CA's window decides
 # pebble 2.4 has no renewalInfo: a small HTTPS shim (pebble's own TLS

@@ -125,6 +125,8 @@ struct proxy_conn {
 	time_t client_first; /* tcp: when the client's first byte came */
 	struct timespec start;
 	char *sni;
+	SSL *acme; /* passthrough taken over for tls-alpn-01 (proxy_acme.c);
+		      owned, NULL otherwise */
 	char peer[64];
 	char peer_ip[64];
 	char server[64];

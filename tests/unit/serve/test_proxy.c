@@ -975,6 +975,8 @@ static void test_state_table(void **state)
 	} allowed[] = {
 		{PROXY_PREREAD, PROXY_CONNECTING},
 		{PROXY_PREREAD, PROXY_CLOSED},
+		{PROXY_PREREAD,
+		 PROXY_FLUSH}, /* tls-alpn-01 answered on passthrough */
 		{PROXY_HANDSHAKE, PROXY_WAIT},
 		{PROXY_HANDSHAKE, PROXY_CONNECTING},
 		{PROXY_HANDSHAKE, PROXY_CLOSED},
