@@ -17,11 +17,11 @@
 #include <openssl/err.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "edge443/base/log.h"
 #include "edge443/serve/challenges.h"
 #include "edge443/serve/proxy_internal.h"
+#include "edge443/serve/tls_name.h"
 
 static SSL_CTX *proxy_acme_probe_ctx;
 static pthread_once_t proxy_acme_once = PTHREAD_ONCE_INIT;
@@ -31,10 +31,10 @@ static pthread_once_t proxy_acme_once = PTHREAD_ONCE_INIT;
  * aborts the handshake, and the connection passes through. */
 static int proxy_acme_hello_cb(SSL *ssl, int *al, void *arg)
 {
-	const unsigned char *p, *q;
-	size_t len, left;
-	char name[256];
-	SSL_CTX *ctx;
+	const unsigned char *p;
+	size_t len;
+	char *name = NULL;
+	SSL_CTX *ctx = NULL;
 
 	(void)arg;
 	*al = SSL_AD_INTERNAL_ERROR;
@@ -43,17 +43,11 @@ static int proxy_acme_hello_cb(SSL *ssl, int *al, void *arg)
 		    &len) != 1 ||
 	    !challenges_alpn_offered(p, len))
 		return SSL_CLIENT_HELLO_ERROR;
-	/* server_name: list length (2), type (1), name length (2), name */
-	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &q,
-				      &left) != 1 ||
-	    left < 5 || q[2] != TLSEXT_NAMETYPE_host_name)
-		return SSL_CLIENT_HELLO_ERROR;
-	len = ((size_t)q[3] << 8) | q[4];
-	if (len == 0 || len >= sizeof(name) || len > left - 5)
-		return SSL_CLIENT_HELLO_ERROR;
-	memcpy(name, q + 5, len);
-	name[len] = '\0';
-	ctx = challenges_alpn_ctx(name);
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) ==
+		    1 &&
+	    (name = tls_name_parse_sni(p, len)) != NULL)
+		ctx = challenges_alpn_ctx(name);
+	free(name);
 	if (!ctx)
 		return SSL_CLIENT_HELLO_ERROR;
 	SSL_set_SSL_CTX(ssl, ctx); /* takes its own reference */

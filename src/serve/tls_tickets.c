@@ -100,19 +100,22 @@ struct tls_tickets *tls_tickets_from_keys(const struct ticket_key *keys,
 
 struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen)
 {
-	struct tls_tickets *t = tls_tickets_alloc();
+	struct tls_tickets *t;
 
+	if (path != NULL) {
+		struct ticket_key keys[TICKET_FILE_MAX_KEYS];
+		size_t n = 0;
+
+		t = ticket_file_read(path, keys, &n, err, errlen) == 0
+			    ? tls_tickets_from_keys(keys, n, err, errlen)
+			    : NULL;
+		OPENSSL_cleanse(keys, sizeof(keys));
+		return t;
+	}
+	t = tls_tickets_alloc();
 	if (t == NULL) {
 		ossl_err_printf(err, errlen, "session tickets: out of memory");
 		return NULL;
-	}
-	if (path != NULL) {
-		t->from_file = true;
-		if (ticket_file_read(path, t->keys, &t->nkeys, err, errlen) !=
-		    0)
-			goto fail;
-		t->enc = ticket_file_encrypting(t->nkeys);
-		return t;
 	}
 	if (RAND_bytes((unsigned char *)&t->keys[0], sizeof(t->keys[0])) != 1) {
 		ossl_err_drainf(err, errlen, "session tickets: RAND_bytes");
