@@ -62,15 +62,9 @@ static json_t *probe_nodes_fetch(const struct config_addr *node, int timeout,
 	char host[64];
 	json_t *doc = NULL;
 	json_error_t jerr;
-	const char *colon = strrchr(node->text, ':');
-
 	snprintf(err, errlen, "no answer");
-	if (node->text[0] == '[')
-		snprintf(host, sizeof(host), "%.*s",
-			 (int)(colon - node->text - 2), node->text + 1);
-	else
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - node->text),
-			 node->text);
+	if (!config_addr_host(node, host, sizeof(host)))
+		return NULL;
 	f.base = event_base_new();
 	if (f.base)
 		conn = evhttp_connection_base_new(f.base, NULL, host,

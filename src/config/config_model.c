@@ -7,6 +7,7 @@
 #include "edge443/config/config.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 const struct config_cert *config_find_cert(const struct config *cfg,
@@ -38,4 +39,23 @@ int config_service_tls_max(const struct config *cfg,
 			   const struct config_service *svc)
 {
 	return svc && svc->tls_max ? svc->tls_max : cfg->tls_max;
+}
+
+const char *config_addr_host(const struct config_addr *addr, char *buf,
+			     size_t len)
+{
+	const char *colon = addr->text ? strrchr(addr->text, ':') : NULL;
+	size_t n;
+
+	if (!colon || len == 0)
+		return NULL;
+	n = (size_t)(colon - addr->text);
+	if (addr->text[0] == '[') {
+		if (n < 2)
+			return NULL;
+		snprintf(buf, len, "%.*s", (int)(n - 2), addr->text + 1);
+	} else {
+		snprintf(buf, len, "%.*s", (int)n, addr->text);
+	}
+	return n < len ? buf : NULL;
 }

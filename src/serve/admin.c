@@ -115,7 +115,6 @@ struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
 	struct admin *a = calloc(1, sizeof(*a));
 	struct evhttp_bound_socket *bound;
 	char host[64];
-	const char *colon;
 
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
@@ -128,15 +127,8 @@ struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
 	if (!a->http)
 		goto fail;
 	/* evhttp wants the address without brackets and the port apart. */
-	colon = strrchr(addr->text, ':');
-	if (!colon || (size_t)(colon - addr->text) >= sizeof(host))
+	if (!config_addr_host(addr, host, sizeof(host)))
 		goto fail;
-	if (addr->text[0] == '[')
-		snprintf(host, sizeof(host), "%.*s",
-			 (int)(colon - addr->text - 2), addr->text + 1);
-	else
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr->text),
-			 addr->text);
 	bound = evhttp_bind_socket_with_handle(a->http, host,
 					       (ev_uint16_t)addr->port);
 	if (!bound)

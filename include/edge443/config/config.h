@@ -246,6 +246,11 @@ const struct config_backend *config_find_backend(const struct config *cfg,
 /* Names as written in the file ("access-edge", "reencrypt", ...). */
 const char *config_role_name(enum config_role role);
 const char *config_mode_name(enum config_mode mode);
+/* The host part of ADDR as written, without brackets ("192.0.2.10",
+ * "2001:db8::10"), into BUF (LEN bytes): what evhttp and libcurl want.
+ * NULL when it does not fit. */
+const char *config_addr_host(const struct config_addr *addr, char *buf,
+			     size_t len);
 /* "ocs2007r2", "lync2010", ..., "sfbse". */
 const char *config_platform_name(enum config_platform platform);
 /* "tls-alpn-01" or "http-01". */

@@ -531,6 +531,28 @@ static void test_config_names(void **state)
 
 /* ---- config_addr_parse ------------------------------------------------- */
 
+/* The host part for evhttp and libcurl: no brackets, no port; NULL when
+ * the buffer is too small. */
+static void test_config_addr_host(void **state)
+{
+	struct config_addr a = {0};
+	char buf[64], tiny[4], err[256];
+
+	(void)state;
+	assert_int_equal(
+		config_addr_parse("[2001:db8::10]:443", &a, err, sizeof(err)),
+		0);
+	assert_string_equal(config_addr_host(&a, buf, sizeof(buf)),
+			    "2001:db8::10");
+	free(a.text);
+	assert_int_equal(
+		config_addr_parse("192.0.2.10:9443", &a, err, sizeof(err)), 0);
+	assert_string_equal(config_addr_host(&a, buf, sizeof(buf)),
+			    "192.0.2.10");
+	assert_null(config_addr_host(&a, tiny, sizeof(tiny)));
+	free(a.text);
+}
+
 static void test_config_addr(void **state)
 {
 	static const struct {
@@ -1438,6 +1460,7 @@ int main(void)
 		cmocka_unit_test(test_config_numbers),
 		cmocka_unit_test(test_config_names),
 		cmocka_unit_test(test_config_addr),
+		cmocka_unit_test(test_config_addr_host),
 		cmocka_unit_test(test_config_bad_table),
 		cmocka_unit_test(test_config_acme),
 		cmocka_unit_test(test_config_all_errors),
