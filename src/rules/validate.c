@@ -35,6 +35,16 @@ static int validate_backend_trust(struct validated *v)
 
 		if (!be->tls || !be->verify || !be->trust_file)
 			continue; /* backend-verify judges what is missing */
+		/* Backends that name the same file share one store. */
+		for (size_t k = 0; k < i && !v->backend_trust[i]; k++)
+			if (v->backend_trust[k] &&
+			    cfg->backends[k].trust_file &&
+			    strcmp(cfg->backends[k].trust_file,
+				   be->trust_file) == 0 &&
+			    X509_STORE_up_ref(v->backend_trust[k]) == 1)
+				v->backend_trust[i] = v->backend_trust[k];
+		if (v->backend_trust[i])
+			continue;
 		v->backend_trust[i] =
 			cert_trust_load(be->trust_file, why, sizeof(why));
 		if (v->backend_trust[i])

@@ -303,6 +303,26 @@ static void test_model_trust_and_tickets(void **state)
 			 v->findings.n ? v->findings.items[0].message : "");
 	assert_int_equal(v->nbackend_trust, 1);
 	assert_non_null(v->backend_trust[0]);
+	validate_free(v);
+	/* Two backends naming the same trust file share one store: the file
+	 * is read once. */
+	{
+		char two[1024];
+
+		snprintf(two, sizeof(two),
+			 "%sbackend b2 {\n  servers = {\"127.0.0.1:10\"}\n"
+			 "  tls = true\n  trust_file = \"internal-ca.crt\"\n"
+			 "  verify_name = \"cwa01.corp.example\"\n}\n",
+			 good_be);
+		v = test_validate_with("", two);
+		assert_non_null(v);
+		assert_int_equal(v->nbackend_trust, 2);
+		assert_non_null(v->backend_trust[0]);
+		assert_ptr_equal(v->backend_trust[0], v->backend_trust[1]);
+		validate_free(v);
+	}
+	v = test_validate_with("", good_be);
+	assert_non_null(v);
 	/* The trust file is gone before the runtime is built: nothing is
 	 * read again, so it builds. */
 	snprintf(keys, sizeof(keys), "%s/internal-ca.crt", test_dir);
