@@ -1043,10 +1043,43 @@ static void proxy_plain_fail_cb(struct proxy_side *s, const char *why,
 	(void)s;
 }
 
+/* ... may hand its next read over directly: a plain relay (no protocol
+ * layer) whose partner is up, open, and has nothing queued. */
+static bool proxy_plain_direct_ok(struct proxy_side *s, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *to = proxy_partner(c, s);
+
+	return c->state == PROXY_RELAY && !c->hooks && to->bev && !to->shut &&
+	       proxy_side_pending(to) == 0 &&
+	       (!to->ssl || SSL_is_init_finished(to->ssl));
+}
+
+/* ... read LEN bytes into BUF (see proxy_plain_direct_ok): relayed from
+ * there, as proxy_forward relays an input buffer. */
+static void proxy_plain_direct_cb(struct proxy_side *s,
+				  const unsigned char *buf, size_t len,
+				  void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *to = proxy_partner(c, s);
+
+	proxy_hold(c);
+	if (s == &c->client && s->bytes == 0)
+		c->client_first = proxy_now();
+	s->bytes += len;
+	c->last_active = proxy_now();
+	proxy_send_bytes(to, buf, len);
+	proxy_limit(c, s, bufferevent_get_output(to->bev), to);
+	proxy_release(c);
+}
+
 static const struct proxy_side_cbs proxy_plain_cbs = {
 	.data = proxy_plain_data_cb,
 	.event = proxy_plain_event_cb,
 	.fail = proxy_plain_fail_cb,
+	.direct_ok = proxy_plain_direct_ok,
+	.direct = proxy_plain_direct_cb,
 };
 
 /* A plain relay's idle and response timeouts. */

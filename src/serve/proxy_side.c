@@ -167,6 +167,18 @@ size_t proxy_side_pending(const struct proxy_side *s)
 	return s->bev ? evbuffer_get_length(bufferevent_get_output(s->bev)) : 0;
 }
 
+/* Plain side S's read returned R (0: EOF, < 0: error ERR): its read event
+ * off, the end reported as a bufferevent reports it. */
+static void proxy_plain_end(struct proxy_side *s, ssize_t r, int err)
+{
+	event_del(s->rev);
+	errno = err; /* the event callback reads it for the reason */
+	s->cbs->event(s,
+		      BEV_EVENT_READING |
+			      (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		      s->cbarg);
+}
+
 /* A plain socket is readable: read up to PROXY_IO_MAX bytes at once into the
  * bufferevent's input, then report to the side's callbacks what a
  * bufferevent would report to its own. */
@@ -178,6 +190,23 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t r;
 	int n;
 
+	/* Nothing buffered and the partner can take the bytes at once: read
+	 * into the thread's scratch buffer and hand them over from there,
+	 * sparing the input buffer's allocation, its bookkeeping and the
+	 * joining of pieces into records. */
+	if (s->cbs->direct_ok && evbuffer_get_length(in) == 0 &&
+	    s->cbs->direct_ok(s, s->cbarg)) {
+		static _Thread_local unsigned char scratch[PROXY_IO_MAX];
+		r = read(fd, scratch, sizeof(scratch));
+		if (r > 0) {
+			s->cbs->direct(s, scratch, (size_t)r, s->cbarg);
+			return;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		proxy_plain_end(s, r, errno);
+		return;
+	}
 	/* A socket bufferevent keeps the end of its input frozen except
 	 * while it reads itself; do as it does. */
 	evbuffer_unfreeze(in, 0);
@@ -214,12 +243,7 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (evbuffer_get_length(in) == 0 && evbuffer_add(in, "", 1) == 0)
 		evbuffer_drain(in, 1);
 	evbuffer_freeze(in, 0);
-	event_del(s->rev);
-	errno = err; /* the event callback reads it for the reason */
-	s->cbs->event(s,
-		      BEV_EVENT_READING |
-			      (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
-		      s->cbarg);
+	proxy_plain_end(s, r, err);
 	(void)what;
 }
 
@@ -283,6 +307,44 @@ bool proxy_send_chunk(struct evbuffer *src, struct evbuffer_iovec *v)
 		v->iov_len = want;
 	}
 	return v->iov_base != NULL && v->iov_len > 0;
+}
+
+void proxy_send_bytes(struct proxy_side *to, const unsigned char *buf,
+		      size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(to->bev);
+
+	if (evbuffer_get_length(out) == 0) {
+		if (!to->ssl) {
+			ssize_t w;
+			do {
+				w = write(bufferevent_getfd(to->bev), buf, len);
+			} while (w < 0 && errno == EINTR);
+			if (w > 0) {
+				buf += w;
+				len -= (size_t)w;
+			}
+		} else if (SSL_is_init_finished(to->ssl)) {
+			/* As proxy_send: whole records; on WANT_WRITE the
+			 * record becomes the first of the output, and
+			 * libevent's retry repeats the same SSL_write. */
+			while (len > 0) {
+				size_t k =
+					len < PROXY_RECORD ? len : PROXY_RECORD;
+				int n = SSL_write(to->ssl, buf, (int)k);
+				if (n <= 0) {
+					ERR_clear_error();
+					break;
+				}
+				buf += n;
+				len -= (size_t)n;
+			}
+		}
+	}
+	/* What is left is queued (a failed write is reported by the
+	 * bufferevent when it writes the queue). */
+	if (len > 0)
+		evbuffer_add(out, buf, len);
 }
 
 void proxy_send(struct proxy_side *to, struct evbuffer *src)

@@ -40,6 +40,14 @@ struct proxy_side_cbs {
 	void (*event)(struct proxy_side *s, short events, void *arg);
 	/* No memory to read into (WHY: static text). */
 	void (*fail)(struct proxy_side *s, const char *why, void *arg);
+	/* Optional (both NULL or both set).  DIRECT_OK: may the next read
+	 * skip S's input (it is empty) and go to DIRECT instead?  DIRECT:
+	 * LEN bytes were read into BUF, the worker thread's scratch buffer,
+	 * valid only during the call; it must take them all (send them on,
+	 * or queue a copy). */
+	bool (*direct_ok)(struct proxy_side *s, void *arg);
+	void (*direct)(struct proxy_side *s, const unsigned char *buf,
+		       size_t len, void *arg);
 };
 
 struct proxy_side {
@@ -91,6 +99,11 @@ void proxy_side_free(struct proxy_side *s, bool reset);
  * (sparing the bufferevent's add/remove of its write event per chunk), the
  * rest queued in TO's bufferevent as usual. */
 void proxy_send(struct proxy_side *to, struct evbuffer *src);
+/* Send LEN bytes at BUF to side TO, which has nothing queued: written at
+ * once (a TLS side in records of at most PROXY_RECORD), what the socket
+ * does not take copied into TO's bufferevent as usual. */
+void proxy_send_bytes(struct proxy_side *to, const unsigned char *buf,
+		      size_t len);
 /* The next chunk of SRC for one SSL_write: pieces smaller than a record are
  * joined first (a response head and its body leave as one record). */
 bool proxy_send_chunk(struct evbuffer *src, struct evbuffer_iovec *v);
