@@ -1,5 +1,5 @@
-/* server_internal.h — what server.c, server_worker.c and server_procs.c
- * share.
+/* server_internal.h — what server.c, server_plan.c, server_worker.c and
+ * server_procs.c share.
  *
  * Private to the server module: the server and worker structs, and the
  * worker life cycle that the main thread drives.  The main thread writes
@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -110,6 +111,21 @@ struct server {
 	struct event *respawn_ev;    /* a missing child's back-off is over */
 	struct event *procs_kill_ev; /* stop: the children's time is up */
 };
+
+struct validated;
+
+/* server_plan.c, for start-up and reload.  Validate PATH as `check` does
+ * (validate.c) and report: every finding to OUT (start-up: stderr) or, when
+ * OUT is NULL, to the log (reload), in the one format of a finding
+ * (finding_format).  Returns the model when it may serve (no error; the
+ * caller owns it), else NULL with *code set. */
+struct validated *server_validate(const char *path, FILE *out,
+				  enum server_result *code);
+/* The runtime for a validated model V: it takes V's configuration and is
+ * built from V's loaded certificates; V is freed either way.  NULL with
+ * the reason in err. */
+struct runtime *server_runtime(struct validated *v, struct tls_tickets *tickets,
+			       char *err, size_t errlen);
 
 /* Set up worker INDEX of SRV (its event base and control events). 0 / -1. */
 int server_worker_init(struct server *srv, struct server_worker *w,
