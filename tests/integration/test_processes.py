@@ -12,6 +12,7 @@ broken configuration keeps the children serving; a good one replaces them
 a child killed with SIGKILL is replaced and serving goes on; SIGTERM stops
 everything with status 0; SIGKILL of the main process makes the children
 exit (PR_SET_PDEATHSIG).  Addresses 127.0.61.x."""
+import atexit
 import os
 import re
 import signal
@@ -60,6 +61,21 @@ def wait_until(pred, seconds):
     return pred()
 
 
+SEEN = set()  # every worker pid seen: none may outlive the test
+
+
+def kill_seen():
+    for pid in SEEN:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+atexit.register(kill_seen)
+
+
 def children(ppid):
     """The live children of PPID (from /proc/PID/stat)."""
     out = set()
@@ -74,6 +90,7 @@ def children(ppid):
         fields = st[st.rindex(")") + 2:].split()
         if int(fields[1]) == ppid and fields[0] != "Z":
             out.add(int(d))
+    SEEN.update(out)
     return out
 
 
