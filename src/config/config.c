@@ -254,6 +254,7 @@ static cfg_opt_t config_service_opts[] = {
 static cfg_opt_t config_root_opts[] = {
 	CONFIG_OPT_STR("user"),
 	CONFIG_OPT_STR("workers"),
+	CONFIG_OPT_STR("worker_mode"),
 	CONFIG_OPT_STR("trust_file"),
 	CONFIG_OPT_STR("warn_days"),
 	CONFIG_OPT_STR("handshake_timeout"),

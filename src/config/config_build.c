@@ -597,6 +597,10 @@ static void config_build_global(struct config_parse *p, cfg_t *root,
 			      "leave user out to keep the current user");
 	config_int(p, root, "workers", 0, INT_MAX,
 		   "worker threads (0 = one per CPU)", &cfg->workers, NULL);
+	v = (int)cfg->worker_mode;
+	config_enum(p, root, "worker_mode", config_value_worker_modes,
+		    "worker mode", &v, &cfg->worker_mode_line);
+	cfg->worker_mode = (enum config_worker_mode)v;
 	config_path(p, root, "trust_file", &cfg->trust_file,
 		    &cfg->trust_file_line);
 	config_int(p, root, "warn_days", 0, INT_MAX, "days", &cfg->warn_days,
@@ -748,6 +752,7 @@ static void config_build_acme(struct config_parse *p, cfg_t *root,
 static void config_defaults(struct config_parse *p, struct config *cfg)
 {
 	cfg->workers = 0;
+	cfg->worker_mode = CONFIG_WORKERS_THREADS;
 	cfg->trust_file = strdup("/etc/ssl/certs/ca-certificates.crt");
 	if (!cfg->trust_file)
 		p->oom = true;
@@ -829,4 +834,14 @@ void config_build(struct config_parse *p, cfg_t *root, struct config *cfg)
 				      "acme = true",
 				      cfg->certs[i].name ? cfg->certs[i].name
 							 : "");
+	/* The renewal of `run` answers its challenges through a table in the
+	 * main process, which worker processes cannot read. */
+	if (cfg->worker_mode == CONFIG_WORKERS_PROCESSES && cfg->acme.present)
+		config_report(p, cfg->worker_mode_line,
+			      "worker_mode = processes cannot be used with an "
+			      "acme { } section (line %d): worker processes "
+			      "cannot answer the challenges of the renewal in "
+			      "run — use worker_mode = threads, or order "
+			      "certificates with `edge443 order`",
+			      cfg->acme.line);
 }

@@ -78,6 +78,12 @@ const struct config_value_name config_value_log_levels[] = {
 	{NULL, 0},
 };
 
+const struct config_value_name config_value_worker_modes[] = {
+	{"threads", CONFIG_WORKERS_THREADS},
+	{"processes", CONFIG_WORKERS_PROCESSES},
+	{NULL, 0},
+};
+
 const struct config_value_name config_value_acme_challenges[] = {
 	{"tls-alpn-01", CONFIG_ACME_TLS_ALPN_01},
 	{"http-01", CONFIG_ACME_HTTP_01},

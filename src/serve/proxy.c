@@ -231,10 +231,10 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 		c->hooks->free(c);
 	c->hooks = NULL;
 	proxy_log_close(c, why);
-	owner->stats.open--;
-	owner->stats.bytes_in += c->client.bytes;
-	owner->stats.bytes_out += c->backend.bytes + c->local_out;
-	owner->stats.client_bytes_discarded += c->discarded;
+	owner->stats->open--;
+	owner->stats->bytes_in += c->client.bytes;
+	owner->stats->bytes_out += c->backend.bytes + c->local_out;
+	owner->stats->client_bytes_discarded += c->discarded;
 
 	struct proxy_side *sides[2] = {&c->client, &c->backend};
 	for (int i = 0; i < 2; i++) {
@@ -560,7 +560,7 @@ static void proxy_backend_connected_cb(int fd, size_t server,
 	if (fd < 0) {
 		/* A local resource error is no verdict on the backend. */
 		if (r != BACKEND_LOCAL)
-			c->owner->stats.backend_failures++;
+			c->owner->stats->backend_failures++;
 		log_warn("service %s: client %s: backend unreachable: %s",
 			 c->rs->svc->name, c->peer, reason ? reason : "?");
 		proxy_backend_unusable(c, r, reason, "backend unreachable");
@@ -770,7 +770,7 @@ static void proxy_backend_tls_failed(struct proxy_conn *c, const char *reason,
 	const char *vname = c->rs->backend->pool.be->verify_name;
 	char why[512];
 
-	c->owner->stats.backend_failures++;
+	c->owner->stats->backend_failures++;
 	log_warn("service %s: client %s: TLS to backend %s (%s) failed: "
 		 "%s%s%s",
 		 c->rs->svc->name, c->peer, c->server, vname ? vname : "-",
@@ -817,7 +817,7 @@ static void proxy_side_connected(struct proxy_conn *c, struct proxy_side *s)
 {
 	proxy_side_tls_open(s);
 	if (s == &c->client && c->state == PROXY_HANDSHAKE) {
-		c->owner->stats.handshakes[SSL_session_reused(s->ssl) == 1]++;
+		c->owner->stats->handshakes[SSL_session_reused(s->ssl) == 1]++;
 		c->tls_version = tls_ssl_version(s->ssl);
 		c->cipher = tls_ssl_cipher(s->ssl);
 		const char *sni = tls_ssl_sni(s->ssl);
@@ -850,7 +850,7 @@ static void proxy_side_ended(struct proxy_conn *c, struct proxy_side *s,
 		proxy_kick_writing(c);
 	switch (c->state) {
 	case PROXY_HANDSHAKE:
-		c->owner->stats.handshake_failures[PROXY_HS_CLOSED]++;
+		c->owner->stats->handshake_failures[PROXY_HS_CLOSED]++;
 		log_info("service %s: client %s: closed during the TLS "
 			 "handshake",
 			 c->rs->svc->name, c->peer);
@@ -903,7 +903,7 @@ static void proxy_side_broke(struct proxy_conn *c, struct proxy_side *s,
 
 	switch (c->state) {
 	case PROXY_HANDSHAKE:
-		c->owner->stats.handshake_failures[PROXY_HS_ERROR]++;
+		c->owner->stats->handshake_failures[PROXY_HS_ERROR]++;
 		/* Peer-caused: info, so a scanner cannot flood the log. */
 		log_info("service %s: client %s: TLS handshake failed: %s",
 			 c->rs->svc->name, c->peer, reason);
@@ -1123,7 +1123,7 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case PROXY_PREREAD:
 	case PROXY_HANDSHAKE:
-		c->owner->stats.handshake_failures[PROXY_HS_TIMEOUT]++;
+		c->owner->stats->handshake_failures[PROXY_HS_TIMEOUT]++;
 		log_info("service %s: client %s: no %s within %d s",
 			 c->rs->svc->name, c->peer,
 			 c->state == PROXY_PREREAD ? "ClientHello"
@@ -1257,8 +1257,8 @@ int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
 		owner->conns->prev = c;
 	owner->conns = c;
 	owner->nconns++;
-	owner->stats.accepted++;
-	owner->stats.open++;
+	owner->stats->accepted++;
+	owner->stats->open++;
 	proxy_hold(c);
 	c->timer = evtimer_new(owner->base, proxy_timer_cb, c);
 	if (!c->timer) {

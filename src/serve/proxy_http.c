@@ -296,7 +296,7 @@ static void proxy_http_start(struct proxy_conn *c)
 	L->peer.client_addr = c->peer;
 	L->peer.tls_version = c->tls_version ? c->tls_version : "-";
 	L->peer.backend = c->server;
-	L->peer.responses = c->owner->stats.http_responses;
+	L->peer.responses = c->owner->stats->http_responses;
 	L->http = http_conn_new(rs->svc, (const char *const *)rs->names,
 				rs->nnames, be ? be->verify_name : NULL,
 				&L->peer);

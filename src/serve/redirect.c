@@ -67,9 +67,9 @@ static void redirect_close(struct redirect_conn *r, const char *why)
 	if (r->next)
 		r->next->prev = r->prev;
 	owner->nconns--;
-	owner->stats.open--;
-	owner->stats.bytes_in += r->in;
-	owner->stats.bytes_out += r->out;
+	owner->stats->open--;
+	owner->stats->bytes_in += r->in;
+	owner->stats->bytes_out += r->out;
 	runtime_unref(r->rt);
 	free(r);
 	if (owner->closed_cb)
@@ -136,9 +136,9 @@ static void redirect_read_cb(struct bufferevent *bev, void *arg)
 	r->in += was_in;
 	evbuffer_drain(in, evbuffer_get_length(in));
 	if (status >= 100 && status < 600)
-		r->owner->stats.http_responses[status / 100]++;
+		r->owner->stats->http_responses[status / 100]++;
 	else
-		r->owner->stats.http_responses[0]++;
+		r->owner->stats->http_responses[0]++;
 	r->answered = true;
 	bufferevent_disable(bev, EV_READ);
 	if (evbuffer_get_length(out) == 0)
@@ -198,8 +198,8 @@ int redirect_accept(struct proxy_owner *owner, struct runtime *rt,
 		owner->redirects->prev = r;
 	owner->redirects = r;
 	owner->nconns++;
-	owner->stats.accepted++;
-	owner->stats.open++;
+	owner->stats->accepted++;
+	owner->stats->open++;
 	r->bev = bufferevent_socket_new(owner->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!r->bev)
 		close(fd);

@@ -25,7 +25,14 @@
  * the worker's base (libevent's pthread locking makes that safe) and through
  * `lock`, which guards the current runtime and the listener list.
  *
- * Not here: validation (validate.c), the workers (server_worker.c), the
+ * With worker_mode = processes the workers are child processes instead
+ * (server_procs.c): the session-ticket keys are made in shared memory, a
+ * reload forks a new generation of children, SIGTERM and SIGUSR1 are passed
+ * on to them and /metrics sums their shared counters.
+ *
+ * Not here: validation (validate.c, reported by server_plan.c), the
+ * workers (server_worker.c), the
+ * worker processes (server_procs.c), the
  * /metrics text (metrics.c), the privilege drop (privs.c), the pid file
  * (pidfile.c), the open-files limit (limits.c).
  */
@@ -65,78 +72,10 @@
 #include "edge443/serve/tls.h"
 #include "edge443/rules/validate.h"
 
+#include <openssl/crypto.h>
+
 #define SERVER_TICKET_ROTATE_SEC 3600
 #define SERVER_ERRLEN 65536
-
-/* ------------------------------------------------------------ validation */
-
-/* Validate PATH as `check` does (validate.c) and report: every finding to
- * OUT (start-up: stderr) or, when OUT is NULL, to the log (reload), in the
- * one format of a finding (finding_format).  Returns the model when it may
- * serve (no error; the caller owns it), else NULL with *code set. */
-static struct validated *server_validate(const char *path, FILE *out,
-					 enum server_result *code)
-{
-	struct validated *v = validate(path, time(NULL));
-	char line[2048];
-
-	if (!v || v->result == VALIDATE_NOMEM) {
-		*code = SERVER_RUNTIME_ERROR;
-		validate_free(v);
-		return NULL;
-	}
-	if (!v->cfg) {
-		for (char *l = strtok(v->config_errors, "\n"); l;
-		     l = strtok(NULL, "\n")) {
-			if (out)
-				fprintf(out, "error config %s\n", l);
-			else
-				log_error("reload: error config %s", l);
-		}
-		*code = v->result == VALIDATE_UNREADABLE ? SERVER_RUNTIME_ERROR
-							 : SERVER_CONFIG_ERROR;
-		validate_free(v);
-		return NULL;
-	}
-	for (size_t i = 0; i < v->findings.n; i++) {
-		const struct finding *f = &v->findings.items[i];
-		if (out) {
-			finding_print(out, f);
-			continue;
-		}
-		finding_format(f, line, sizeof(line));
-		log_msg(f->severity == FINDING_ERROR ? LOG_LEVEL_ERROR
-						     : LOG_LEVEL_WARN,
-			"reload: %s", line);
-	}
-	if (v->result == VALIDATE_PLAN_ERRORS) {
-		if (out)
-			fprintf(out,
-				"%s: %zu error%s in the certificate plan — "
-				"nothing was bound\n",
-				path, v->findings.errors,
-				v->findings.errors == 1 ? "" : "s");
-		*code = SERVER_PLAN_ERRORS;
-		validate_free(v);
-		return NULL;
-	}
-	return v;
-}
-
-/* The runtime for a validated model V: it takes V's configuration and is
- * built from V's loaded certificates; V is freed either way. */
-static struct runtime *server_runtime(struct validated *v,
-				      struct tls_tickets *tickets, char *err,
-				      size_t errlen)
-{
-	struct config *cfg = v->cfg;
-	struct runtime *rt;
-
-	v->cfg = NULL;
-	rt = runtime_new(cfg, v->certs, v->backend_trust, tickets, err, errlen);
-	validate_free(v);
-	return rt;
-}
 
 /* ------------------------------------------------------------ main thread */
 
@@ -256,6 +195,15 @@ static void server_reload_unapplied(const struct config *now,
 	const char *lf = now->log_file ? now->log_file : "(stderr/syslog)";
 	const char *nlf = next->log_file ? next->log_file : "(stderr/syslog)";
 
+	if (now->worker_mode != next->worker_mode)
+		log_warn("reload: worker_mode = %s needs a restart; the "
+			 "workers keep running as %s",
+			 next->worker_mode == CONFIG_WORKERS_PROCESSES
+				 ? "processes"
+				 : "threads",
+			 now->worker_mode == CONFIG_WORKERS_PROCESSES
+				 ? "processes"
+				 : "threads");
 	if (now->workers != next->workers)
 		log_warn(
 			"reload: workers = %d needs a restart; %d workers keep "
@@ -310,9 +258,13 @@ static void server_notify_reloaded(const struct server *srv,
 
 /* The ticket keys of model V: its ticket_key_file's keys (read and judged
  * by the validation), else new random keys.  NULL with the reason in err. */
-static struct tls_tickets *server_tickets(const struct validated *v, char *err,
+static struct tls_tickets *server_tickets(const struct server *srv,
+					  const struct validated *v, char *err,
 					  size_t errlen)
 {
+	if (srv->procs)
+		return tls_tickets_new_shared(v->ticket_keys, v->nticket_keys,
+					      err, errlen);
 	if (v->nticket_keys > 0)
 		return tls_tickets_from_keys(v->ticket_keys, v->nticket_keys,
 					     err, errlen);
@@ -324,16 +276,38 @@ static struct tls_tickets *server_tickets(const struct validated *v, char *err,
  * `edge443 tickets rotate` and copied to every node), else the running
  * random keys, or new random keys when the running ones came from a file.  A
  * new reference (the caller frees it), or NULL with the reason in err: the
- * running keys stay. */
+ * running keys stay.  Worker processes keep the shared keys they were
+ * forked with: server_reload replaces their contents in place instead. */
 static struct tls_tickets *server_reload_tickets(struct server *srv,
 						 const struct validated *v,
 						 char *err, size_t errlen)
 {
-	if (v->nticket_keys == 0 && !srv->tickets_from_file) {
+	if (srv->procs || (v->nticket_keys == 0 && !srv->tickets_from_file)) {
 		tls_tickets_ref(srv->tickets);
 		return srv->tickets;
 	}
-	return server_tickets(v, err, errlen);
+	return server_tickets(srv, v, err, errlen);
+}
+
+/* Worker processes: the reload is taken; put the N keys of its
+ * ticket_key_file (or, when the running keys came from a file and the new
+ * configuration has none, new random keys) into the shared keys, which
+ * every child reads. */
+static void server_reload_shared_tickets(struct server *srv,
+					 const struct ticket_key *keys,
+					 size_t n, const char *file)
+{
+	char err[256];
+
+	if (n == 0 && !tls_tickets_from_file(srv->tickets))
+		return; /* random keys: they keep rotating */
+	if (tls_tickets_set_keys(srv->tickets, keys, n, err, sizeof(err)) < 0)
+		log_error("reload: %s; the previous session-ticket keys stay",
+			  err);
+	else if (n)
+		log_info("reload: session-ticket keys read again from %s",
+			 file);
+	srv->tickets_from_file = tls_tickets_from_file(srv->tickets);
 }
 
 static void server_reload(struct server *srv)
@@ -374,8 +348,12 @@ static void server_reload(struct server *srv)
 		return;
 	}
 	char *served = served_json(v);
+	struct ticket_key keys[TICKET_FILE_MAX_KEYS];
+	size_t nkeys = v->nticket_keys;
+	memcpy(keys, v->ticket_keys, nkeys * sizeof(keys[0]));
 	rt = server_runtime(v, tickets, err, sizeof(err));
 	if (!rt) {
+		OPENSSL_cleanse(keys, sizeof(keys));
 		log_error("reload: %s; the previous configuration keeps "
 			  "serving",
 			  err);
@@ -386,6 +364,7 @@ static void server_reload(struct server *srv)
 		return;
 	}
 	if (server_bind_new(srv, rt->cfg, &newl, err, sizeof(err)) < 0) {
+		OPENSSL_cleanse(keys, sizeof(keys));
 		log_error("reload: %s; the previous configuration keeps "
 			  "serving",
 			  err);
@@ -431,8 +410,15 @@ static void server_reload(struct server *srv)
 		tls_tickets_free(tickets); /* the extra reference */
 	}
 	log_set_level(level);
-	for (size_t i = 0; i < srv->nworkers; i++)
-		event_active(srv->workers[i].sync_ev, EV_READ, 0);
+	if (srv->procs) {
+		server_reload_shared_tickets(srv, keys, nkeys,
+					     rt->cfg->ticket_key_file);
+		server_procs_reload(srv);
+	} else {
+		for (size_t i = 0; i < srv->nworkers; i++)
+			event_active(srv->workers[i].sync_ev, EV_READ, 0);
+	}
+	OPENSSL_cleanse(keys, sizeof(keys));
 	log_info("reload: %s is in service for new connections",
 		 srv->opts.config_path);
 	server_notify_reloaded(srv, NULL);
@@ -468,6 +454,10 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 			 sig == SIGTERM ? "TERM" : "INT",
 			 srv->rt->cfg->shutdown_timeout);
 		server_companion_stop(srv);
+		if (srv->procs) {
+			server_procs_stop(srv);
+			break;
+		}
 		server_workers_all(srv, true);
 		struct timeval tv = {srv->rt->cfg->shutdown_timeout, 0};
 		evtimer_add(srv->deadline_ev, &tv);
@@ -485,6 +475,8 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 				  strerror(errno));
 		else
 			log_info("signal USR1: log file reopened");
+		if (srv->procs)
+			server_procs_signal(srv, SIGUSR1);
 		break;
 	}
 	(void)what;
@@ -524,8 +516,10 @@ static void server_metrics_cb(struct evbuffer *out, void *arg)
 	struct server *srv = arg;
 	struct metrics_totals t = {0};
 
-	for (size_t i = 0; i < srv->nworkers; i++)
-		metrics_add(&t, &srv->workers[i].owner.stats);
+	if (srv->procs)
+		server_procs_metrics(srv, &t);
+	for (size_t i = 0; srv->workers && i < srv->nworkers; i++)
+		metrics_add(&t, &srv->workers[i].stats);
 	t.workers = srv->nworkers;
 	t.reloads_ok = srv->reloads_ok;
 	t.reloads_failed = srv->reloads_failed;
@@ -548,6 +542,7 @@ static int server_prepare(struct server *srv, struct validated *v)
 					 : LOG_TARGET_STDERR;
 
 	srv->nworkers = server_worker_count(cfg);
+	srv->procs = cfg->worker_mode == CONFIG_WORKERS_PROCESSES;
 	if (log_open(target, cfg->log_file, cfg->log_level) < 0) {
 		fprintf(stderr,
 			"error %s:%d: log_file %s: cannot open: %s — create "
@@ -558,7 +553,7 @@ static int server_prepare(struct server *srv, struct validated *v)
 		validate_free(v);
 		return -1;
 	}
-	srv->tickets = server_tickets(v, err, sizeof(err));
+	srv->tickets = server_tickets(srv, v, err, sizeof(err));
 	srv->tickets_from_file = v->nticket_keys > 0;
 	if (!srv->tickets) {
 		fprintf(stderr, "error %s: session tickets: %s\n", cfg->file,
@@ -609,6 +604,8 @@ static int server_events(struct server *srv)
 		}
 	}
 	event_add(srv->rotate_ev, &rotate);
+	if (srv->procs && server_procs_init(srv) < 0)
+		return -1;
 	if (srv->rt->cfg->admin.text) {
 		srv->admin = admin_new(srv->base, &srv->rt->cfg->admin,
 				       server_metrics_cb, server_served_cb, srv,
@@ -663,9 +660,10 @@ static void server_serve(struct server *srv)
 				 config_mode_name(svc->mode),
 				 svc->listen[j].text);
 	}
-	log_info("edge443 %s serving %s with %zu worker%s", EDGE443_VERSION,
+	log_info("edge443 %s serving %s with %zu worker%s%s", EDGE443_VERSION,
 		 srv->opts.config_path, srv->nworkers,
-		 srv->nworkers == 1 ? "" : "s");
+		 srv->nworkers == 1 ? "" : "s",
+		 srv->procs ? " (processes)" : "");
 	/* Every listener listens (connections wait in its backlog until its
 	 * worker takes them) and the privileges are dropped: the service
 	 * manager may start what depends on us. */
@@ -683,6 +681,8 @@ static void server_free(struct server *srv, enum server_result code)
 	char err[1024];
 
 	server_companion_stop(srv);
+	if (srv->procs)
+		server_procs_free(srv);
 	admin_free(srv->admin);
 	for (size_t i = 0; srv->workers && i < srv->nworkers; i++)
 		server_worker_free(&srv->workers[i]);
@@ -755,7 +755,9 @@ enum server_result server_run(const struct server_options *opts)
 		log_error("%s", err);
 		goto out;
 	}
-	if (server_start_workers(&srv)) {
+	bool started = srv.procs ? server_procs_start(&srv) == 0
+				 : server_start_workers(&srv);
+	if (started) {
 		if (srv.opts.companion)
 			srv.companion = srv.opts.companion->start(
 				srv.opts.config_path, srv.opts.companion->arg);
@@ -765,7 +767,7 @@ enum server_result server_run(const struct server_options *opts)
 	for (size_t i = 0; srv.workers && i < srv.nworkers; i++)
 		if (srv.workers[i].started)
 			pthread_join(srv.workers[i].thread, NULL);
-	if (srv.workers && srv.workers[srv.nworkers - 1].started) {
+	if (started) {
 		log_info("stopped");
 		code = SERVER_OK;
 	}

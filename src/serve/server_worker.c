@@ -1,6 +1,8 @@
-/* server_worker.c — one worker thread of `edge443 run`.
+/* server_worker.c — one worker of `edge443 run`.
  *
- * A worker has its own event base, its own SO_REUSEPORT socket per listening
+ * A worker is a thread (worker_mode = threads) or the main thread of a
+ * worker process (processes, server_procs.c); either way it has its own
+ * event base, its own SO_REUSEPORT socket per listening
  * address and its own connections (proxy.c).  It accepts until it reaches
  * max_connections (then pauses and resumes below it), backs off for a second
  * when accept fails (EMFILE), takes the new runtime and listener set when
@@ -173,17 +175,22 @@ static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
 		wl->l = l;
 		/* Backlog 0: the socket listens already, with the
 		 * configured backlog (-1 would listen() again with 128). */
-		wl->evl = evconnlistener_new(w->base, server_accept_cb, wl,
-					     LEV_OPT_CLOSE_ON_FREE |
-						     LEV_OPT_CLOSE_ON_EXEC,
-					     0, l->fds[w->index]);
+		/* A worker process shares the socket with the main process
+		 * and leaves it open until it exits: closing it while its
+		 * event_del waits in epoll's changelist would leave it in
+		 * the epoll set (the main process holds the file open). */
+		wl->evl = evconnlistener_new(
+			w->base, server_accept_cb, wl,
+			(w->process ? 0 : LEV_OPT_CLOSE_ON_FREE) |
+				LEV_OPT_CLOSE_ON_EXEC,
+			0, l->fds[w->index]);
 		if (!wl->evl) {
 			log_error("worker %zu: cannot listen on %s", w->index,
 				  l->text);
 			free(wl);
 			continue;
 		}
-		l->fds[w->index] = -1; /* the evconnlistener owns it now */
+		l->fds[w->index] = -1; /* the evconnlistener has it now */
 		server_wl_resolve(wl, w->rt);
 		evconnlistener_set_error_cb(wl->evl, server_accept_error_cb);
 		if (w->paused)
@@ -237,10 +244,8 @@ static void server_kill_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 }
 
-void *server_worker_main(void *arg)
+void server_worker_run(struct server_worker *w)
 {
-	struct server_worker *w = arg;
-
 	server_sync_cb(-1, 0, w);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	redirect_close_all(&w->owner, "shutdown");
@@ -250,6 +255,13 @@ void *server_worker_main(void *arg)
 		w->wls = wl->next;
 		server_wl_free(wl);
 	}
+}
+
+void *server_worker_main(void *arg)
+{
+	struct server_worker *w = arg;
+
+	server_worker_run(w);
 	atomic_fetch_add(&w->srv->workers_done, 1);
 	event_active(w->srv->done_ev, EV_READ, 0);
 	return NULL;
@@ -271,8 +283,11 @@ int server_worker_init(struct server *srv, struct server_worker *w,
 	 * event_del reaches epoll only after the socket may be closed, which
 	 * drops it from epoll only when no other descriptor shares its file.
 	 * A worker's base watches only sockets it accepted or opened itself
-	 * (SOCK_CLOEXEC), never duplicated, and edge443 run forks only to
-	 * daemonise, before any of them exists. */
+	 * (SOCK_CLOEXEC), never duplicated, and its listening sockets.  A
+	 * worker thread's process forks only to daemonise, before any of
+	 * them exists; a worker process shares its listening sockets with
+	 * the main process, so it never closes them (server_sync_cb) and
+	 * forks nothing itself. */
 	if (ec)
 		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	w->base = ec ? event_base_new_with_config(ec) : NULL;
@@ -281,6 +296,7 @@ int server_worker_init(struct server *srv, struct server_worker *w,
 	if (!w->base)
 		return -1;
 	w->owner.base = w->base;
+	w->owner.stats = &w->stats;
 	w->owner.closed_cb = server_conn_closed_cb;
 	w->sync_ev = event_new(w->base, -1, 0, server_sync_cb, w);
 	w->stop_ev = event_new(w->base, -1, 0, server_stop_cb, w);

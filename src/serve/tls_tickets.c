@@ -7,8 +7,11 @@
  * ticket key callback that OpenSSL calls on the workers to encrypt with the
  * encrypting key and decrypt with any key held.
  * The keys are reference counted so a reload can drop them while old
- * contexts still use them.  It builds no context (tls.c attaches the keys to
- * one with tls_tickets_attach) and prints nothing.
+ * contexts still use them.  With worker processes the keys and their lock
+ * live in shared memory (shm.c) made before the fork, so that the main
+ * process rotates or replaces them for every child at once; the reference
+ * count stays private to each process.  It builds no context (tls.c
+ * attaches the keys to one with tls_tickets_attach) and prints nothing.
  */
 #include "edge443/serve/tls_tickets.h"
 
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -27,14 +31,16 @@
 
 #include "edge443/base/ossl_err.h"
 #include "edge443/cert/ticket_file.h"
+#include "edge443/serve/shm.h"
 
 /* Random ticket keys: a new one every hour, the two before it still decrypt. */
 #define TLS_TICKET_ROTATE 3600
 #define TLS_TICKET_KEEP 3
 
-struct tls_tickets {
+/* The keys: on the heap, or in shared memory (tls_tickets_new_shared). */
+struct tls_tickets_keys {
 	/* Taken for reading by the ticket callback (any worker), for writing
-	 * by tls_tickets_rotate (main thread). */
+	 * by tls_tickets_rotate and tls_tickets_set_keys (main thread). */
 	pthread_rwlock_t lock;
 	struct ticket_key keys[TICKET_FILE_MAX_KEYS]; /* oldest first */
 	size_t nkeys;
@@ -42,6 +48,12 @@ struct tls_tickets {
 	bool from_file;
 	struct timespec
 		rotated; /* CLOCK_MONOTONIC when the newest key was made */
+};
+
+struct tls_tickets {
+	struct tls_tickets_keys *k;
+	bool shared;   /* k is shm_new memory */
+	pid_t creator; /* shared: the process that may destroy k's contents */
 	/* One for the creator, one per SSL_CTX that uses the keys (dropped by
 	 * the ex_data free callback when the context is freed), so a reload may
 	 * free the old tickets while old connections still hold contexts. */
@@ -63,18 +75,62 @@ static void tls_ticket_idx_init(void)
 						  tls_ticket_ex_free_cb);
 }
 
-static struct tls_tickets *tls_tickets_alloc(void)
+static struct tls_tickets *tls_tickets_alloc(bool shared)
 {
 	struct tls_tickets *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return NULL;
-	if (pthread_rwlock_init(&t->lock, NULL) != 0) {
+	t->shared = shared;
+	t->creator = getpid();
+	t->k = shared ? shm_new(sizeof(*t->k)) : calloc(1, sizeof(*t->k));
+	if (t->k == NULL ||
+	    (shared ? shm_rwlock_init(&t->k->lock)
+		    : pthread_rwlock_init(&t->k->lock, NULL)) != 0) {
+		if (shared)
+			shm_free(t->k, sizeof(*t->k));
+		else
+			free(t->k);
 		free(t);
 		return NULL;
 	}
 	atomic_init(&t->refs, 1);
 	return t;
+}
+
+/* Fill K (not yet shared, or under its write lock) with the N file keys,
+ * or with one new random key when N is 0.  0, or -1 with err. */
+static int tls_tickets_fill(struct tls_tickets_keys *k,
+			    const struct ticket_key *keys, size_t n, char *err,
+			    size_t errlen)
+{
+	struct ticket_key fresh;
+
+	if (n > TICKET_FILE_MAX_KEYS) {
+		ossl_err_printf(err, errlen, "session tickets: %zu keys", n);
+		return -1;
+	}
+	if (n == 0) {
+		if (RAND_bytes((unsigned char *)&fresh, sizeof(fresh)) != 1) {
+			ossl_err_drainf(err, errlen,
+					"session tickets: RAND_bytes");
+			return -1;
+		}
+		OPENSSL_cleanse(k->keys, sizeof(k->keys));
+		k->keys[0] = fresh;
+		OPENSSL_cleanse(&fresh, sizeof(fresh));
+		k->nkeys = 1;
+		k->enc = 0;
+		k->from_file = false;
+		clock_gettime(CLOCK_MONOTONIC, &k->rotated);
+		return 0;
+	}
+	OPENSSL_cleanse(k->keys, sizeof(k->keys));
+	memcpy(k->keys, keys, n * sizeof(*keys));
+	k->nkeys = n;
+	k->enc = ticket_file_encrypting(n);
+	k->from_file = true;
+	return 0;
 }
 
 struct tls_tickets *tls_tickets_from_keys(const struct ticket_key *keys,
@@ -86,15 +142,12 @@ struct tls_tickets *tls_tickets_from_keys(const struct ticket_key *keys,
 		ossl_err_printf(err, errlen, "session tickets: %zu keys", n);
 		return NULL;
 	}
-	t = tls_tickets_alloc();
+	t = tls_tickets_alloc(false);
 	if (t == NULL) {
 		ossl_err_printf(err, errlen, "session tickets: out of memory");
 		return NULL;
 	}
-	t->from_file = true;
-	memcpy(t->keys, keys, n * sizeof(*keys));
-	t->nkeys = n;
-	t->enc = ticket_file_encrypting(n);
+	tls_tickets_fill(t->k, keys, n, err, errlen);
 	return t;
 }
 
@@ -112,48 +165,90 @@ struct tls_tickets *tls_tickets_new(const char *path, char *err, size_t errlen)
 		OPENSSL_cleanse(keys, sizeof(keys));
 		return t;
 	}
-	t = tls_tickets_alloc();
+	t = tls_tickets_alloc(false);
 	if (t == NULL) {
 		ossl_err_printf(err, errlen, "session tickets: out of memory");
 		return NULL;
 	}
-	if (RAND_bytes((unsigned char *)&t->keys[0], sizeof(t->keys[0])) != 1) {
-		ossl_err_drainf(err, errlen, "session tickets: RAND_bytes");
+	if (tls_tickets_fill(t->k, NULL, 0, err, errlen) < 0)
 		goto fail;
-	}
-	t->nkeys = 1;
-	clock_gettime(CLOCK_MONOTONIC, &t->rotated);
 	return t;
 fail:
 	tls_tickets_free(t);
 	return NULL;
 }
 
+struct tls_tickets *tls_tickets_new_shared(const struct ticket_key *keys,
+					   size_t n, char *err, size_t errlen)
+{
+	struct tls_tickets *t = tls_tickets_alloc(true);
+
+	if (t == NULL) {
+		ossl_err_printf(err, errlen,
+				"session tickets: cannot map shared memory");
+		return NULL;
+	}
+	if (tls_tickets_fill(t->k, keys, n, err, errlen) < 0) {
+		tls_tickets_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int tls_tickets_set_keys(struct tls_tickets *t, const struct ticket_key *keys,
+			 size_t n, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&t->k->lock);
+	rc = tls_tickets_fill(t->k, keys, n, err, errlen);
+	pthread_rwlock_unlock(&t->k->lock);
+	return rc;
+}
+
+bool tls_tickets_from_file(const struct tls_tickets *t)
+{
+	return t->k->from_file;
+}
+
 void tls_tickets_rotate(struct tls_tickets *t)
+{
+	struct timespec now;
+
+	if (t == NULL || t->k->from_file)
+		return;
+	/* Only the rotation and tls_tickets_set_keys (main thread) write
+	 * `rotated` and `from_file`. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - t->k->rotated.tv_sec < TLS_TICKET_ROTATE)
+		return;
+	tls_tickets_rotate_now(t);
+}
+
+void tls_tickets_rotate_now(struct tls_tickets *t)
 {
 	struct ticket_key fresh;
 	struct timespec now;
+	struct tls_tickets_keys *k;
 
-	if (t == NULL || t->from_file)
+	if (t == NULL || t->k->from_file)
 		return;
-	/* Only this function (main thread) writes `rotated`. */
+	k = t->k;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - t->rotated.tv_sec < TLS_TICKET_ROTATE)
-		return;
 	if (RAND_bytes((unsigned char *)&fresh, sizeof(fresh)) != 1) {
 		ERR_clear_error(); /* keep the current key; try next time */
 		return;
 	}
-	pthread_rwlock_wrlock(&t->lock);
-	if (t->nkeys == TLS_TICKET_KEEP) {
-		memmove(&t->keys[0], &t->keys[1],
-			(TLS_TICKET_KEEP - 1) * sizeof(t->keys[0]));
-		t->nkeys--;
+	pthread_rwlock_wrlock(&k->lock);
+	if (k->nkeys == TLS_TICKET_KEEP) {
+		memmove(&k->keys[0], &k->keys[1],
+			(TLS_TICKET_KEEP - 1) * sizeof(k->keys[0]));
+		k->nkeys--;
 	}
-	t->keys[t->nkeys++] = fresh;
-	t->enc = t->nkeys - 1; /* one process: the newest encrypts */
-	t->rotated = now;
-	pthread_rwlock_unlock(&t->lock);
+	k->keys[k->nkeys++] = fresh;
+	k->enc = k->nkeys - 1; /* one process: the newest encrypts */
+	k->rotated = now;
+	pthread_rwlock_unlock(&k->lock);
 	OPENSSL_cleanse(&fresh, sizeof(fresh));
 }
 
@@ -166,8 +261,19 @@ void tls_tickets_free(struct tls_tickets *t)
 {
 	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
-	OPENSSL_cleanse(t->keys, sizeof(t->keys));
-	pthread_rwlock_destroy(&t->lock);
+	if (!t->shared) {
+		OPENSSL_cleanse(t->k->keys, sizeof(t->k->keys));
+		pthread_rwlock_destroy(&t->k->lock);
+		free(t->k);
+	} else {
+		/* Only the creator wipes the shared keys: a child's last
+		 * reference unmaps its own view, the others keep theirs. */
+		if (t->creator == getpid()) {
+			OPENSSL_cleanse(t->k->keys, sizeof(t->k->keys));
+			pthread_rwlock_destroy(&t->k->lock);
+		}
+		shm_free(t->k, sizeof(*t->k));
+	}
 	free(t);
 }
 
@@ -181,6 +287,7 @@ static int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
 {
 	struct tls_tickets *t =
 		SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tls_ticket_idx);
+	struct tls_tickets_keys *k;
 	struct ticket_key key;
 	char digest[] = "SHA256";
 	OSSL_PARAM params[3];
@@ -188,14 +295,15 @@ static int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
 
 	if (t == NULL)
 		return -1;
-	pthread_rwlock_rdlock(&t->lock);
-	if (enc && t->nkeys > 0) {
-		key = t->keys[t->enc];
+	k = t->k;
+	pthread_rwlock_rdlock(&k->lock);
+	if (enc && k->nkeys > 0) {
+		key = k->keys[k->enc];
 		ret = 1;
 	}
-	for (size_t i = 0; !enc && i < t->nkeys; i++) {
-		if (memcmp(key_name, t->keys[i].name, sizeof(key.name)) == 0) {
-			key = t->keys[i];
+	for (size_t i = 0; !enc && i < k->nkeys; i++) {
+		if (memcmp(key_name, k->keys[i].name, sizeof(key.name)) == 0) {
+			key = k->keys[i];
 			/* 2: use it and send a new ticket.  TLS 1.3 clients
 			 * use each ticket once (RFC 8446 C.4); without a
 			 * fresh one every other connection would be a full
@@ -204,7 +312,7 @@ static int tls_ticket_key_cb(SSL *ssl, unsigned char key_name[16],
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&t->lock);
+	pthread_rwlock_unlock(&k->lock);
 	if (ret == 0)
 		return 0; /* unknown key: full handshake */
 

@@ -59,6 +59,12 @@ enum config_host_header {
 };
 
 /* In release order, so that "Lync 2013 and later" is p >= LYNC2013. */
+/* How the workers run (worker_mode). */
+enum config_worker_mode {
+	CONFIG_WORKERS_THREADS,	  /* "threads" (the default): one process */
+	CONFIG_WORKERS_PROCESSES, /* "processes": one child process each */
+};
+
 enum config_platform {
 	CONFIG_PLATFORM_OCS2007R2, /* "ocs2007r2" (the default) */
 	CONFIG_PLATFORM_LYNC2010,  /* "lync2010" ("lync" is accepted as this) */
@@ -185,7 +191,9 @@ struct config {
 
 	char *user; /* NULL: do not drop privileges */
 	int workers;
-	char *trust_file; /* default /etc/ssl/certs/ca-certificates.crt */
+	enum config_worker_mode worker_mode;
+	int worker_mode_line; /* 0 when absent */
+	char *trust_file;     /* default /etc/ssl/certs/ca-certificates.crt */
 	int warn_days;
 	/* seconds, all > 0 except shutdown_timeout (0 = close open connections
 	 * at once, without draining) */

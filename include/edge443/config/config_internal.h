@@ -91,6 +91,7 @@ extern const struct config_value_name config_value_proxy_names[];
 extern const struct config_value_name config_value_host_names[];
 extern const struct config_value_name config_value_platforms[];
 extern const struct config_value_name config_value_log_levels[];
+extern const struct config_value_name config_value_worker_modes[];
 extern const struct config_value_name config_value_tls_versions[];
 extern const struct config_value_name config_value_acme_challenges[];
 

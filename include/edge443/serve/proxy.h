@@ -34,7 +34,10 @@ enum proxy_hs_reason {
 };
 
 /* Per-worker counters.  Written by the worker, read by the admin endpoint
- * on the main thread: atomics, so the reads are well defined. */
+ * on the main thread: atomics, so the reads are well defined.  With worker
+ * processes they live in memory shared with the main process
+ * (serve/stats_shared.h); atomics of this size are lock-free, so they are
+ * well defined across processes too. */
 struct proxy_stats {
 	_Atomic uint64_t accepted;
 	_Atomic uint64_t open;
@@ -61,7 +64,10 @@ struct proxy_owner {
 	struct proxy_conn *conns; /* doubly linked list of open connections */
 	struct redirect_conn *redirects; /* open redirect connections */
 	bool draining; /* stop: idle connections close at once */
-	struct proxy_stats stats;
+	/* Borrowed: the worker's counters (the worker struct's, or a slot of
+	 * serve/stats_shared.h in a worker process); set before the first
+	 * proxy_accept, never NULL then. */
+	struct proxy_stats *stats;
 	void (*closed_cb)(struct proxy_owner *owner);
 };
 

@@ -1,4 +1,5 @@
-/* server_internal.h — what server.c and server_worker.c share.
+/* server_internal.h — what server.c, server_plan.c, server_worker.c and
+ * server_procs.c share.
  *
  * Private to the server module: the server and worker structs, and the
  * worker life cycle that the main thread drives.  The main thread writes
@@ -14,10 +15,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "edge443/serve/admin.h"
 #include "edge443/serve/listener.h"
+#include "edge443/serve/metrics.h"
 #include "edge443/serve/proxy.h"
 #include "edge443/serve/runtime.h"
 #include "edge443/serve/server.h"
@@ -45,6 +49,10 @@ struct server_worker {
 	bool started;
 	struct event_base *base;
 	struct proxy_owner owner;
+	/* A thread's counters (owner.stats points here); a worker process
+	 * counts into its stats_shared slot instead. */
+	struct proxy_stats stats;
+	bool process; /* the main thread of a worker process */
 	struct runtime
 		*rt; /* what new connections use; the worker's reference */
 	struct server_wl *wls;
@@ -56,6 +64,15 @@ struct server_worker {
 	bool paused;		 /* listeners disabled (limit or back-off) */
 	bool draining;
 	time_t last_accept_error_log;
+};
+
+/* One worker process (worker_mode = processes; server_procs.c). */
+struct server_child {
+	pid_t pid;
+	size_t index;	     /* the worker it is: it serves fds[index] */
+	unsigned generation; /* srv->generation when it was forked */
+	int slot;	     /* its stats_shared slot */
+	bool draining;	     /* SIGTERM sent: it drains and exits */
 };
 
 struct server {
@@ -79,15 +96,68 @@ struct server {
 	struct admin *admin;
 	uint64_t reloads_ok, reloads_failed;
 	void *companion; /* opts.companion's handle, or NULL */
+
+	/* worker_mode = processes, as started (a reload cannot change it);
+	 * the rest is server_procs.c's, main thread only. */
+	bool procs;
+	pid_t pid;		       /* the main process */
+	struct server_child *children; /* live children, every generation */
+	size_t nchildren, children_cap;
+	unsigned generation;	  /* the one new connections go to */
+	struct timespec *spawned; /* per worker: its last fork (back-off) */
+	bool *missing;		  /* per worker: no child of this generation */
+	struct stats_shared *stats;  /* the children's counters */
+	struct event *chld_ev;	     /* SIGCHLD */
+	struct event *respawn_ev;    /* a missing child's back-off is over */
+	struct event *procs_kill_ev; /* stop: the children's time is up */
 };
+
+struct validated;
+
+/* server_plan.c, for start-up and reload.  Validate PATH as `check` does
+ * (validate.c) and report: every finding to OUT (start-up: stderr) or, when
+ * OUT is NULL, to the log (reload), in the one format of a finding
+ * (finding_format).  Returns the model when it may serve (no error; the
+ * caller owns it), else NULL with *code set. */
+struct validated *server_validate(const char *path, FILE *out,
+				  enum server_result *code);
+/* The runtime for a validated model V: it takes V's configuration and is
+ * built from V's loaded certificates; V is freed either way.  NULL with
+ * the reason in err. */
+struct runtime *server_runtime(struct validated *v, struct tls_tickets *tickets,
+			       char *err, size_t errlen);
 
 /* Set up worker INDEX of SRV (its event base and control events). 0 / -1. */
 int server_worker_init(struct server *srv, struct server_worker *w,
 		       size_t index);
-/* The worker thread: takes its listeners, serves until stopped or killed,
- * closes what is left and tells the main thread (done_ev). */
+/* Take the listeners, serve until stopped or killed, close what is left
+ * (a worker process's whole life, server_procs.c). */
+void server_worker_run(struct server_worker *w);
+/* The worker thread: server_worker_run, then tell the main thread
+ * (done_ev). */
 void *server_worker_main(void *arg);
 /* Free what server_worker_init made (after the thread was joined). */
 void server_worker_free(struct server_worker *w);
+
+/* worker_mode = processes (server_procs.c), all on the main thread of the
+ * main process.  Set up the counters and the SIGCHLD and timer events on
+ * srv->base (after the signal events, before the privilege drop).  0 / -1
+ * (logged). */
+int server_procs_init(struct server *srv);
+/* Fork the first generation of children.  0 when every one started. */
+int server_procs_start(struct server *srv);
+/* A reload is in place (srv->rt, srv->listeners): fork a new generation,
+ * then send SIGTERM to the previous ones (they drain), and close the
+ * sockets of the addresses the new configuration left (retired). */
+void server_procs_reload(struct server *srv);
+/* SIGTERM/SIGINT: every child drains; SIGKILL after shutdown_timeout plus
+ * a margin; the main loop exits once every child has been reaped. */
+void server_procs_stop(struct server *srv);
+/* Pass signal SIG (SIGUSR1: reopen the log) on to every child. */
+void server_procs_signal(struct server *srv, int sig);
+/* Add the children's counters, those that ended included, to T. */
+void server_procs_metrics(const struct server *srv, struct metrics_totals *t);
+/* Kill and reap what is left, free what server_procs_init made. */
+void server_procs_free(struct server *srv);
 
 #endif

@@ -436,6 +436,8 @@ static void test_config_defaults(void **state)
 	(void)state;
 	assert_null(cfg->user);
 	assert_int_equal(cfg->workers, 0);
+	assert_int_equal(cfg->worker_mode, CONFIG_WORKERS_THREADS);
+	assert_int_equal(cfg->worker_mode_line, 0);
 	assert_string_equal(cfg->trust_file,
 			    "/etc/ssl/certs/ca-certificates.crt");
 	assert_int_equal(cfg->trust_file_line, 0);
@@ -783,6 +785,18 @@ static const struct {
 	{"max_connections = 0\n" SVC "}\n",
 	 "bad.conf:1: max_connections = 0: out of range — use a positive "
 	 "number of connections; the default is 10000\n"},
+	{"worker_mode = \"forks\"\n" SVC "}\n",
+	 "bad.conf:1: worker_mode \"forks\": unknown worker mode — expected "
+	 "one of threads, processes\n"},
+	{"worker_mode = processes\nworker_mode = threads\n" SVC "}\n",
+	 "bad.conf:2: worker_mode"},
+	/* worker processes cannot answer the renewal's challenges */
+	{"workers = 2\nworker_mode = \"processes\"\nacme {\n  directory = "
+	 "\"https://ca.example/dir\"\n}\n" SVC "}\n",
+	 "bad.conf:2: worker_mode = processes cannot be used with an acme { } "
+	 "section (line 3): worker processes cannot answer the challenges of "
+	 "the renewal in run — use worker_mode = threads, or order "
+	 "certificates with `edge443 order`\n"},
 	{"workers = 2x\n" SVC "}\n",
 	 "bad.conf:1: workers = \"2x\": not a whole number"},
 	{"workers = 99999999999\n" SVC "}\n",
@@ -1380,6 +1394,31 @@ static void test_config_late_lines(void **state)
 }
 
 /* The acme section: every option read, paths resolved, defaults filled. */
+/* worker_mode: both names, with the line recorded; the default is in
+ * test_config_defaults, bad values in the table. */
+static void test_config_worker_mode(void **state)
+{
+	static const struct {
+		const char *text;
+		enum config_worker_mode want;
+	} cases[] = {
+		{"workers = 2\nworker_mode = \"processes\"\n",
+		 CONFIG_WORKERS_PROCESSES},
+		{"workers = 2\nworker_mode = threads\n",
+		 CONFIG_WORKERS_THREADS},
+	};
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s}\n", cases[i].text, SVC);
+		struct config *cfg = test_config_ok(text, NULL);
+		assert_int_equal(cfg->worker_mode, cases[i].want);
+		assert_int_equal(cfg->worker_mode_line, 2);
+		config_free(cfg);
+	}
+}
+
 static void test_config_acme(void **state)
 {
 	char err[ERRLEN];
@@ -1463,6 +1502,7 @@ int main(void)
 		cmocka_unit_test(test_config_addr_host),
 		cmocka_unit_test(test_config_bad_table),
 		cmocka_unit_test(test_config_acme),
+		cmocka_unit_test(test_config_worker_mode),
 		cmocka_unit_test(test_config_all_errors),
 		cmocka_unit_test(test_config_missing),
 		cmocka_unit_test(test_config_directory),

@@ -56,6 +56,7 @@
 struct test_fx {
 	struct proxy_owner owner; /* first: closed_cb finds the fixture */
 	int closed_calls;
+	struct proxy_stats stats; /* owner.stats points here */
 	struct runtime *rt;
 	int lsock;    /* the backend listener */
 	int port;     /* its port */
@@ -211,6 +212,7 @@ static void test_fx_init(struct test_fx *fx, int handshake_timeout,
 	fx->rt = test_runtime(fx->port, handshake_timeout, 30);
 	fx->owner.base = event_base_new();
 	assert_non_null(fx->owner.base);
+	fx->owner.stats = &fx->stats;
 	fx->owner.closed_cb = test_closed_cb;
 }
 
@@ -489,8 +491,8 @@ static void test_bytes_both_ways(void **state)
 	assert_int_equal(fx.closed_calls, 1);
 	assert_int_equal(fx.owner.nconns, 0);
 	/* The counters saw every byte. */
-	assert_int_equal(fx.owner.stats.bytes_in, 14 + big);
-	assert_int_equal(fx.owner.stats.bytes_out, 13 + big);
+	assert_int_equal(fx.stats.bytes_in, 14 + big);
+	assert_int_equal(fx.stats.bytes_out, 13 + big);
 	free(up);
 	free(down);
 	free(got_up);
@@ -874,7 +876,7 @@ static void test_backend_unreachable(void **state)
 	assert_int_equal(test_wait_eof(&fx, fx.cli, 4000), 0);
 	assert_true(test_pump_until_closed(&fx, 3000));
 	assert_int_equal(fx.closed_calls, 1);
-	assert_int_equal(fx.owner.stats.backend_failures, 1);
+	assert_int_equal(fx.stats.backend_failures, 1);
 	test_fx_finish(&fx);
 }
 
@@ -904,9 +906,9 @@ static void test_silent_client(void **state)
 		assert_true(took >= 0.9 && took < 2.5);
 		assert_true(test_pump_until_closed(&fx, 1000));
 		assert_int_equal(fx.closed_calls, 1);
-		assert_int_equal(
-			fx.owner.stats.handshake_failures[PROXY_HS_TIMEOUT], 1);
-		assert_int_equal(fx.owner.stats.open, 0);
+		assert_int_equal(fx.stats.handshake_failures[PROXY_HS_TIMEOUT],
+				 1);
+		assert_int_equal(fx.stats.open, 0);
 		assert_int_equal(accept(fx.lsock, NULL, NULL), -1);
 		test_fx_finish(&fx);
 	}
@@ -1534,7 +1536,7 @@ static void test_terminate_garbage(void **state)
 	}
 	assert_int_equal(r, 0);
 	assert_true(test_pump_until_closed(&fx, 1000));
-	assert_int_equal(fx.owner.stats.handshake_failures[PROXY_HS_ERROR], 1);
+	assert_int_equal(fx.stats.handshake_failures[PROXY_HS_ERROR], 1);
 	assert_int_equal(accept(fx.lsock, NULL, NULL), -1);
 	test_fx_finish(&fx);
 }

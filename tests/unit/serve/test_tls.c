@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -937,6 +938,147 @@ static void test_resume_ticket(void **state)
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(sctx_other);
 	SSL_CTX_free(cctx);
+}
+
+/* ---- session tickets across processes (worker_mode = processes) -------- */
+
+/* One session over a pipe: its length, then its DER (0: no more). */
+static void test_send_session(int fd, SSL_SESSION *sess)
+{
+	unsigned char buf[16384], *p = buf;
+	int n = sess ? i2d_SSL_SESSION(sess, NULL) : 0;
+
+	assert_true(n >= 0 && (size_t)n <= sizeof(buf));
+	if (sess)
+		i2d_SSL_SESSION(sess, &p);
+	assert_int_equal(write(fd, &n, sizeof(n)), sizeof(n));
+	if (n)
+		assert_int_equal(write(fd, buf, (size_t)n), n);
+}
+
+/* The next session from the pipe, or NULL (end, or an error). */
+static SSL_SESSION *test_recv_session(int fd)
+{
+	unsigned char buf[16384];
+	const unsigned char *p = buf;
+	int n = 0;
+	size_t got = 0;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n) || n <= 0 ||
+	    (size_t)n > sizeof(buf))
+		return NULL;
+	while (got < (size_t)n) {
+		ssize_t r = read(fd, buf + got, (size_t)n - got);
+		if (r <= 0)
+			return NULL;
+		got += (size_t)r;
+	}
+	return d2i_SSL_SESSION(NULL, &p, n);
+}
+
+/* A forked child of the test: it first sends a session of its own (made
+ * with SCTX, as inherited), then answers every session it is sent with
+ * one byte, 1 when SCTX resumed it.  Bounded by the parent's sessions. */
+static void test_ticket_child(SSL_CTX *sctx, SSL_CTX *cctx, int in, int out)
+{
+	SSL_SESSION *sess = test_first_session(sctx, cctx);
+
+	test_send_session(out, sess);
+	SSL_SESSION_free(sess);
+	for (int i = 0; i < 64 && (sess = test_recv_session(in)); i++) {
+		unsigned char r = test_resumed(sctx, cctx, sess) ? 1 : 0;
+		SSL_SESSION_free(sess);
+		if (write(out, &r, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+/* Does the child resume SESS? */
+static bool test_child_resumes(int to, int from, SSL_SESSION *sess)
+{
+	unsigned char r = 2;
+
+	test_send_session(to, sess);
+	assert_int_equal(read(from, &r, 1), 1);
+	return r == 1;
+}
+
+/* Keys of tls_tickets_new_shared: what the parent rotates or replaces
+ * after the fork is what the child uses (and the other way round, a
+ * ticket the child issued resumes in the parent).  Private keys
+ * (tls_tickets_new) show the difference: a rotation in the parent is not
+ * seen by the child. */
+static void test_tickets_shared_fork(void **state)
+{
+	char err[256] = "";
+	unsigned char raw[3 * 80];
+	struct ticket_key file[3];
+
+	(void)state;
+	assert_int_equal(RAND_bytes(raw, sizeof(raw)), 1);
+	memcpy(file, raw, sizeof(file));
+	for (int shared = 1; shared >= 0; shared--) {
+		struct tls_tickets *t =
+			shared ? tls_tickets_new_shared(NULL, 0, err,
+							sizeof(err))
+			       : tls_tickets_new(NULL, err, sizeof(err));
+		SSL_CTX *sctx, *cctx = test_client_ctx(false);
+		SSL_SESSION *mine, *s1, *s2, *s3;
+		int to[2], from[2], status = -1;
+		pid_t pid;
+
+		assert_non_null(t);
+		sctx = test_server_ok("ssl1", "", NULL, t);
+		assert_int_equal(pipe(to), 0);
+		assert_int_equal(pipe(from), 0);
+		s1 = test_first_session(sctx, cctx); /* before the fork */
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(to[1]);
+			close(from[0]);
+			test_ticket_child(sctx, cctx, to[0], from[1]);
+		}
+		close(to[0]);
+		close(from[1]);
+		mine = test_recv_session(from[0]);
+		assert_non_null(mine);
+		/* The child's ticket resumes here, and the parent's there. */
+		assert_true(test_resumed(sctx, cctx, mine));
+		assert_true(test_child_resumes(to[1], from[0], s1));
+		/* Rotated in the parent after the fork: the new key encrypts
+		 * s2, which the child opens only with shared keys. */
+		tls_tickets_rotate_now(t);
+		s2 = test_first_session(sctx, cctx);
+		assert_int_equal(test_child_resumes(to[1], from[0], s2),
+				 shared);
+		assert_true(test_child_resumes(to[1], from[0], s1));
+		if (shared) {
+			/* Replaced in place (a reload of ticket_key_file):
+			 * the child uses the file's keys, and the random
+			 * ones are gone there too. */
+			assert_int_equal(tls_tickets_set_keys(t, file, 3, err,
+							      sizeof(err)),
+					 0);
+			assert_true(tls_tickets_from_file(t));
+			s3 = test_first_session(sctx, cctx);
+			assert_true(test_child_resumes(to[1], from[0], s3));
+			assert_false(test_child_resumes(to[1], from[0], s1));
+			SSL_SESSION_free(s3);
+		}
+		test_send_session(to[1], NULL);
+		close(to[1]);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		close(from[0]);
+		SSL_SESSION_free(mine);
+		SSL_SESSION_free(s1);
+		SSL_SESSION_free(s2);
+		tls_tickets_free(t);
+		SSL_CTX_free(sctx);
+		SSL_CTX_free(cctx);
+	}
 }
 
 static void test_write_file(const char *path, const void *data, size_t len)
@@ -1929,6 +2071,7 @@ int main(void)
 		cmocka_unit_test(test_name_parse_sni),
 		cmocka_unit_test(test_error_string),
 		cmocka_unit_test(test_dirty_eof),
+		cmocka_unit_test(test_tickets_shared_fork),
 	};
 
 	return cmocka_run_group_tests(tests, test_tls_setup, test_tls_teardown);
