@@ -8,8 +8,12 @@
  * PROXY_IO_MAX bytes per call (libevent 2.1 reads plain sockets 4 KiB at a
  * time), and report what they read, an end or a failure to the callbacks
  * that the side's creator gave (struct proxy_side_cbs), as a bufferevent
- * reports to its owner.  It knows no connection: the relay logic, and what
- * a read means to it, are proxy.c's.
+ * reports to its owner; a read its partner can take at once skips the
+ * input buffer (the worker thread's scratch buffer, up to
+ * PROXY_DIRECT_MAX).  A client's TLS side writes through this file's BIO,
+ * which lets a batch of records leave in one write(2) and holds what the
+ * socket does not take, ahead of anything sent later.  It knows no
+ * connection: the relay logic, and what a read means to it, are proxy.c's.
  */
 #include <errno.h>
 #include <event2/buffer.h>
