@@ -30,7 +30,8 @@
 # scenarios only; its own addresses 127.0.83.5x), and the peers.
 # Also: a CPU-per-unit pass over the same fixed counts (natively, interleaved
 # rounds, medians: noisy, unlike the counts), and tlsceil (bench/tlsceil.c:
-# OpenSSL alone over memory BIOs, the handshake ceiling), CPU and
+# OpenSSL alone over memory BIOs, the handshake ceiling and, with -q, the
+# keep-alive one), CPU and
 # instructions.  Writes counts.md in the work directory.
 
 CT_SCEN=${COUNT_SCENARIOS:-hs-rsa hs-ec resume ka http}
@@ -238,11 +239,12 @@ counts_step() {
 	for t in $CT_TERMS; do stop "$(pid_of "$t")"; done
 
 	# tlsceil: the ceiling, CPU (natively, core 1, median of 3) and instructions.
-	CEIL_VARIANTS="rsa:-t1 ec:-t1 ec:-t2 ec:-x_-t1 ec:-x_-t0 ec:-r_-t1 ec:-r_-x_-t1"
+	CEIL_VARIANTS="rsa:-t1 ec:-t1 ec:-t2 ec:-x_-t1 ec:-x_-t0 ec:-r_-t1 ec:-r_-x_-t1 ec:-q"
 	local v k o cn
 	for v in $CEIL_VARIANTS; do
 		k=${v%%:*}; o=${v#*:}; o=${o//_/ }
 		cn=$CEIL_N; [ "$k" = rsa ] && cn=$((CEIL_N / 2))
+		[ "$o" = -q ] && cn=$((CEIL_N * 20)) # keep-alive: per request
 		for _ in 1 2 3; do
 			# shellcheck disable=SC2086 # o is a list of options
 			timeout 300 taskset -c 1 ./tlsceil -c $k.crt -k $k.key -n $cn $o > ceil.out ||
@@ -251,12 +253,13 @@ counts_step() {
 		done
 		echo "tlsceil $k $o: $(paste -sd' ' "cnt.ceilcpu.$v") us ($(cat ceil.out))" >> counts.log
 		cn=$((CV_HS * 2)); [ "$k" = rsa ] && cn=$CV_HS
+		[ "$o" = -q ] && cn=$((CV_KA * 2))
 		# shellcheck disable=SC2086
 		timeout 600 taskset -c 1 valgrind --tool=callgrind --collect-atstart=no --toggle-collect=server_op \
 			--callgrind-out-file="$work/ceil.cg" ./tlsceil -c $k.crt -k $k.key -n $cn -w 5 $o > ceil.out 2> ceil.err ||
 			{ cat ceil.out ceil.err >&2; die "tlsceil $v under callgrind failed"; }
 		awk -v n="$cn" '$1 == "summary:" { printf "%.0f\n", $2 / n; exit }' ceil.cg > "cnt.ceilcg.$v"
-		echo "tlsceil $k $o: $(cat "cnt.ceilcg.$v") instructions per handshake (N=$cn under callgrind)" >> counts.log
+		echo "tlsceil $k $o: $(cat "cnt.ceilcg.$v") instructions per $([ "$o" = -q ] && echo request || echo handshake) (N=$cn under callgrind)" >> counts.log
 	done
 
 	# Under callgrind: instructions.
@@ -376,6 +379,7 @@ counts_report() {
 			ceil_row "ec:-r_-t1" "tlsceil, resumed, 1 ticket, cache on"
 			ceil_row "ec:-r_-x_-t1" "tlsceil, resumed, 1 ticket, cache off"
 			;;
+		ka) ceil_row "ec:-q" "tlsceil, keep-alive (OpenSSL alone: SSL_read of the request, SSL_write of the answer; glibc malloc)" ;;
 		esac
 		e_sys=$(sys_total "cnt.sys.$s.edge"); e_cg=$(cat "cnt.cg.$s.edge")
 		echo
@@ -396,6 +400,7 @@ counts_report() {
 		hs-rsa) ceil_line "rsa:-t1" ;;
 		hs-ec) ceil_line "ec:-t1" ;;
 		resume) ceil_line "ec:-r_-t1" ;;
+		ka) ceil_line "ec:-q" ;;
 		esac
 	done
 	echo

@@ -4,7 +4,7 @@
  * request in, a 100-byte answer out, close_notify — what a terminator's
  * server side does per connection, minus the network and the proxying.
  *
- *   tlsceil -c CERT -k KEY [-n N] [-w WARM] [-t TICKETS] [-x] [-r]
+ *   tlsceil -c CERT -k KEY [-n N] [-w WARM] [-t TICKETS] [-x] [-r] [-q]
  *
  *   -n N        handshakes measured (default 2000), after -w WARM (default 50)
  *   -t TICKETS  TLS 1.3 tickets per handshake (SSL_CTX_set_num_tickets;
@@ -13,6 +13,10 @@
  *               as edge443)
  *   -r          resumption: every connection offers the ticket of the one
  *               before it (the client keeps the newest session)
+ *   -q          keep-alive instead: one connection, then N requests on it
+ *               (the server's SSL_read of the bench's request and SSL_write
+ *               of the 100-byte answer, measured per request: the ceiling
+ *               of the keep-alive rows)
  *
  * The server context is set up like edge443's (src/tls.c): cipher list
  * ECDHE+AESGCM:ECDHE+CHACHA20, server preference with ChaCha prioritised,
@@ -30,6 +34,7 @@
  *
  * Prints: n=N server_us=CPU-per-handshake resumed=R proto=.. cipher=..
  *         group=.. tickets=T cache=on|off
+ *     (-q: n=N server_us=CPU-per-request mode=keepalive proto=.. cipher=..)
  *
  * build: cc -O2 -o tlsceil tlsceil.c -lssl -lcrypto
  */
@@ -211,12 +216,72 @@ static int one(SSL_CTX *cctx, SSL_SESSION **sess, int resume)
 	return reused;
 }
 
+/* -q: N keep-alive requests on connection CL (handshaken); the server's
+ * SSL_read of each request and SSL_write of its answer are measured. */
+static void keepalive(SSL *cl, long n, int measured)
+{
+	static const char request[] = "GET /small HTTP/1.1\r\n"
+				      "Host: test.example\r\n\r\n";
+	char buf[4096];
+	int saved = warm_phase;
+
+	warm_phase = !measured;
+	for (long k = 0; k < n; k++) {
+		if (SSL_write(cl, request, (int)sizeof request - 1) !=
+		    (int)sizeof request - 1)
+			die("client write");
+		int got = 0;
+		for (int i = 0; i < 4 && got < (int)sizeof request - 1; i++) {
+			int r = srv(OP_READ);
+			srv_calls++;
+			if (r > 0)
+				got += r;
+			else if (SSL_get_error(sv, r) != SSL_ERROR_WANT_READ)
+				die("server read");
+		}
+		if (got != (int)sizeof request - 1)
+			die("server got a short request");
+		if (srv(OP_WRITE) != (int)sizeof answer - 1)
+			die("server write");
+		srv_calls++;
+		int r, m = 0;
+		while (m < (int)sizeof answer - 1 &&
+		       (r = SSL_read(cl, buf, sizeof buf)) > 0)
+			m += r;
+		if (m != (int)sizeof answer - 1)
+			die("client read");
+	}
+	warm_phase = saved;
+}
+
+/* -q: a handshaken connection for keepalive(), not measured. */
+static SSL *ka_connect(SSL_CTX *cctx)
+{
+	BIO *cbio;
+	if (BIO_new_bio_pair(&cbio, 0, &sbio, 0) != 1)
+		die("BIO pair");
+	SSL *cl = SSL_new(cctx);
+	SSL_set_bio(cl, cbio, cbio);
+	SSL_set_tlsext_host_name(cl, "test.example");
+	SSL_set_connect_state(cl);
+	warm_phase = 1;
+	server_op_warm(OP_NEW);
+	for (int i = 0; i < 20; i++) {
+		int a = SSL_do_handshake(cl), b = server_op_warm(OP_HANDSHAKE);
+		if (a == 1 && b == 1)
+			break;
+	}
+	if (!SSL_is_init_finished(cl) || !SSL_is_init_finished(sv))
+		die("handshake did not finish");
+	return cl;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cert = NULL, *key = NULL;
 	long n = 2000, warm = 50;
-	int tickets = 1, cache = 1, resume = 0, opt;
-	while ((opt = getopt(argc, argv, "c:k:n:w:t:xr")) != -1) {
+	int tickets = 1, cache = 1, resume = 0, ka = 0, opt;
+	while ((opt = getopt(argc, argv, "c:k:n:w:t:xrq")) != -1) {
 		switch (opt) {
 		case 'c': cert = optarg; break;
 		case 'k': key = optarg; break;
@@ -225,10 +290,11 @@ int main(int argc, char **argv)
 		case 't': tickets = atoi(optarg); break;
 		case 'x': cache = 0; break;
 		case 'r': resume = 1; break;
+		case 'q': ka = 1; break;
 		default:
 			fprintf(stderr,
 				"usage: %s -c CERT -k KEY [-n N] [-w WARM] "
-				"[-t TICKETS] [-x] [-r]\n",
+				"[-t TICKETS] [-x] [-r] [-q]\n",
 				argv[0]);
 			return 2;
 		}
@@ -273,6 +339,23 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2000; i++)
 		(void)tcpu();
 	double clock_pair = 2 * (tcpu() - c0) / 2001;
+
+	if (ka) {
+		SSL *cl = ka_connect(cctx);
+		keepalive(cl, warm, 0);
+		keepalive(cl, n, 1);
+		double us = (cpu_ns - clock_pair * (double)srv_calls) / 1e3 /
+			    (double)n;
+		printf("n=%ld server_us=%.2f mode=keepalive proto=%s "
+		       "cipher=%s\n",
+		       n, us < 0 ? 0 : us, SSL_get_version(sv),
+		       SSL_get_cipher_name(sv));
+		SSL_free(cl);
+		server_op_warm(OP_FREE);
+		SSL_CTX_free(cctx);
+		SSL_CTX_free(sctx);
+		return 0;
+	}
 
 	SSL_SESSION *sess = NULL;
 	warm_phase = 1;

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
+#include "edge443/base/bufcache.h"
 #include "edge443/cert/ticket_file.h"
 #include "edge443/cli/acme_order.h"
 #include "edge443/cli/renew.h"
@@ -1062,6 +1063,9 @@ int main(int argc, char **argv)
 	static char prog[32];
 	const struct main_command *mc;
 
+	/* Before OpenSSL or libevent allocates anything (a no-op in
+	 * sanitizer builds). */
+	(void)bufcache_install();
 	if (argc < 2) {
 		main_usage(stderr);
 		return MAIN_EXIT_USAGE;

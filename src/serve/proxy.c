@@ -53,6 +53,7 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg);
 static void proxy_event_cb(struct bufferevent *bev, short events, void *arg);
 static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg);
 static const struct proxy_side_cbs proxy_plain_cbs;
+static const struct proxy_side_cbs proxy_tls_cbs;
 
 /* ---- the state machine -------------------------------------------------- */
 
@@ -239,8 +240,10 @@ void proxy_conn_close(struct proxy_conn *c, const char *why)
 	struct proxy_side *sides[2] = {&c->client, &c->backend};
 	for (int i = 0; i < 2; i++) {
 		struct proxy_side *s = sides[i];
-		if (!s->bev)
+		if (!s->bev) {
+			proxy_side_free(s, false); /* what a side made early */
 			continue;
+		}
 		/* A clean end sends close_notify (BEV_OPT_CLOSE_ON_FREE would
 		 * not); a dirty one stays dirty. */
 		if (c->end == PROXY_END_CLEAN && s->ssl && !s->shut &&
@@ -1043,10 +1046,65 @@ static void proxy_plain_fail_cb(struct proxy_side *s, const char *why,
 	(void)s;
 }
 
+/* ... may hand its next read over directly: a plain relay (no protocol
+ * layer) whose partner is up, open, and has nothing queued. */
+static bool proxy_plain_direct_ok(struct proxy_side *s, void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *to = proxy_partner(c, s);
+
+	return c->state == PROXY_RELAY && !c->hooks && to->bev && !to->shut &&
+	       proxy_side_pending(to) == 0 &&
+	       (!to->ssl || SSL_is_init_finished(to->ssl));
+}
+
+/* ... read LEN bytes into BUF (see proxy_plain_direct_ok): relayed from
+ * there, as proxy_forward relays an input buffer. */
+static void proxy_plain_direct_cb(struct proxy_side *s,
+				  const unsigned char *buf, size_t len,
+				  void *arg)
+{
+	struct proxy_conn *c = arg;
+	struct proxy_side *to = proxy_partner(c, s);
+
+	proxy_hold(c);
+	if (s == &c->client && s->bytes == 0)
+		c->client_first = proxy_now();
+	s->bytes += len;
+	c->last_active = proxy_now();
+	proxy_send_bytes(to, buf, len);
+	if (to->bev)
+		proxy_limit(c, s, bufferevent_get_output(to->bev), to);
+	proxy_release(c);
+}
+
+/* A client TLS side's held records (proxy_side.c) are all written: what
+ * a drained output means to the relay. */
+static void proxy_tls_drained_cb(struct proxy_side *s, void *arg)
+{
+	/* With output still queued, the bufferevent calls the write
+	 * callback itself once that drains to its watermark. */
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		proxy_write_cb(s->bev, arg);
+}
+
+/* ... could not be written (errno): the event callback. */
+static void proxy_tls_event_cb(struct proxy_side *s, short events, void *arg)
+{
+	proxy_event_cb(s->bev, events, arg);
+}
+
+static const struct proxy_side_cbs proxy_tls_cbs = {
+	.event = proxy_tls_event_cb,
+	.drained = proxy_tls_drained_cb,
+};
+
 static const struct proxy_side_cbs proxy_plain_cbs = {
 	.data = proxy_plain_data_cb,
 	.event = proxy_plain_event_cb,
 	.fail = proxy_plain_fail_cb,
+	.direct_ok = proxy_plain_direct_ok,
+	.direct = proxy_plain_direct_cb,
 };
 
 /* A plain relay's idle and response timeouts. */
@@ -1181,6 +1239,13 @@ static int proxy_client_side(struct proxy_conn *c, int fd)
 		return -1;
 	}
 	proxy_ssl_prepare(c->client.ssl, &c->client);
+	if (proxy_tls_side(&c->client, owner->base, fd, &proxy_tls_cbs, c) <
+	    0) {
+		SSL_free(c->client.ssl);
+		c->client.ssl = NULL;
+		close(fd);
+		return -1;
+	}
 	/* On failure libevent has freed the SSL: never free it again. */
 	c->client.bev = bufferevent_openssl_socket_new(
 		owner->base, fd, c->client.ssl, BUFFEREVENT_SSL_ACCEPTING,

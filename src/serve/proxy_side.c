@@ -8,8 +8,12 @@
  * PROXY_IO_MAX bytes per call (libevent 2.1 reads plain sockets 4 KiB at a
  * time), and report what they read, an end or a failure to the callbacks
  * that the side's creator gave (struct proxy_side_cbs), as a bufferevent
- * reports to its owner.  It knows no connection: the relay logic, and what
- * a read means to it, are proxy.c's.
+ * reports to its owner; a read its partner can take at once skips the
+ * input buffer (the worker thread's scratch buffer, up to
+ * PROXY_DIRECT_MAX).  A client's TLS side writes through this file's BIO,
+ * which lets a batch of records leave in one write(2) and holds what the
+ * socket does not take, ahead of anything sent later.  It knows no
+ * connection: the relay logic, and what a read means to it, are proxy.c's.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -17,6 +21,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/bufferevent_struct.h>
 #include <openssl/err.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -155,16 +161,219 @@ void proxy_side_free(struct proxy_side *s, bool reset)
 		event_free(s->rev);
 		s->rev = NULL;
 	}
+	if (s->wev) {
+		event_free(s->wev);
+		s->wev = NULL;
+	}
 	if (s->bev) {
-		bufferevent_free(s->bev);
+		bufferevent_free(s->bev); /* frees the SSL and its BIOs */
 		s->bev = NULL;
+	}
+	if (s->held) {
+		evbuffer_free(s->held);
+		s->held = NULL;
 	}
 	s->ssl = NULL;
 }
 
 size_t proxy_side_pending(const struct proxy_side *s)
 {
-	return s->bev ? evbuffer_get_length(bufferevent_get_output(s->bev)) : 0;
+	if (!s->bev)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) +
+	       (s->held ? evbuffer_get_length(s->held) : 0);
+}
+
+/* ---- a TLS side's write BIO: records held back in a batch -------------- */
+
+/* With this much held, SSL_write waits (SSL_ERROR_WANT_WRITE) as it would
+ * on a full socket: a peer that does not read makes nothing grow. */
+#define PROXY_HELD_MAX (256 * 1024)
+
+/* What the write BIO knows: its side and the socket. */
+struct proxy_bio {
+	struct proxy_side *s;
+	int fd;
+};
+
+/* Write S's held records to FD (one writev).  0 (all, some or none of them
+ * written), or -1 with errno when the socket failed. */
+static int proxy_held_flush(struct proxy_side *s, int fd)
+{
+	if (evbuffer_get_length(s->held) == 0)
+		return 0;
+	if (evbuffer_write(s->held, fd) < 0 && errno != EAGAIN &&
+	    errno != EINTR)
+		return -1;
+	return 0;
+}
+
+/* After a batch: write it, and arm the write event for what is left.  A
+ * failed socket is reported from that event, not from here: the caller
+ * is in the middle of relaying and must not see the side freed under it. */
+static void proxy_held_send(struct proxy_side *s)
+{
+	if (proxy_held_flush(s, bufferevent_getfd(s->bev)) < 0 ||
+	    evbuffer_get_length(s->held) > 0)
+		event_add(s->wev, NULL);
+}
+
+static int proxy_bio_write(BIO *b, const char *buf, int len)
+{
+	struct proxy_bio *pb = BIO_get_data(b);
+	struct proxy_side *s = pb->s;
+	ssize_t w;
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	if (s->batching)
+		return evbuffer_add(s->held, buf, (size_t)len) == 0 ? len : -1;
+	if (evbuffer_get_length(s->held) > 0) {
+		/* Whatever OpenSSL sends now (the next record, an alert,
+		 * close_notify) goes after the held records. */
+		if (proxy_held_flush(s, pb->fd) < 0)
+			return -1;
+		if (evbuffer_get_length(s->held) >= PROXY_HELD_MAX) {
+			BIO_set_retry_write(b);
+			return -1;
+		}
+		if (evbuffer_get_length(s->held) > 0) {
+			if (evbuffer_add(s->held, buf, (size_t)len) < 0)
+				return -1;
+			event_add(s->wev, NULL);
+			return len;
+		}
+	}
+	do {
+		w = write(pb->fd, buf, (size_t)len);
+	} while (w < 0 && errno == EINTR);
+	if (w < 0 && errno == EAGAIN)
+		BIO_set_retry_write(b);
+	return (int)w;
+}
+
+static long proxy_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct proxy_bio *pb = BIO_get_data(b);
+
+	(void)num;
+	switch (cmd) {
+	case BIO_C_GET_FD:
+		if (ptr)
+			*(int *)ptr = pb->fd;
+		return pb->fd;
+	case BIO_CTRL_GET_CLOSE:
+		return BIO_NOCLOSE; /* the bufferevent closes the socket */
+	case BIO_CTRL_SET_CLOSE:
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_WPENDING:
+		return pb->s ? (long)evbuffer_get_length(pb->s->held) : 0;
+	default:
+		return 0;
+	}
+}
+
+static int proxy_bio_create(BIO *b)
+{
+	struct proxy_bio *pb = calloc(1, sizeof(*pb));
+
+	if (!pb)
+		return 0;
+	pb->fd = -1;
+	BIO_set_data(b, pb);
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int proxy_bio_destroy(BIO *b)
+{
+	free(BIO_get_data(b));
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+static BIO_METHOD *proxy_bio_method;
+
+static void proxy_bio_method_init(void)
+{
+	BIO_METHOD *m =
+		BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+				     BIO_TYPE_DESCRIPTOR,
+			     "edge443 held records");
+
+	if (m && BIO_meth_set_write(m, proxy_bio_write) &&
+	    BIO_meth_set_ctrl(m, proxy_bio_ctrl) &&
+	    BIO_meth_set_create(m, proxy_bio_create) &&
+	    BIO_meth_set_destroy(m, proxy_bio_destroy)) {
+		proxy_bio_method = m;
+		return;
+	}
+	BIO_meth_free(m);
+}
+
+/* S's socket is writable: write the held records; once they are all out,
+ * tell the side's owner, as a bufferevent tells of a drained output. */
+static void proxy_held_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_side *s = arg;
+
+	(void)what;
+	if (proxy_held_flush(s, fd) < 0) {
+		int err = errno;
+		evbuffer_drain(s->held, evbuffer_get_length(s->held));
+		event_del(s->wev);
+		errno = err;
+		s->cbs->event(s, BEV_EVENT_WRITING | BEV_EVENT_ERROR, s->cbarg);
+		return;
+	}
+	if (evbuffer_get_length(s->held) > 0)
+		return;
+	event_del(s->wev);
+	s->cbs->drained(s, s->cbarg);
+}
+
+int proxy_tls_side(struct proxy_side *s, struct event_base *base, int fd,
+		   const struct proxy_side_cbs *cbs, void *arg)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	BIO *rbio, *wbio;
+
+	pthread_once(&once, proxy_bio_method_init);
+	if (!proxy_bio_method || !s->ssl)
+		return -1;
+	s->cbs = cbs;
+	s->cbarg = arg;
+	if (!s->held && !(s->held = evbuffer_new()))
+		return -1;
+	if (!s->wev && !(s->wev = event_new(base, fd, EV_WRITE | EV_PERSIST,
+					    proxy_held_cb, s)))
+		return -1;
+	rbio = BIO_new_socket(fd, BIO_NOCLOSE);
+	wbio = BIO_new(proxy_bio_method);
+	if (!rbio || !wbio) {
+		BIO_free(rbio);
+		BIO_free(wbio);
+		return -1;
+	}
+	((struct proxy_bio *)BIO_get_data(wbio))->s = s;
+	((struct proxy_bio *)BIO_get_data(wbio))->fd = fd;
+	SSL_set0_rbio(s->ssl, rbio);
+	SSL_set0_wbio(s->ssl, wbio);
+	return 0;
+}
+
+/* Plain side S's read returned R (0: EOF, < 0: error ERR): its read event
+ * off, the end reported as a bufferevent reports it. */
+static void proxy_plain_end(struct proxy_side *s, ssize_t r, int err)
+{
+	event_del(s->rev);
+	errno = err; /* the event callback reads it for the reason */
+	s->cbs->event(s,
+		      BEV_EVENT_READING |
+			      (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		      s->cbarg);
 }
 
 /* A plain socket is readable: read up to PROXY_IO_MAX bytes at once into the
@@ -178,6 +387,23 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t r;
 	int n;
 
+	/* Nothing buffered and the partner can take the bytes at once: read
+	 * into the thread's scratch buffer and hand them over from there,
+	 * sparing the input buffer's allocation, its bookkeeping and the
+	 * joining of pieces into records. */
+	if (s->cbs->direct_ok && evbuffer_get_length(in) == 0 &&
+	    s->cbs->direct_ok(s, s->cbarg)) {
+		static _Thread_local unsigned char scratch[PROXY_DIRECT_MAX];
+		r = read(fd, scratch, sizeof(scratch));
+		if (r > 0) {
+			s->cbs->direct(s, scratch, (size_t)r, s->cbarg);
+			return;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		proxy_plain_end(s, r, errno);
+		return;
+	}
 	/* A socket bufferevent keeps the end of its input frozen except
 	 * while it reads itself; do as it does. */
 	evbuffer_unfreeze(in, 0);
@@ -214,12 +440,7 @@ static void proxy_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (evbuffer_get_length(in) == 0 && evbuffer_add(in, "", 1) == 0)
 		evbuffer_drain(in, 1);
 	evbuffer_freeze(in, 0);
-	event_del(s->rev);
-	errno = err; /* the event callback reads it for the reason */
-	s->cbs->event(s,
-		      BEV_EVENT_READING |
-			      (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
-		      s->cbarg);
+	proxy_plain_end(s, r, err);
 	(void)what;
 }
 
@@ -283,6 +504,53 @@ bool proxy_send_chunk(struct evbuffer *src, struct evbuffer_iovec *v)
 		v->iov_len = want;
 	}
 	return v->iov_base != NULL && v->iov_len > 0;
+}
+
+void proxy_send_bytes(struct proxy_side *to, const unsigned char *buf,
+		      size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(to->bev);
+
+	if (evbuffer_get_length(out) == 0) {
+		if (!to->ssl) {
+			ssize_t w;
+			do {
+				w = write(bufferevent_getfd(to->bev), buf, len);
+			} while (w < 0 && errno == EINTR);
+			if (w > 0) {
+				buf += w;
+				len -= (size_t)w;
+			}
+		} else if (SSL_is_init_finished(to->ssl)) {
+			/* More than one record and nothing held: encrypt
+			 * them all into HELD, then one write(2) (a write(2)
+			 * per record costs a syscall each). */
+			bool batch = to->held && len > PROXY_RECORD &&
+				     evbuffer_get_length(to->held) == 0;
+			to->batching = batch;
+			/* As proxy_send: whole records; on WANT_WRITE the
+			 * record becomes the first of the output, and
+			 * libevent's retry repeats the same SSL_write. */
+			while (len > 0) {
+				size_t k =
+					len < PROXY_RECORD ? len : PROXY_RECORD;
+				int n = SSL_write(to->ssl, buf, (int)k);
+				if (n <= 0) {
+					ERR_clear_error();
+					break;
+				}
+				buf += n;
+				len -= (size_t)n;
+			}
+			to->batching = false;
+			if (batch)
+				proxy_held_send(to);
+		}
+	}
+	/* What is left is queued (a failed write is reported by the
+	 * bufferevent when it writes the queue). */
+	if (len > 0)
+		evbuffer_add(out, buf, len);
 }
 
 void proxy_send(struct proxy_side *to, struct evbuffer *src)

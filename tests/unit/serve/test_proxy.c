@@ -1470,6 +1470,106 @@ static void test_terminate_backpressure(void **state)
  * the first request used to free the connection inside
  * proxy_connect_backend while proxy_http.c still read it.  With the
  * deferred close it just ends (ASan checks every access). */
+/* A backend's large read goes to the TLS client as one batch of records in
+ * one write(2) (proxy_send_bytes).  With the client not reading, the socket
+ * takes part of the batch and the rest is held; then the client reads:
+ * every byte arrives in order, and edge443's close_notify (the backend
+ * closed meanwhile) comes after the held records, never before. */
+static void test_terminate_held_batch(void **state)
+{
+	struct test_fx fx;
+	size_t total = 2 * TEST_MiB, chunk = 256 * 1024;
+	uint8_t *buf = malloc(chunk), *rbuf = malloc(chunk);
+	int small = 32 * 1024;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	double end;
+
+	(void)state;
+	assert_non_null(buf && rbuf);
+	test_fx_init(&fx, 5, 0, false);
+	if (fx.rt->cfg->nservices < 2) {
+		test_fx_finish(&fx);
+		free(buf);
+		free(rbuf);
+		skip();
+	}
+	test_accept(&fx, 1, false);
+	setsockopt(fx.cli, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
+	SSL_set_fd(ssl, fx.cli);
+	SSL_set_connect_state(ssl);
+	test_tls_handshake(&fx, ssl);
+	test_tls_write(&fx, ssl, "x", 1);
+	test_accept_backend(&fx);
+	test_read_exact(&fx, fx.be, rbuf, 1);
+
+	/* 256 KiB at once from the backend, before edge443 reads: one
+	 * direct read, one batch of 16 records, more than the client's
+	 * socket takes. */
+	test_fill(buf, 0, chunk);
+	test_write_all(&fx, fx.be, buf, chunk);
+	test_pump_ms(&fx, 200);
+	struct proxy_conn *c = fx.owner.conns;
+	assert_non_null(c);
+	assert_non_null(c->client.held);
+	assert_true(evbuffer_get_length(c->client.held) > 0);
+	assert_true(proxy_side_pending(&c->client) >=
+		    evbuffer_get_length(c->client.held));
+
+	/* The rest, then the backend's end; the client reads it all. */
+	size_t written = chunk, rcvd = 0;
+	bool closed = false;
+	end = test_now() + 30.0;
+	while (test_now() < end) {
+		if (written < total) {
+			size_t len = total - written < chunk ? total - written
+							     : chunk;
+			test_fill(buf, written, len);
+			ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
+			if (n > 0)
+				written += (size_t)n;
+		} else if (!closed) {
+			close(fx.be);
+			fx.be = -1;
+			closed = true;
+		}
+		int n = SSL_read(ssl, rbuf, (int)chunk);
+		if (n > 0) {
+			for (int i = 0; i < n; i++)
+				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
+					fail_msg("to the client: byte %zu "
+						 "differs",
+						 rcvd + (size_t)i);
+			rcvd += (size_t)n;
+		} else {
+			int e = SSL_get_error(ssl, n);
+			if (e == SSL_ERROR_ZERO_RETURN)
+				break;
+			assert_int_equal(e, SSL_ERROR_WANT_READ);
+		}
+		event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
+	}
+	/* close_notify, and only after every byte. */
+	assert_int_equal(rcvd, total);
+	assert_true(closed);
+	/* The client ends too: the connection closes. */
+	assert_true(SSL_shutdown(ssl) >= 0);
+	assert_int_equal(shutdown(fx.cli, SHUT_WR), 0);
+	assert_true(test_pump_until_closed(&fx, 3000));
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	test_fx_finish(&fx);
+	free(buf);
+	free(rbuf);
+}
+
 static void test_http_no_backend(void **state)
 {
 	static const char req[] = "GET / HTTP/1.1\r\n"
@@ -1600,6 +1700,7 @@ int main(void)
 		cmocka_unit_test(test_terminate_half_close),
 		cmocka_unit_test(test_terminate_records_together),
 		cmocka_unit_test(test_terminate_backpressure),
+		cmocka_unit_test(test_terminate_held_batch),
 		cmocka_unit_test(test_http_no_backend),
 		cmocka_unit_test(test_terminate_garbage),
 		cmocka_unit_test(test_send_chunk_joins),
