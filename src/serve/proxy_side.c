@@ -184,23 +184,26 @@ size_t proxy_side_pending(const struct proxy_side *s)
 	       (s->held ? evbuffer_get_length(s->held) : 0);
 }
 
-/* ---- a TLS side's write BIO: records held back in a batch -------------- */
+/* ---- a TLS side's BIO: the socket, and records held back in a batch ----- */
 
 /* With this much held, SSL_write waits (SSL_ERROR_WANT_WRITE) as it would
  * on a full socket: a peer that does not read makes nothing grow. */
 #define PROXY_HELD_MAX (256 * 1024)
 
-/* What the write BIO knows: its side and the socket. */
+/* What the BIO knows: its side, the socket, the base the side's write
+ * event runs on, and whether the socket reached its end. */
 struct proxy_bio {
 	struct proxy_side *s;
+	struct event_base *base;
 	int fd;
+	bool eof;
 };
 
 /* Write S's held records to FD (one writev).  0 (all, some or none of them
  * written), or -1 with errno when the socket failed. */
 static int proxy_held_flush(struct proxy_side *s, int fd)
 {
-	if (evbuffer_get_length(s->held) == 0)
+	if (!s->held || evbuffer_get_length(s->held) == 0)
 		return 0;
 	if (evbuffer_write(s->held, fd) < 0 && errno != EAGAIN &&
 	    errno != EINTR)
@@ -229,21 +232,16 @@ static int proxy_bio_write(BIO *b, const char *buf, int len)
 		return 0;
 	if (s->batching)
 		return evbuffer_add(s->held, buf, (size_t)len) == 0 ? len : -1;
-	if (evbuffer_get_length(s->held) > 0) {
+	if (s->held && evbuffer_get_length(s->held) > 0) {
 		/* Whatever OpenSSL sends now (the next record, an alert,
-		 * close_notify) goes after the held records. */
-		if (proxy_held_flush(s, pb->fd) < 0)
-			return -1;
+		 * close_notify) goes after the held records, which the
+		 * write event sends when the socket is writable: trying the
+		 * socket here would mostly find it still full. */
 		if (evbuffer_get_length(s->held) >= PROXY_HELD_MAX) {
 			BIO_set_retry_write(b);
 			return -1;
 		}
-		if (evbuffer_get_length(s->held) > 0) {
-			if (evbuffer_add(s->held, buf, (size_t)len) < 0)
-				return -1;
-			event_add(s->wev, NULL);
-			return len;
-		}
+		return evbuffer_add(s->held, buf, (size_t)len) == 0 ? len : -1;
 	}
 	do {
 		w = write(pb->fd, buf, (size_t)len);
@@ -251,6 +249,27 @@ static int proxy_bio_write(BIO *b, const char *buf, int len)
 	if (w < 0 && errno == EAGAIN)
 		BIO_set_retry_write(b);
 	return (int)w;
+}
+
+/* Reading is a socket BIO's: a read(2), retry on EAGAIN, and the end of
+ * the stream remembered for BIO_eof (OpenSSL asks it to tell an EOF
+ * without close_notify from an error). */
+static int proxy_bio_read(BIO *b, char *buf, int len)
+{
+	struct proxy_bio *pb = BIO_get_data(b);
+	ssize_t r;
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	do {
+		r = read(pb->fd, buf, (size_t)len);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == EAGAIN)
+		BIO_set_retry_read(b);
+	else if (r == 0)
+		pb->eof = true;
+	return (int)r;
 }
 
 static long proxy_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
@@ -268,8 +287,12 @@ static long proxy_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_SET_CLOSE:
 	case BIO_CTRL_FLUSH:
 		return 1;
+	case BIO_CTRL_EOF:
+		return pb->eof;
 	case BIO_CTRL_WPENDING:
-		return pb->s ? (long)evbuffer_get_length(pb->s->held) : 0;
+		return pb->s && pb->s->held
+			       ? (long)evbuffer_get_length(pb->s->held)
+			       : 0;
 	default:
 		return 0;
 	}
@@ -295,15 +318,16 @@ static int proxy_bio_destroy(BIO *b)
 }
 
 static BIO_METHOD *proxy_bio_method;
+static int proxy_bio_type;
 
 static void proxy_bio_method_init(void)
 {
-	BIO_METHOD *m =
-		BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
-				     BIO_TYPE_DESCRIPTOR,
-			     "edge443 held records");
+	proxy_bio_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+			 BIO_TYPE_DESCRIPTOR;
+	BIO_METHOD *m = BIO_meth_new(proxy_bio_type, "edge443 socket");
 
 	if (m && BIO_meth_set_write(m, proxy_bio_write) &&
+	    BIO_meth_set_read(m, proxy_bio_read) &&
 	    BIO_meth_set_ctrl(m, proxy_bio_ctrl) &&
 	    BIO_meth_set_create(m, proxy_bio_create) &&
 	    BIO_meth_set_destroy(m, proxy_bio_destroy)) {
@@ -334,33 +358,42 @@ static void proxy_held_cb(evutil_socket_t fd, short what, void *arg)
 	s->cbs->drained(s, s->cbarg);
 }
 
+/* Can TLS side S send a batch?  Its buffer and write event are made the
+ * first time (an idle connection has neither). */
+static bool proxy_held_ready(struct proxy_side *s)
+{
+	BIO *b = SSL_get_wbio(s->ssl);
+	struct proxy_bio *pb;
+
+	if (!b || BIO_method_type(b) != proxy_bio_type)
+		return false;
+	pb = BIO_get_data(b);
+	if (!s->held && !(s->held = evbuffer_new()))
+		return false;
+	if (!s->wev &&
+	    !(s->wev = event_new(pb->base, pb->fd, EV_WRITE | EV_PERSIST,
+				 proxy_held_cb, s)))
+		return false;
+	return evbuffer_get_length(s->held) == 0;
+}
+
 int proxy_tls_side(struct proxy_side *s, struct event_base *base, int fd,
 		   const struct proxy_side_cbs *cbs, void *arg)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	BIO *rbio, *wbio;
+	BIO *bio;
+	struct proxy_bio *pb;
 
 	pthread_once(&once, proxy_bio_method_init);
-	if (!proxy_bio_method || !s->ssl)
+	if (!proxy_bio_method || !s->ssl || !(bio = BIO_new(proxy_bio_method)))
 		return -1;
 	s->cbs = cbs;
 	s->cbarg = arg;
-	if (!s->held && !(s->held = evbuffer_new()))
-		return -1;
-	if (!s->wev && !(s->wev = event_new(base, fd, EV_WRITE | EV_PERSIST,
-					    proxy_held_cb, s)))
-		return -1;
-	rbio = BIO_new_socket(fd, BIO_NOCLOSE);
-	wbio = BIO_new(proxy_bio_method);
-	if (!rbio || !wbio) {
-		BIO_free(rbio);
-		BIO_free(wbio);
-		return -1;
-	}
-	((struct proxy_bio *)BIO_get_data(wbio))->s = s;
-	((struct proxy_bio *)BIO_get_data(wbio))->fd = fd;
-	SSL_set0_rbio(s->ssl, rbio);
-	SSL_set0_wbio(s->ssl, wbio);
+	pb = BIO_get_data(bio);
+	pb->s = s;
+	pb->base = base;
+	pb->fd = fd;
+	SSL_set_bio(s->ssl, bio, bio);
 	return 0;
 }
 
@@ -525,8 +558,8 @@ void proxy_send_bytes(struct proxy_side *to, const unsigned char *buf,
 			/* More than one record and nothing held: encrypt
 			 * them all into HELD, then one write(2) (a write(2)
 			 * per record costs a syscall each). */
-			bool batch = to->held && len > PROXY_RECORD &&
-				     evbuffer_get_length(to->held) == 0;
+			bool batch = len > PROXY_RECORD && to->cbs &&
+				     to->cbs->drained && proxy_held_ready(to);
 			to->batching = batch;
 			/* As proxy_send: whole records; on WANT_WRITE the
 			 * record becomes the first of the output, and

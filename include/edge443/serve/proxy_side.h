@@ -69,7 +69,8 @@ struct proxy_side {
 	/* TLS sides made by proxy_tls_side: records encrypted in one batch
 	 * that the socket did not take yet (written before anything else
 	 * this side sends), and the event that writes them when the socket
-	 * is writable.  Owned; NULL for other sides. */
+	 * is writable.  Owned; made by the first batch, NULL until then
+	 * and for other sides. */
 	struct evbuffer *held;
 	struct event *wev;
 	bool batching;	   /* SSL_write's records go to HELD */
@@ -91,11 +92,12 @@ void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s);
 int proxy_plain_side(struct proxy_side *s, struct event_base *base,
 		     const struct proxy_side_cbs *cbs, void *arg);
 /* TLS side S (its SSL made, its bufferevent not yet) on socket FD: give
- * the SSL the socket to read and, to write, a BIO of this file's that can
- * hold a batch of records back and send them with one write(2) (see
- * proxy_send_bytes).  EVENT and DRAINED of CBS (kept; static) are called
- * with ARG when held records fail to be written or are all written, on
- * BASE.  0 / -1. */
+ * the SSL this file's BIO for the socket, which reads and writes as a
+ * socket BIO does and can also hold a batch of records back to send them
+ * with one write(2) (see proxy_send_bytes; the buffer and the write event
+ * this needs are made on BASE the first time).  EVENT and DRAINED of CBS
+ * (kept; static) are called with ARG when held records fail to be written
+ * or are all written.  0 / -1. */
 int proxy_tls_side(struct proxy_side *s, struct event_base *base, int fd,
 		   const struct proxy_side_cbs *cbs, void *arg);
 /* Turn reading of S on or off (a TLS side through its bufferevent, a plain
