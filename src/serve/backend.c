@@ -6,14 +6,15 @@
  * the following servers in order, each tried at most once per client
  * connection; servers whose connect failed in the last BACKEND_FAIL_TIMEOUT
  * seconds are tried after the others (passive health, logged when a server
- * goes down or comes back).  A local resource error (EMFILE, ENOBUFS, no
- * local port) is not a verdict on a server: nothing is marked or counted,
- * and the connect ends there as a local failure.  The outcome is reported
- * exactly once through the caller's callback, always from the event loop and
- * never from inside backend_connect_start, so the caller's state is complete
- * when it runs.  It also formats PROXY protocol v1/v2 headers and socket
- * addresses.  It does no TLS and no relaying: the caller (proxy.c) gets a
- * connected socket, or a reason naming every server that failed.
+ * goes down or comes back; kept in memory shared with forked workers).  A local
+ * resource error (EMFILE, ENOBUFS, no local port) is not a verdict on a server:
+ * nothing is marked or counted, and the connect ends there as a local failure.
+ * The outcome is reported exactly once through the caller's callback, always
+ * from the event loop and never from inside backend_connect_start, so the
+ * caller's state is complete when it runs.  It also formats PROXY protocol
+ * v1/v2 headers and socket addresses.  It does no TLS and no relaying: the
+ * caller (proxy.c) gets a connected socket, or a reason naming every server
+ * that failed.
  */
 #include "edge443/serve/backend.h"
 
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,15 +141,24 @@ int backend_pool_init(struct backend_pool *pool,
 	pool->servers = NULL;
 	if (be == NULL || be->nservers == 0)
 		return 0;
-	pool->servers = calloc(be->nservers, sizeof(*pool->servers));
-	return pool->servers != NULL ? 0 : -1;
+	/* Shared memory, not the heap: with worker_mode = processes the
+	 * pool is made before the workers are forked, so every worker
+	 * process and the main process (its /metrics) see the same marks,
+	 * as the threads of one process do.  Zeroed: every server up. */
+	void *m =
+		mmap(NULL, be->nservers * sizeof(*pool->servers),
+		     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	pool->servers = m;
+	return 0;
 }
 
 void backend_pool_free(struct backend_pool *pool)
 {
-	if (pool == NULL)
+	if (pool == NULL || pool->servers == NULL)
 		return;
-	free(pool->servers);
+	munmap(pool->servers, pool->be->nservers * sizeof(*pool->servers));
 	pool->servers = NULL;
 }
 

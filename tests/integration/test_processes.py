@@ -37,7 +37,7 @@ certificate ssl1 {
   chain = "pki/chain.pem"
   key   = "pki/ssl1.key"
 }
-backend b { servers = {"127.0.61.20:7000"} }
+backend b { servers = {"127.0.61.21:7001", "127.0.61.20:7000"} }  # the first refuses
 service cwa {
   fqdn = "cwa.example.com"
   listen = "%s:443"
@@ -188,6 +188,12 @@ H.check(wait_until(lambda: value("edge443_connections_open") == 0, 10),
 H.check(value("edge443_connections_total") == MADE[0],
         "/metrics sums the children's connections to the number made",
         "total %s, made %d" % (value("edge443_connections_total"), MADE[0]))
+# The refusing server was marked down by the children that tried it: the
+# main process's /metrics sees their marks (shared health memory).
+DOWN = 'edge443_backend_server_%s{backend="b",server="127.0.61.21:7001"}'
+H.check(value(DOWN % "up") == 0 and (value(DOWN % "failures_total") or 0) >= 1,
+        "a server the children found refusing is down in the main process's /metrics",
+        "up %s, failures %s" % (value(DOWN % "up"), value(DOWN % "failures_total")))
 
 # ---- a ticket from one connection resumes on the others, on both children
 reused, s0 = session()

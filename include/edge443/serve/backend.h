@@ -40,7 +40,10 @@ struct backend_pool {
 		*be;	  /* borrowed from the runtime's config */
 	atomic_uint next; /* round-robin cursor, all workers */
 	struct backend_server_state *servers; /* parallel to be->servers;
-					       * NULL: no health memory */
+					       * NULL: no health memory.
+					       * MAP_SHARED: the processes
+					       * forked after
+					       * backend_pool_init share it */
 };
 
 /* Set up POOL for BE (cursor 0, every server up); 0, or -1 out of memory.

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <cmocka.h>
 
 #include "edge443/serve/backend.h"
@@ -594,6 +596,43 @@ static void test_health_tls_marks(void **state)
 	assert_int_equal(test_count_fds(), fds);
 }
 
+/* The health marks are shared with a process forked after the pool was
+ * made (worker_mode = processes): a server a worker process marks down is
+ * down for the main process's /metrics and for every other worker. */
+static void test_health_shared_fork(void **state)
+{
+	struct test_backend tb;
+	pid_t pid;
+	int status = -1;
+
+	(void)state;
+	test_backend_init(&tb);
+	test_backend_add(&tb, 'l');
+	test_backend_add(&tb, 'l');
+	assert_int_equal(backend_pool_init(&tb.pool, &tb.be), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		backend_server_mark_failed(&tb.pool, 1, "refused");
+		_exit(backend_server_up(&tb.pool, 1) ? 1 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(backend_server_up(&tb.pool, 0));
+	assert_false(backend_server_up(&tb.pool, 1));
+	assert_int_equal(backend_server_failures(&tb.pool, 1), 1);
+	/* And back: the main process's mark_ok is seen by a new worker. */
+	backend_server_mark_ok(&tb.pool, 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(backend_server_up(&tb.pool, 1) ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	backend_pool_free(&tb.pool);
+	test_backend_done(&tb);
+}
+
 /* Run the loop briefly: a cancelled connect must never call back. */
 static void test_run_briefly(struct event_base *base)
 {
@@ -865,6 +904,7 @@ int main(void)
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_connect_bad_arguments,
 						test_setup, test_teardown),
+		cmocka_unit_test(test_health_shared_fork),
 		cmocka_unit_test(test_proxy_v1),
 		cmocka_unit_test(test_proxy_v2),
 		cmocka_unit_test(test_proxy_odd_inputs),
