@@ -1121,6 +1121,25 @@ static void test_tls_write(struct test_fx *fx, SSL *ssl, const void *buf,
 /* Terminate: bytes both ways, the client's close_notify + FIN reaches the
  * backend as EOF, the backend answers after it, and the backend's close
  * reaches the client as close_notify (a clean TLS end). */
+/* A TLS client on FX's client socket (no verification, SNI
+ * as.cwa.example.com), handshaken; its context in *CTX (both the
+ * caller's). */
+static SSL *test_tls_client(struct test_fx *fx, SSL_CTX **ctx)
+{
+	SSL *ssl;
+
+	*ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(*ctx);
+	SSL_CTX_set_verify(*ctx, SSL_VERIFY_NONE, NULL);
+	ssl = SSL_new(*ctx);
+	assert_non_null(ssl);
+	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
+	SSL_set_fd(ssl, fx->cli);
+	SSL_set_connect_state(ssl);
+	test_tls_handshake(fx, ssl);
+	return ssl;
+}
+
 static void test_terminate_half_close(void **state)
 {
 	struct test_fx fx;
@@ -1137,15 +1156,7 @@ static void test_terminate_half_close(void **state)
 		skip();
 	}
 	test_accept(&fx, 1, false);
-	ctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(ctx);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	ssl = SSL_new(ctx);
-	assert_non_null(ssl);
-	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
-	SSL_set_fd(ssl, fx.cli);
-	SSL_set_connect_state(ssl);
-	test_tls_handshake(&fx, ssl);
+	ssl = test_tls_client(&fx, &ctx);
 	test_tls_write(&fx, ssl, "ping\n", 5);
 	test_accept_backend(&fx);
 	test_read_exact(&fx, fx.be, buf, 5);
@@ -1347,15 +1358,7 @@ static void test_terminate_backpressure(void **state)
 	test_accept(&fx, 1, false);
 	setsockopt(fx.cli, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	setsockopt(fx.cli, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	ctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(ctx);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	ssl = SSL_new(ctx);
-	assert_non_null(ssl);
-	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
-	SSL_set_fd(ssl, fx.cli);
-	SSL_set_connect_state(ssl);
-	test_tls_handshake(&fx, ssl);
+	ssl = test_tls_client(&fx, &ctx);
 	test_tls_write(&fx, ssl, "x", 1);
 	test_accept_backend(&fx);
 	test_read_exact(&fx, fx.be, rbuf, 1);
@@ -1496,15 +1499,7 @@ static void test_terminate_held_batch(void **state)
 	}
 	test_accept(&fx, 1, false);
 	setsockopt(fx.cli, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	ctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(ctx);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	ssl = SSL_new(ctx);
-	assert_non_null(ssl);
-	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
-	SSL_set_fd(ssl, fx.cli);
-	SSL_set_connect_state(ssl);
-	test_tls_handshake(&fx, ssl);
+	ssl = test_tls_client(&fx, &ctx);
 	test_tls_write(&fx, ssl, "x", 1);
 	test_accept_backend(&fx);
 	test_read_exact(&fx, fx.be, rbuf, 1);
@@ -1585,15 +1580,7 @@ static void test_http_no_backend(void **state)
 		skip();
 	}
 	test_accept_hooks(&fx, 2, false, &proxy_http_hooks);
-	ctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(ctx);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	ssl = SSL_new(ctx);
-	assert_non_null(ssl);
-	SSL_set_tlsext_host_name(ssl, "as.cwa.example.com");
-	SSL_set_fd(ssl, fx.cli);
-	SSL_set_connect_state(ssl);
-	test_tls_handshake(&fx, ssl);
+	ssl = test_tls_client(&fx, &ctx);
 	test_tls_write(&fx, ssl, req, sizeof(req) - 1);
 	assert_true(test_pump_until_closed(&fx, 3000));
 	assert_int_equal(fx.closed_calls, 1);
