@@ -208,11 +208,58 @@ static void server_sync_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 }
 
+/* A worker process's listening sockets, to close once its event loop has
+ * taken them out of its epoll set (server_stop_cb). */
+struct server_closing {
+	size_t n;
+	int fds[];
+};
+
+static void server_close_fds_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_closing *cl = arg;
+
+	for (size_t i = 0; i < cl->n; i++)
+		close(cl->fds[i]);
+	free(cl);
+	(void)fd;
+	(void)what;
+}
+
+/* A worker process that drains lets go of its listening sockets: when the
+ * main process is gone (SIGKILL, a crash: PDEATHSIG sent the SIGTERM), it
+ * was their last holder, and a socket nobody accepts on would queue
+ * connections until the drain ends and keep a restarted edge443 from
+ * binding.  (With the main process alive, they stay open there.)  Closed
+ * from a zero timer, after the next dispatch has applied the changelist
+ * that takes them out of the epoll set. */
+static void server_release_listeners(struct server_worker *w)
+{
+	size_t n = 0;
+	struct server_closing *cl;
+	const struct timeval now = {0, 0};
+
+	for (struct server_wl *wl = w->wls; wl; wl = wl->next)
+		n++;
+	cl = n ? malloc(sizeof(*cl) + n * sizeof(cl->fds[0])) : NULL;
+	if (!cl)
+		return; /* they close when the process exits */
+	cl->n = 0;
+	for (struct server_wl *wl = w->wls; wl; wl = wl->next)
+		if (wl->evl)
+			cl->fds[cl->n++] = evconnlistener_get_fd(wl->evl);
+	if (event_base_once(w->base, -1, EV_TIMEOUT, server_close_fds_cb, cl,
+			    &now) < 0)
+		free(cl);
+}
+
 static void server_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server_worker *w = arg;
 
 	w->draining = true;
+	if (w->process)
+		server_release_listeners(w);
 	while (w->wls) {
 		struct server_wl *wl = w->wls;
 		w->wls = wl->next;

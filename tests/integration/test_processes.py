@@ -276,8 +276,24 @@ H.check(wait_until(lambda: not any(alive(p) for p in kids), 5),
 edge2 = H.edge(conf, wait_for=["%s:443" % IP], logname="edge443-2.log")
 kids2 = wait_until(lambda: len(children(edge2.pid)) == 2 and children(edge2.pid), 10)
 H.check(kids2, "a second run has 2 children")
+held2 = connect()                      # keeps one child draining
 edge2.kill()
 edge2.wait(10)
+
+
+def listening():
+    out = subprocess.run(["ss", "-Hltn", "src", "%s:443" % IP],
+                         capture_output=True, text=True).stdout
+    return bool(out.strip())
+
+
+H.check(wait_until(lambda: not listening(), 3)
+        and any(alive(p) for p in (kids2 or ())),
+        "SIGKILL of the main process: the draining children let go of the "
+        "listening sockets at once (nothing queues on them, a restart can bind)")
+H.check(echo(held2),
+        "the connection held across the main process's death still relays")
+held2.close()
 H.check(wait_until(lambda: not any(alive(p) for p in (kids2 or ())), 5),
         "SIGKILL of the main process: the children exit within 5 s")
 H.done()
