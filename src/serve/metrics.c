@@ -200,7 +200,8 @@ void metrics_render(struct evbuffer *out, const struct metrics_totals *t,
 			out, "edge443_http_responses_total{code=\"%s\"} %llu\n",
 			classes[k], t->http_responses[k]);
 	evbuffer_add_printf(out,
-			    "# HELP edge443_workers Worker threads.\n"
+			    "# HELP edge443_workers Workers (threads or "
+			    "processes, as worker_mode says).\n"
 			    "# TYPE edge443_workers gauge\n"
 			    "edge443_workers %zu\n",
 			    t->workers);
