@@ -28,6 +28,7 @@
 
 struct admin {
 	struct evhttp *http;
+	struct evhttp_bound_socket *bound; /* evhttp's */
 	admin_metrics_cb metrics;
 	admin_served_cb served;
 	void *arg;
@@ -133,6 +134,7 @@ struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
 					       (ev_uint16_t)addr->port);
 	if (!bound)
 		goto fail;
+	a->bound = bound;
 	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound),
 				    admin_accept_error_cb);
 	evhttp_set_allowed_methods(
@@ -156,6 +158,11 @@ void admin_set_draining(struct admin *a)
 /* Call once the event loop no longer runs: a pending accept back-off timer
  * refers to the listener freed here (server.c frees the admin after the
  * loop has stopped, then the base, which releases the timer). */
+int admin_fd(const struct admin *a)
+{
+	return a && a->bound ? (int)evhttp_bound_socket_get_fd(a->bound) : -1;
+}
+
 void admin_free(struct admin *a)
 {
 	if (!a)

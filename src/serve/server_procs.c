@@ -122,6 +122,12 @@ static void server_procs_child(struct server *srv, size_t index,
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != srv->pid)
 		_exit(1);
 	server_procs_child_fds(srv, index);
+	/* The admin endpoint is the main process's: a copy kept here would
+	 * hold its port after the main process died, until this child ends
+	 * (the main process's epoll set is not touched: the socket stays
+	 * open there). */
+	if (admin_fd(srv->admin) >= 0)
+		close(admin_fd(srv->admin));
 	memset(&w, 0, sizeof(w));
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0 || server_worker_init(srv, &w, index) < 0) {

@@ -281,16 +281,18 @@ edge2.kill()
 edge2.wait(10)
 
 
-def listening():
-    out = subprocess.run(["ss", "-Hltn", "src", "%s:443" % IP],
+def listening(addr):
+    out = subprocess.run(["ss", "-Hltn", "src", addr],
                          capture_output=True, text=True).stdout
     return bool(out.strip())
 
 
-H.check(wait_until(lambda: not listening(), 3)
+H.check(wait_until(lambda: not listening("%s:443" % IP), 3)
         and any(alive(p) for p in (kids2 or ())),
         "SIGKILL of the main process: the draining children let go of the "
         "listening sockets at once (nothing queues on them, a restart can bind)")
+H.check(not listening(ADMIN),
+        "... and the admin port is free: the children kept no copy of it")
 H.check(echo(held2),
         "the connection held across the main process's death still relays")
 held2.close()

@@ -32,6 +32,10 @@ struct admin *admin_new(struct event_base *base, const struct config_addr *addr,
 /* From now on /health answers 503 "draining" (the SIGTERM/SIGINT drain
  * began; it never goes back).  Main thread; A may be NULL (no admin). */
 void admin_set_draining(struct admin *a);
+/* The listening socket (still A's), or -1 (A NULL).  A forked worker
+ * process closes its copy, so that the port is free once the main
+ * process is gone. */
+int admin_fd(const struct admin *a);
 void admin_free(struct admin *a);
 
 #endif
