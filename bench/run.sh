@@ -37,8 +37,10 @@
 # is the reference of the ratios), EDGE443_BIN (default build-bench/edge443,
 # built when missing),
 # ROUNDS, KEEP=1, SCENARIOS (default "hs-rsa hs-ec ka http bulk mem"), RESULTS
-# (default bench/results.md), EDGE443_ENV (extra VAR=value words for the
-# edge443 process only, for experiments, e.g. an LD_PRELOAD), COUNTS (0, 1 or
+# (default bench/results.md; its text outside the generated sections, between
+# "<!-- run: begin/end" and "<!-- counts: begin/end" lines, is kept),
+# EDGE443_ENV (extra VAR=value words for the edge443 process only, for
+# experiments, e.g. an LD_PRELOAD), COUNTS (0, 1 or
 # only), COUNT_SCENARIOS (default "hs-rsa hs-ec resume ka http").
 set -euo pipefail
 
@@ -620,14 +622,22 @@ if [ "$COUNTS" != 0 ]; then
 	. "$here/counts.sh"
 	counts_step
 fi
+# RESULTS has generated sections between "<!-- NAME: begin" and "<!-- NAME:
+# end" lines (run: the CPU tables; counts: the counts) and text of its own
+# around them, which is kept.  section NAME FILE IN: IN with section NAME
+# replaced by FILE (which carries its own marker lines), or appended.
+section() {
+	if grep -q "^<!-- $1: begin" "$3"; then
+		awk -v f="$2" -v n="$1" '$0 ~ "^<!-- " n ": begin" { while ((getline l < f) > 0) print l; skip = 1; next }
+			$0 ~ "^<!-- " n ": end" { skip = 0; next } !skip' "$3"
+	else
+		cat "$3"; echo; cat "$2"
+	fi
+}
 if [ "$COUNTS" = only ]; then
 	# Keep the CPU-time tables of RESULTS; replace (or append) its counts section.
-	if [ -e "$RESULTS" ] && grep -q '^<!-- counts: begin' "$RESULTS"; then
-		awk -v f="$work/counts.md" '/^<!-- counts: begin/ { while ((getline l < f) > 0) print l; skip = 1; next }
-			/^<!-- counts: end/ { skip = 0; next } !skip' "$RESULTS" > results.new
-	else
-		{ if [ -e "$RESULTS" ]; then cat "$RESULTS"; echo; fi; cat counts.md; } > results.new
-	fi
+	if [ -e "$RESULTS" ]; then section counts "$work/counts.md" "$RESULTS" > results.new
+	else cp counts.md results.new; fi
 	cp results.new "$RESULTS"
 	log "wrote the counts section of $RESULTS"
 	exit 0
@@ -681,6 +691,7 @@ row() { # SCENARIO LABEL UNIT FMT TARGET-TEXT BETTER(lower|higher) TARGET-VALUE 
 
 mode=full; [ "$QUICK" = 1 ] && mode=quick
 {
+	echo "<!-- run: begin (bench/run.sh writes this section; the text outside the sections is kept) -->"
 	echo "# edge443 vs HAProxy, nginx, hitch — bench/run.sh results"
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/run.sh$([ "$QUICK" = 1 ] && echo ' --quick')\` ($mode: $ROUNDS interleaved rounds, memory $MEM_ROUNDS), $(nproc) cores, $(uname -r)."
@@ -723,8 +734,17 @@ mode=full; [ "$QUICK" = 1 ] && mode=quick
 	echo '```'
 	echo
 	echo "</details>"
-	if [ "$COUNTS" = 1 ]; then echo; cat counts.md; fi
-} > "$RESULTS"
+	echo "<!-- run: end -->"
+} > run.md
+# A RESULTS with a run section keeps its own text; one without (or none)
+# is written anew.
+if [ -e "$RESULTS" ] && grep -q '^<!-- run: begin' "$RESULTS"; then
+	section run run.md "$RESULTS" > results.new
+else
+	cp run.md results.new
+fi
+if [ "$COUNTS" = 1 ]; then section counts counts.md results.new > results.new2; mv results.new2 results.new; fi
+cp results.new "$RESULTS"
 echo
 cat table.md
 log "wrote $RESULTS"
