@@ -135,6 +135,28 @@ static int no_chain_check(X509_STORE_CTX *x, void *arg)
 	return 1;
 }
 
+/* The client sends REQ (LEN bytes); the server reads all of it and
+ * answers (its calls measured). */
+static void exchange(SSL *cl, const char *req, int len)
+{
+	if (SSL_write(cl, req, len) != len)
+		die("client write");
+	int got = 0;
+	for (int i = 0; i < 4 && got < len; i++) {
+		int r = srv(OP_READ);
+		srv_calls++;
+		if (r > 0)
+			got += r;
+		else if (SSL_get_error(sv, r) != SSL_ERROR_WANT_READ)
+			die("server read");
+	}
+	if (got != len)
+		die("server got a short request");
+	if (srv(OP_WRITE) != (int)sizeof answer - 1)
+		die("server write");
+	srv_calls++;
+}
+
 /* One connection: returns 1 when the server resumed the session. */
 static int one(SSL_CTX *cctx, SSL_SESSION **sess, int resume)
 {
@@ -172,24 +194,9 @@ static int one(SSL_CTX *cctx, SSL_SESSION **sess, int resume)
 	}
 	if (!(cdone && sdone))
 		die("handshake did not finish");
-	if (SSL_write(cl, request, (int)sizeof request - 1) !=
-	    (int)sizeof request - 1)
-		die("client write");
-	int got = 0;
-	for (int i = 0; i < 4 && got < (int)sizeof request - 1; i++) {
-		int r = srv(OP_READ);
-		srv_calls++;
-		if (r > 0)
-			got += r;
-		else if (SSL_get_error(sv, r) != SSL_ERROR_WANT_READ)
-			die("server read");
-	}
-	if (got != (int)sizeof request - 1)
-		die("server got a short request");
-	if (srv(OP_WRITE) != (int)sizeof answer - 1)
-		die("server write");
+	exchange(cl, request, (int)sizeof request - 1);
 	srv(OP_SHUTDOWN);
-	srv_calls += 2;
+	srv_calls++;
 	char buf[4096];
 	int r, n = 0;
 	while ((r = SSL_read(cl, buf, sizeof buf)) > 0)
@@ -227,23 +234,7 @@ static void keepalive(SSL *cl, long n, int measured)
 
 	warm_phase = !measured;
 	for (long k = 0; k < n; k++) {
-		if (SSL_write(cl, request, (int)sizeof request - 1) !=
-		    (int)sizeof request - 1)
-			die("client write");
-		int got = 0;
-		for (int i = 0; i < 4 && got < (int)sizeof request - 1; i++) {
-			int r = srv(OP_READ);
-			srv_calls++;
-			if (r > 0)
-				got += r;
-			else if (SSL_get_error(sv, r) != SSL_ERROR_WANT_READ)
-				die("server read");
-		}
-		if (got != (int)sizeof request - 1)
-			die("server got a short request");
-		if (srv(OP_WRITE) != (int)sizeof answer - 1)
-			die("server write");
-		srv_calls++;
+		exchange(cl, request, (int)sizeof request - 1);
 		int r, m = 0;
 		while (m < (int)sizeof answer - 1 &&
 		       (r = SSL_read(cl, buf, sizeof buf)) > 0)

@@ -370,6 +370,17 @@ void proxy_limit(struct proxy_conn *c, struct proxy_side *from,
 	(void)c;
 }
 
+/* FROM brought LEN bytes for its partner: counted, the connection active
+ * (the response timeout starts with the client's first bytes). */
+static void proxy_note_read(struct proxy_conn *c, struct proxy_side *from,
+			    size_t len)
+{
+	if (from == &c->client && from->bytes == 0)
+		c->client_first = proxy_now();
+	from->bytes += len;
+	c->last_active = proxy_now();
+}
+
 void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 {
 	struct proxy_side *to = proxy_partner(c, from);
@@ -387,10 +398,7 @@ void proxy_forward(struct proxy_conn *c, struct proxy_side *from)
 		evbuffer_drain(in, len);
 		return;
 	}
-	if (from == &c->client && from->bytes == 0)
-		c->client_first = proxy_now();
-	from->bytes += len;
-	c->last_active = proxy_now();
+	proxy_note_read(c, from, len);
 	proxy_send(to, in);
 	proxy_limit(c, from, bufferevent_get_output(to->bev), to);
 }
@@ -1068,13 +1076,9 @@ static void proxy_plain_direct_cb(struct proxy_side *s,
 	struct proxy_side *to = proxy_partner(c, s);
 
 	proxy_hold(c);
-	if (s == &c->client && s->bytes == 0)
-		c->client_first = proxy_now();
-	s->bytes += len;
-	c->last_active = proxy_now();
-	proxy_send_bytes(to, buf, len);
-	if (to->bev)
-		proxy_limit(c, s, bufferevent_get_output(to->bev), to);
+	proxy_note_read(c, s, len);
+	proxy_send_bytes(to, buf, len); /* calls nothing back */
+	proxy_limit(c, s, bufferevent_get_output(to->bev), to);
 	proxy_release(c);
 }
 

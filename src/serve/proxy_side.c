@@ -358,8 +358,9 @@ static void proxy_held_cb(evutil_socket_t fd, short what, void *arg)
 	s->cbs->drained(s, s->cbarg);
 }
 
-/* Can TLS side S send a batch?  Its buffer and write event are made the
- * first time (an idle connection has neither). */
+/* Can TLS side S send a batch (its SSL writes through this file's BIO,
+ * proxy_tls_side, and nothing is held)?  Its buffer and write event are
+ * made the first time (an idle connection has neither). */
 static bool proxy_held_ready(struct proxy_side *s)
 {
 	BIO *b = SSL_get_wbio(s->ssl);
@@ -558,8 +559,7 @@ void proxy_send_bytes(struct proxy_side *to, const unsigned char *buf,
 			/* More than one record and nothing held: encrypt
 			 * them all into HELD, then one write(2) (a write(2)
 			 * per record costs a syscall each). */
-			bool batch = len > PROXY_RECORD && to->cbs &&
-				     to->cbs->drained && proxy_held_ready(to);
+			bool batch = len > PROXY_RECORD && proxy_held_ready(to);
 			to->batching = batch;
 			/* As proxy_send: whole records; on WANT_WRITE the
 			 * record becomes the first of the output, and

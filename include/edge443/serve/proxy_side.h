@@ -130,7 +130,8 @@ void proxy_send(struct proxy_side *to, struct evbuffer *src);
  * by proxy_tls_side gets more than one record's worth encrypted as a
  * batch and written with one write(2); what of it the socket does not
  * take is held and written first once the socket is writable
- * (proxy_side_pending counts it). */
+ * (proxy_side_pending counts it).  Calls nothing back: a failed socket is
+ * reported later, from the event loop. */
 void proxy_send_bytes(struct proxy_side *to, const unsigned char *buf,
 		      size_t len);
 /* The next chunk of SRC for one SSL_write: pieces smaller than a record are
