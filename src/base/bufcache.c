@@ -2,12 +2,16 @@
  * and OpenSSL's allocations (see bufcache.h for why).
  *
  * Each thread keeps up to BUFCACHE_SLOTS blocks of at least BUFCACHE_MIN
- * bytes (BUFCACHE_MAX_BYTES in all) that it freed; an allocation takes one
- * whose usable size fits without wasting more than half of it, newest
- * first (the one most likely still in the CPU's cache).  Everything else
- * is glibc's malloc.  Blocks are ordinary glibc blocks, so realloc and a
- * free on another thread need nothing special.  A thread's blocks go back
- * to glibc when it exits (a pthread key's destructor).
+ * bytes (BUFCACHE_MAX_BYTES in all) that it freed, oldest first; an
+ * allocation takes one whose usable size fits without wasting more than
+ * half of it, newest first (the one most likely still in the CPU's cache).
+ * A free that finds the cache full makes room by handing the oldest blocks
+ * back to glibc, so blocks of a size nobody asks for any more (a
+ * handshake's, a burst's) age out instead of holding the slots while every
+ * block in use goes past the cache.  Everything else is glibc's malloc.  Blocks
+ * are ordinary glibc blocks, so realloc and a free on another thread need
+ * nothing special.  A thread's blocks go back to glibc when it exits (a pthread
+ * key's destructor).
  */
 #include "edge443/base/bufcache.h"
 
@@ -16,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct bufcache {
 	void *blk[BUFCACHE_SLOTS];
@@ -45,6 +50,14 @@ static void bufcache_key_init(void)
 	bufcache_key_ok = pthread_key_create(&bufcache_key, bufcache_exit) == 0;
 }
 
+/* Take slot I out, keeping the others in their order (oldest first). */
+static void bufcache_drop(struct bufcache *c, size_t i)
+{
+	c->n--;
+	memmove(&c->blk[i], &c->blk[i + 1], (c->n - i) * sizeof(c->blk[0]));
+	memmove(&c->size[i], &c->size[i + 1], (c->n - i) * sizeof(c->size[0]));
+}
+
 void *bufcache_malloc(size_t n)
 {
 	struct bufcache *c = &bufcache_tls;
@@ -55,9 +68,7 @@ void *bufcache_malloc(size_t n)
 				continue;
 			void *p = c->blk[i];
 			c->bytes -= c->size[i];
-			c->n--;
-			c->blk[i] = c->blk[c->n];
-			c->size[i] = c->size[c->n];
+			bufcache_drop(c, i);
 			return p;
 		}
 	}
@@ -77,10 +88,15 @@ void bufcache_free(void *p)
 	if (!p)
 		return;
 	u = malloc_usable_size(p);
-	if (u < BUFCACHE_MIN || c->n == BUFCACHE_SLOTS ||
-	    c->bytes + u > BUFCACHE_MAX_BYTES) {
+	if (u < BUFCACHE_MIN || u > BUFCACHE_MAX_BYTES) {
 		free(p);
 		return;
+	}
+	while (c->n > 0 &&
+	       (c->n == BUFCACHE_SLOTS || c->bytes + u > BUFCACHE_MAX_BYTES)) {
+		free(c->blk[0]);
+		c->bytes -= c->size[0];
+		bufcache_drop(c, 0);
 	}
 	if (!c->registered) {
 		/* The first block this thread keeps: have it returned when

@@ -96,7 +96,14 @@ static int http_req_body_cb(http_parser *p, const char *at, size_t n)
 		return 0;
 	if (h->cur.chunked) {
 		/* Re-frame: one chunk per piece; never a 0 chunk here. */
-		evbuffer_add_printf(h->body_to, "%zx\r\n", n);
+		char line[2 * sizeof(size_t) + 2];
+		size_t k = sizeof(line) - 2;
+
+		line[k] = '\r';
+		line[k + 1] = '\n';
+		for (size_t v = n; v != 0; v >>= 4)
+			line[--k] = "0123456789abcdef"[v & 15];
+		evbuffer_add(h->body_to, line + k, sizeof(line) - k);
 		evbuffer_add(h->body_to, at, n);
 		evbuffer_add(h->body_to, "\r\n", 2);
 	} else {
@@ -252,79 +259,144 @@ static bool http_in_connection(const struct http_conn *h, const char *name,
  * framing and Host (written by us), and the forwarding headers we own. */
 static bool http_dropped(const struct http_field *f)
 {
-	static const char *const drop[] = {
-		"connection",
-		"keep-alive",
-		"proxy-connection",
-		"te",
-		"trailer",
-		"upgrade",
-		"http2-settings", /* only ever meant for an h2c upgrade */
-		"transfer-encoding",
-		"content-length",
-		"host",
-		"x-forwarded-for",
-		"x-forwarded-proto",
-		"x-forwarded-host",
-		"forwarded",
+#define HTTP_NAME(s)                                                           \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+	static const struct {
+		const char *name;
+		size_t len;
+	} drop[] = {
+		HTTP_NAME("connection"),
+		HTTP_NAME("keep-alive"),
+		HTTP_NAME("proxy-connection"),
+		HTTP_NAME("te"),
+		HTTP_NAME("trailer"),
+		HTTP_NAME("upgrade"),
+		HTTP_NAME("http2-settings"), /* only ever meant for h2c */
+		HTTP_NAME("transfer-encoding"),
+		HTTP_NAME("content-length"),
+		HTTP_NAME("host"),
+		HTTP_NAME("x-forwarded-for"),
+		HTTP_NAME("x-forwarded-proto"),
+		HTTP_NAME("x-forwarded-host"),
+		HTTP_NAME("forwarded"),
 	};
+#undef HTTP_NAME
 
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (http_eq(f->name, f->namelen, drop[i]))
+		if (drop[i].len == f->namelen &&
+		    strncasecmp(f->name, drop[i].name, f->namelen) == 0)
 			return true;
 	return false;
 }
 
+/* The head is written into one contiguous reservation of the backend's
+ * buffer: pieces are copied, nothing is formatted (printf-style appends cost
+ * more than the rest of the request's own work). */
+struct http_out {
+	char *p;
+};
+
+static void http_put(struct http_out *o, const void *s, size_t n)
+{
+	memcpy(o->p, s, n);
+	o->p += n;
+}
+
+#define HTTP_PUT_LIT(o, s) http_put((o), (s), sizeof(s) - 1)
+
+static void http_put_u64(struct http_out *o, uint64_t v)
+{
+	char d[20];
+	size_t n = 0;
+
+	do {
+		d[sizeof(d) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	http_put(o, d + sizeof(d) - n, n);
+}
+
 /* Write the re-serialised head of the request to TO: the normalised PATH
- * and the QUERY as sent. */
-static void http_serialise(struct http_conn *h, const struct http_facts *x,
-			   const char *path, size_t plen, const char *query,
-			   size_t qlen, struct evbuffer *to)
+ * and the QUERY as sent.  -1 when TO cannot grow (out of memory). */
+static int http_serialise(struct http_conn *h, const struct http_facts *x,
+			  const char *path, size_t plen, const char *query,
+			  size_t qlen, struct evbuffer *to)
 {
 	const struct http_peer *p = h->peer;
+	const char *xff = p && p->client_ip ? p->client_ip : "unknown";
+	bool backend_host = h->svc->http.host_header == CONFIG_HOST_BACKEND;
+	bool keep[HTTP_MAX_HEADERS];
+	size_t mlen = strlen(h->cur.method);
+	size_t need;
+	struct evbuffer_iovec v;
+	struct http_out o;
 
-	evbuffer_add_printf(to, "%s ", h->cur.method);
-	evbuffer_add(to, path, plen);
-	evbuffer_add(to, query, qlen);
-	/* HTTP/1.0 stays 1.0 so the backend never answers it chunked. */
-	evbuffer_add_printf(to, " HTTP/1.%d\r\nHost: ", h->cur.minor);
-	if (h->svc->http.host_header == CONFIG_HOST_BACKEND)
-		evbuffer_add_printf(to, "%s", h->backend_name);
-	else
-		evbuffer_add(to, x->host->value, x->host->valuelen);
-	evbuffer_add(to, "\r\n", 2);
+	/* An upper bound of what follows, literals included. */
+	need = mlen + plen + qlen + 256 + strlen(xff) + 2 * x->host->valuelen +
+	       (backend_host ? strlen(h->backend_name) : 0) +
+	       (h->cur.upgrade ? x->upgrade->valuelen : 0);
 	for (size_t i = 0; i < h->nfields; i++) {
 		const struct http_field *f = &h->fields[i];
 
-		if (http_dropped(f) ||
-		    http_in_connection(h, f->name, f->namelen))
+		keep[i] = !http_dropped(f) &&
+			  !http_in_connection(h, f->name, f->namelen);
+		if (keep[i])
+			need += f->namelen + f->valuelen + 4;
+	}
+	if (evbuffer_reserve_space(to, (ev_ssize_t)need, &v, 1) != 1 ||
+	    v.iov_len < need)
+		return -1;
+	o.p = v.iov_base;
+	http_put(&o, h->cur.method, mlen);
+	HTTP_PUT_LIT(&o, " ");
+	http_put(&o, path, plen);
+	http_put(&o, query, qlen);
+	/* HTTP/1.0 stays 1.0 so the backend never answers it chunked. */
+	if (h->cur.minor == 0)
+		HTTP_PUT_LIT(&o, " HTTP/1.0\r\nHost: ");
+	else
+		HTTP_PUT_LIT(&o, " HTTP/1.1\r\nHost: ");
+	if (backend_host)
+		http_put(&o, h->backend_name, strlen(h->backend_name));
+	else
+		http_put(&o, x->host->value, x->host->valuelen);
+	HTTP_PUT_LIT(&o, "\r\n");
+	for (size_t i = 0; i < h->nfields; i++) {
+		const struct http_field *f = &h->fields[i];
+
+		if (!keep[i])
 			continue;
-		evbuffer_add(to, f->name, f->namelen);
-		evbuffer_add(to, ": ", 2);
-		evbuffer_add(to, f->value, f->valuelen);
-		evbuffer_add(to, "\r\n", 2);
+		http_put(&o, f->name, f->namelen);
+		HTTP_PUT_LIT(&o, ": ");
+		http_put(&o, f->value, f->valuelen);
+		HTTP_PUT_LIT(&o, "\r\n");
 	}
-	evbuffer_add_printf(to, "X-Forwarded-For: %s\r\n",
-			    p && p->client_ip ? p->client_ip : "unknown");
-	evbuffer_add_printf(to, "X-Forwarded-Proto: https\r\n"
-				"X-Forwarded-Host: ");
-	evbuffer_add(to, x->host->value, x->host->valuelen);
-	evbuffer_add(to, "\r\n", 2);
-	if (x->has_cl)
-		evbuffer_add_printf(to, "Content-Length: %" PRIu64 "\r\n",
-				    x->cl);
+	HTTP_PUT_LIT(&o, "X-Forwarded-For: ");
+	http_put(&o, xff, strlen(xff));
+	HTTP_PUT_LIT(&o, "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: ");
+	http_put(&o, x->host->value, x->host->valuelen);
+	HTTP_PUT_LIT(&o, "\r\n");
+	if (x->has_cl) {
+		HTTP_PUT_LIT(&o, "Content-Length: ");
+		http_put_u64(&o, x->cl);
+		HTTP_PUT_LIT(&o, "\r\n");
+	}
 	if (x->chunked)
-		evbuffer_add_printf(to, "Transfer-Encoding: chunked\r\n");
+		HTTP_PUT_LIT(&o, "Transfer-Encoding: chunked\r\n");
 	if (h->cur.upgrade) {
-		evbuffer_add_printf(to, "Connection: Upgrade\r\nUpgrade: ");
-		evbuffer_add(to, x->upgrade->value, x->upgrade->valuelen);
-		evbuffer_add(to, "\r\n", 2);
+		HTTP_PUT_LIT(&o, "Connection: Upgrade\r\nUpgrade: ");
+		http_put(&o, x->upgrade->value, x->upgrade->valuelen);
+		HTTP_PUT_LIT(&o, "\r\n");
 	} else if (h->cur.close) {
-		evbuffer_add_printf(to, "Connection: close\r\n");
+		HTTP_PUT_LIT(&o, "Connection: close\r\n");
 	} else {
-		evbuffer_add_printf(to, "Connection: keep-alive\r\n");
+		HTTP_PUT_LIT(&o, "Connection: keep-alive\r\n");
 	}
-	evbuffer_add(to, "\r\n", 2);
+	HTTP_PUT_LIT(&o, "\r\n");
+	v.iov_len = (size_t)(o.p - (char *)v.iov_base);
+	return evbuffer_commit_space(to, &v, 1);
 }
 
 /* Remove every field whose name holds '_' before anything reads the fields
@@ -399,7 +471,9 @@ static const char *http_parse_head(struct http_conn *h, size_t n)
 {
 	http_parser *p = &h->req_parser;
 	enum http_errno err;
-	size_t used;
+	const char *m;
+	size_t used, mlen;
+	bool logged = log_enabled(LOG_LEVEL_INFO);
 
 	h->nfields = 0;
 	h->field_overflow = false;
@@ -414,14 +488,18 @@ static const char *http_parse_head(struct http_conn *h, size_t n)
 	if (h->req_end) {
 		http_parser_pause(p, 0);
 	}
-	snprintf(h->cur.method, sizeof(h->cur.method), "%s",
-		 http_method_str((enum http_method)p->method));
+	m = http_method_str((enum http_method)p->method);
+	mlen = strnlen(m, sizeof(h->cur.method) - 1);
+	memcpy(h->cur.method, m, mlen);
+	h->cur.method[mlen] = '\0';
 	h->cur.minor = p->http_minor;
-	if (h->url)
+	/* The access log's copies (target, Host) are made only for a log
+	 * that writes them. */
+	if (h->url && logged)
 		http_log_copy(h->cur.target, sizeof(h->cur.target), h->url,
 			      h->urllen);
 	http_drop_underscores(h);
-	for (size_t i = 0; i < h->nfields; i++)
+	for (size_t i = 0; logged && i < h->nfields; i++)
 		if (http_eq(h->fields[i].name, h->fields[i].namelen, "host"))
 			http_log_copy(h->cur.host, sizeof(h->cur.host),
 				      h->fields[i].value ? h->fields[i].value
@@ -476,7 +554,9 @@ static const char *http_head_refusal(struct http_conn *h, struct http_facts *x,
 	if (http_target(h, x, &r->path, &r->plen, &r->query, &r->qlen, &why) <
 	    0)
 		return why;
-	http_log_copy(h->cur.target, sizeof(h->cur.target), r->path, r->plen);
+	if (log_enabled(LOG_LEVEL_INFO))
+		http_log_copy(h->cur.target, sizeof(h->cur.target), r->path,
+			      r->plen);
 	return NULL;
 }
 
@@ -487,12 +567,14 @@ static bool http_not_published(struct http_conn *h, const struct http_facts *x,
 			       const struct http_route *r,
 			       struct evbuffer *client, enum http_action *act)
 {
-	char msg[HTTP_LOG_MAX * 2];
+	char msg[HTTP_LOG_MAX * 2], shown[HTTP_LOG_MAX + 1];
 
 	if (!http_host_ok(h, x->host->value, r->hostlen, r->port, r->portlen)) {
+		http_log_copy(shown, sizeof(shown), x->host->value,
+			      x->host->valuelen);
 		snprintf(msg, sizeof(msg),
 			 "This server does not publish %s; it publishes %s.",
-			 h->cur.host, h->svc->fqdn);
+			 shown, h->svc->fqdn);
 		*act = http_answer_local(h, x, client, 421, msg,
 					 "Host not served here");
 		return true;
@@ -500,8 +582,9 @@ static bool http_not_published(struct http_conn *h, const struct http_facts *x,
 	if (!(r->plen == 1 && r->path[0] == '*' &&
 	      http_path_allowed(h, "/", 1)) &&
 	    !http_path_allowed(h, r->path, r->plen)) {
-		snprintf(msg, sizeof(msg), "%s is not published on %s.",
-			 h->cur.target, h->svc->fqdn);
+		http_log_copy(shown, sizeof(shown), r->path, r->plen);
+		snprintf(msg, sizeof(msg), "%s is not published on %s.", shown,
+			 h->svc->fqdn);
 		*act = http_answer_local(h, x, client, 404, msg,
 					 "path not published");
 		return true;
@@ -511,10 +594,11 @@ static bool http_not_published(struct http_conn *h, const struct http_facts *x,
 
 /* Send the request head, re-serialised, to TO and await its response; the
  * body (if any) follows in HTTP_S_BODY. */
-static void http_forward_head(struct http_conn *h, const struct http_facts *x,
-			      const struct http_route *r, struct evbuffer *to)
+static int http_forward_head(struct http_conn *h, const struct http_facts *x,
+			     const struct http_route *r, struct evbuffer *to)
 {
-	http_serialise(h, x, r->path, r->plen, r->query, r->qlen, to);
+	if (http_serialise(h, x, r->path, r->plen, r->query, r->qlen, to) < 0)
+		return -1;
 	h->cur.forwarded = true;
 	h->resp_pending = true;
 	h->resp_head_done = false;
@@ -531,6 +615,7 @@ static void http_forward_head(struct http_conn *h, const struct http_facts *x,
 		h->body_to = to;
 		memset(&h->chunk, 0, sizeof(h->chunk));
 	}
+	return 0;
 }
 
 /* The head is whole in FROM (h->scan.pos bytes): parse it, check it, then
@@ -562,8 +647,10 @@ http_take_head(struct http_conn *h, struct evbuffer *from, struct evbuffer *to,
 	} else if ((why = http_head_refusal(h, &x, &r, &status)) != NULL) {
 		act = http_fail(h, client, status, why);
 	} else if (!http_not_published(h, &x, &r, client, &act)) {
-		http_forward_head(h, &x, &r, to);
-		*need_backend = true;
+		if (http_forward_head(h, &x, &r, to) < 0)
+			act = http_fail(h, client, 400, "out of memory");
+		else
+			*need_backend = true;
 	}
 	free(h->head);
 	h->head = NULL;
@@ -780,7 +867,12 @@ enum http_action http_from_backend(struct http_conn *h, struct evbuffer *from,
 				h->resp_bad101 ? "101 to a request that asked "
 						 "no upgrade"
 					       : http_errno_description(err));
-		if (!h->resp_head_done) {
+		if (!h->resp_head_done &&
+		    !(h->resp_paused_head && used <= HTTP_MAX_RESP_HEAD &&
+		      evbuffer_get_length(h->resp_stage) == 0)) {
+			/* Staged until the head has parsed, so that a bad
+			 * one can still become a 502; a head that parsed
+			 * whole in this piece goes on at once. */
 			evbuffer_remove_buffer(from, h->resp_stage, used);
 			if (evbuffer_get_length(h->resp_stage) >
 			    HTTP_MAX_RESP_HEAD)

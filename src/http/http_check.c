@@ -31,12 +31,27 @@ bool http_eq(const char *a, size_t alen, const char *b)
 
 /* ---- strict lexical scan of a request head ----------------------------- */
 
+/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~, as a bitmap of the
+ * 128 ASCII bytes (bytes 0-63, then 64-127). */
 static int http_is_tchar(unsigned char c)
 {
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	static const uint64_t tchar[2] = {0x03ff6cfa00000000ULL,
+					  0x57ffffffc7fffffeULL};
+
+	return c < 128 && (tchar[c >> 6] >> (c & 63) & 1);
+}
+
+/* A byte that may stand anywhere in a request line: VCHAR or SP. */
+static int http_is_line_byte(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
+/* A byte that may stand anywhere in a field value: HTAB, SP, VCHAR and
+ * obs-text. */
+static int http_is_value_byte(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
 static int http_scan_error(struct http_scan *s, int status, const char *why)
@@ -52,13 +67,30 @@ static int http_scan_error(struct http_scan *s, int status, const char *why)
 static int http_scan_bytes(struct http_scan *s, const unsigned char *p,
 			   size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = p[i];
+	/* s->pos never passes HTTP_MAX_HEAD: a head that has not ended by
+	 * then is too large. */
+	size_t room = HTTP_MAX_HEAD - s->pos, i = 0, start = s->pos;
+	bool cut = n > room;
 
-		if (s->pos >= HTTP_MAX_HEAD)
-			return http_scan_error(s, 431,
-					       "request head too large");
-		s->pos++;
+	if (cut)
+		n = room;
+	while (i < n) {
+		unsigned char c;
+
+		/* A run of ordinary bytes changes no state: skip it whole. */
+		if (s->state == HTTP_SCAN_REQLINE)
+			while (i < n && http_is_line_byte(p[i]))
+				i++;
+		else if (s->state == HTTP_SCAN_NAME)
+			while (i < n && http_is_tchar(p[i]))
+				i++;
+		else if (s->state == HTTP_SCAN_VALUE)
+			while (i < n && http_is_value_byte(p[i]))
+				i++;
+		if (i == n)
+			break;
+		c = p[i++];
+		s->pos = start + i;
 		switch (s->state) {
 		case HTTP_SCAN_LEAD:
 			if (c == '\r') {
@@ -137,6 +169,9 @@ static int http_scan_bytes(struct http_scan *s, const unsigned char *p,
 			return 1;
 		}
 	}
+	s->pos = start + n;
+	if (cut)
+		return http_scan_error(s, 431, "request head too large");
 	return 0;
 }
 

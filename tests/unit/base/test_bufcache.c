@@ -3,8 +3,8 @@
  * A freed large block is handed out again to the next allocation it fits,
  * small ones and ones beyond the caps go to glibc, a block that would waste
  * more than half of itself is not used, another thread has a cache of its
- * own that is emptied when it exits, and bufcache_install declines in a
- * sanitizer build.
+ * own that is emptied when it exits, a full cache gives its oldest block
+ * back to make room, and bufcache_install declines in a sanitizer build.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -67,12 +67,14 @@ static void test_small_and_caps(void **state)
 	bufcache_free(bufcache_malloc(BUFCACHE_MIN / 2));
 	assert_int_equal(bufcache_count(), 0);
 	bufcache_free(NULL);
-	/* At most BUFCACHE_SLOTS blocks... */
+	/* At most BUFCACHE_SLOTS blocks: the newest stay. */
 	for (size_t i = 0; i < BUFCACHE_SLOTS + 4; i++)
 		assert_non_null(p[i] = bufcache_malloc(BUFCACHE_MIN));
 	for (size_t i = 0; i < BUFCACHE_SLOTS + 4; i++)
 		bufcache_free(p[i]);
 	assert_int_equal(bufcache_count(), BUFCACHE_SLOTS);
+	assert_ptr_equal(bufcache_malloc(BUFCACHE_MIN), p[BUFCACHE_SLOTS + 3]);
+	bufcache_free(p[BUFCACHE_SLOTS + 3]);
 	bufcache_trim();
 	/* ... and at most BUFCACHE_MAX_BYTES. */
 	for (size_t i = 0; i < 4; i++)
@@ -82,6 +84,37 @@ static void test_small_and_caps(void **state)
 		bufcache_free(p[i]);
 	assert_int_equal(bufcache_count(), 2);
 	assert_true(bufcache_bytes() <= BUFCACHE_MAX_BYTES);
+	bufcache_trim();
+}
+
+/* A full cache makes room for a freed block by giving back its oldest: the
+ * slots held by blocks of a size nobody asks for any more (a burst of small
+ * ones) do not keep out the block in use now.  The block then comes back,
+ * newest first. */
+static void test_oldest_go(void **state)
+{
+	void *p[BUFCACHE_SLOTS], *big, *again;
+
+	(void)state;
+	bufcache_trim();
+	for (size_t i = 0; i < BUFCACHE_SLOTS; i++)
+		assert_non_null(p[i] = bufcache_malloc(BUFCACHE_MIN));
+	assert_non_null(big = bufcache_malloc(128 * 1024));
+	for (size_t i = 0; i < BUFCACHE_SLOTS; i++)
+		bufcache_free(p[i]);
+	assert_int_equal(bufcache_count(), BUFCACHE_SLOTS);
+	bufcache_free(big);
+	assert_int_equal(bufcache_count(), BUFCACHE_SLOTS);
+	assert_true(bufcache_bytes() >= 128 * 1024); /* big is kept */
+	again = bufcache_malloc(128 * 1024);
+	assert_ptr_equal(again, big);
+	assert_int_equal(bufcache_count(), BUFCACHE_SLOTS - 1);
+	assert_true(bufcache_bytes() < 128 * 1024);
+	/* A small request still gets the newest small block (big would
+	 * waste more than half of itself). */
+	bufcache_free(again);
+	assert_ptr_equal(bufcache_malloc(BUFCACHE_MIN), p[BUFCACHE_SLOTS - 1]);
+	bufcache_free(p[BUFCACHE_SLOTS - 1]);
 	bufcache_trim();
 }
 
@@ -152,6 +185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reuse),
 		cmocka_unit_test(test_small_and_caps),
+		cmocka_unit_test(test_oldest_go),
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_install),

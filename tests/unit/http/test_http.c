@@ -953,6 +953,47 @@ static void test_not_found_body_discarded(void **state)
 	test_ctx_done(&t);
 }
 
+/* With the log above INFO, nothing is copied for access lines, yet the 404
+ * and 421 pages still name the (escaped) target and Host; and a response
+ * whose head parsed whole in one read goes to the client unstaged, byte for
+ * byte. */
+static void test_quiet_log_pages(void **state)
+{
+	static const char *const paths[] = {"/owa/"};
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+				   "\r\nok";
+	struct test_ctx t;
+	char *s;
+	(void)state;
+
+	log_set_level(LOG_LEVEL_WARN);
+	test_ctx_init(&t, CONFIG_HOST_ORIGINAL, paths, 1);
+	assert_int_equal(
+		test_feed_str(&t,
+			      "GET /x%22y HTTP/1.1\r\n" H "\r\n"
+			      "GET /a HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+			      "GET /owa/ HTTP/1.1\r\n" H "\r\n"),
+		HTTP_CONTINUE);
+	s = test_str(t.client);
+	assert_memory_equal(s, "HTTP/1.1 404 Not Found\r\n", 24);
+	assert_non_null(
+		strstr(s, "/x%22y is not published on cwa.example.com"));
+	assert_non_null(strstr(s, "HTTP/1.1 421 Misdirected Request\r\n"));
+	assert_non_null(strstr(s, "does not publish evil.example;"));
+	free(s);
+	evbuffer_drain(t.client, evbuffer_get_length(t.client));
+	s = test_str(t.to);
+	assert_memory_equal(s, "GET /owa/ HTTP/1.1\r\n", 20);
+	free(s);
+	assert_int_equal(test_backend(&t, resp), HTTP_CONTINUE);
+	s = test_str(t.client);
+	assert_string_equal(s, resp);
+	free(s);
+	assert_true(http_awaiting_head(t.h));
+	test_ctx_done(&t);
+	log_set_level(LOG_LEVEL_INFO);
+}
+
 static void test_pipelined(void **state)
 {
 	struct test_ctx t;
@@ -1697,6 +1738,7 @@ int main(void)
 		cmocka_unit_test(test_path_normalise),
 		cmocka_unit_test(test_paths_normalised),
 		cmocka_unit_test(test_not_found_body_discarded),
+		cmocka_unit_test(test_quiet_log_pages),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_body_in_pieces),
 		cmocka_unit_test(test_early_response),
