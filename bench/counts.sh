@@ -122,7 +122,12 @@ perf_counts() { # TERM SCENARIO N OUT: "name count" lines
 	local p pids
 	p=$(pid_of "$1")
 	pids=$(procs "$p" | paste -sd, -)
+	NSTAT_HISTORY="$work/nstat.hist" nstat -n
 	fixrun "$1" "$2" "$3" taskset -c 0 perf stat -x, -o perf.csv "${SYS_EV[@]}" -p "$pids" --
+	# TCP segments sent on the loopback meanwhile, by every process (client,
+	# terminator, backend): what the kernel's TCP work is made of.
+	NSTAT_HISTORY="$work/nstat.hist" nstat -z TcpOutSegs |
+		awk '$1 == "TcpOutSegs" { print "tcp_segments", $2 }' > nstat.out
 	awk -F, '$1 ~ /^[0-9]+$/ {
 		e = $3
 		if (e == "raw_syscalls:sys_enter") e = "total"
@@ -130,6 +135,7 @@ perf_counts() { # TERM SCENARIO N OUT: "name count" lines
 		else if (sub(/^syscalls:sys_exit_/, "", e)) e = e "/EAGAIN"
 		c[e] += $1
 	} END { for (e in c) print e, c[e] }' perf.csv > "$4"
+	cat nstat.out >> "$4"
 }
 diff_per() { # FILE-N FILE-2N N -> "name per-unit" lines
 	awk -v n="$3" 'NR == FNR { a[$1] = $2; next } { printf "%s %.4f\n", $1, ($2 - a[$1]) / n }' "$1" "$2"
@@ -293,7 +299,7 @@ counts_step() {
 
 # ---- the tables ------------------------------------------------------------------
 top_sys() { # FILE: the syscalls above 0.02 per unit, largest first, EAGAIN shown with its call
-	awk '$1 != "total" && $1 != "epoll_wait" && $1 != "epoll_pwait" && $1 !~ /\/EAGAIN$/ && $2 >= 0.02 { print }
+	awk '$1 != "total" && $1 != "tcp_segments" && $1 != "epoll_wait" && $1 != "epoll_pwait" && $1 !~ /\/EAGAIN$/ && $2 >= 0.02 { print }
 	     $1 ~ /\/EAGAIN$/ { sub(/\/EAGAIN$/, "", $1); ea[$1] = $2 }
 	     END { for (k in ea) print "EAGAIN:" k, ea[k] }' "$1" |
 		sort -k2 -gr | awk '
@@ -329,6 +335,9 @@ counts_report() {
 	echo "wakeup finds depends on the relative speed of client and terminator, so its count"
 	echo "per unit (taken from the 2N run alone) moves with the load; every other call is a"
 	echo "property of the terminator (reads that return EAGAIN depend on timing too, less so)."
+	echo "**TCP segments**: \`nstat\` TcpOutSegs over the same runs, every segment sent on the"
+	echo "loopback by client, terminator and backend (the client and backend are the same for"
+	echo "every terminator): the packets the kernel's TCP work is made of."
 	echo "**instructions**: user-space instructions of the terminator under"
 	echo "\`valgrind --tool=callgrind\` (N = $CV_HS handshakes, $CV_KA requests), zeroed"
 	echo "and dumped around each run (\`callgrind_control\`; nginx's and hitch's forked workers"
@@ -351,8 +360,8 @@ counts_report() {
 		http) echo "### Keep-alive through HTTP publishing, 50 connections (per request)" ;;
 		esac
 		echo
-		echo "| terminator | syscalls/$u (without epoll_wait) | epoll_wait/$u (load-dependent) | top syscalls per $u | instructions/$u | CPU µs/$u (noisy) |"
-		echo "|---|---|---|---|---|---|"
+		echo "| terminator | syscalls/$u (without epoll_wait) | epoll_wait/$u (load-dependent) | top syscalls per $u | TCP segments/$u (whole path) | instructions/$u | CPU µs/$u (noisy) |"
+		echo "|---|---|---|---|---|---|---|"
 		best_sys=; best_cg=; bt_sys=; bt_cg=
 		for t in $PEERS; do
 			applies "$t" "$s" || continue
@@ -364,8 +373,8 @@ counts_report() {
 		for t in $CT_TERMS; do
 			applies "$t" "$s" || continue
 			cpu=$(median "cnt.cpu.$s.$t")
-			printf '| %s | %s | %s | %s | %s | %.1f |\n' "$(cname "$t")$([ -e "cnt.noresume.$s.$t" ] && echo ' (did not resume)')" "$(sys_total "cnt.sys.$s.$t")" \
-				"$(cat "cnt.ew.$s.$t")" "$(top_sys "cnt.sys.$s.$t")" "$(cat "cnt.cg.$s.$t")" "$cpu"
+			printf '| %s | %s | %s | %s | %s | %s | %.1f |\n' "$(cname "$t")$([ -e "cnt.noresume.$s.$t" ] && echo ' (did not resume)')" "$(sys_total "cnt.sys.$s.$t")" \
+				"$(cat "cnt.ew.$s.$t")" "$(top_sys "cnt.sys.$s.$t")" "$(segs "cnt.sys.$s.$t")" "$(cat "cnt.cg.$s.$t")" "$cpu"
 		done
 		case $s in
 		hs-rsa) ceil_row "rsa:-t1" "tlsceil (OpenSSL alone, 1 ticket, cache on)" ;;
@@ -417,9 +426,10 @@ counts_report() {
 	echo "</details>"
 	echo "<!-- counts: end -->"
 }
+segs() { awk '$1 == "tcp_segments" { printf "%.2f", $2; f = 1 } END { if (!f) printf "—" }' "$1"; }
 ceil_row() { # VARIANT LABEL
 	[ -s "cnt.ceilcg.$1" ] || return 0
-	printf '| %s | — | — | — | %s | %.1f |\n' "$2" "$(cat "cnt.ceilcg.$1")" "$(median "cnt.ceilcpu.$1")"
+	printf '| %s | — | — | — | — | %s | %.1f |\n' "$2" "$(cat "cnt.ceilcg.$1")" "$(median "cnt.ceilcpu.$1")"
 }
 ceil_line() { # VARIANT: edge443 as a fraction of the ceiling
 	local c e ec ee

@@ -30,8 +30,8 @@
 # and only the counts section of RESULTS is replaced): syscalls and user-space
 # instructions per request / per handshake over a fixed amount of work, for
 # edge443 and every peer, plus the tlsceil ceiling — see bench/counts.sh.
-# They do not depend on host noise; COUNTS needs perf (syscall tracepoints)
-# and valgrind, and adds about 15 minutes (--quick: 5).
+# They do not depend on host noise; COUNTS needs perf (syscall tracepoints),
+# valgrind and nstat (iproute2), and adds about 15 minutes (--quick: 5).
 #
 # Environment: PEERS (default "haproxy nginx hitch"; HAProxy is always run, it
 # is the reference of the ratios), EDGE443_BIN (default build-bench/edge443,
@@ -115,6 +115,7 @@ command -v cc >/dev/null || missing+=(gcc)
 if [ "$COUNTS" != 0 ]; then
 	command -v perf >/dev/null || missing+=(linux-perf)
 	command -v valgrind >/dev/null || missing+=(valgrind)
+	command -v nstat >/dev/null || missing+=(iproute2)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
 	[ "$(id -u)" = 0 ] || die "missing ${missing[*]}: run as root or apt-get install them"
