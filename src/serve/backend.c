@@ -13,8 +13,8 @@
  * from the event loop and never from inside backend_connect_start, so the
  * caller's state is complete when it runs.  It also formats PROXY protocol
  * v1/v2 headers and socket addresses.  It does no TLS and no relaying: the
- * caller (proxy.c) gets a connected socket, or a reason naming every server
- * that failed.
+ * caller (proxy_events.c) gets a connected socket, or a reason naming every
+ * server that failed.
  */
 #include "edge443/serve/backend.h"
 

@@ -13,7 +13,8 @@
  * PROXY_DIRECT_MAX).  A client's TLS side writes through this file's BIO,
  * which lets a batch of records leave in one write(2) and holds what the
  * socket does not take, ahead of anything sent later.  It knows no
- * connection: the relay logic, and what a read means to it, are proxy.c's.
+ * connection: the relay logic, and what a read means to it, are proxy.c's
+ * and proxy_events.c's.
  */
 #include <errno.h>
 #include <event2/buffer.h>

@@ -2,8 +2,8 @@
  *
  * A worker is a thread (worker_mode = threads) or the main thread of a
  * worker process (processes, server_procs.c); either way it has its own
- * event base, its own SO_REUSEPORT socket per listening
- * address and its own connections (proxy.c).  It accepts until it reaches
+ * event base, its own SO_REUSEPORT socket per listening address and its own
+ * connections (proxy.c, proxy_events.c).  It accepts until it reaches
  * max_connections (then pauses and resumes below it), backs off for a second
  * when accept fails (EMFILE), takes the new runtime and listener set when
  * the main thread reloads (sync_ev), stops accepting and drains on stop_ev,
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "edge443/base/log.h"
+#include "edge443/serve/proxy_events.h"
 #include "edge443/serve/proxy_http.h"
 #include "edge443/serve/redirect.h"
 #include "edge443/serve/server_internal.h"

@@ -4,7 +4,7 @@
  * without blocking with a connect timeout, fails over to the following server
  * on a connect error or timeout (each server tried at most once per client
  * connection), and builds PROXY protocol v1/v2 headers.  It does no TLS and
- * no relaying: the caller (proxy.c) gets a connected socket.
+ * no relaying: the caller (proxy_events.c) gets a connected socket.
  *
  * Passive health (as nginx's max_fails=1 fail_timeout=10s): a server whose
  * connect failed is "down" for BACKEND_FAIL_TIMEOUT seconds, during which

@@ -1,12 +1,14 @@
 /* proxy.h — one client connection and its backend connection.
  *
- * proxy.c owns everything about one accepted connection: the client side
- * (TLS terminated, or plain bytes read for passthrough), the ClientHello peek
- * (passthrough), the backend connection (plain or re-encrypted), the relay in
- * both directions with backpressure and half-close, the timeouts, and the one
- * teardown function that frees it all and writes the connection's log line.
+ * proxy.c and proxy_events.c own everything about one accepted connection: the
+ * client side (TLS terminated, or plain bytes read for passthrough), the
+ * ClientHello peek (passthrough), the backend connection (plain or
+ * re-encrypted), the relay in both directions with backpressure and
+ * half-close, the timeouts, and the one teardown function that frees it all
+ * and writes the connection's log line.
  * A protocol layer (HTTP publishing, proxy_http.h) attaches through hooks
- * given to proxy_accept; the port-80 redirect listener is redirect.h's.
+ * given to proxy_accept (proxy_events.h); the port-80 redirect listener is
+ * redirect.h's.
  *
  * Everything runs on the event base of the worker that accepted the
  * connection; nothing here is called from another thread.
@@ -70,17 +72,6 @@ struct proxy_owner {
 	struct proxy_stats *stats;
 	void (*closed_cb)(struct proxy_owner *owner);
 };
-
-/* Take over FD (an accepted, non-blocking socket) for service RS of runtime
- * RT (a reference is taken).  PEER is the client address.  HOOKS attach a
- * protocol layer (&proxy_http_hooks for a service with an http block), NULL
- * for a plain relay.  The connection lives until it ends by itself or
- * proxy_close_all.  On failure the fd is closed and nothing remains; returns
- * 0 / -1. */
-int proxy_accept(struct proxy_owner *owner, struct runtime *rt,
-		 const struct runtime_service *rs, int fd,
-		 const struct sockaddr *peer, socklen_t peerlen,
-		 const struct proxy_hooks *hooks);
 
 /* The worker stops (SIGTERM): idle connections (an http keep-alive
  * connection between requests) close at once, the others after their

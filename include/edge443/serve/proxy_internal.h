@@ -1,8 +1,8 @@
 /* proxy_internal.h — the connection struct, its states and the relay
  * primitives that a protocol layer (proxy_http.c) attaches through hooks.
  *
- * Shared by proxy.c, proxy_http.c and the unit tests of the relay
- * (tests/unit/test_proxy.c); no other module includes it.  One side's
+ * Shared by proxy.c, proxy_events.c, proxy_http.c and the unit tests of the
+ * relay (tests/unit/test_proxy.c); no other module includes it.  One side's
  * plumbing (struct proxy_side and its functions) is proxy_side.h's, which
  * this header includes and which knows no connection.  Everything here runs
  * on the event base of the worker that owns the connection.
@@ -75,7 +75,7 @@ enum proxy_end {
 };
 
 /* What a protocol layer plugs into the relay.  With hooks, the layer owns
- * every byte the client sends: proxy.c never forwards client input itself.
+ * every byte the client sends: the relay never forwards client input itself.
  * A hook left NULL falls back to the plain relay's behaviour, so a layer
  * that turns into a tunnel (WebSocket after 101) switches C->hooks to a
  * table with only the hooks it still needs (its free hook).  Each hook runs
@@ -157,10 +157,15 @@ static inline bool proxy_closed(const struct proxy_conn *c)
 	return c->state == PROXY_CLOSED;
 }
 
-/* ---- relay primitives (proxy.c) ---- */
+/* A hook of the attached layer, or NULL (none, or detached). */
+#define PROXY_HOOK(c, name) ((c)->hooks ? (c)->hooks->name : NULL)
+
+/* ---- lifetime and relay primitives (proxy.c) ---- */
 
 /* Monotonic seconds. */
 time_t proxy_now(void);
+/* The other side of C. */
+struct proxy_side *proxy_partner(struct proxy_conn *c, struct proxy_side *s);
 const struct config *proxy_cfg(const struct proxy_conn *c);
 void proxy_arm_timer(struct proxy_conn *c, int seconds);
 /* Hold C while a callback runs; the last release frees a closed C. */
@@ -174,14 +179,26 @@ void proxy_set_end(struct proxy_conn *c, enum proxy_end end);
 /* Stop reading both sides; close once the client's (and the backend's)
  * output has drained (state FLUSH).  Closes at once when nothing waits. */
 void proxy_flush_close(struct proxy_conn *c, const char *why);
+/* In FLUSH: close once no side has output left. */
+void proxy_flush_check(struct proxy_conn *c);
+/* FROM brought LEN bytes for its partner: counted, the connection active
+ * (the response timeout starts with the client's first bytes). */
+void proxy_note_read(struct proxy_conn *c, struct proxy_side *from, size_t len);
 /* Move FROM's input to its partner's output (backpressure included). */
 void proxy_forward(struct proxy_conn *c, struct proxy_side *from);
 /* FROM sent its last byte: half-close the partner once it drained. */
 void proxy_pass_eof(struct proxy_conn *c, struct proxy_side *from);
+/* Shut our sending direction on S: close_notify (unless the other peer
+ * closed dirty or the end is not clean) and FIN. */
+void proxy_shut(struct proxy_conn *c, struct proxy_side *s);
+/* A plain relay whose two directions have both finished closes. */
+void proxy_maybe_finish(struct proxy_conn *c);
 /* Pause FROM while the buffer it fills (TO; TO_SIDE's output, or a staging
  * buffer when TO_SIDE is NULL) holds PROXY_BUF_MAX or more. */
 void proxy_limit(struct proxy_conn *c, struct proxy_side *from,
 		 struct evbuffer *to, struct proxy_side *to_side);
+/* ---- the events (proxy_events.c) ---- */
+
 /* Start connecting to the service's backend (state CONNECTING). */
 void proxy_connect_backend(struct proxy_conn *c);
 

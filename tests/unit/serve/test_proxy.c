@@ -1,4 +1,5 @@
-/* test_proxy.c — the relay state machine of one connection (src/serve/proxy.c).
+/* test_proxy.c — the relay state machine of one connection
+ * (src/serve/proxy.c, src/serve/proxy_events.c).
  *
  * Each test builds a real runtime from a config string whose backend is a
  * loopback TCP listener opened here, hands one end of a socketpair (or, for
@@ -44,6 +45,7 @@
 #include "edge443/config/config.h"
 #include "edge443/base/log.h"
 #include "edge443/serve/proxy.h"
+#include "edge443/serve/proxy_events.h"
 #include "edge443/serve/proxy_http.h"
 #include "edge443/serve/proxy_internal.h"
 #include "edge443/serve/runtime.h"
