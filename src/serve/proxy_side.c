@@ -57,6 +57,7 @@ void proxy_ssl_prepare(SSL *ssl, struct proxy_side *s)
 	 * OpenSSL's buffer are what bufferevent_openssl cannot see (it only
 	 * asks SSL_pending): proxy_side_read_buffered hands them to it. */
 	SSL_set_read_ahead(ssl, 1);
+	SSL_set_default_read_buffer_len(ssl, PROXY_TLS_READ_BUF);
 	SSL_set_app_data(ssl, s);
 	SSL_set_info_callback(ssl, proxy_ssl_info_cb);
 }

@@ -29,6 +29,10 @@
 /* One TLS record's plaintext: small pieces are joined up to this before an
  * SSL_write so that they leave as one record. */
 #define PROXY_RECORD (16 * 1024)
+/* OpenSSL's read buffer of a TLS side (its default holds one record): with
+ * read-ahead, one read(2) takes up to four full records.  Released when
+ * empty (SSL_MODE_RELEASE_BUFFERS), so an idle connection holds none. */
+#define PROXY_TLS_READ_BUF (64 * 1024 + 1024)
 
 struct proxy_side;
 
