@@ -4,7 +4,8 @@
  *
  * Answers every request (HTTP/1.1 keep-alive, pipelining tolerated) with a
  * 100-byte body, except "GET /bulk" which streams 64 MiB (or /bulk/BYTES)
- * and then closes.  "Connection: close" in a request closes the connection
+ * and then closes, and "POST /sink" whose Content-Length body it reads and
+ * drops, then answers with an empty 200 and closes.  "Connection: close" in a request closes the connection
  * after the response.  Every request served increments a uint64 counter in
  * COUNTER_FILE (mmap'd), which bench/run.sh reads to count requests inside
  * its measurement window.  Not a test, not an HTTP server: only what the
@@ -40,12 +41,13 @@ struct conn {
 	char out[512]; /* pending small response / bulk header */
 	size_t outlen, outoff;
 	unsigned long long bulk_left; /* bulk body bytes still to send */
+	unsigned long long sink_left; /* upload body bytes still to drop */
 	int close_after;
 	int want_out;
 };
 
 static volatile uint64_t *served;
-static char chunk[CHUNK];
+static char chunk[CHUNK], sinkbuf[CHUNK];
 static int epfd;
 
 static void conn_free(struct conn *c)
@@ -87,6 +89,16 @@ static int flush(struct conn *c)
 	return 1;
 }
 
+/* The empty answer to an upload, once its body is all read. */
+static void sink_done(struct conn *c)
+{
+	c->outlen = (size_t)snprintf(c->out, sizeof(c->out),
+				     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+				     "Connection: close\r\n\r\n");
+	c->outoff = 0;
+	c->close_after = 1;
+}
+
 /* Parse as many complete requests as are buffered and queue responses.
  * Stops at the first request whose response could not be written fully. */
 static int handle(struct conn *c)
@@ -95,6 +107,8 @@ static int handle(struct conn *c)
 		int r = flush(c);
 		if (r <= 0)
 			return r;
+		if (c->sink_left > 0)
+			return 1; /* an upload's body is still coming */
 		if (c->close_after)
 			return -1; /* response done: close */
 		char *end = memmem(c->in, c->inlen, "\r\n\r\n", 4);
@@ -104,6 +118,23 @@ static int handle(struct conn *c)
 		char save = *end;
 		*end = '\0';
 		unsigned long long body = SMALL_BODY;
+		if (strncmp(c->in, "POST /sink", 10) == 0) {
+			const char *cl = strcasestr(c->in, "\ncontent-length:");
+			unsigned long long n =
+				cl ? strtoull(cl + 16, NULL, 10) : 0;
+			size_t have = c->inlen - reqlen;
+			*end = save;
+			if (have > n)
+				have = (size_t)n;
+			memmove(c->in, c->in + reqlen + have,
+				c->inlen - reqlen - have);
+			c->inlen -= reqlen + have;
+			c->sink_left = n - have;
+			(*served)++;
+			if (c->sink_left == 0)
+				sink_done(c);
+			continue;
+		}
 		if (strncmp(c->in, "GET /bulk", 9) == 0) {
 			body = BULK_DEFAULT;
 			if (c->in[9] == '/')
@@ -190,7 +221,17 @@ int main(int argc, char **argv)
 				continue;
 			}
 			int dead = 0;
-			if (evs[i].events & EPOLLIN) {
+			if ((evs[i].events & EPOLLIN) && c->sink_left > 0) {
+				size_t want = c->sink_left < CHUNK
+						      ? (size_t)c->sink_left
+						      : CHUNK;
+				ssize_t r = read(c->fd, sinkbuf, want);
+				if (r == 0 || (r < 0 && errno != EAGAIN))
+					dead = 1;
+				else if (r > 0 &&
+					 (c->sink_left -= (size_t)r) == 0)
+					sink_done(c);
+			} else if (evs[i].events & EPOLLIN) {
 				ssize_t r = read(c->fd, c->in + c->inlen,
 						 INBUF - c->inlen);
 				if (r == 0 || (r < 0 && errno != EAGAIN))

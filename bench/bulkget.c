@@ -1,10 +1,12 @@
-/* bulkget.c — the benchmark's bulk download client.
+/* bulkget.c — the benchmark's bulk download (and upload) client.
  *
- *   bulkget IP PORT COUNT [BYTES]
+ *   bulkget [-u] IP PORT COUNT [BYTES]
  *
  * COUNT times, one after the other: a fresh TCP connection and TLS session
  * (no verification, no session cache), "GET /bulk/BYTES" (default 64 MiB),
- * read the whole response until the server closes, check its length.
+ * read the whole response until the server closes, check its length.  With
+ * -u, "POST /sink" with a body of BYTES sent in 64 KiB writes instead, and
+ * the answer must be a 200.
  * Prints "ok=N bytes=TOTAL_BODY_BYTES secs=WALL proto=.. cipher=..".
  * Exit 1 if any transfer came up short.
  *
@@ -39,8 +41,15 @@ static int no_chain_check(X509_STORE_CTX *x, void *arg)
 
 int main(int argc, char **argv)
 {
+	int up = argc > 1 && strcmp(argv[1], "-u") == 0;
+
+	if (up) {
+		argv++;
+		argc--;
+	}
 	if (argc < 4) {
-		fprintf(stderr, "usage: %s IP PORT COUNT [BYTES]\n", argv[0]);
+		fprintf(stderr, "usage: %s [-u] IP PORT COUNT [BYTES]\n",
+			argv[0]);
 		return 2;
 	}
 	int count = atoi(argv[3]);
@@ -61,10 +70,14 @@ int main(int argc, char **argv)
 	static char buf[1 << 16];
 	char req[256], proto[32] = "?", cipher[64] = "?";
 	int reqlen =
-		snprintf(req, sizeof(req),
-			 "GET /bulk/%llu HTTP/1.1\r\nHost: test.example\r\n"
-			 "Connection: close\r\n\r\n",
-			 want);
+		up ? snprintf(req, sizeof(req),
+			      "POST /sink HTTP/1.1\r\nHost: test.example\r\n"
+			      "Content-Length: %llu\r\nConnection: close\r\n\r\n",
+			      want)
+		   : snprintf(req, sizeof(req),
+			      "GET /bulk/%llu HTTP/1.1\r\nHost: test.example\r\n"
+			      "Connection: close\r\n\r\n",
+			      want);
 	unsigned long long total = 0;
 	int ok = 0;
 	double t0 = now();
@@ -87,9 +100,33 @@ int main(int argc, char **argv)
 		snprintf(proto, sizeof(proto), "%s", SSL_get_version(ssl));
 		snprintf(cipher, sizeof(cipher), "%s",
 			 SSL_get_cipher_name(ssl));
-		unsigned long long got = 0;
+		unsigned long long got = 0, sent = 0;
 		size_t hdr = 0;
 		int r;
+		if (up) {
+			memset(buf, 'u', sizeof(buf));
+			while (sent < want) {
+				unsigned long long n = want - sent;
+				int k = n < sizeof(buf) ? (int)n : (int)sizeof(buf);
+				if (SSL_write(ssl, buf, k) != k) {
+					ERR_print_errors_fp(stderr);
+					return 1;
+				}
+				sent += (unsigned long long)k;
+			}
+			r = SSL_read(ssl, buf, sizeof(buf) - 1);
+			buf[r > 0 ? r : 0] = '\0';
+			if (strncmp(buf, "HTTP/1.1 200 ", 13) == 0)
+				ok++;
+			else
+				fprintf(stderr, "upload %d: no 200: %.40s\n", i,
+					buf);
+			total += sent;
+			ERR_clear_error();
+			SSL_free(ssl);
+			close(fd);
+			continue;
+		}
 		while ((r = SSL_read(ssl, buf, sizeof(buf))) > 0) {
 			if (got == 0) {
 				char *e = memmem(buf, (size_t)r, "\r\n\r\n", 4);

@@ -18,6 +18,7 @@
 #            each setting X-Forwarded-*; ECDSA certificate, Host:
 #            test.example; any non-2xx answer fails the run
 #   bulk     64 MiB download over one connection              (bulkget, repeated)
+#   up       64 MiB upload over one connection (POST /sink)    (bulkget -u, repeated)
 #   mem      RSS delta / N for N=2000 idle TLS connections    (idleconns.py, fresh process)
 #
 # Everything it starts (backend, terminators, clients) is stopped by PID on
@@ -36,7 +37,7 @@
 # Environment: PEERS (default "haproxy nginx hitch"; HAProxy is always run, it
 # is the reference of the ratios), EDGE443_BIN (default build-bench/edge443,
 # built when missing),
-# ROUNDS, KEEP=1, SCENARIOS (default "hs-rsa hs-ec ka http bulk mem"), RESULTS
+# ROUNDS, KEEP=1, SCENARIOS (default "hs-rsa hs-ec ka http bulk up mem"), RESULTS
 # (default bench/results.md; its text outside the generated sections, between
 # "<!-- run: begin/end" and "<!-- counts: begin/end" lines, is kept),
 # EDGE443_ENV (extra VAR=value words for the edge443 process only, for
@@ -77,7 +78,7 @@ if [ "$COUNTS" = only ]; then
 	SCENARIOS="http" # the configurations keep their http listeners; no CPU scenario runs
 	RUN_SCEN=0
 else
-	SCENARIOS=${SCENARIOS:-hs-rsa hs-ec ka http bulk mem}
+	SCENARIOS=${SCENARIOS:-hs-rsa hs-ec ka http bulk up mem}
 	RUN_SCEN=1
 fi
 RESULTS=${RESULTS:-$here/results.md}
@@ -539,17 +540,18 @@ http_round() { # TERM: through HTTP publishing; every answer must be 2xx
 	wrk_round http p99h "$1" 1 "https://$ip:$HTTP_PORT/small" -H "Host: $HTTP_HOST"
 }
 
-bulk_round() { # TERM
-	local term=$1 p ip c0 c1
+bulk_round() { # TERM [bulk|up]
+	local term=$1 s=${2:-bulk} p ip c0 c1 o=()
+	[ "$s" = up ] && o=(-u)
 	p=$(pid_of "$term"); ip=$(ip_of "$term" ec)
 	c0=$(cpu "$p")
-	timeout 120 taskset -c 0 ./bulkget "$ip" $EC_PORT "$BULK_N" > bulk.out || { cat bulk.out >&2; die "bulkget $term failed"; }
+	timeout 120 taskset -c 0 ./bulkget "${o[@]}" "$ip" $EC_PORT "$BULK_N" > bulk.out || { cat bulk.out >&2; die "bulkget ${o[*]} $term failed"; }
 	c1=$(cpu "$p")
 	local bytes mbs
 	bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' bulk.out)
 	mbs=$(awk -v b="$bytes" -v t="$((c1 - c0))" -v hz="$HZ" 'BEGIN { printf "%.0f", t ? b / 1e6 / (t / hz) : 0 }')
-	record bulk "$term" "$mbs"
-	echo "bulk $term: $mbs MB/s per core ($((c1 - c0)) ticks; $(cat bulk.out))" >> rounds.log
+	record "$s" "$term" "$mbs"
+	echo "$s $term: $mbs MB/s per core ($((c1 - c0)) ticks; $(cat bulk.out))" >> rounds.log
 }
 
 mem_round() { # TERM: a fresh process, warmed, then N idle connections
@@ -603,6 +605,10 @@ fi
 if want bulk; then
 	log "bulk download"
 	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do bulk_round "$t"; done; done
+fi
+if want up; then
+	log "bulk upload"
+	for _ in $(seq 1 "$ROUNDS"); do for t in $TERMS; do bulk_round "$t" up; done; done
 fi
 [ "$RUN_SCEN" = 0 ] || for t in $TERMS; do stop "$(pid_of "$t")"; done
 want mem && log "memory per idle connection ($IDLE_N connections, fresh process each round)"
@@ -683,6 +689,7 @@ row() { # SCENARIO LABEL UNIT FMT TARGET-TEXT BETTER(lower|higher) TARGET-VALUE 
 	row hs-ec "same, ECDSA P-256, TLS 1.3" "µs/conn" "%.0f" "≤ 420 µs" lower 420 662
 	row ka "keep-alive 100-byte GET, 50 connections" "µs/req" "%.1f" "≤ 17 µs" lower 17 21.4
 	row bulk "bulk 64 MiB over one connection" "MB/s per core" "%.0f" "≥ 800 MB/s" higher 800 520
+	row up "bulk upload 64 MiB over one connection" "MB/s per core" "%.0f" "" higher
 	row mem "memory per idle TLS connection ($IDLE_N)" "KiB" "%.1f" "≤ 12 KiB" lower 12 18.4
 	row p99 "p99 latency, keep-alive (wrk, whole run)" "ms" "%.2f" "≤ 1.5 ms" lower 1.5 1.71
 	row http "keep-alive via http publishing, 50 connections" "µs/req" "%.1f" "" lower
@@ -705,7 +712,7 @@ mode=full; [ "$QUICK" = 1 ] && mode=quick
 	echo
 	echo "Terminator CPU (utime+stime of /proc/PID/stat, every thread, summed over the"
 	echo "process and its children) on core 1 per unit of work, medians; load generator"
-	echo "and backend on core 0. Lower is better except bulk and requests/s. edge443:"
+	echo "and backend on core 0. Lower is better except bulk, upload and requests/s. edge443:"
 	echo "\`workers = 1\`, \`mode = terminate\`; HAProxy: \`nbthread 1\`, \`mode tcp\`;"
 	echo "nginx: \`worker_processes 1\`, \`stream\` module; hitch: \`workers = 1\`; all with"
 	echo "their default TLS session settings, the same certificates (leaf only, no chain)"
@@ -722,7 +729,7 @@ mode=full; [ "$QUICK" = 1 ] && mode=quick
 	cat table.md
 	echo
 	echo "Clients: hsload (${WARM}s warm-up, ${DUR}s, 32 concurrent, never resumes), wrk -t1 -c50,"
-	echo "bulkget ($BULK_N × 64 MiB per round, 1 MB = 10^6 bytes), idleconns.py ($IDLE_N connections"
+	echo "bulkget ($BULK_N × 64 MiB per round, down and, with -u, up: POST /sink; 1 MB = 10^6 bytes), idleconns.py ($IDLE_N connections"
 	echo "to a fresh, warmed process; RSS delta / N). p99 is wrk's over the whole run and"
 	echo "mostly measures the saturated client core; it is informative only. \"target as ratio\""
 	echo "is BENCH.md's target divided by its HAProxy figure (this host is faster than"
