@@ -5,11 +5,11 @@
  * Answers every request (HTTP/1.1 keep-alive, pipelining tolerated) with a
  * 100-byte body, except "GET /bulk" which streams 64 MiB (or /bulk/BYTES)
  * and then closes, and "POST /sink" whose Content-Length body it reads and
- * drops, then answers with an empty 200 and closes.  "Connection: close" in a request closes the connection
- * after the response.  Every request served increments a uint64 counter in
- * COUNTER_FILE (mmap'd), which bench/run.sh reads to count requests inside
- * its measurement window.  Not a test, not an HTTP server: only what the
- * benchmark sends is understood.
+ * drops, then answers with an empty 200 and closes.  "Connection: close" in
+ * a request closes the connection after the response.  Every request served
+ * increments a uint64 counter in COUNTER_FILE (mmap'd), which bench/run.sh
+ * reads to count requests inside its measurement window.  Not a test, not an
+ * HTTP server: only what the benchmark sends is understood.
  *
  * build: cc -O2 -o backend backend.c
  */

@@ -69,15 +69,13 @@ int main(int argc, char **argv)
 
 	static char buf[1 << 16];
 	char req[256], proto[32] = "?", cipher[64] = "?";
-	int reqlen =
-		up ? snprintf(req, sizeof(req),
-			      "POST /sink HTTP/1.1\r\nHost: test.example\r\n"
-			      "Content-Length: %llu\r\nConnection: close\r\n\r\n",
-			      want)
-		   : snprintf(req, sizeof(req),
-			      "GET /bulk/%llu HTTP/1.1\r\nHost: test.example\r\n"
-			      "Connection: close\r\n\r\n",
-			      want);
+	int reqlen = snprintf(
+		req, sizeof(req),
+		up ? "POST /sink HTTP/1.1\r\nHost: test.example\r\n"
+		     "Content-Length: %llu\r\nConnection: close\r\n\r\n"
+		   : "GET /bulk/%llu HTTP/1.1\r\nHost: test.example\r\n"
+		     "Connection: close\r\n\r\n",
+		want);
 	unsigned long long total = 0;
 	int ok = 0;
 	double t0 = now();
@@ -107,7 +105,8 @@ int main(int argc, char **argv)
 			memset(buf, 'u', sizeof(buf));
 			while (sent < want) {
 				unsigned long long n = want - sent;
-				int k = n < sizeof(buf) ? (int)n : (int)sizeof(buf);
+				int k = n < sizeof(buf) ? (int)n
+							: (int)sizeof(buf);
 				if (SSL_write(ssl, buf, k) != k) {
 					ERR_print_errors_fp(stderr);
 					return 1;

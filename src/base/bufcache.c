@@ -8,10 +8,10 @@
  * A free that finds the cache full makes room by handing the oldest blocks
  * back to glibc, so blocks of a size nobody asks for any more (a
  * handshake's, a burst's) age out instead of holding the slots while every
- * block in use goes past the cache.  Everything else is glibc's malloc.  Blocks
- * are ordinary glibc blocks, so realloc and a free on another thread need
- * nothing special.  A thread's blocks go back to glibc when it exits (a pthread
- * key's destructor).
+ * block in use goes past the cache.  Everything else is glibc's malloc.
+ * Blocks are ordinary glibc blocks, so realloc and a free on another thread
+ * need nothing special.  A thread's blocks go back to glibc when it exits (a
+ * pthread key's destructor).
  */
 #include "edge443/base/bufcache.h"
 

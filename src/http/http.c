@@ -259,10 +259,9 @@ static bool http_in_connection(const struct http_conn *h, const char *name,
  * framing and Host (written by us), and the forwarding headers we own. */
 static bool http_dropped(const struct http_field *f)
 {
-#define HTTP_NAME(s)                                                           \
-	{                                                                      \
-		s, sizeof(s) - 1                                               \
-	}
+	/* clang-format off */
+#define HTTP_NAME(s) {s, sizeof(s) - 1}
+	/* clang-format on */
 	static const struct {
 		const char *name;
 		size_t len;
