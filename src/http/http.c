@@ -26,6 +26,7 @@
 #include "edge443/http/http_conn.h"
 #include "edge443/http/http_reply.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,7 @@ static int http_serialise(struct http_conn *h, const struct http_facts *x,
 	}
 	HTTP_PUT_LIT(&o, "\r\n");
 	v.iov_len = (size_t)(o.p - (char *)v.iov_base);
+	assert(v.iov_len <= need); /* the bound above holds */
 	return evbuffer_commit_space(to, &v, 1);
 }
 

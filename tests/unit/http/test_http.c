@@ -953,6 +953,52 @@ static void test_not_found_body_discarded(void **state)
 	test_ctx_done(&t);
 }
 
+/* The largest head that passes (HTTP_MAX_HEADERS fields filling
+ * HTTP_MAX_HEAD, a long target and query): re-serialised in one reservation
+ * of the backend's buffer, every kept field in order, the head ending once,
+ * nothing written past it (ASan in the test build). */
+static void test_largest_head_serialised(void **state)
+{
+	struct evbuffer *req = evbuffer_new();
+	struct test_ctx t;
+	char *s, *p;
+	size_t fill;
+	(void)state;
+
+	assert_non_null(req);
+	evbuffer_add_printf(req, "POST /%0500d?%0500d HTTP/1.1\r\n" H, 1, 2);
+	evbuffer_add_printf(req, "Content-Length: 2\r\nConnection: close\r\n");
+	fill = (HTTP_MAX_HEAD - evbuffer_get_length(req) - 2) /
+		       (HTTP_MAX_HEADERS - 3) -
+	       11;
+	for (int i = 0; i < HTTP_MAX_HEADERS - 3; i++)
+		evbuffer_add_printf(req, "X-%04d: %0*d\r\n", i, (int)fill, i);
+	evbuffer_add_printf(req, "\r\nok");
+	assert_true(evbuffer_get_length(req) <= HTTP_MAX_HEAD + 2);
+	test_ctx_default(&t);
+	s = test_str(req);
+	assert_int_equal(test_feed_str(&t, s), HTTP_CONTINUE);
+	free(s);
+	assert_int_equal(evbuffer_get_length(t.client), 0);
+	s = test_str(t.to);
+	assert_memory_equal(s, "POST /", 6);
+	p = s;
+	for (int i = 0; i < HTTP_MAX_HEADERS - 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "\r\nX-%04d: ", i);
+		p = strstr(p, name);
+		if (p == NULL)
+			fail_msg("field %d missing or out of order", i);
+	}
+	assert_non_null(strstr(s, "\r\nContent-Length: 2\r\n"));
+	assert_non_null(strstr(s, "\r\nConnection: close\r\n\r\nok"));
+	assert_null(strstr(strstr(s, "\r\n\r\n") + 4, "\r\n\r\n"));
+	free(s);
+	test_ctx_done(&t);
+	evbuffer_free(req);
+}
+
 /* With the log above INFO, nothing is copied for access lines, yet the 404
  * and 421 pages still name the (escaped) target and Host; and a response
  * whose head parsed whole in one read goes to the client unstaged, byte for
@@ -1739,6 +1785,7 @@ int main(void)
 		cmocka_unit_test(test_paths_normalised),
 		cmocka_unit_test(test_not_found_body_discarded),
 		cmocka_unit_test(test_quiet_log_pages),
+		cmocka_unit_test(test_largest_head_serialised),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_body_in_pieces),
 		cmocka_unit_test(test_early_response),
