@@ -437,6 +437,33 @@ static void test_fill(uint8_t *buf, size_t off, size_t len)
 		buf[i] = test_pattern(off + i);
 }
 
+/* Send on FD the next piece (at most CHUNK bytes, through BUF) of a
+ * TOTAL-byte pattern stream of which *WRITTEN went out; *WRITTEN advances.
+ * Returns what send(2) returned. */
+static ssize_t test_send_next(int fd, uint8_t *buf, size_t *written,
+			      size_t total, size_t chunk)
+{
+	size_t len = total - *written < chunk ? total - *written : chunk;
+	ssize_t n;
+
+	test_fill(buf, *written, len);
+	n = send(fd, buf, len, MSG_NOSIGNAL);
+	if (n > 0)
+		*written += (size_t)n;
+	return n;
+}
+
+/* The N bytes in RBUF must continue the pattern at *RCVD (else the test
+ * fails, naming WHERE); *RCVD advances. */
+static void test_check_next(const uint8_t *rbuf, size_t n, size_t *rcvd,
+			    const char *where)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rbuf[i] != test_pattern(*rcvd + i))
+			fail_msg("%s: byte %zu differs", where, *rcvd + i);
+	*rcvd += n;
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 /* Plain bytes go both ways intact, small and bulk (1 MiB each way, at the
@@ -710,11 +737,8 @@ static void test_backpressure(void **state)
 	 * 300 ms of loop time in a row. */
 	end = test_now() + 20.0;
 	while (written < total && test_now() < end) {
-		size_t len = total - written < chunk ? total - written : chunk;
-		test_fill(buf, written, len);
-		ssize_t n = send(fx.cli, buf, len, MSG_NOSIGNAL);
+		ssize_t n = test_send_next(fx.cli, buf, &written, total, chunk);
 		if (n > 0) {
-			written += (size_t)n;
 			stalled_since = 0;
 			event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
 			continue;
@@ -757,21 +781,11 @@ static void test_backpressure(void **state)
 	end = test_now() + 30.0;
 	while (rcvd < total && test_now() < end) {
 		if (written < total) {
-			size_t len = total - written < chunk ? total - written
-							     : chunk;
-			test_fill(buf, written, len);
-			ssize_t n = send(fx.cli, buf, len, MSG_NOSIGNAL);
-			if (n > 0)
-				written += (size_t)n;
+			test_send_next(fx.cli, buf, &written, total, chunk);
 		}
 		ssize_t n = recv(fx.be, rbuf, chunk, 0);
 		if (n > 0) {
-			for (ssize_t i = 0; i < n; i++)
-				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
-					fail_msg("backpressure: byte %zu "
-						 "differs",
-						 rcvd + (size_t)i);
-			rcvd += (size_t)n;
+			test_check_next(rbuf, (size_t)n, &rcvd, "backpressure");
 		} else {
 			assert_true(n < 0 && errno == EAGAIN);
 		}
@@ -1370,11 +1384,8 @@ static void test_terminate_backpressure(void **state)
 	double stalled_since = 0;
 	end = test_now() + 20.0;
 	while (written < total && test_now() < end) {
-		size_t len = total - written < chunk ? total - written : chunk;
-		test_fill(buf, written, len);
-		ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
+		ssize_t n = test_send_next(fx.be, buf, &written, total, chunk);
 		if (n > 0) {
-			written += (size_t)n;
 			stalled_since = 0;
 			event_base_loop(fx.owner.base, EVLOOP_NONBLOCK);
 			continue;
@@ -1390,21 +1401,12 @@ static void test_terminate_backpressure(void **state)
 	end = test_now() + 30.0;
 	while (rcvd < total && test_now() < end) {
 		if (written < total) {
-			size_t len = total - written < chunk ? total - written
-							     : chunk;
-			test_fill(buf, written, len);
-			ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
-			if (n > 0)
-				written += (size_t)n;
+			test_send_next(fx.be, buf, &written, total, chunk);
 		}
 		int n = SSL_read(ssl, rbuf, (int)chunk);
 		if (n > 0) {
-			for (int i = 0; i < n; i++)
-				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
-					fail_msg("to the client: byte %zu "
-						 "differs",
-						 rcvd + (size_t)i);
-			rcvd += (size_t)n;
+			test_check_next(rbuf, (size_t)n, &rcvd,
+					"to the client");
 		} else {
 			assert_int_equal(SSL_get_error(ssl, n),
 					 SSL_ERROR_WANT_READ);
@@ -1450,12 +1452,8 @@ static void test_terminate_backpressure(void **state)
 		}
 		ssize_t n = recv(fx.be, rbuf, chunk, 0);
 		if (n > 0) {
-			for (ssize_t i = 0; i < n; i++)
-				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
-					fail_msg("to the backend: byte %zu "
-						 "differs",
-						 rcvd + (size_t)i);
-			rcvd += (size_t)n;
+			test_check_next(rbuf, (size_t)n, &rcvd,
+					"to the backend");
 		} else {
 			assert_true(n < 0 && errno == EAGAIN);
 		}
@@ -1525,12 +1523,7 @@ static void test_terminate_held_batch(void **state)
 	end = test_now() + 30.0;
 	while (test_now() < end) {
 		if (written < total) {
-			size_t len = total - written < chunk ? total - written
-							     : chunk;
-			test_fill(buf, written, len);
-			ssize_t n = send(fx.be, buf, len, MSG_NOSIGNAL);
-			if (n > 0)
-				written += (size_t)n;
+			test_send_next(fx.be, buf, &written, total, chunk);
 		} else if (!closed) {
 			close(fx.be);
 			fx.be = -1;
@@ -1538,12 +1531,8 @@ static void test_terminate_held_batch(void **state)
 		}
 		int n = SSL_read(ssl, rbuf, (int)chunk);
 		if (n > 0) {
-			for (int i = 0; i < n; i++)
-				if (rbuf[i] != test_pattern(rcvd + (size_t)i))
-					fail_msg("to the client: byte %zu "
-						 "differs",
-						 rcvd + (size_t)i);
-			rcvd += (size_t)n;
+			test_check_next(rbuf, (size_t)n, &rcvd,
+					"to the client");
 		} else {
 			int e = SSL_get_error(ssl, n);
 			if (e == SSL_ERROR_ZERO_RETURN)
