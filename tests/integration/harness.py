@@ -137,6 +137,47 @@ class Harness:
                 self.stop(p)
 
 
+def wait_for(pred, seconds):
+    """PRED's first true value within SECONDS (polled), else its last."""
+    end = time.time() + seconds
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return pred()
+
+
+def pid_alive(pid):
+    """PID runs: neither gone nor a zombie (/proc/PID/stat)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rindex(")") + 2:].split()[0] != "Z"
+
+
+_STRAYS = set()
+
+
+def _kill_strays():
+    for pid in _STRAYS:
+        if pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def kill_at_exit(*pids):
+    """Processes the test did not start through a Harness (a daemon, a
+    worker process): SIGKILLed when the test ends if still alive."""
+    if not _STRAYS:
+        atexit.register(_kill_strays)
+    _STRAYS.update(pids)
+
+
 def wait_port(addr, seconds):
     host, port = addr.rsplit(":", 1)
     end = time.time() + seconds

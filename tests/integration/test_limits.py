@@ -18,7 +18,8 @@ import socket
 import subprocess
 import time
 
-from harness import EDGE443, Harness, client_hello, recv_all, tls_connect
+from harness import (EDGE443, Harness, client_hello, recv_all, tls_connect,
+                     wait_for)
 
 H = Harness("limits")
 SNI = "as.cwa.example.com"
@@ -198,16 +199,6 @@ def log_size():
         return os.path.getsize(H.path("edge443.log"))
     except OSError:
         return 0
-
-
-def wait_for(pred, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
 
 
 # ------------------------------------------------------- backend-required

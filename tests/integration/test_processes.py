@@ -12,7 +12,6 @@ broken configuration keeps the children serving; a good one replaces them
 a child killed with SIGKILL is replaced and serving goes on; SIGTERM stops
 everything with status 0; SIGKILL of the main process makes the children
 exit (PR_SET_PDEATHSIG).  Addresses 127.0.61.x."""
-import atexit
 import os
 import re
 import signal
@@ -21,7 +20,7 @@ import subprocess
 import time
 import urllib.request
 
-from harness import Harness, client_ctx
+from harness import Harness, client_ctx, kill_at_exit, pid_alive, wait_for
 
 H = Harness("processes")
 IP = "127.0.61.1"
@@ -51,31 +50,6 @@ CTX = client_ctx()  # one context: Python resumes only its own sessions
 MADE = [1]
 
 
-def wait_until(pred, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
-
-
-SEEN = set()  # every worker pid seen: none may outlive the test
-
-
-def kill_seen():
-    for pid in SEEN:
-        if alive(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-atexit.register(kill_seen)
-
-
 def children(ppid):
     """The live children of PPID (from /proc/PID/stat)."""
     out = set()
@@ -90,17 +64,8 @@ def children(ppid):
         fields = st[st.rindex(")") + 2:].split()
         if int(fields[1]) == ppid and fields[0] != "Z":
             out.add(int(d))
-    SEEN.update(out)
+    kill_at_exit(*out)  # none may outlive the test
     return out
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except OSError:
-        return False
-    return st[st.rindex(")") + 2:].split()[0] != "Z"
 
 
 def connect(resume=None):
@@ -159,7 +124,7 @@ def reloads(result):
 def reload_and_wait(p, result):
     before = reloads(result)
     p.send_signal(signal.SIGHUP)
-    return wait_until(lambda: reloads(result) > before, 20)
+    return wait_for(lambda: reloads(result) > before, 20)
 
 
 H.backend("127.0.61.20:7000", "echo")
@@ -167,7 +132,7 @@ conf = H.write("p.conf", CONF)
 edge = H.edge(conf, wait_for=["%s:443" % IP, ADMIN])
 
 # ---- two children, and the main process accepts nothing
-kids = wait_until(lambda: len(children(edge.pid)) == 2 and children(edge.pid), 10)
+kids = wait_for(lambda: len(children(edge.pid)) == 2 and children(edge.pid), 10)
 H.check(kids and len(kids) == 2, "the main process has 2 worker children",
         "children %s" % children(edge.pid))
 kids = set(kids or ())
@@ -183,7 +148,7 @@ for t in held:
     t.close()
 for _ in range(24):
     session()
-H.check(wait_until(lambda: value("edge443_connections_open") == 0, 10),
+H.check(wait_for(lambda: value("edge443_connections_open") == 0, 10),
         "every connection closed is no longer open in /metrics")
 H.check(value("edge443_connections_total") == MADE[0],
         "/metrics sums the children's connections to the number made",
@@ -205,7 +170,7 @@ H.check(all(t.session_reused for t in held) and len(who) == 2,
         "reused %d of 12, owners %s" % (sum(t.session_reused for t in held), who))
 for t in held:
     t.close()
-H.check(wait_until(lambda: (value('edge443_tls_handshakes_total{kind="resumed"}') or 0) >= 12, 5),
+H.check(wait_for(lambda: (value('edge443_tls_handshakes_total{kind="resumed"}') or 0) >= 12, 5),
         "/metrics counts the resumed handshakes of both children")
 
 # ---- a broken configuration: refused, the children keep serving
@@ -223,12 +188,12 @@ H.write("p.conf", good)
 old_conn = connect()
 old_owner = owners()
 H.check(reload_and_wait(edge, "ok"), "a reload with a good configuration is taken")
-new = wait_until(lambda: (lambda c: len(c - kids) == 2 and c)(children(edge.pid)), 10)
+new = wait_for(lambda: (lambda c: len(c - kids) == 2 and c)(children(edge.pid)), 10)
 new_kids = (set(new) - kids) if new else set()
 H.check(len(new_kids) == 2, "the reload starts 2 new children (new pids)",
         "children now %s, before %s" % (children(edge.pid), kids))
 time.sleep(1)  # the old child is draining now
-H.check(old_owner <= kids and all(alive(p) for p in old_owner),
+H.check(old_owner <= kids and all(pid_alive(p) for p in old_owner),
         "the old child holding an open connection is still draining it")
 H.check(echo(old_conn, b"after reload\n"),
         "a connection opened before the reload keeps working after it")
@@ -239,10 +204,10 @@ H.check(all(t.session_reused for t in held) and owners() - old_owner <= new_kids
 for t in held:
     t.close()
 old_conn.close()
-H.check(wait_until(lambda: not any(alive(p) for p in kids), 15),
+H.check(wait_for(lambda: not any(pid_alive(p) for p in kids), 15),
         "the old children exit once their connections have ended",
-        "alive: %s" % [p for p in kids if alive(p)])
-H.check(wait_until(lambda: value("edge443_connections_total") == MADE[0], 5),
+        "alive: %s" % [p for p in kids if pid_alive(p)])
+H.check(wait_for(lambda: value("edge443_connections_total") == MADE[0], 5),
         "/metrics keeps the counts of the children that ended (never backwards)",
         "total %s, made %d" % (value("edge443_connections_total"), MADE[0]))
 kids = new_kids
@@ -250,11 +215,11 @@ kids = new_kids
 # ---- a child killed: logged, replaced, serving goes on
 victim = sorted(kids)[0]
 os.kill(victim, signal.SIGKILL)
-after = wait_until(lambda: (lambda c: len(c) == 2 and victim not in c and c)(children(edge.pid)), 10)
+after = wait_for(lambda: (lambda c: len(c) == 2 and victim not in c and c)(children(edge.pid)), 10)
 H.check(after and len(set(after) - kids) == 1,
         "a child killed with SIGKILL is replaced by a new one",
         "children %s" % children(edge.pid))
-H.check(wait_until(lambda: re.search(r"process %d killed by signal 9" % victim, H.log()), 5),
+H.check(wait_for(lambda: re.search(r"process %d killed by signal 9" % victim, H.log()), 5),
         "the main process logs the child's pid and signal")
 ok = 0
 for _ in range(10):
@@ -269,12 +234,12 @@ kids = set(after or ())
 # ---- SIGTERM: every process exits, the main one with 0
 rc = H.stop(edge, timeout=30)
 H.check(rc == 0, "SIGTERM: the main process exits 0", "rc %s" % rc)
-H.check(wait_until(lambda: not any(alive(p) for p in kids), 5),
+H.check(wait_for(lambda: not any(pid_alive(p) for p in kids), 5),
         "SIGTERM: no worker process remains")
 
 # ---- SIGKILL of the main process: the children follow (PDEATHSIG)
 edge2 = H.edge(conf, wait_for=["%s:443" % IP], logname="edge443-2.log")
-kids2 = wait_until(lambda: len(children(edge2.pid)) == 2 and children(edge2.pid), 10)
+kids2 = wait_for(lambda: len(children(edge2.pid)) == 2 and children(edge2.pid), 10)
 H.check(kids2, "a second run has 2 children")
 held2 = connect()                      # keeps one child draining
 edge2.kill()
@@ -287,8 +252,8 @@ def listening(addr):
     return bool(out.strip())
 
 
-H.check(wait_until(lambda: not listening("%s:443" % IP), 3)
-        and any(alive(p) for p in (kids2 or ())),
+H.check(wait_for(lambda: not listening("%s:443" % IP), 3)
+        and any(pid_alive(p) for p in (kids2 or ())),
         "SIGKILL of the main process: the draining children let go of the "
         "listening sockets at once (nothing queues on them, a restart can bind)")
 H.check(not listening(ADMIN),
@@ -296,6 +261,6 @@ H.check(not listening(ADMIN),
 H.check(echo(held2),
         "the connection held across the main process's death still relays")
 held2.close()
-H.check(wait_until(lambda: not any(alive(p) for p in (kids2 or ())), 5),
+H.check(wait_for(lambda: not any(pid_alive(p) for p in (kids2 or ())), 5),
         "SIGKILL of the main process: the children exit within 5 s")
 H.done()

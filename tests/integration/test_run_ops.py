@@ -16,8 +16,8 @@ import ssl
 import subprocess
 import time
 
-from harness import (EDGE443, Harness, client_ctx, recv_all, tls_connect,
-                     wait_port)
+from harness import (EDGE443, Harness, client_ctx, kill_at_exit, pid_alive,
+                     recv_all, tls_connect, wait_for, wait_port)
 
 H = Harness("run_ops")
 # The privilege-drop instance reopens its log as "nobody": let it reach it.
@@ -166,16 +166,6 @@ def conn_lines(log, ip, sport):
             if " conn " in l and (" client=%s:%d " % (ip, sport)) in l]
 
 
-def wait_for(pred, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
-
-
 def proc_state(pid):
     """None when PID is gone (or a zombie), else its /proc status text."""
     st = read("/proc/%d/status" % pid)
@@ -183,25 +173,6 @@ def proc_state(pid):
         return None
     return st
 
-
-def pid_alive(pid):
-    return proc_state(pid) is not None
-
-
-DAEMONS = []
-
-
-def kill_daemons():
-    for pid in DAEMONS:
-        if pid_alive(pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-import atexit  # noqa: E402  (after the helpers it registers)
-atexit.register(kill_daemons)
 
 # ----------------------------------------------------------------- backends
 H.backend("127.0.3.21:7001", "proxy", "pp-plain")
@@ -467,7 +438,7 @@ H.check(r.returncode == 0 and time.time() - t0 < 15,
 pid_text = wait_for(lambda: read(PID), 5)
 dpid = int(pid_text) if pid_text.strip().isdigit() else -1
 if dpid > 0:
-    DAEMONS.append(dpid)
+    kill_at_exit(dpid)
 H.check(dpid > 0 and pid_alive(dpid), "--pidfile names a running process", pid_text)
 H.check(dpid > 0 and re.search(r"^PPid:\s+%d$" % os.getpid(),
                                proc_state(dpid) or "", re.M) is None,
@@ -502,10 +473,10 @@ if dpid2 < 0:
     stray = read("/daemon2.pid")
     if stray.strip().isdigit():
         dpid2 = int(stray)
-        DAEMONS.append(dpid2)
+        kill_at_exit(dpid2)
         os.unlink("/daemon2.pid")
 else:
-    DAEMONS.append(dpid2)
+    kill_at_exit(dpid2)
 H.check(os.path.exists(H.path("daemon2.pid")),
         "--daemon: a relative --pidfile is written relative to where it was started",
         "found /daemon2.pid instead" if dpid2 > 0 and not pid_text else "")
@@ -544,7 +515,7 @@ r = subprocess.run([EDGE443, "run", "-c", H.path("daemon3.conf"), "--daemon",
 pid_text = wait_for(lambda: read(PID3), 5)
 dpid3 = int(pid_text) if pid_text.strip().isdigit() else -1
 if dpid3 > 0:
-    DAEMONS.append(dpid3)
+    kill_at_exit(dpid3)
 H.check(r.returncode == 0 and dpid3 > 0 and wait_port("127.0.3.33:443", 10),
         "--daemon + user = nobody: serving", r.stderr[-300:])
 if dpid3 > 0 and pid_alive(dpid3):
