@@ -1,6 +1,7 @@
 # bench/counts.sh — the counting step of bench/run.sh (COUNTS=1 or
-# COUNTS=only), sourced by it: it uses run.sh's certificates, configurations,
-# start/stop helpers and PID list.  Not run on its own.
+# COUNTS=only), sourced by it: it uses run.sh's certificates, configurations
+# and start helpers, and bench/lib.sh's stop helpers and PID list.  Not run
+# on its own.
 #
 # Two measures that do not depend on how busy the host is, for edge443 and
 # every peer in the same run, over a FIXED amount of work (bench/fixload.c

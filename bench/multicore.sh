@@ -39,8 +39,8 @@ BE_PORT=28180
 E_IP=127.0.84.11
 E_PORT=28444
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
 [ -f "$tools/hsload.c" ] || die "no $tools/hsload.c (set BENCH_TOOLS)"
@@ -54,42 +54,10 @@ if [ ! -x "$bin" ]; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-work=$(mktemp -d /tmp/edge443-multicore.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ "${KEEP:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-forget() { local p keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
-(
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$LIMIT" & sp=$!
-	wait "$sp"
-	echo "bench/multicore.sh: time limit ${LIMIT}s reached" >&2
-	kill -TERM $$
-) &
-PIDS+=("$!")
-cd "$work"
+bench_begin multicore "$LIMIT"
 
-# ---- certificates (as bench/run.sh makes them), tools ------------------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-	-out ca.crt -days 60 -subj "/CN=edge443 bench CA" \
-	-addext basicConstraints=critical,CA:true \
-	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-printf 'subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:false\ncrlDistributionPoints=URI:http://pki.bench.invalid/ca.crl\nauthorityInfoAccess=caIssuers;URI:http://pki.bench.invalid/ca.crt,OCSP;URI:http://ocsp.bench.invalid/\n' > ec.ext
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ec.key \
-	-subj "/CN=test.example" -out ec.csr 2>/dev/null
-openssl x509 -req -in ec.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 60 \
-	-extfile ec.ext -out ec.crt 2>/dev/null
-chmod 600 ec.key
+# ---- certificates (bench/lib.sh), tools -----------------------------------------
+bench_certs ec
 cc -O2 -o hsload "$tools/hsload.c" -lssl -lcrypto
 cc -O2 -o backend "$here/backend.c"
 
@@ -117,31 +85,6 @@ service ec {
 }
 EOF
 done
-
-wait_listen() { # IP PORT PID
-	for _ in $(seq 1 100); do
-		kill -0 "$3" 2>/dev/null || return 1
-		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-procs() { echo "$1"; pgrep -P "$1" || true; }
-cpu() { # ticks of PID and its children (every thread: /proc/PID/stat is the process's)
-	local q t=0
-	for q in $(procs "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null || echo 0))); done
-	echo $t
-}
-served() { od -An -t u8 -N8 "$work/served" | tr -d ' '; }
-flt() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
-window() { # PID -> W_CPU W_REQ over DUR-0.2 s after WARM
-	local c0 r0
-	sleep "$WARM"
-	c0=$(cpu "$1"); r0=$(served)
-	sleep "$(flt "$DUR" -0.2)"
-	W_CPU=$(($(cpu "$1") - c0)); W_REQ=$(($(served) - r0))
-}
-record() { echo "$3" >> "res.$1.$2"; }
 
 ./backend $BE_IP $BE_PORT "$work/served" > backend.log 2>&1 &
 BE_PID=$!; PIDS+=("$BE_PID")

@@ -98,8 +98,8 @@ E_HTTP=127.0.83.13; H_HTTP=127.0.83.23  #   edge443 http block / HAProxy mode ht
 N_HTTP=127.0.83.33                      #   nginx http proxy
 HTTP_HOST=test.example                  # Host wrk sends: the fqdn, a SAN of the certificate
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 
 # ---- prerequisites --------------------------------------------------------
 missing=()
@@ -144,73 +144,13 @@ if [ ! -x "$bin" ]; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-# ---- cleanup: every process we start is in PIDS ----------------------------
-work=$(mktemp -d /tmp/edge443-perf.XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [ "${KEEP:-0}" = 1 ]; then log "kept $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-forget() { # PID: drop from PIDS once it is gone
-	local p keep=()
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-stop() { # PID
-	local p=$1
-	kill -TERM "$p" 2>/dev/null || true
-	local kids q
-	kids=$(pgrep -P "$p" || true)
-	for _ in $(seq 1 "${STOP_TRIES:-25}"); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-	kill -KILL "$p" 2>/dev/null || true
-	wait "$p" 2>/dev/null || true
-	for q in $kids; do kill -KILL "$q" 2>/dev/null || true; done # by PID: a master killed before its workers
-	forget "$p"
-}
-# Watchdog: the whole run is bounded.
-(
-	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-	sleep "$LIMIT" & sp=$!
-	wait "$sp"
-	echo "bench/run.sh: time limit ${LIMIT}s reached" >&2
-	kill -TERM $$
-) &
-PIDS+=("$!")
-
-cd "$work"
+# ---- the work folder; every process we start is in PIDS, the run is bounded
+bench_begin perf "$LIMIT"
 
 # ---- certificates: throw-away CA, RSA-2048 and ECDSA P-256 leaves ---------
 log "certificates, tools"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-	-out ca.crt -days 60 -subj "/CN=edge443 bench CA" \
-	-addext basicConstraints=critical,CA:true \
-	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-# A CRL distribution point and AIA, as a public CA puts in its leaves:
-# edge443 check refuses a leaf without them on the default platform
-# (crl-dp-present); never fetched.
-pki_ext='crlDistributionPoints=URI:http://pki.bench.invalid/ca.crl\nauthorityInfoAccess=caIssuers;URI:http://pki.bench.invalid/ca.crt,OCSP;URI:http://ocsp.bench.invalid/\n'
-printf "subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:false\n$pki_ext" > rsa.ext
-printf "subjectAltName=DNS:test.example\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:false\n$pki_ext" > ec.ext
-openssl req -new -newkey rsa:2048 -nodes -keyout rsa.key -subj "/CN=test.example" -out rsa.csr 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ec.key \
-	-subj "/CN=test.example" -out ec.csr 2>/dev/null
+bench_certs rsa ec
 for k in rsa ec; do
-	openssl x509 -req -in $k.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 60 \
-		-extfile $k.ext -out $k.crt 2>/dev/null
-	chmod 600 $k.key
 	cat $k.crt $k.key > $k.pem # HAProxy: leaf + key, no chain (edge443 serves no chain either)
 	chmod 600 $k.pem
 done
@@ -391,18 +331,7 @@ fi
 haproxy -c -q -f haproxy.cfg || die "haproxy -c refused the bench configuration"
 
 # ---- process helpers ---------------------------------------------------------
-wait_listen() { # IP PORT PID (WAIT_TRIES tenths of a second, default 100)
-	for _ in $(seq 1 "${WAIT_TRIES:-100}"); do
-		kill -0 "$3" 2>/dev/null || return 1
-		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
 declare -A TPID=()
-# Every process of a terminator: the PID and its children (nginx and hitch
-# run a master and one worker).
-procs() { echo "$1"; pgrep -P "$1" || true; }
 pin() { local q; for q in $(procs "$1"); do taskset -a -cp 1 "$q" >/dev/null 2>&1 || true; done; }
 EDGE_PID=; HAP_PID=
 start_edge() {
@@ -446,14 +375,6 @@ start_hitch() {
 	TPID[hitch]=$p
 }
 start_term() { "start_$1"; }
-cpu() { # ticks, every thread of the process and its children
-	local q t=0
-	for q in $(procs "$1"); do
-		t=$((t + $(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null || echo 0)))
-	done
-	echo $t
-}
-served() { od -An -t u8 -N8 "$work/served" | tr -d ' '; }
 rss_kib() { # the process and its children
 	local q k=0
 	for q in $(procs "$1"); do
@@ -471,8 +392,6 @@ ip_of() { # TERM KIND(rsa|ec|http)
 	esac
 }
 port_of() { if [ "$1" = rsa ]; then echo $PORT; else echo $EC_PORT; fi; }
-record() { echo "$3" >> "$work/res.$1.$2"; } # SCENARIO TERM VALUE
-flt() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 
 # ---- backend on core 0 -------------------------------------------------------
 taskset -c 0 ./backend $BE_IP $BE_PORT "$work/served" > backend.log 2>&1 &
@@ -480,16 +399,6 @@ BE_PID=$!; PIDS+=("$BE_PID")
 wait_listen $BE_IP $BE_PORT $BE_PID || die "backend did not start"
 
 # ---- scenarios -------------------------------------------------------------------
-# Work is counted inside a window that lies wholly inside the client's run
-# (after its warm-up): CPU ticks and backend requests sampled at both ends.
-window() { # PID -> sets W_CPU W_REQ; sleeps WARM then DUR-0.2
-	local p=$1 c0 r0
-	sleep "$WARM"
-	c0=$(cpu "$p"); r0=$(served)
-	sleep "$(flt "$DUR" -0.2)"
-	W_CPU=$(($(cpu "$p") - c0)); W_REQ=$(($(served) - r0))
-}
-
 hs_round() { # TERM KIND
 	local term=$1 kind=$2 p ip lp
 	p=$(pid_of "$term"); ip=$(ip_of "$term" "$kind")
