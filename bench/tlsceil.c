@@ -58,7 +58,8 @@ static int sret;
 static const char answer[] =
 	"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n"
 	"Connection: close\r\n\r\n"
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	"x"
 	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
 static inline __attribute__((always_inline)) int op_body(int op)
@@ -157,21 +158,29 @@ static void exchange(SSL *cl, const char *req, int len)
 	srv_calls++;
 }
 
-/* One connection: returns 1 when the server resumed the session. */
-static int one(SSL_CTX *cctx, SSL_SESSION **sess, int resume)
+/* A client SSL for test.example on a fresh BIO pair, whose other end is
+ * the server's (sbio). */
+static SSL *client_new(SSL_CTX *cctx)
 {
-	static const char request[] =
-		"GET /small HTTP/1.1\r\nHost: test.example\r\n"
-		"Connection: close\r\n\r\n";
 	BIO *cbio;
 	if (BIO_new_bio_pair(&cbio, 0, &sbio, 0) != 1)
 		die("BIO pair");
 	SSL *cl = SSL_new(cctx);
 	SSL_set_bio(cl, cbio, cbio);
 	SSL_set_tlsext_host_name(cl, "test.example");
+	SSL_set_connect_state(cl);
+	return cl;
+}
+
+/* One connection: returns 1 when the server resumed the session. */
+static int one(SSL_CTX *cctx, SSL_SESSION **sess, int resume)
+{
+	static const char request[] =
+		"GET /small HTTP/1.1\r\nHost: test.example\r\n"
+		"Connection: close\r\n\r\n";
+	SSL *cl = client_new(cctx);
 	if (resume && *sess != NULL)
 		SSL_set_session(cl, *sess);
-	SSL_set_connect_state(cl);
 	srv(OP_NEW);
 	srv_calls++;
 	int cdone = 0, sdone = 0;
@@ -248,13 +257,7 @@ static void keepalive(SSL *cl, long n, int measured)
 /* -q: a handshaken connection for keepalive(), not measured. */
 static SSL *ka_connect(SSL_CTX *cctx)
 {
-	BIO *cbio;
-	if (BIO_new_bio_pair(&cbio, 0, &sbio, 0) != 1)
-		die("BIO pair");
-	SSL *cl = SSL_new(cctx);
-	SSL_set_bio(cl, cbio, cbio);
-	SSL_set_tlsext_host_name(cl, "test.example");
-	SSL_set_connect_state(cl);
+	SSL *cl = client_new(cctx);
 	warm_phase = 1;
 	server_op_warm(OP_NEW);
 	for (int i = 0; i < 20; i++) {
@@ -274,14 +277,30 @@ int main(int argc, char **argv)
 	int tickets = 1, cache = 1, resume = 0, ka = 0, opt;
 	while ((opt = getopt(argc, argv, "c:k:n:w:t:xrq")) != -1) {
 		switch (opt) {
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'n': n = atol(optarg); break;
-		case 'w': warm = atol(optarg); break;
-		case 't': tickets = atoi(optarg); break;
-		case 'x': cache = 0; break;
-		case 'r': resume = 1; break;
-		case 'q': ka = 1; break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'n':
+			n = atol(optarg);
+			break;
+		case 'w':
+			warm = atol(optarg);
+			break;
+		case 't':
+			tickets = atoi(optarg);
+			break;
+		case 'x':
+			cache = 0;
+			break;
+		case 'r':
+			resume = 1;
+			break;
+		case 'q':
+			ka = 1;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: %s -c CERT -k KEY [-n N] [-w WARM] "
@@ -321,9 +340,10 @@ int main(int argc, char **argv)
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
 	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_cert_verify_callback(cctx, no_chain_check, NULL);
-	SSL_CTX_set_session_cache_mode(cctx, resume ? SSL_SESS_CACHE_CLIENT |
-							      SSL_SESS_CACHE_NO_INTERNAL
-						    : SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_session_cache_mode(
+		cctx,
+		resume ? SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL
+		       : SSL_SESS_CACHE_OFF);
 
 	/* The clock's own cost, per call pair, to subtract. */
 	double c0 = tcpu();
@@ -370,11 +390,7 @@ int main(int argc, char **argv)
 	warm_phase = 1;
 	char group[32] = "?", proto[32] = "?", cipher[64] = "?";
 	{
-		BIO *cbio;
-		BIO_new_bio_pair(&cbio, 0, &sbio, 0);
-		SSL *cl = SSL_new(cctx);
-		SSL_set_bio(cl, cbio, cbio);
-		SSL_set_connect_state(cl);
+		SSL *cl = client_new(cctx);
 		server_op_warm(OP_NEW);
 		for (int i = 0; i < 10; i++) {
 			SSL_do_handshake(cl);
